@@ -1,0 +1,32 @@
+//! Core types of **infer**: tensors, dtypes, devices, the backend and session traits, the error
+//! enum, statistics, `.npy` files and image preprocessing. No framework dependency lives here.
+//!
+//! ```
+//! use infer_core::{DType, Device, Tensor};
+//!
+//! let t = Tensor::from_vec(vec![2, 2], vec![1.0f32, 2.0, 3.0, 4.0])?;
+//! assert_eq!(t.dtype(), DType::F32);
+//! assert_eq!("cuda:1".parse::<Device>().unwrap(), Device::Cuda(1));
+//! # Ok::<(), infer_core::Error>(())
+//! ```
+
+pub mod backend;
+pub mod device;
+pub mod dtype;
+pub mod error;
+pub mod fsutil;
+pub mod npy;
+pub mod postprocess;
+pub mod preprocess;
+pub mod registry;
+pub mod spec;
+pub mod stats;
+pub mod tensor;
+
+pub use backend::{Backend, BackendInfo, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, check_inputs};
+pub use device::Device;
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use registry::{Availability, Registry};
+pub use spec::{Dim, TensorSpec};
+pub use tensor::{Element, Tensor, TensorData};
