@@ -12,7 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The backend's framework binding was not compiled into this build.
-    #[error("backend `{backend}` not compiled: rebuild with feature `{feature}` (cargo xtask setup installs its runtime)")]
+    #[error(
+        "backend `{backend}` not compiled: rebuild with feature `{feature}` (cargo xtask setup installs its runtime)"
+    )]
     NotCompiled {
         /// Backend name.
         backend: String,

@@ -123,9 +123,7 @@ fn descr_dtype(descr: &str) -> std::result::Result<DType, String> {
             return Err(format!("big-endian dtype `{d}` is not supported: expected little-endian (`<`)"));
         }
         d => {
-            return Err(format!(
-                "unsupported dtype `{d}`: expected one of <f4, <f2, <f8, <i8, <i4, |i1, |u1, |b1"
-            ));
+            return Err(format!("unsupported dtype `{d}`: expected one of <f4, <f2, <f8, <i8, <i4, |i1, |u1, |b1"));
         }
     };
     Ok(dtype)
@@ -180,7 +178,9 @@ fn parse_shape(text: &str) -> std::result::Result<Vec<usize>, String> {
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| p.trim_end_matches('L').parse::<usize>().map_err(|_| format!("invalid dimension `{p}` in shape {text}")))
+        .map(|p| {
+            p.trim_end_matches('L').parse::<usize>().map_err(|_| format!("invalid dimension `{p}` in shape {text}"))
+        })
         .collect()
 }
 
@@ -235,6 +235,15 @@ mod tests {
         assert_eq!(t.as_slice::<i32>().unwrap(), &[0, 1, 2, 3, 4, 5]);
     }
 
+    /// Replaces the first occurrence of `from` by `to` (same length) in raw bytes.
+    fn patch(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut out = bytes.to_vec();
+        let pos = out.windows(from.len()).position(|w| w == from.as_bytes()).unwrap();
+        out[pos..pos + to.len()].copy_from_slice(to.as_bytes());
+        out
+    }
+
     #[test]
     fn rejects_bad_files_with_reasons() {
         let good = encode_npy(&Tensor::from_vec(vec![4], vec![1f32, 2., 3., 4.]).unwrap());
@@ -242,11 +251,11 @@ mod tests {
         let truncated = &good[..good.len() - 3];
         let err = parse_npy(truncated).unwrap_err();
         assert!(err.contains("needs 16 bytes, file has 13"), "{err}");
-        let fortran = String::from_utf8_lossy(&good).replace("False", "True ").into_bytes();
+        let fortran = patch(&good, "False", "True ");
         assert!(parse_npy(&fortran).unwrap_err().contains("fortran_order"));
-        let complex = String::from_utf8_lossy(&good).replace("<f4", "<c8").into_bytes();
+        let complex = patch(&good, "<f4", "<c8");
         assert!(parse_npy(&complex).unwrap_err().contains("unsupported dtype `<c8`"));
-        let big = String::from_utf8_lossy(&good).replace("<f4", ">f4").into_bytes();
+        let big = patch(&good, "<f4", ">f4");
         assert!(parse_npy(&big).unwrap_err().contains("big-endian"));
         let mut bad_bool = encode_npy(&Tensor::from_vec(vec![1], vec![true]).unwrap());
         *bad_bool.last_mut().unwrap() = 7;

@@ -123,7 +123,8 @@ impl TensorSpec {
         }
         if let Some(dims) = &self.dims {
             let shape = tensor.shape();
-            let ok = dims.len() == shape.len() && dims.iter().zip(shape).all(|(d, &s)| d.fixed().is_none_or(|n| n == s));
+            let ok =
+                dims.len() == shape.len() && dims.iter().zip(shape).all(|(d, &s)| d.fixed().is_none_or(|n| n == s));
             if !ok {
                 return Err(Error::ShapeMismatch {
                     name: self.name.clone(),

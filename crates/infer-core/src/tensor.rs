@@ -120,10 +120,7 @@ impl Tensor {
         let expected = element_count(&shape)
             .ok_or_else(|| Error::InvalidInput(format!("shape {shape:?} has too many elements")))?;
         if expected != data.len() {
-            return Err(Error::InvalidInput(format!(
-                "shape {shape:?} needs {expected} elements, got {}",
-                data.len()
-            )));
+            return Err(Error::InvalidInput(format!("shape {shape:?} needs {expected} elements, got {}", data.len())));
         }
         Ok(Self { shape, data })
     }
