@@ -1,1 +1,51 @@
-fn main() {}
+//! `cargo xtask`: project automation. `setup` installs the native runtimes into a project-local
+//! venv, `fixtures` generates the models, `compare` runs the main job, `test` runs every check.
+
+mod bench;
+mod compare;
+mod fixtures;
+mod setup;
+mod test;
+mod util;
+
+use clap::{Parser, Subcommand};
+
+/// Project automation for infer.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", max_term_width = 110)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create .venv/ with the pinned runtimes and link them into .runtimes/ (idempotent).
+    Setup(setup::SetupArgs),
+    /// Generate the fixture models, reference inputs and outputs into fixtures/generated/.
+    Fixtures(fixtures::FixturesArgs),
+    /// Compare every backend and device on a generated model (does setup and fixtures itself).
+    Compare(compare::CompareArgs),
+    /// Set up, then fmt check, clippy -D warnings and every test with every backend enabled.
+    Test(test::TestArgs),
+    /// Benchmark a model across batch sizes with the release build and save the JSON results.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup(a) => setup::run(&a),
+        Command::Fixtures(a) => fixtures::run(&a),
+        Command::Compare(a) => compare::run(&a),
+        Command::Test(a) => test::run(&a),
+        Command::Bench(a) => bench::run(&a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

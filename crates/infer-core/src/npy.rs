@@ -221,7 +221,7 @@ mod tests {
         // Header exactly as numpy 1.26 writes it for np.arange(6, dtype='<i4').reshape(2, 3).
         let mut bytes = b"\x93NUMPY\x01\x00v\x00".to_vec();
         let mut header = "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }".to_string();
-        while (10 + header.len() + 1) % 64 != 0 {
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');

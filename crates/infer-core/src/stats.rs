@@ -1,1 +1,502 @@
-//! Placeholder: being written.
+//! Statistics of measurements (latencies, throughputs): a validated [`Sample`], its [`Summary`]
+//! and percentile-bootstrap confidence intervals ([`Estimate`]).
+//!
+//! Percentiles use linear interpolation between the closest ranks, which is NumPy's default
+//! (`method="linear"`, R's type 7): for sorted values `x[0..n]` and `q` in `0..=100`, the
+//! virtual index is `h = (n - 1) * q / 100` and the result is
+//! `x[floor(h)] + (h - floor(h)) * (x[floor(h) + 1] - x[floor(h)])`.
+//!
+//! ```
+//! use infer_core::stats::Sample;
+//!
+//! let s = Sample::new((1..=10).map(f64::from).collect())?;
+//! let summary = s.summary();
+//! assert_eq!(summary.median, 5.5);
+//! assert!((summary.p95 - 9.55).abs() < 1e-12);
+//! let ci = s.median_ci(1000, 0.95, 7)?;
+//! assert!(ci.lower <= ci.point && ci.point <= ci.upper);
+//! # Ok::<(), infer_core::Error>(())
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Number of bootstrap resamples used when the caller has no better idea.
+pub const DEFAULT_RESAMPLES: usize = 2000;
+
+/// Confidence level used when the caller has no better idea.
+pub const DEFAULT_CONFIDENCE: f64 = 0.95;
+
+/// A non-empty set of finite observations, kept in their original order and sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    values: Vec<f64>,
+    sorted: Vec<f64>,
+}
+
+/// Descriptive statistics of a [`Sample`]. Percentiles as described in the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of observations.
+    pub count: usize,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median (the same as `p50`).
+    pub median: f64,
+    /// Sample standard deviation (divisor `n - 1`); 0 for a single observation.
+    pub std: f64,
+    /// Smallest observation.
+    pub min: f64,
+    /// Largest observation.
+    pub max: f64,
+    /// 50th percentile.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// A point estimate with a confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The statistic computed on the whole sample.
+    pub point: f64,
+    /// Lower bound of the interval.
+    pub lower: f64,
+    /// Upper bound of the interval.
+    pub upper: f64,
+    /// Confidence level of the interval, in `(0, 1)` (e.g. 0.95).
+    pub confidence: f64,
+}
+
+impl Sample {
+    /// Validates and stores observations.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `values` is empty or holds a NaN or infinite value; the
+    /// message names the first offending index (e.g. "sample has a NaN at index 3").
+    pub fn new(values: Vec<f64>) -> Result<Self> {
+        if values.is_empty() {
+            return Err(Error::InvalidInput("sample is empty: at least one value is needed".into()));
+        }
+        if let Some((index, bad)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let what = if bad.is_nan() { "a NaN".to_string() } else { format!("an infinite value ({bad})") };
+            let total = values.iter().filter(|v| !v.is_finite()).count();
+            let more = if total > 1 { format!(" ({total} non-finite values in all)") } else { String::new() };
+            return Err(Error::InvalidInput(format!("sample has {what} at index {index}{more}")));
+        }
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        Ok(Self { values, sorted })
+    }
+
+    /// A sample of durations expressed in milliseconds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `durations` is empty.
+    pub fn from_durations_ms(durations: &[Duration]) -> Result<Self> {
+        Self::new(durations.iter().map(|d| d.as_secs_f64() * 1e3).collect())
+    }
+
+    /// The observations in their original order.
+    #[must_use]
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// The observations sorted ascending.
+    #[must_use]
+    pub fn sorted(&self) -> &[f64] {
+        &self.sorted
+    }
+
+    /// Number of observations (at least 1).
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Arithmetic mean.
+    #[must_use]
+    pub fn mean(&self) -> f64 {
+        mean_of(&self.values)
+    }
+
+    /// Sample standard deviation (divisor `n - 1`); 0 for a single observation.
+    #[must_use]
+    pub fn std_dev(&self) -> f64 {
+        let n = self.values.len();
+        if n < 2 {
+            return 0.0;
+        }
+        let mean = self.mean();
+        let ss: f64 = self.values.iter().map(|v| (v - mean) * (v - mean)).sum();
+        (ss / (n - 1) as f64).sqrt()
+    }
+
+    /// Smallest observation.
+    #[must_use]
+    pub fn min(&self) -> f64 {
+        self.sorted[0]
+    }
+
+    /// Largest observation.
+    #[must_use]
+    pub fn max(&self) -> f64 {
+        self.sorted[self.sorted.len() - 1]
+    }
+
+    /// Median (50th percentile).
+    #[must_use]
+    pub fn median(&self) -> f64 {
+        self.percentile(50.0)
+    }
+
+    /// The `q`-th percentile, `q` in `0..=100`, by linear interpolation between closest ranks
+    /// (NumPy's default method, see the [module docs](self)). `q` outside the range is clamped
+    /// to it; a NaN `q` gives NaN.
+    #[must_use]
+    pub fn percentile(&self, q: f64) -> f64 {
+        percentile_sorted(&self.sorted, q)
+    }
+
+    /// Coefficient of variation: standard deviation divided by mean. Infinite or NaN when the
+    /// mean is 0.
+    #[must_use]
+    pub fn coefficient_of_variation(&self) -> f64 {
+        self.std_dev() / self.mean()
+    }
+
+    /// All descriptive statistics at once.
+    #[must_use]
+    pub fn summary(&self) -> Summary {
+        let median = self.median();
+        Summary {
+            count: self.count(),
+            mean: self.mean(),
+            median,
+            std: self.std_dev(),
+            min: self.min(),
+            max: self.max(),
+            p50: median,
+            p95: self.percentile(95.0),
+            p99: self.percentile(99.0),
+        }
+    }
+
+    /// Percentile-bootstrap confidence interval of a statistic.
+    ///
+    /// `stat` receives a **sorted** slice (the whole sample for the point estimate, then each
+    /// resample) so quantile statistics need no sorting of their own; see [`percentile_sorted`].
+    /// Each of the `resamples` resamples draws `count()` observations with replacement using a
+    /// small deterministic PRNG (splitmix64) seeded with `seed`, so the same inputs always give
+    /// the same interval. The bounds are the `(1 - confidence) / 2` and `(1 + confidence) / 2`
+    /// quantiles of the resampled statistics (linear interpolation). A resample costs O(n), not
+    /// O(n log n): indices are counted, not sorted.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `resamples` is 0, `confidence` is not strictly between 0 and 1,
+    /// or `stat` returns NaN.
+    pub fn bootstrap_ci<F>(&self, stat: F, resamples: usize, confidence: f64, seed: u64) -> Result<Estimate>
+    where
+        F: Fn(&[f64]) -> f64,
+    {
+        if resamples == 0 {
+            return Err(Error::InvalidInput("bootstrap needs at least one resample, got 0".into()));
+        }
+        if !(confidence > 0.0 && confidence < 1.0) {
+            return Err(Error::InvalidInput(format!(
+                "confidence must be strictly between 0 and 1 (e.g. 0.95), got {confidence}"
+            )));
+        }
+        let point = stat(&self.sorted);
+        if point.is_nan() {
+            return Err(Error::InvalidInput("bootstrap statistic returned NaN on the sample".into()));
+        }
+        let n = self.sorted.len();
+        let mut rng = SplitMix64::new(seed);
+        let mut counts = vec![0usize; n];
+        let mut resample = Vec::with_capacity(n);
+        let mut stats = Vec::with_capacity(resamples);
+        for _ in 0..resamples {
+            counts.fill(0);
+            for _ in 0..n {
+                counts[rng.below(n)] += 1;
+            }
+            resample.clear();
+            for (&value, &c) in self.sorted.iter().zip(&counts) {
+                resample.extend(std::iter::repeat_n(value, c));
+            }
+            let s = stat(&resample);
+            if s.is_nan() {
+                return Err(Error::InvalidInput("bootstrap statistic returned NaN on a resample".into()));
+            }
+            stats.push(s);
+        }
+        stats.sort_by(f64::total_cmp);
+        let alpha = (1.0 - confidence) / 2.0;
+        Ok(Estimate {
+            point,
+            lower: percentile_sorted(&stats, alpha * 100.0),
+            upper: percentile_sorted(&stats, (1.0 - alpha) * 100.0),
+            confidence,
+        })
+    }
+
+    /// Bootstrap confidence interval of the median; see [`Sample::bootstrap_ci`].
+    ///
+    /// # Errors
+    /// As [`Sample::bootstrap_ci`].
+    pub fn median_ci(&self, resamples: usize, confidence: f64, seed: u64) -> Result<Estimate> {
+        self.bootstrap_ci(|s| percentile_sorted(s, 50.0), resamples, confidence, seed)
+    }
+
+    /// Bootstrap confidence interval of the 99th percentile; see [`Sample::bootstrap_ci`].
+    /// With few observations (under a few hundred) the tail is poorly resolved and the
+    /// interval is wide or degenerate.
+    ///
+    /// # Errors
+    /// As [`Sample::bootstrap_ci`].
+    pub fn p99_ci(&self, resamples: usize, confidence: f64, seed: u64) -> Result<Estimate> {
+        self.bootstrap_ci(|s| percentile_sorted(s, 99.0), resamples, confidence, seed)
+    }
+}
+
+/// The `q`-th percentile (`q` in `0..=100`, clamped) of an ascending `sorted` slice, by linear
+/// interpolation between closest ranks (NumPy's default). NaN for an empty slice or a NaN `q`.
+#[must_use]
+pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    let last = sorted.len() - 1;
+    let h = last as f64 * (q.clamp(0.0, 100.0) / 100.0);
+    let lo = h.floor();
+    let i = (lo as usize).min(last);
+    let j = (i + 1).min(last);
+    lerp(sorted[i], sorted[j], h - lo)
+}
+
+/// Arithmetic mean of a slice (NaN when empty).
+#[must_use]
+pub fn mean_of(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// NumPy's `_lerp`: exact at both ends, and monotonic.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let diff = b - a;
+    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+}
+
+/// splitmix64 (Steele, Lea and Flood): tiny, fast and good enough for resampling.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (Lemire's multiply-shift; bias below 2^-40 for any realistic `n`).
+    fn below(&mut self, n: usize) -> usize {
+        let wide = u128::from(self.next_u64()) * n as u128;
+        // The high half is < n, so it fits in usize.
+        usize::try_from(wide >> 64).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    fn one_to_ten() -> Sample {
+        Sample::new((1..=10).map(f64::from).collect()).unwrap()
+    }
+
+    /// Deterministic "latencies": 10 ms plus noise of the given spread.
+    fn noisy(n: usize, spread: f64, seed: u64) -> Sample {
+        let mut rng = SplitMix64::new(seed);
+        Sample::new((0..n).map(|_| 10.0 + spread * (rng.next_u64() as f64 / u64::MAX as f64)).collect()).unwrap()
+    }
+
+    #[test]
+    fn rejects_empty_nan_and_infinite() {
+        let err = Sample::new(vec![]).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)));
+        assert!(err.to_string().contains("empty"), "{err}");
+
+        let err = Sample::new(vec![1.0, 2.0, 3.0, f64::NAN, 5.0]).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)));
+        assert!(err.to_string().contains("sample has a NaN at index 3"), "{err}");
+
+        let err = Sample::new(vec![1.0, f64::NEG_INFINITY, f64::NAN]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("infinite value (-inf) at index 1"), "{msg}");
+        assert!(msg.contains("2 non-finite values"), "{msg}");
+
+        assert!(Sample::new(vec![f64::INFINITY]).unwrap_err().to_string().contains("(inf) at index 0"));
+    }
+
+    #[test]
+    fn keeps_original_order_and_sorted_copy() {
+        let s = Sample::new(vec![3.0, 1.0, 2.0]).unwrap();
+        assert_eq!(s.values(), &[3.0, 1.0, 2.0]);
+        assert_eq!(s.sorted(), &[1.0, 2.0, 3.0]);
+        assert_eq!(s.count(), 3);
+        assert_eq!((s.min(), s.max()), (1.0, 3.0));
+    }
+
+    #[test]
+    fn percentiles_match_numpy_linear() {
+        let s = one_to_ten();
+        // np.percentile(np.arange(1, 11), [0, 25, 50, 95, 99, 100])
+        assert_eq!(s.percentile(0.0), 1.0);
+        assert!(close(s.percentile(25.0), 3.25));
+        assert!(close(s.median(), 5.5));
+        assert!(close(s.percentile(95.0), 9.55));
+        assert!(close(s.percentile(99.0), 9.91));
+        assert_eq!(s.percentile(100.0), 10.0);
+        // clamped and NaN q
+        assert_eq!(s.percentile(-5.0), 1.0);
+        assert_eq!(s.percentile(250.0), 10.0);
+        assert!(s.percentile(f64::NAN).is_nan());
+
+        // np.percentile([3.2, 1.5, 7.7, 2.0, 9.1], [10, 25, 90]) == [1.7, 2.0, 8.54]
+        let s = Sample::new(vec![3.2, 1.5, 7.7, 2.0, 9.1]).unwrap();
+        assert!(close(s.percentile(10.0), 1.7));
+        assert!(close(s.percentile(25.0), 2.0));
+        assert!(close(s.percentile(90.0), 8.54));
+        assert!(close(s.median(), 3.2));
+
+        // a single value is every percentile
+        let s = Sample::new(vec![4.0]).unwrap();
+        assert_eq!(s.percentile(0.0), 4.0);
+        assert_eq!(s.percentile(99.0), 4.0);
+        assert!(percentile_sorted(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn summary_values() {
+        let sum = one_to_ten().summary();
+        assert_eq!(sum.count, 10);
+        assert!(close(sum.mean, 5.5));
+        assert!(close(sum.median, 5.5));
+        assert!(close(sum.p50, 5.5));
+        // np.std(np.arange(1, 11), ddof=1)
+        assert!(close(sum.std, 3.027_650_354_097_491_7));
+        assert_eq!((sum.min, sum.max), (1.0, 10.0));
+        assert!(close(sum.p95, 9.55));
+        assert!(close(sum.p99, 9.91));
+
+        let single = Sample::new(vec![2.5]).unwrap().summary();
+        assert_eq!(single.std, 0.0);
+        assert_eq!((single.mean, single.median, single.p99), (2.5, 2.5, 2.5));
+
+        let json = serde_json::to_string(&sum).unwrap();
+        assert!(json.contains("\"p95\""), "{json}");
+        // serde_json's default float parsing may differ in the last bit
+        let back = serde_json::from_str::<Summary>(&json).unwrap();
+        assert_eq!(back.count, sum.count);
+        assert!(close(back.p95, sum.p95) && close(back.std, sum.std) && close(back.p99, sum.p99));
+    }
+
+    #[test]
+    fn coefficient_of_variation() {
+        let s = one_to_ten();
+        assert!(close(s.coefficient_of_variation(), 3.027_650_354_097_491_7 / 5.5));
+        assert_eq!(Sample::new(vec![3.0, 3.0]).unwrap().coefficient_of_variation(), 0.0);
+    }
+
+    #[test]
+    fn from_durations() {
+        let s = Sample::from_durations_ms(&[Duration::from_micros(1500), Duration::from_millis(2)]).unwrap();
+        assert!(close(s.mean(), 1.75));
+        assert!(Sample::from_durations_ms(&[]).is_err());
+    }
+
+    #[test]
+    fn bootstrap_contains_point_and_is_deterministic() {
+        let s = noisy(200, 2.0, 1);
+        let ci = s.median_ci(1000, 0.95, 42).unwrap();
+        assert_eq!(ci.point, s.median());
+        assert!(ci.lower <= ci.point && ci.point <= ci.upper, "{ci:?}");
+        assert!(ci.lower < ci.upper, "{ci:?}");
+        assert_eq!(ci.confidence, 0.95);
+        assert_eq!(s.median_ci(1000, 0.95, 42).unwrap(), ci);
+        assert_ne!(s.median_ci(1000, 0.95, 43).unwrap(), ci);
+
+        let p99 = s.p99_ci(1000, 0.95, 42).unwrap();
+        assert_eq!(p99.point, s.percentile(99.0));
+        assert!(p99.lower <= p99.point && p99.point <= p99.upper, "{p99:?}");
+        assert!(p99.upper <= s.max());
+
+        // the mean via a closure over the sorted slice
+        let mean = s.bootstrap_ci(mean_of, 500, 0.9, 3).unwrap();
+        assert!(close(mean.point, s.mean()));
+        assert!(mean.lower < mean.point && mean.point < mean.upper, "{mean:?}");
+
+        let json = serde_json::to_string(&ci).unwrap();
+        let back = serde_json::from_str::<Estimate>(&json).unwrap();
+        assert!(close(back.lower, ci.lower) && close(back.upper, ci.upper) && back.confidence == ci.confidence);
+    }
+
+    #[test]
+    fn bootstrap_narrower_for_larger_sample() {
+        let small = noisy(20, 2.0, 5).median_ci(1000, 0.95, 9).unwrap();
+        let large = noisy(5000, 2.0, 5).median_ci(1000, 0.95, 9).unwrap();
+        assert!(large.upper - large.lower < (small.upper - small.lower) / 4.0, "{small:?} vs {large:?}");
+        // a higher confidence gives a wider interval
+        let s = noisy(300, 2.0, 8);
+        let c90 = s.median_ci(1000, 0.90, 1).unwrap();
+        let c99 = s.median_ci(1000, 0.99, 1).unwrap();
+        assert!(c99.upper - c99.lower >= c90.upper - c90.lower);
+    }
+
+    #[test]
+    fn bootstrap_constant_and_single_samples() {
+        let s = Sample::new(vec![7.0; 50]).unwrap();
+        let ci = s.median_ci(100, 0.95, 0).unwrap();
+        assert_eq!((ci.point, ci.lower, ci.upper), (7.0, 7.0, 7.0));
+        let one = Sample::new(vec![1.0]).unwrap().p99_ci(10, 0.95, 0).unwrap();
+        assert_eq!((one.lower, one.upper), (1.0, 1.0));
+    }
+
+    #[test]
+    fn bootstrap_rejects_bad_arguments() {
+        let s = one_to_ten();
+        assert!(s.median_ci(0, 0.95, 0).unwrap_err().to_string().contains("at least one resample"));
+        for c in [0.0, 1.0, -0.5, 95.0, f64::NAN] {
+            let err = s.median_ci(10, c, 0).unwrap_err();
+            assert!(err.to_string().contains("strictly between 0 and 1"), "{err}");
+        }
+        let err = s.bootstrap_ci(|_| f64::NAN, 10, 0.95, 0).unwrap_err();
+        assert!(err.to_string().contains("NaN"), "{err}");
+    }
+
+    #[test]
+    fn rng_below_is_in_range_and_spread() {
+        let mut rng = SplitMix64::new(0);
+        let mut hist = [0usize; 7];
+        for _ in 0..7000 {
+            hist[rng.below(7)] += 1;
+        }
+        assert!(hist.iter().all(|&c| (800..1200).contains(&c)), "{hist:?}");
+    }
+}

@@ -1,1 +1,19 @@
+//! The **infer** harness: drives identical workloads across every backend and device, measures
+//! them and writes comparison tables and reports. The `infer` binary is its command line.
+//!
+//! ```
+//! let registry = infer_harness::backends::registry();
+//! // Every backend is listed, usable or not, so reports can say why one is missing.
+//! let names: Vec<_> = registry.iter().map(|b| b.name()).collect();
+//! assert_eq!(names, ["onnx", "torch", "tf"]);
+//! ```
 
+pub mod backends;
+pub mod bench;
+pub mod compare;
+pub mod environment;
+pub mod fixture;
+pub mod measure;
+pub mod memory;
+pub mod report;
+pub mod workload;

@@ -1,1 +1,84 @@
-pub fn x() {}
+//! ONNX Runtime backend for **infer**, through the `ort` crate with the library loaded at run time.
+//!
+//! Without the `runtime` feature the backend still exists and reports itself as not compiled, so
+//! every build and every report lists it. With it, the library is found by [`locate::find`] (the
+//! project's `.runtimes/` written by `cargo xtask setup`, or `ORT_DYLIB_PATH`).
+//!
+//! ```
+//! use infer_core::Backend;
+//! let backend = infer_onnx::OnnxBackend;
+//! assert_eq!(backend.name(), "onnx");
+//! // Err(NotCompiled) without the `runtime` feature, Err(Unavailable) without the library.
+//! let _ = backend.probe();
+//! ```
+
+pub mod locate;
+pub mod proto;
+#[cfg(feature = "runtime")]
+mod runtime;
+
+use std::path::Path;
+
+use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, ParameterCount, Result, Session};
+
+/// Backend name used in reports and on the command line.
+pub const BACKEND: &str = "onnx";
+/// The ONNX Runtime version `cargo xtask setup` installs.
+pub const REQUIRED_VERSION: &str = "1.31.1";
+/// The oldest ONNX Runtime minor version the `ort` binding accepts.
+pub const REQUIRED_MINOR: u32 = 31;
+
+/// The ONNX Runtime backend.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OnnxBackend;
+
+/// Reads and validates an ONNX file without ONNX Runtime.
+///
+/// # Errors
+/// [`Error::Load`] naming the file when it cannot be read or is not an ONNX model.
+pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
+    let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
+    if bytes.is_empty() {
+        return Err(Error::load(path, "the file is empty: expected an ONNX model (protobuf)"));
+    }
+    let summary = proto::summarize(&bytes).map_err(|reason| Error::load(path, reason))?;
+    for location in &summary.external_data {
+        let p = Path::new(location);
+        if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(Error::load(
+                path,
+                format!("external data path `{location}` leaves the model's folder: only relative paths inside it are allowed"),
+            ));
+        }
+    }
+    Ok(summary)
+}
+
+impl Backend for OnnxBackend {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn formats(&self) -> &'static [ModelFormat] {
+        &[ModelFormat::Onnx]
+    }
+
+    fn probe(&self) -> Result<BackendInfo> {
+        #[cfg(feature = "runtime")]
+        return runtime::probe();
+        #[cfg(not(feature = "runtime"))]
+        Err(Error::NotCompiled { backend: BACKEND.into(), feature: "onnx".into() })
+    }
+
+    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
+        let summary = inspect(path)?;
+        let _parameters = ParameterCount { count: summary.parameters, bytes: summary.parameter_bytes };
+        #[cfg(feature = "runtime")]
+        return runtime::load(path, opts, _parameters);
+        #[cfg(not(feature = "runtime"))]
+        {
+            let _ = opts;
+            Err(Error::NotCompiled { backend: BACKEND.into(), feature: "onnx".into() })
+        }
+    }
+}

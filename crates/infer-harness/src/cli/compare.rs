@@ -1,0 +1,73 @@
+//! `infer compare`: every backend and device on one fixture folder.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use clap::Args;
+use infer_core::Registry;
+use infer_harness::{
+    bench::{BenchConfig, Stop, parse_duration},
+    compare::{CompareSpec, compare as run_compare, table, write_all},
+};
+
+use super::{Devices, Sizes, parse_devices, parse_sizes};
+
+/// Arguments of `infer compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Fixture folder with meta.json (made by `cargo xtask fixtures`).
+    fixture: PathBuf,
+    /// Devices, comma-separated.
+    #[arg(long, short, default_value = "cpu,cuda", value_parser = parse_devices)]
+    device: Devices,
+    /// Batch sizes, comma-separated.
+    #[arg(long, default_value = "1,8", value_parser = parse_sizes)]
+    batch_sizes: Sizes,
+    /// Untimed warm-up iterations per batch size.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Timed iterations per batch size.
+    #[arg(long, default_value_t = 30, conflicts_with = "duration")]
+    iterations: usize,
+    /// Time per batch size instead of a count, e.g. 10s.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Intra-op threads for every backend (0 = each runtime's default).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Largest acceptable difference to the reference output.
+    #[arg(long, default_value_t = 1e-4)]
+    tolerance: f64,
+    /// Folder for compare.json, compare.csv and compare.md.
+    #[arg(long, short, default_value = "results")]
+    out: PathBuf,
+}
+
+pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let stop = a.duration.map_or(Stop::Iterations(a.iterations.max(1)), Stop::Duration);
+    let spec = CompareSpec {
+        fixture: a.fixture.clone(),
+        devices: a.device.0.clone(),
+        batch_sizes: a.batch_sizes.0.clone(),
+        config: BenchConfig { warmup: a.warmup, stop },
+        threads: a.threads,
+        tolerance: a.tolerance,
+    };
+    let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
+    let c = run_compare(registry, &exe, &spec)?;
+    print!("{}", table(&c).to_text());
+    for f in write_all(&c, &a.out)? {
+        eprintln!("wrote {}", f.display());
+    }
+    let mismatch = c.entries.iter().filter_map(|e| e.report.as_ref()?.max_abs_diff).any(|d| d.is_nan() || d > a.tolerance);
+    let measured = c.entries.iter().any(|e| e.report.is_some());
+    if !measured {
+        eprintln!("error: no backend could be measured (see the status column)");
+        return Ok(ExitCode::FAILURE);
+    }
+    if mismatch {
+        eprintln!("error: some outputs differ from the reference by more than {:.0e}", a.tolerance);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

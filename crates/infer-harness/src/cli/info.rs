@@ -1,0 +1,40 @@
+//! `infer info`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use infer_core::{Device, ModelFormat, Registry};
+
+use super::ModelArgs;
+
+/// Arguments of `infer info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
+    let m = &a.model;
+    let format = ModelFormat::detect(&m.model)?;
+    let backend = infer_harness::backends::choose(registry, &m.model, m.backend.as_deref())?;
+    let session = backend.load(&m.model, &m.options(Device::Cpu))?;
+    println!("model:    {}", m.model.display());
+    println!("format:   {format:?}");
+    let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
+    println!("backend:  {} {version}", backend.name());
+    println!("inputs:");
+    for s in session.inputs() {
+        let dynamic = s.dims.as_ref().is_some_and(|d| d.iter().any(infer_core::Dim::is_dynamic));
+        println!("  {s}{}", if dynamic { "  (dynamic dims)" } else { "" });
+    }
+    println!("outputs:");
+    for s in session.outputs() {
+        println!("  {s}");
+    }
+    match session.parameters() {
+        Some(p) => println!("parameters: {} ({})", p.count, infer_harness::memory::mib(p.bytes)),
+        None => println!("parameters: unknown for this backend"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

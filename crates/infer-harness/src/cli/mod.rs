@@ -1,0 +1,120 @@
+//! Command-line definitions and dispatch.
+
+mod bench;
+mod compare;
+mod info;
+mod run;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+use infer_core::{Device, LoadOptions, OptLevel};
+
+/// Load, run, inspect and benchmark ML models on ONNX Runtime, PyTorch and TensorFlow.
+#[derive(Debug, Parser)]
+#[command(name = "infer", version, about, max_term_width = 110)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every backend and whether it can be used here.
+    Backends,
+    /// Show a model's format, backend, inputs, outputs and parameter count.
+    Info(info::InfoArgs),
+    /// Run a model on .npy inputs, images, or a folder of images.
+    Run(run::RunArgs),
+    /// Measure latency and throughput per batch size.
+    Bench(bench::BenchArgs),
+    /// Run the same workload on every backend and device of a fixture folder and compare.
+    Compare(compare::CompareArgs),
+}
+
+/// Options shared by the commands that load a model.
+#[derive(Debug, Args, Clone)]
+struct ModelArgs {
+    /// Model file (.onnx, TorchScript .pt) or SavedModel folder.
+    model: PathBuf,
+    /// Backend to use (onnx, torch, tf); default: chosen from the model's format.
+    #[arg(long, short)]
+    backend: Option<String>,
+    /// Intra-op threads (0 = the runtime's default).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Graph optimization level: none, basic, extended, all.
+    #[arg(long, default_value = "all")]
+    optimization: OptLevel,
+    /// When the device is not available, warn and run on the CPU instead of failing.
+    #[arg(long)]
+    fallback: bool,
+}
+
+impl ModelArgs {
+    fn options(&self, device: Device) -> LoadOptions {
+        LoadOptions {
+            device,
+            intra_threads: self.threads,
+            inter_threads: 0,
+            optimization: self.optimization,
+            fallback_to_cpu: self.fallback,
+            profile_prefix: None,
+        }
+    }
+}
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let registry = infer_harness::backends::registry();
+    match cli.command {
+        Command::Backends => {
+            let mut t = infer_harness::report::Table::new(&["backend", "status", "devices", "library"]);
+            for b in registry.iter() {
+                let avail = infer_core::registry::availability(b);
+                let (devices, lib) = match &avail {
+                    infer_core::Availability::Available(i) => (
+                        i.devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                        i.library.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                    ),
+                    _ => (String::new(), String::new()),
+                };
+                t.rows.push(vec![b.name().into(), avail.summary(), devices, lib]);
+            }
+            print!("{}", t.to_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info(a) => info::info(&registry, &a),
+        Command::Run(a) => run::run(&registry, &a),
+        Command::Bench(a) => bench::bench(&registry, &a),
+        Command::Compare(a) => compare::compare(&registry, &a),
+    }
+}
+
+/// A comma-separated list of positive sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sizes(Vec<usize>);
+
+/// A comma-separated list of devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Devices(Vec<Device>);
+
+/// Parses a comma-separated list of positive integers.
+fn parse_sizes(text: &str) -> Result<Sizes, String> {
+    let sizes: Vec<usize> = text
+        .split(',')
+        .map(|s| s.trim().parse::<usize>().map_err(|_| format!("invalid size `{s}` in `{text}`: expected e.g. 1,8,32")))
+        .collect::<Result<_, _>>()?;
+    if sizes.is_empty() || sizes.contains(&0) {
+        return Err(format!("invalid sizes `{text}`: each must be at least 1"));
+    }
+    if let Some(&big) = sizes.iter().find(|&&s| s > 1 << 20) {
+        return Err(format!("batch size {big} is absurdly large (limit 1048576)"));
+    }
+    Ok(Sizes(sizes))
+}
+
+/// Parses a comma-separated list of devices.
+fn parse_devices(text: &str) -> Result<Devices, String> {
+    text.split(',').map(|s| s.parse::<Device>()).collect::<Result<_, _>>().map(Devices)
+}

@@ -1,0 +1,74 @@
+//! Generated fixture folders (`cargo xtask fixtures`): a model in several formats with a
+//! reference input and the reference output of the framework that wrote each file.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use infer_core::{Error, Result};
+use serde::Deserialize;
+
+/// One format's files inside a fixture folder.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FormatEntry {
+    /// Model file or folder, relative to the fixture folder.
+    pub file: String,
+    /// Reference output (`.npy`) for the fixture's input.
+    pub reference: String,
+}
+
+/// The reference input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InputEntry {
+    /// `.npy` file, relative to the fixture folder.
+    pub file: String,
+}
+
+/// `meta.json` of a fixture folder.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FixtureMeta {
+    /// Model name (`resnet18`).
+    pub model: String,
+    /// The reference input.
+    pub input: InputEntry,
+    /// Files per format name (`onnx`, `torchscript`, ...).
+    pub formats: BTreeMap<String, FormatEntry>,
+}
+
+/// A fixture folder with its metadata.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its `meta.json`.
+    pub meta: FixtureMeta,
+}
+
+impl Fixture {
+    /// Opens `dir/meta.json`.
+    ///
+    /// # Errors
+    /// File errors naming `meta.json`, suggesting `cargo xtask fixtures` when it is missing.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let meta_path = dir.join("meta.json");
+        let bytes = std::fs::read(&meta_path).map_err(|e| {
+            Error::file(&meta_path, format!("cannot read fixture metadata ({e}); generate it with `cargo xtask fixtures`"))
+        })?;
+        let meta = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::file(&meta_path, format!("invalid fixture metadata: {e}")))?;
+        Ok(Self { dir: dir.to_path_buf(), meta })
+    }
+
+    /// Absolute path of a file of the fixture.
+    #[must_use]
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// The reference input file.
+    #[must_use]
+    pub fn input(&self) -> PathBuf {
+        self.path(&self.meta.input.file)
+    }
+}

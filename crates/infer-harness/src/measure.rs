@@ -1,0 +1,113 @@
+//! The whole measurement of one model on one backend and device: load, first inference,
+//! reference check, then a timed run per batch size.
+
+use std::{path::PathBuf, time::Instant};
+
+use infer_core::{Backend, Error, LoadOptions, Result, Tensor, npy::read_npy};
+
+use crate::{
+    bench::{BenchConfig, progress_bar, time_session},
+    environment::Environment,
+    memory,
+    report::{BenchReport, BenchRow, SCHEMA_VERSION},
+    workload::synthetic_inputs,
+};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct MeasureSpec {
+    /// Model file or folder.
+    pub model: PathBuf,
+    /// Session options (device, threads, ...).
+    pub options: LoadOptions,
+    /// Batch sizes to time, in order.
+    pub batch_sizes: Vec<usize>,
+    /// Sizes for dynamic non-batch dimensions.
+    pub dim_fill: Vec<usize>,
+    /// Timing configuration.
+    pub config: BenchConfig,
+    /// Reference input and output files: the output of the input must match within tolerance.
+    pub reference: Option<(PathBuf, PathBuf)>,
+}
+
+/// Loads the model, checks it against the reference if any, and times every batch size.
+///
+/// # Errors
+/// Load, input and run errors, with the file named.
+pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport> {
+    if spec.batch_sizes.is_empty() || spec.batch_sizes.contains(&0) {
+        return Err(Error::InvalidInput("batch sizes must be positive integers, e.g. 1,8,32".into()));
+    }
+    let mut environment = Environment::capture(spec.options.intra_threads);
+    if let Ok(info) = backend.probe() {
+        environment.versions.insert(backend.name().into(), info.runtime_version);
+    }
+    let rss_before_load = memory::rss().map(|r| r.current);
+    let t = Instant::now();
+    let mut session = backend.load(&spec.model, &spec.options)?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rss_after_load = memory::rss().map(|r| r.current);
+    let device = session.device();
+
+    let mut max_abs_diff = None;
+    let mut first_inference_ms = None;
+    if let Some((input, output)) = &spec.reference {
+        let x = read_npy(input)?;
+        let expected = read_npy(output)?;
+        let t = Instant::now();
+        let got = session.run(std::slice::from_ref(&x)).map_err(|e| Error::file(input, e.to_string()))?;
+        session.synchronize()?;
+        first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+        let first = got.first().ok_or_else(|| Error::InvalidInput("the model returned no output".into()))?;
+        max_abs_diff = Some(first.max_abs_diff(&expected).map_err(|e| Error::file(output, e.to_string()))?);
+    }
+
+    let model = spec.model.display().to_string();
+    let mut rows = Vec::new();
+    for &batch in &spec.batch_sizes {
+        let inputs: Vec<Tensor> = synthetic_inputs(session.inputs(), batch, &spec.dim_fill)?;
+        if first_inference_ms.is_none() {
+            let t = Instant::now();
+            session.run(&inputs)?;
+            session.synchronize()?;
+            first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let pb = progress_bar(&format!("{} {device} batch {batch}", backend.name()), &spec.config);
+        let timing = time_session(session.as_mut(), &inputs, &spec.config, &pb);
+        pb.finish_and_clear();
+        let timing = timing?;
+        let summary = timing.sample()?.summary();
+        #[allow(clippy::cast_precision_loss)]
+        let batch_f = batch as f64;
+        rows.push(BenchRow {
+            model: model.clone(),
+            backend: backend.name().into(),
+            device,
+            batch_size: batch,
+            throughput_per_s: batch_f * 1e3 / summary.median,
+            per_item_ms: summary.median / batch_f,
+            iterations: timing.samples_ms.len(),
+            latency_ms: summary,
+            environment: environment.clone(),
+            samples_ms: timing.samples_ms,
+        });
+    }
+    let params = session.parameters();
+    Ok(BenchReport {
+        schema_version: SCHEMA_VERSION,
+        model,
+        backend: backend.name().into(),
+        device,
+        environment,
+        load_ms,
+        first_inference_ms: first_inference_ms.unwrap_or(f64::NAN),
+        parameters: params.map(|p| p.count),
+        parameter_bytes: params.map(|p| p.bytes),
+        rss_before_load,
+        rss_after_load,
+        peak_rss: memory::rss().map(|r| r.peak),
+        max_abs_diff,
+        reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
+        rows,
+    })
+}

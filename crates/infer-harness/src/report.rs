@@ -1,0 +1,214 @@
+//! Results as data (JSON, raw samples kept) and as tables (terminal, Markdown, CSV). Every file is
+//! written atomically.
+
+use std::path::Path;
+
+use infer_core::{Device, Result, fsutil::write_atomic, stats::Summary};
+use serde::{Deserialize, Serialize};
+
+use crate::environment::Environment;
+
+/// Version of the JSON layout below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One (model, backend, device, batch size) measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchRow {
+    /// Model file.
+    pub model: String,
+    /// Backend name.
+    pub backend: String,
+    /// Device the session ran on.
+    pub device: Device,
+    /// Items per inference call.
+    pub batch_size: usize,
+    /// Latency of one call, milliseconds.
+    pub latency_ms: Summary,
+    /// Items per second at the median latency.
+    pub throughput_per_s: f64,
+    /// Median latency divided by the batch size, milliseconds.
+    pub per_item_ms: f64,
+    /// Timed iterations.
+    pub iterations: usize,
+    /// The fingerprint of the machine and runtimes.
+    pub environment: Environment,
+    /// Every timed latency in milliseconds, in measurement order.
+    pub samples_ms: Vec<f64>,
+}
+
+/// Everything `infer bench` measured for one model on one backend and device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Layout version.
+    pub schema_version: u32,
+    /// Model file.
+    pub model: String,
+    /// Backend name.
+    pub backend: String,
+    /// Device asked for.
+    pub device: Device,
+    /// Fingerprint.
+    pub environment: Environment,
+    /// Time to load the model and create the session, milliseconds.
+    pub load_ms: f64,
+    /// First inference at the first batch size (includes lazy initialization), milliseconds.
+    pub first_inference_ms: f64,
+    /// Parameters, where the backend can tell.
+    pub parameters: Option<u64>,
+    /// Bytes of parameters, where the backend can tell.
+    pub parameter_bytes: Option<u64>,
+    /// Process RSS before loading the model, bytes.
+    pub rss_before_load: Option<u64>,
+    /// Process RSS after loading, bytes.
+    pub rss_after_load: Option<u64>,
+    /// Process peak RSS at the end (Linux `VmHWM`), bytes.
+    pub peak_rss: Option<u64>,
+    /// Largest absolute difference to the reference output, when one was given.
+    pub max_abs_diff: Option<f64>,
+    /// The reference output file compared against.
+    pub reference: Option<String>,
+    /// One row per batch size.
+    pub rows: Vec<BenchRow>,
+}
+
+/// Writes `value` as pretty JSON, atomically.
+///
+/// # Errors
+/// File errors naming `path`.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(|e| infer_core::Error::file(path, e.to_string()))?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Reads a JSON file written by [`write_json`].
+///
+/// # Errors
+/// File errors naming `path`, with the parser's message.
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| infer_core::Error::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| infer_core::Error::file(path, format!("not a valid result file: {e}")))
+}
+
+/// A simple text table: a header and rows of cells, rendered aligned, as Markdown or as CSV.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    /// Column titles.
+    pub header: Vec<String>,
+    /// Cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    #[must_use]
+    pub fn new(header: &[&str]) -> Self {
+        Self { header: header.iter().map(ToString::to_string).collect(), rows: Vec::new() }
+    }
+
+    fn widths(&self) -> Vec<usize> {
+        let mut w: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, c) in row.iter().enumerate() {
+                if i < w.len() {
+                    w[i] = w[i].max(c.chars().count());
+                }
+            }
+        }
+        w
+    }
+
+    /// Aligned plain text for the terminal.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let w = self.widths();
+        let line = |cells: &[String]| {
+            cells.iter().zip(&w).map(|(c, &n)| format!("{c:<n$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+        };
+        let mut out = line(&self.header);
+        out.push('\n');
+        out.push_str(&w.iter().map(|&n| "-".repeat(n)).collect::<Vec<_>>().join("  "));
+        for row in &self.rows {
+            out.push('\n');
+            out.push_str(&line(row));
+        }
+        out.push('\n');
+        out
+    }
+
+    /// A GitHub-flavoured Markdown table.
+    #[must_use]
+    pub fn to_markdown(&self) -> String {
+        let esc = |c: &String| c.replace('|', "\\|");
+        let mut out = format!("| {} |\n", self.header.iter().map(esc).collect::<Vec<_>>().join(" | "));
+        out.push_str(&format!("|{}|\n", self.header.iter().map(|_| "---").collect::<Vec<_>>().join("|")));
+        for row in &self.rows {
+            out.push_str(&format!("| {} |\n", row.iter().map(esc).collect::<Vec<_>>().join(" | ")));
+        }
+        out
+    }
+
+    /// CSV with a header line.
+    ///
+    /// # Errors
+    /// Never in practice (writing to memory).
+    pub fn to_csv(&self) -> Result<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let err = |e: csv::Error| infer_core::Error::InvalidInput(e.to_string());
+        w.write_record(&self.header).map_err(err)?;
+        for row in &self.rows {
+            w.write_record(row).map_err(err)?;
+        }
+        let bytes = w.into_inner().map_err(|e| infer_core::Error::InvalidInput(e.to_string()))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The table of a bench report: one line per batch size.
+#[must_use]
+pub fn bench_table(report: &BenchReport) -> Table {
+    let mut t = Table::new(&["backend", "device", "batch", "median ms", "p95 ms", "p99 ms", "mean ms", "std ms", "items/s", "iters"]);
+    for r in &report.rows {
+        t.rows.push(vec![
+            r.backend.clone(),
+            r.device.to_string(),
+            r.batch_size.to_string(),
+            format!("{:.3}", r.latency_ms.median),
+            format!("{:.3}", r.latency_ms.p95),
+            format!("{:.3}", r.latency_ms.p99),
+            format!("{:.3}", r.latency_ms.mean),
+            format!("{:.3}", r.latency_ms.std),
+            format!("{:.1}", r.throughput_per_s),
+            r.iterations.to_string(),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_render_in_every_format() {
+        let mut t = Table::new(&["a", "long header"]);
+        t.rows.push(vec!["x|y".into(), "1".into()]);
+        t.rows.push(vec!["with,comma".into(), "22".into()]);
+        let text = t.to_text();
+        assert!(text.starts_with("a           long header\n"), "{text}");
+        assert!(t.to_markdown().contains("| x\\|y | 1 |"));
+        let csv = t.to_csv().unwrap();
+        assert_eq!(csv, "a,long header\nx|y,1\n\"with,comma\",22\n");
+    }
+
+    #[test]
+    fn json_round_trip_and_bad_file_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        write_json(&p, &vec![1, 2, 3]).unwrap();
+        assert_eq!(read_json::<Vec<i32>>(&p).unwrap(), vec![1, 2, 3]);
+        std::fs::write(&p, "{oops").unwrap();
+        let err = read_json::<Vec<i32>>(&p).unwrap_err().to_string();
+        assert!(err.contains("r.json") && err.contains("not a valid result file"), "{err}");
+    }
+}

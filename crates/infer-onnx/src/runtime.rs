@@ -1,0 +1,251 @@
+//! The ONNX Runtime binding (feature `runtime`): environment, sessions and tensor conversion.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use infer_core::{
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor,
+    TensorData, TensorSpec, check_inputs,
+};
+use ort::{
+    environment::Environment,
+    ep::{self, ExecutionProvider},
+    session::{SessionInputValue, builder::GraphOptimizationLevel},
+    value::{DynValue, TensorElementType, TensorRef, ValueType},
+};
+
+use crate::{BACKEND, locate};
+
+struct Loaded {
+    env: Environment,
+    library: PathBuf,
+    version: String,
+}
+
+static RUNTIME: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+
+fn unavailable(reason: impl Into<String>) -> Error {
+    Error::Unavailable { backend: BACKEND.into(), reason: reason.into() }
+}
+
+fn ort_err(e: impl std::fmt::Display) -> Error {
+    Error::backend(BACKEND, e)
+}
+
+/// Loads the library once per process; later calls return the same answer.
+fn runtime() -> Result<&'static Loaded> {
+    RUNTIME.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
+}
+
+fn load_library() -> std::result::Result<Loaded, String> {
+    let library = locate::find()?;
+    let minor = ort::util::probe(&library)
+        .ok_or_else(|| format!("{} is not a loadable ONNX Runtime 1.x library", library.display()))?;
+    if minor < crate::REQUIRED_MINOR {
+        return Err(format!(
+            "{} is ONNX Runtime 1.{minor}; this build needs 1.{} or newer (run `cargo xtask setup`)",
+            library.display(),
+            crate::REQUIRED_MINOR
+        ));
+    }
+    let lib = library.clone();
+    let env = std::panic::catch_unwind(move || -> std::result::Result<Environment, String> {
+        ort::init_from(&lib).map_err(|e| e.to_string())?.with_name("infer").build().map_err(|e| e.to_string())
+    })
+    .map_err(|_| format!("loading {} panicked inside ort", library.display()))??;
+    let version = ort::info()
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("git-branch=rel-").map(str::to_string))
+        .unwrap_or_else(|| format!("1.{minor}"));
+    Ok(Loaded { env, library, version })
+}
+
+/// Probes the runtime: library found, loaded and recent enough.
+pub(crate) fn probe() -> Result<BackendInfo> {
+    let rt = runtime()?;
+    let mut devices = vec![Device::Cpu];
+    if ep::CUDA::is_available().unwrap_or(false) {
+        devices.push(Device::Cuda(0));
+    }
+    Ok(BackendInfo {
+        name: BACKEND.into(),
+        runtime_version: rt.version.clone(),
+        library: Some(rt.library.clone()),
+        devices,
+    })
+}
+
+/// Creates a session for `path` (already validated as an ONNX file).
+pub(crate) fn load(path: &Path, opts: &LoadOptions, parameters: ParameterCount) -> Result<Box<dyn Session>> {
+    let rt = runtime()?;
+    let load_err = |e: ort::Error| Error::load(path, e.to_string());
+    let level = match opts.optimization {
+        OptLevel::None => GraphOptimizationLevel::Disable,
+        OptLevel::Basic => GraphOptimizationLevel::Level1,
+        OptLevel::Extended => GraphOptimizationLevel::Level2,
+        OptLevel::All => GraphOptimizationLevel::All,
+    };
+    let mut builder = ort::session::Session::builder(&rt.env)
+        .map_err(load_err)?
+        .with_optimization_level(level)
+        .map_err(|e| load_err(e.into()))?;
+    if opts.intra_threads > 0 {
+        builder = builder.with_intra_threads(opts.intra_threads).map_err(|e| load_err(e.into()))?;
+    }
+    if opts.inter_threads > 0 {
+        builder = builder.with_inter_threads(opts.inter_threads).map_err(|e| load_err(e.into()))?;
+    }
+    if let Some(prefix) = &opts.profile_prefix {
+        builder = builder.with_profiling(prefix).map_err(|e| load_err(e.into()))?;
+    }
+    let device = match opts.device {
+        Device::Cpu => Device::Cpu,
+        Device::Cuda(ordinal) => {
+            let cuda = ep::CUDA::default().with_device_id(i32::try_from(ordinal).unwrap_or(i32::MAX));
+            let reason = match ep::CUDA::is_available() {
+                Ok(true) => match cuda.register(&mut builder) {
+                    Ok(()) => None,
+                    Err(e) => Some(format!("the CUDA execution provider failed to start: {e}")),
+                },
+                Ok(false) => Some(format!(
+                    "CUDA not available: the ONNX Runtime at {} was built without the CUDA execution provider \
+                     (install onnxruntime-gpu)",
+                    rt.library.display()
+                )),
+                Err(e) => Some(format!("CUDA not available: {e}")),
+            };
+            match reason {
+                None => opts.device,
+                Some(reason) if opts.fallback_to_cpu => {
+                    eprintln!("warning: onnx: {reason}; falling back to cpu");
+                    Device::Cpu
+                }
+                Some(reason) => {
+                    return Err(Error::DeviceUnavailable { backend: BACKEND.into(), device: opts.device, reason });
+                }
+            }
+        }
+    };
+    let session = builder.commit_from_file(path).map_err(load_err)?;
+    let inputs = session.inputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
+    let outputs = session.outputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
+    Ok(Box::new(OnnxSession { session, inputs, outputs, device, parameters }))
+}
+
+fn dtype(ty: TensorElementType) -> Option<DType> {
+    Some(match ty {
+        TensorElementType::Float32 => DType::F32,
+        TensorElementType::Float16 => DType::F16,
+        TensorElementType::Bfloat16 => DType::BF16,
+        TensorElementType::Float64 => DType::F64,
+        TensorElementType::Int64 => DType::I64,
+        TensorElementType::Int32 => DType::I32,
+        TensorElementType::Int8 => DType::I8,
+        TensorElementType::Uint8 => DType::U8,
+        TensorElementType::Bool => DType::Bool,
+        _ => return None,
+    })
+}
+
+fn spec(name: &str, ty: &ValueType) -> Result<TensorSpec> {
+    let ValueType::Tensor { ty, shape, dimension_symbols } = ty else {
+        return Err(Error::InvalidInput(format!("`{name}` is not a tensor ({ty}); only tensor inputs are supported")));
+    };
+    let dtype = dtype(*ty)
+        .ok_or_else(|| Error::InvalidInput(format!("`{name}` has element type {ty:?}, which infer does not support")))?;
+    let dims = shape
+        .iter()
+        .zip(dimension_symbols.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(&d, sym)| match usize::try_from(d) {
+            Ok(n) => Dim::Fixed(n),
+            Err(_) => Dim::Dynamic(sym.filter(|s| !s.is_empty()).cloned()),
+        })
+        .collect();
+    Ok(TensorSpec::new(name, dtype, dims))
+}
+
+struct OnnxSession {
+    session: ort::session::Session,
+    inputs: Vec<TensorSpec>,
+    outputs: Vec<TensorSpec>,
+    device: Device,
+    parameters: ParameterCount,
+}
+
+fn view(t: &Tensor) -> Result<SessionInputValue<'_>> {
+    let shape: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+    macro_rules! r {
+        ($v:expr) => {
+            TensorRef::from_array_view((shape, $v.as_slice())).map(SessionInputValue::from).map_err(ort_err)
+        };
+    }
+    match t.data() {
+        TensorData::F32(v) => r!(v),
+        TensorData::F16(v) => r!(v),
+        TensorData::BF16(v) => r!(v),
+        TensorData::F64(v) => r!(v),
+        TensorData::I64(v) => r!(v),
+        TensorData::I32(v) => r!(v),
+        TensorData::I8(v) => r!(v),
+        TensorData::U8(v) => r!(v),
+        TensorData::Bool(v) => r!(v),
+    }
+}
+
+fn to_tensor(name: &str, value: &DynValue) -> Result<Tensor> {
+    let ValueType::Tensor { ty, .. } = value.dtype() else {
+        return Err(Error::InvalidInput(format!("output `{name}` is not a tensor")));
+    };
+    macro_rules! x {
+        ($t:ty) => {{
+            let (shape, data) = value.try_extract_tensor::<$t>().map_err(ort_err)?;
+            let shape = shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
+            Tensor::from_vec(shape, data.to_vec())
+        }};
+    }
+    match dtype(*ty) {
+        Some(DType::F32) => x!(f32),
+        Some(DType::F16) => x!(half::f16),
+        Some(DType::BF16) => x!(half::bf16),
+        Some(DType::F64) => x!(f64),
+        Some(DType::I64) => x!(i64),
+        Some(DType::I32) => x!(i32),
+        Some(DType::I8) => x!(i8),
+        Some(DType::U8) => x!(u8),
+        Some(DType::Bool) => x!(bool),
+        None => Err(Error::InvalidInput(format!("output `{name}` has unsupported element type {ty:?}"))),
+    }
+}
+
+impl Session for OnnxSession {
+    fn inputs(&self) -> &[TensorSpec] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorSpec] {
+        &self.outputs
+    }
+
+    fn device(&self) -> Device {
+        self.device
+    }
+
+    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        check_inputs(&self.inputs, inputs)?;
+        let values = inputs.iter().map(view).collect::<Result<Vec<_>>>()?;
+        let named: Vec<(&str, SessionInputValue<'_>)> =
+            self.inputs.iter().map(|s| s.name.as_str()).zip(values).collect();
+        let outputs = self.session.run(named).map_err(ort_err)?;
+        self.outputs.iter().map(|spec| to_tensor(&spec.name, &outputs[spec.name.as_str()])).collect()
+    }
+
+    fn parameters(&self) -> Option<ParameterCount> {
+        Some(self.parameters)
+    }
+
+    fn end_profiling(&mut self) -> Result<PathBuf> {
+        self.session.end_profiling().map(PathBuf::from).map_err(ort_err)
+    }
+}

@@ -1,0 +1,126 @@
+//! `cargo xtask setup`: the project-local Python venv with the exactly pinned runtimes, and the
+//! links under `.runtimes/` that the build and the `infer` binary find them by.
+
+use std::{
+    hash::{DefaultHasher, Hash, Hasher},
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::util::{root, run as sh};
+
+/// Arguments of `cargo xtask setup`.
+#[derive(Debug, Args, Default)]
+pub struct SetupArgs {
+    /// Reinstall even when the venv is up to date.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The venv folder.
+pub fn venv() -> PathBuf {
+    root().join(".venv")
+}
+
+/// The venv's Python.
+pub fn python() -> PathBuf {
+    venv().join("bin/python")
+}
+
+fn stamp_path() -> PathBuf {
+    venv().join(".infer-setup-stamp")
+}
+
+fn requirements_hash() -> anyhow::Result<String> {
+    let mut h = DefaultHasher::new();
+    for f in ["xtask/requirements.txt", "xtask/requirements.lock"] {
+        let p = root().join(f);
+        std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?.hash(&mut h);
+    }
+    Ok(format!("{:016x}", h.finish()))
+}
+
+/// Makes sure the venv and links exist and match the pins; quick when they do.
+pub fn ensure() -> anyhow::Result<()> {
+    run(&SetupArgs::default())
+}
+
+/// Runs the setup.
+pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
+    let hash = requirements_hash()?;
+    let up_to_date = !args.force
+        && python().is_file()
+        && std::fs::read_to_string(stamp_path()).is_ok_and(|s| s.trim() == hash)
+        && link_runtimes().is_ok();
+    if up_to_date {
+        eprintln!("setup: .venv is up to date");
+        return Ok(());
+    }
+    if !python().is_file() {
+        let host = find_python()?;
+        eprintln!("setup: creating .venv with {}", host.display());
+        sh(Command::new(&host).args(["-m", "venv"]).arg(venv()))?;
+    }
+    eprintln!("setup: installing the pinned runtimes (onnxruntime, torch, ...) into .venv; the first time takes a few minutes");
+    sh(Command::new(python()).args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]).args([
+        "-r",
+        "xtask/requirements.txt",
+        "-c",
+        "xtask/requirements.lock",
+    ]))?;
+    link_runtimes()?;
+    std::fs::write(stamp_path(), hash).context("cannot write the setup stamp")?;
+    eprintln!("setup: done");
+    Ok(())
+}
+
+/// A host Python 3.10+ to create the venv with.
+fn find_python() -> anyhow::Result<PathBuf> {
+    for name in ["python3", "python"] {
+        let Ok(out) = Command::new(name).args(["-c", "import sys; print(sys.version_info >= (3, 10))"]).output() else {
+            continue;
+        };
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "True" {
+            return Ok(PathBuf::from(name));
+        }
+    }
+    bail!("no Python 3.10 or newer on PATH: install python3 (with the venv module) and run `cargo xtask setup` again")
+}
+
+/// The venv's site-packages folder.
+fn site_packages() -> anyhow::Result<PathBuf> {
+    let lib = venv().join("lib");
+    let entries = std::fs::read_dir(&lib).with_context(|| format!("cannot read {}", lib.display()))?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("site-packages"))
+        .find(|p| p.is_dir())
+        .with_context(|| format!("no site-packages under {}", lib.display()))
+}
+
+/// Links each runtime's library into `.runtimes/`, with paths that do not depend on the Python version.
+fn link_runtimes() -> anyhow::Result<()> {
+    let site = site_packages()?;
+    let capi = site.join("onnxruntime/capi");
+    let ort = std::fs::read_dir(&capi)
+        .with_context(|| format!("onnxruntime is not installed in the venv ({})", capi.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
+        .with_context(|| format!("no libonnxruntime.so.* in {}", capi.display()))?;
+    link(&ort, &root().join(".runtimes/onnxruntime/libonnxruntime.so"))
+}
+
+fn link(target: &Path, at: &Path) -> anyhow::Result<()> {
+    if std::fs::read_link(at).is_ok_and(|t| t == target) {
+        return Ok(());
+    }
+    if let Some(dir) = at.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(at);
+    std::os::unix::fs::symlink(target, at).with_context(|| format!("cannot link {} -> {}", at.display(), target.display()))
+}

@@ -1,0 +1,33 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+
+use clap::Args;
+
+use crate::{
+    fixtures, setup,
+    util::{ALL_BACKENDS, cargo, run as sh},
+};
+
+/// Arguments of `cargo xtask test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Skip `cargo fmt --check` and clippy (tests only).
+    #[arg(long)]
+    pub no_lint: bool,
+}
+
+/// Runs set-up, lints and all tests.
+pub fn run(args: &TestArgs) -> anyhow::Result<()> {
+    setup::ensure()?;
+    fixtures::ensure(&["resnet18"])?;
+    if !args.no_lint {
+        sh(cargo().args(["fmt", "--all", "--check"]))?;
+        // The bare build (no runtime compiled in) must stay clean too.
+        sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        sh(cargo().args(["clippy", "--workspace", "--all-targets", "--features", ALL_BACKENDS, "--", "-D", "warnings"]))?;
+    }
+    sh(cargo().args(["test", "--workspace", "--features", ALL_BACKENDS]))?;
+    // Without any runtime compiled in, every backend must still build, report "not compiled" and pass.
+    sh(cargo().args(["test", "--workspace"]))?;
+    eprintln!("xtask test: all checks passed");
+    Ok(())
+}
