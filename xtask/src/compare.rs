@@ -22,7 +22,16 @@ pub struct CompareArgs {
 
 /// Builds `infer` in release mode with every backend whose runtime is installed.
 pub fn build_release() -> anyhow::Result<std::path::PathBuf> {
-    sh(cargo().args(["build", "--release", "--package", "infer-harness", "--bin", "infer", "--features", ALL_BACKENDS]))?;
+    sh(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "infer-harness",
+        "--bin",
+        "infer",
+        "--features",
+        ALL_BACKENDS,
+    ]))?;
     Ok(root().join("target/release/infer"))
 }
 

@@ -64,13 +64,12 @@ pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
         eprintln!("setup: creating .venv with {}", host.display());
         sh(Command::new(&host).args(["-m", "venv"]).arg(venv()))?;
     }
-    eprintln!("setup: installing the pinned runtimes (onnxruntime, torch, ...) into .venv; the first time takes a few minutes");
-    sh(Command::new(python()).args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]).args([
-        "-r",
-        "xtask/requirements.txt",
-        "-c",
-        "xtask/requirements.lock",
-    ]))?;
+    eprintln!(
+        "setup: installing the pinned runtimes (onnxruntime, torch, ...) into .venv; the first time takes a few minutes"
+    );
+    sh(Command::new(python())
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
+        .args(["-r", "xtask/requirements.txt", "-c", "xtask/requirements.lock"]))?;
     link_runtimes()?;
     std::fs::write(stamp_path(), hash).context("cannot write the setup stamp")?;
     eprintln!("setup: done");
@@ -122,5 +121,6 @@ fn link(target: &Path, at: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let _ = std::fs::remove_file(at);
-    std::os::unix::fs::symlink(target, at).with_context(|| format!("cannot link {} -> {}", at.display(), target.display()))
+    std::os::unix::fs::symlink(target, at)
+        .with_context(|| format!("cannot link {} -> {}", at.display(), target.display()))
 }

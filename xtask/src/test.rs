@@ -23,7 +23,16 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         sh(cargo().args(["fmt", "--all", "--check"]))?;
         // The bare build (no runtime compiled in) must stay clean too.
         sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-        sh(cargo().args(["clippy", "--workspace", "--all-targets", "--features", ALL_BACKENDS, "--", "-D", "warnings"]))?;
+        sh(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            ALL_BACKENDS,
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
     }
     sh(cargo().args(["test", "--workspace", "--features", ALL_BACKENDS]))?;
     // Without any runtime compiled in, every backend must still build, report "not compiled" and pass.

@@ -126,7 +126,8 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     } else {
         (t, 1.0)
     };
-    let v: f64 = num.trim().parse().map_err(|_| format!("invalid duration `{text}`: expected e.g. 10s, 500ms or 2m"))?;
+    let v: f64 =
+        num.trim().parse().map_err(|_| format!("invalid duration `{text}`: expected e.g. 10s, 500ms or 2m"))?;
     if !v.is_finite() || v <= 0.0 || v * scale > 86_400.0 {
         return Err(format!("invalid duration `{text}`: must be positive and at most a day"));
     }

@@ -166,7 +166,16 @@ fn run_child(
 #[must_use]
 pub fn table(c: &Comparison) -> Table {
     let mut t = Table::new(&[
-        "backend", "device", "batch", "median ms", "p95 ms", "p99 ms", "items/s", "peak RSS", "max |diff|", "status",
+        "backend",
+        "device",
+        "batch",
+        "median ms",
+        "p95 ms",
+        "p99 ms",
+        "items/s",
+        "peak RSS",
+        "max |diff|",
+        "status",
     ]);
     for e in &c.entries {
         let Some(r) = &e.report else {

@@ -53,7 +53,10 @@ impl Fixture {
     pub fn open(dir: &Path) -> Result<Self> {
         let meta_path = dir.join("meta.json");
         let bytes = std::fs::read(&meta_path).map_err(|e| {
-            Error::file(&meta_path, format!("cannot read fixture metadata ({e}); generate it with `cargo xtask fixtures`"))
+            Error::file(
+                &meta_path,
+                format!("cannot read fixture metadata ({e}); generate it with `cargo xtask fixtures`"),
+            )
         })?;
         let meta = serde_json::from_slice(&bytes)
             .map_err(|e| Error::file(&meta_path, format!("invalid fixture metadata: {e}")))?;

@@ -167,7 +167,18 @@ impl Table {
 /// The table of a bench report: one line per batch size.
 #[must_use]
 pub fn bench_table(report: &BenchReport) -> Table {
-    let mut t = Table::new(&["backend", "device", "batch", "median ms", "p95 ms", "p99 ms", "mean ms", "std ms", "items/s", "iters"]);
+    let mut t = Table::new(&[
+        "backend",
+        "device",
+        "batch",
+        "median ms",
+        "p95 ms",
+        "p99 ms",
+        "mean ms",
+        "std ms",
+        "items/s",
+        "iters",
+    ]);
     for r in &report.rows {
         t.rows.push(vec![
             r.backend.clone(),

@@ -103,7 +103,9 @@ pub fn npy_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<Tensor>> 
     slots
         .into_iter()
         .zip(specs)
-        .map(|(t, s)| t.ok_or_else(|| Error::InvalidInput(format!("no value given for input `{}` {}", s.name, s.shape_string()))))
+        .map(|(t, s)| {
+            t.ok_or_else(|| Error::InvalidInput(format!("no value given for input `{}` {}", s.name, s.shape_string())))
+        })
         .collect()
 }
 
@@ -188,9 +190,11 @@ mod tests {
 
     #[test]
     fn preprocess_matches_layout() {
-        let nchw = TensorSpec::new("i", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
+        let nchw =
+            TensorSpec::new("i", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
         assert_eq!(preprocess_for(&nchw).unwrap().layout, Layout::Nchw);
-        let nhwc = TensorSpec::new("i", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(160), Dim::Fixed(160), Dim::Fixed(3)]);
+        let nhwc =
+            TensorSpec::new("i", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(160), Dim::Fixed(160), Dim::Fixed(3)]);
         let p = preprocess_for(&nhwc).unwrap();
         assert_eq!(p.layout, Layout::Nhwc);
         assert_eq!(p.resize, Resize::ShorterSideThenCenterCrop { resize: 182, crop: 160 });

@@ -47,7 +47,9 @@ pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
         if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
             return Err(Error::load(
                 path,
-                format!("external data path `{location}` leaves the model's folder: only relative paths inside it are allowed"),
+                format!(
+                    "external data path `{location}` leaves the model's folder: only relative paths inside it are allowed"
+                ),
             ));
         }
     }

@@ -111,11 +111,11 @@ fn read_initializer(bytes: &[u8], summary: &mut ModelSummary) -> Result<(), Stri
 /// Bytes per element of an ONNX `TensorProto.DataType`.
 fn element_size(data_type: u64) -> u64 {
     match data_type {
-        11 | 7 | 13 | 14 => 8,  // double, int64, uint64, complex64
-        1 | 6 | 12 => 4,        // float, int32, uint32
-        10 | 16 | 5 | 4 => 2,   // float16, bfloat16, int16, uint16
-        15 => 16,               // complex128
-        _ => 1,                 // int8, uint8, bool, float8 and unknown
+        11 | 7 | 13 | 14 => 8, // double, int64, uint64, complex64
+        1 | 6 | 12 => 4,       // float, int32, uint32
+        10 | 16 | 5 | 4 => 2,  // float16, bfloat16, int16, uint16
+        15 => 16,              // complex128
+        _ => 1,                // int8, uint8, bool, float8 and unknown
     }
 }
 

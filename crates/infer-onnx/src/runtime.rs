@@ -6,8 +6,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor,
-    TensorData, TensorSpec, check_inputs,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor, TensorData,
+    TensorSpec, check_inputs,
 };
 use ort::{
     environment::Environment,
@@ -55,9 +55,16 @@ fn load_library() -> std::result::Result<Loaded, String> {
         ort::init_from(&lib).map_err(|e| e.to_string())?.with_name("infer").build().map_err(|e| e.to_string())
     })
     .map_err(|_| format!("loading {} panicked inside ort", library.display()))??;
-    let version = ort::info()
-        .split(',')
-        .find_map(|part| part.trim().strip_prefix("git-branch=rel-").map(str::to_string))
+    // The file name carries the full version (libonnxruntime.so.1.31.1); the build info may too.
+    let version = library
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("libonnxruntime.so."))
+        .filter(|v| v.starts_with("1."))
+        .map(str::to_string)
+        .or_else(|| {
+            ort::info().split(',').find_map(|part| part.trim().strip_prefix("git-branch=rel-").map(str::to_string))
+        })
         .unwrap_or_else(|| format!("1.{minor}"));
     Ok(Loaded { env, library, version })
 }
@@ -153,8 +160,9 @@ fn spec(name: &str, ty: &ValueType) -> Result<TensorSpec> {
     let ValueType::Tensor { ty, shape, dimension_symbols } = ty else {
         return Err(Error::InvalidInput(format!("`{name}` is not a tensor ({ty}); only tensor inputs are supported")));
     };
-    let dtype = dtype(*ty)
-        .ok_or_else(|| Error::InvalidInput(format!("`{name}` has element type {ty:?}, which infer does not support")))?;
+    let dtype = dtype(*ty).ok_or_else(|| {
+        Error::InvalidInput(format!("`{name}` has element type {ty:?}, which infer does not support"))
+    })?;
     let dims = shape
         .iter()
         .zip(dimension_symbols.iter().map(Some).chain(std::iter::repeat(None)))

@@ -59,7 +59,8 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     for f in write_all(&c, &a.out)? {
         eprintln!("wrote {}", f.display());
     }
-    let mismatch = c.entries.iter().filter_map(|e| e.report.as_ref()?.max_abs_diff).any(|d| d.is_nan() || d > a.tolerance);
+    let mismatch =
+        c.entries.iter().filter_map(|e| e.report.as_ref()?.max_abs_diff).any(|d| d.is_nan() || d > a.tolerance);
     let measured = c.entries.iter().any(|e| e.report.is_some());
     if !measured {
         eprintln!("error: no backend could be measured (see the status column)");

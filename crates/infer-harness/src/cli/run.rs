@@ -1,11 +1,6 @@
 //! `infer run`: one inference on `.npy` inputs, or classification of images in batches.
 
-use std::{
-    io::Write,
-    path::PathBuf,
-    process::ExitCode,
-    sync::mpsc,
-};
+use std::{io::Write, path::PathBuf, process::ExitCode, sync::mpsc};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -35,7 +30,9 @@ enum Format {
 
 /// Arguments of `infer run`.
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 success, 1 error, 2 bad arguments, 3 some images were skipped (listed on stderr).")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 error, 2 bad arguments, 3 some images were skipped (listed on stderr)."
+)]
 pub struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -53,9 +50,9 @@ pub struct RunArgs {
     /// Images per inference call.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=65536))]
     batch_size: u32,
-    /// Predictions to show per image.
-    #[arg(long, default_value_t = 5)]
-    top: usize,
+    /// Predictions to show per image (default 5 for images; with --input, shown only when given).
+    #[arg(long)]
+    top: Option<usize>,
     /// Labels: one per line, a JSON array, or ImageNet-style JSON object.
     #[arg(long)]
     labels: Option<PathBuf>,
@@ -91,8 +88,8 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
         write_npy(path, first)?;
         eprintln!("wrote {}", path.display());
     }
-    if let Some(first) = outputs.first().filter(|t| t.dtype().is_float() && t.shape().len() <= 2) {
-        let preds = top_k_batch(first, a.top, !a.no_softmax, labels.as_ref())?;
+    if let (Some(k), Some(first)) = (a.top, outputs.first()) {
+        let preds = top_k_batch(first, k, !a.no_softmax, labels.as_ref())?;
         let names: Vec<String> = (0..preds.len()).map(|i| format!("row {i}")).collect();
         write_predictions(&mut std::io::stdout().lock(), a.format, &names, &preds)?;
     }
@@ -169,7 +166,12 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
             }
             let x = pre.batch_images(&batch.images)?;
             let y = session.run(&[x])?;
-            let preds = top_k_batch(y.first().context("the model returned no output")?, a.top, !a.no_softmax, labels)?;
+            let preds = top_k_batch(
+                y.first().context("the model returned no output")?,
+                a.top.unwrap_or(5),
+                !a.no_softmax,
+                labels,
+            )?;
             write_predictions(&mut out, a.format, &batch.names, &preds)?;
             done += batch.names.len();
         }
@@ -214,7 +216,12 @@ struct Line<'a> {
     top: &'a [Prediction],
 }
 
-fn write_predictions(out: &mut dyn Write, format: Format, names: &[String], preds: &[Vec<Prediction>]) -> anyhow::Result<()> {
+fn write_predictions(
+    out: &mut dyn Write,
+    format: Format,
+    names: &[String],
+    preds: &[Vec<Prediction>],
+) -> anyhow::Result<()> {
     for (name, top) in names.iter().zip(preds) {
         match format {
             Format::Jsonl => writeln!(out, "{}", serde_json::to_string(&Line { file: name, top })?)?,
@@ -229,4 +236,3 @@ fn write_predictions(out: &mut dyn Write, format: Format, names: &[String], pred
     }
     Ok(())
 }
-

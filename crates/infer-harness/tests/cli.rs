@@ -1,0 +1,318 @@
+//! The `infer` binary end to end on real models: what a user types, what they get back, and
+//! the errors they see for bad input (exit code ≠ 0, the file named, never a panic).
+#![cfg(feature = "onnx")]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use infer_core::{Tensor, npy::write_npy};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tiny(name: &str) -> PathBuf {
+    root().join("fixtures/tiny").join(name)
+}
+
+fn infer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A failed command: non-zero exit, no panic, stderr containing every `needle`.
+fn assert_fails(out: &Output, needles: &[&str]) {
+    let (stdout, stderr) = text(out);
+    assert!(!out.status.success(), "expected failure, got success\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "panic:\n{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "stderr lacks `{n}`:\n{stderr}");
+    }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn backends_lists_every_backend_with_its_status() {
+    let out = infer(&["backends"]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    assert!(stdout.lines().any(|l| l.starts_with("onnx") && l.contains("available (1.31.1)")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("torch") && l.contains("not compiled")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("tf") && l.contains("not compiled")), "{stdout}");
+}
+
+#[test]
+fn info_shows_inputs_outputs_and_parameters() {
+    let out = infer(&["info", p(&tiny("tiny_cnn.onnx"))]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("image: f32 [batch, 3, 8, 8]  (dynamic dims)"), "{stdout}");
+    assert!(stdout.contains("logits: f32 [batch, 10]"), "{stdout}");
+    assert!(stdout.contains("parameters: 162"), "{stdout}");
+}
+
+#[test]
+fn run_writes_the_output_npy_matching_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("y.npy");
+    let out = infer(&[
+        "run",
+        p(&tiny("tiny_cnn.onnx")),
+        "--input",
+        p(&tiny("tiny_cnn.input.npy")),
+        "-o",
+        p(&y),
+        "--top",
+        "3",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let got = infer_core::npy::read_npy(&y).unwrap();
+    let expected = infer_core::npy::read_npy(&tiny("tiny_cnn.output.npy")).unwrap();
+    assert!(got.max_abs_diff(&expected).unwrap() < 1e-5);
+    assert_eq!(stdout.lines().count(), 2, "one top-3 line per row:\n{stdout}");
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["top"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn run_takes_inputs_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("sum.npy");
+    let b = format!("b={}", p(&tiny("two_inputs.input_b.npy")));
+    let a = format!("a={}", p(&tiny("two_inputs.input_a.npy")));
+    let out = infer(&["run", p(&tiny("two_inputs.onnx")), "-i", &b, "-i", &a, "-o", p(&y)]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let got = infer_core::npy::read_npy(&y).unwrap();
+    assert_eq!(got.max_abs_diff(&infer_core::npy::read_npy(&tiny("two_inputs.output_sum.npy")).unwrap()).unwrap(), 0.0);
+    let out = infer(&["run", p(&tiny("two_inputs.onnx")), "-i", &format!("c={}", p(&tiny("two_inputs.input_b.npy")))]);
+    assert_fails(&out, &["no input `c`", "a, b"]);
+}
+
+#[test]
+fn bench_json_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = infer(&[
+        "bench",
+        p(&tiny("tiny_cnn.onnx")),
+        "--batch-sizes",
+        "1,4",
+        "--warmup",
+        "2",
+        "--iterations",
+        "15",
+        "--json",
+        p(&json),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("median ms"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, batch) in rows.iter().zip([1, 4]) {
+        assert_eq!(row["batch_size"], batch);
+        assert_eq!(row["backend"], "onnx");
+        assert_eq!(row["device"], "cpu");
+        assert_eq!(row["iterations"], 15);
+        assert_eq!(row["samples_ms"].as_array().unwrap().len(), 15);
+        for k in ["mean", "median", "std", "min", "max", "p50", "p95", "p99"] {
+            assert!(row["latency_ms"][k].as_f64().unwrap() >= 0.0, "{k}");
+        }
+        let lat = &row["latency_ms"];
+        assert!(lat["min"].as_f64() <= lat["median"].as_f64() && lat["median"].as_f64() <= lat["max"].as_f64());
+        assert!(row["throughput_per_s"].as_f64().unwrap() > 0.0);
+        assert!(!row["environment"]["cpu"].as_str().unwrap().is_empty());
+        assert_eq!(row["environment"]["versions"]["onnx"], "1.31.1");
+        assert!(row["environment"].get("threads").is_some());
+    }
+    assert!(v["load_ms"].as_f64().unwrap() > 0.0);
+    assert!(v["peak_rss"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bad_model_files_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = infer(&["info", p(&dir.path().join("nope.onnx"))]);
+    assert_fails(&out, &["nope.onnx"]);
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"this is plainly not a protobuf model \xff\xfe").unwrap();
+    assert_fails(&infer(&["info", p(&junk)]), &["junk.onnx", "not an ONNX model"]);
+    let txt = dir.path().join("model.txt");
+    std::fs::write(&txt, b"x").unwrap();
+    assert_fails(
+        &infer(&["run", p(&txt), "--input", p(&tiny("tiny_cnn.input.npy"))]),
+        &["model.txt", "unknown model format"],
+    );
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny("tiny_cnn.onnx");
+    let wrong_shape = dir.path().join("wrong_shape.npy");
+    write_npy(&wrong_shape, &Tensor::from_vec(vec![1, 3, 4, 4], vec![0f32; 48]).unwrap()).unwrap();
+    assert_fails(
+        &infer(&["run", p(&model), "--input", p(&wrong_shape)]),
+        &["wrong_shape.npy", "expected [batch, 3, 8, 8], got [1, 3, 4, 4]"],
+    );
+    let wrong_dtype = dir.path().join("wrong_dtype.npy");
+    write_npy(&wrong_dtype, &Tensor::from_vec(vec![1, 3, 8, 8], vec![0i64; 192]).unwrap()).unwrap();
+    assert_fails(
+        &infer(&["run", p(&model), "--input", p(&wrong_dtype)]),
+        &["wrong_dtype.npy", "expected f32, got i64"],
+    );
+    let not_npy = dir.path().join("not.npy");
+    std::fs::write(&not_npy, b"hello").unwrap();
+    assert_fails(&infer(&["run", p(&model), "--input", p(&not_npy)]), &["not.npy", "magic"]);
+    assert_fails(&infer(&["bench", p(&model), "--batch-sizes", "0"]), &["at least 1"]);
+    assert_fails(&infer(&["bench", p(&model), "--batch-sizes", "99999999999"]), &["absurdly large"]);
+    assert_fails(&infer(&["run", p(&model), "--input", p(&tiny("tiny_cnn.input.npy")), "--device", "tpu"]), &["tpu"]);
+}
+
+#[test]
+fn cuda_without_a_gpu_is_an_error_unless_fallback() {
+    let model = tiny("tiny_cnn.onnx");
+    let input = tiny("tiny_cnn.input.npy");
+    assert_fails(&infer(&["run", p(&model), "--input", p(&input), "--device", "cuda"]), &["CUDA not available"]);
+    let out = infer(&["run", p(&model), "--input", p(&input), "--device", "cuda", "--fallback"]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("falling back to cpu"), "{stderr}");
+}
+
+/// A 8x8 model fed real images: resize, normalize, batch; corrupt files are skipped and listed.
+#[test]
+fn classifies_a_folder_of_images_in_batches_skipping_corrupt_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    for i in 0..5u8 {
+        let img =
+            image::RgbImage::from_fn(20 + u32::from(i), 16, |x, y| image::Rgb([x as u8 * 10, y as u8 * 12, i * 40]));
+        img.save(images.join(format!("img{i}.png"))).unwrap();
+    }
+    std::fs::write(images.join("broken.jpg"), b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, (0..10).map(|i| format!("class{i}\n")).collect::<String>()).unwrap();
+    let preds = dir.path().join("preds.csv");
+    let out = infer(&[
+        "run",
+        p(&tiny("tiny_cnn.onnx")),
+        p(&images),
+        "--batch-size",
+        "2",
+        "--top",
+        "2",
+        "--labels",
+        p(&labels),
+        "--format",
+        "csv",
+        "--predictions",
+        p(&preds),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("classified 5 of 6 image(s)") && stderr.contains("broken.jpg"), "{stderr}");
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "file,rank,index,score,label");
+    assert_eq!(lines.len(), 1 + 5 * 2, "{csv}");
+    assert!(lines[1].contains("img0.png,1,") && lines[1].contains(",class"), "{csv}");
+    // Same images one by one give the same predictions as in batches of 2.
+    let single = infer(&["run", p(&tiny("tiny_cnn.onnx")), p(&images.join("img3.png")), "--top", "2"]);
+    let (stdout, stderr) = text(&single);
+    assert!(single.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let idx = v["top"][0]["index"].as_u64().unwrap();
+    assert!(lines.iter().any(|l| l.contains("img3.png,1,") && l.contains(&format!(",{idx},"))), "{csv}\n{stdout}");
+}
+
+/// `infer compare` on a fixture folder: a measured onnx row with its difference to the reference,
+/// and rows that say why torch and tf were not measured; all three report files written.
+#[test]
+fn compare_writes_tables_with_status_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("fixture");
+    std::fs::create_dir(&fixture).unwrap();
+    for f in ["tiny_cnn.onnx", "tiny_cnn.input.npy", "tiny_cnn.output.npy"] {
+        std::fs::copy(tiny(f), fixture.join(f)).unwrap();
+    }
+    std::fs::write(
+        fixture.join("meta.json"),
+        r#"{"model": "tiny_cnn", "input": {"file": "tiny_cnn.input.npy"},
+            "formats": {"onnx": {"file": "tiny_cnn.onnx", "reference": "tiny_cnn.output.npy"}}}"#,
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = infer(&[
+        "compare",
+        p(&fixture),
+        "--batch-sizes",
+        "1,2",
+        "--iterations",
+        "5",
+        "--warmup",
+        "1",
+        "--out",
+        p(&out_dir),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let onnx_rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("onnx") && l.contains(" cpu ")).collect();
+    assert_eq!(onnx_rows.len(), 2, "{stdout}");
+    assert!(onnx_rows.iter().all(|l| l.trim_end().ends_with("ok")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("onnx") && l.contains("cuda:0") && l.contains("unavailable")),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l.starts_with("torch") && l.contains("not compiled")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("tf") && l.contains("not compiled")), "{stdout}");
+    for f in ["compare.json", "compare.csv", "compare.md"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("compare.json")).unwrap()).unwrap();
+    let onnx =
+        v["entries"].as_array().unwrap().iter().find(|e| e["backend"] == "onnx" && e["device"] == "cpu").unwrap();
+    assert!(onnx["report"]["max_abs_diff"].as_f64().unwrap() < 1e-5);
+}
+
+/// A reference that does not match makes compare fail loudly, with the row marked.
+#[test]
+fn compare_flags_a_reference_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("fixture");
+    std::fs::create_dir(&fixture).unwrap();
+    std::fs::copy(tiny("tiny_cnn.onnx"), fixture.join("m.onnx")).unwrap();
+    std::fs::copy(tiny("tiny_cnn.input.npy"), fixture.join("x.npy")).unwrap();
+    write_npy(&fixture.join("y.npy"), &Tensor::from_vec(vec![2, 10], vec![0f32; 20]).unwrap()).unwrap();
+    std::fs::write(
+        fixture.join("meta.json"),
+        r#"{"model": "t", "input": {"file": "x.npy"}, "formats": {"onnx": {"file": "m.onnx", "reference": "y.npy"}}}"#,
+    )
+    .unwrap();
+    let out = infer(&[
+        "compare",
+        p(&fixture),
+        "-d",
+        "cpu",
+        "--batch-sizes",
+        "1",
+        "--iterations",
+        "3",
+        "--out",
+        p(&dir.path().join("o")),
+    ]);
+    let (stdout, _) = text(&out);
+    assert_fails(&out, &["differ from the reference"]);
+    assert!(stdout.contains("MISMATCH"), "{stdout}");
+}
