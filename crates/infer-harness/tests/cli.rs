@@ -1,6 +1,7 @@
 //! The `infer` binary end to end on real models: what a user types, what they get back, and
 //! the errors they see for bad input (exit code ≠ 0, the file named, never a panic).
 #![cfg(feature = "onnx")]
+#![allow(clippy::unwrap_used)]
 
 use std::{
     path::{Path, PathBuf},

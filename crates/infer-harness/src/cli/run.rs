@@ -129,12 +129,11 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
         bail!("the model takes {} inputs; images can feed only single-input models", session.inputs().len());
     }
     let pre = preprocess_for(&spec)?;
-    if let Some(l) = labels {
-        if let Some(classes) = session.outputs().first().and_then(|o| o.dims.as_ref()?.last()?.fixed()) {
-            if l.len() != classes {
-                eprintln!("warning: {} labels for {classes} classes", l.len());
-            }
-        }
+    let classes = session.outputs().first().and_then(|o| o.dims.as_ref()?.last()?.fixed());
+    if let (Some(l), Some(classes)) = (labels, classes)
+        && l.len() != classes
+    {
+        eprintln!("warning: {} labels for {classes} classes", l.len());
     }
     let mut out: Box<dyn Write> = match &a.predictions {
         Some(p) => Box::new(std::io::BufWriter::new(
