@@ -238,6 +238,17 @@ fn classifies_a_folder_of_images_in_batches_skipping_corrupt_ones() {
     assert!(lines.iter().any(|l| l.contains("img3.png,1,") && l.contains(&format!(",{idx},"))), "{csv}\n{stdout}");
 }
 
+#[test]
+fn unwritable_predictions_path_fails_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.png");
+    image::RgbImage::new(8, 8).save(&img).unwrap();
+    let target = dir.path().join("no/such/folder/preds.jsonl");
+    let out = infer(&["run", p(&tiny("tiny_cnn.onnx")), p(&img), "--predictions", p(&target)]);
+    assert_fails(&out, &["preds.jsonl", "cannot write"]);
+    assert!(!text(&out).1.contains("classified"), "no work before the output is known writable");
+}
+
 /// `infer compare` on a fixture folder: a measured onnx row with its difference to the reference,
 /// and rows that say why torch and tf were not measured; all three report files written.
 #[test]

@@ -135,10 +135,20 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
     {
         eprintln!("warning: {} labels for {classes} classes", l.len());
     }
-    let mut out: Box<dyn Write> = match &a.predictions {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("{}: cannot create the predictions file", p.display()))?,
-        )),
+    // Predictions go to a temporary file beside the target, renamed into place at the end: an
+    // unwritable path fails before any work, and an interrupted run never leaves half a file.
+    let mut file = match &a.predictions {
+        Some(p) => {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            Some(
+                tempfile::NamedTempFile::new_in(dir)
+                    .with_context(|| format!("{}: cannot write the predictions file here", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mut out: Box<dyn Write + '_> = match &mut file {
+        Some(f) => Box::new(std::io::BufWriter::new(f.as_file_mut())),
         None => Box::new(std::io::stdout().lock()),
     };
     if matches!(a.format, Format::Csv) {
@@ -148,6 +158,11 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
     let (tx, rx) = mpsc::sync_channel::<Decoded>(1);
     let chunks: Vec<Vec<PathBuf>> = files.chunks(a.batch_size as usize).map(<[PathBuf]>::to_vec).collect();
     let total = files.len();
+    let progress = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("classifying [{bar:30}] {pos}/{len} images ({elapsed})")
+    {
+        progress.set_style(style.progress_chars("=> "));
+    }
     let mut failures = Vec::new();
     let mut done = 0;
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -159,6 +174,7 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
             }
         });
         for batch in rx {
+            progress.inc((batch.names.len() + batch.failures.len()) as u64);
             failures.extend(batch.failures);
             if batch.images.is_empty() {
                 continue;
@@ -177,6 +193,11 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
         Ok(())
     })?;
     out.flush()?;
+    drop(out);
+    progress.finish_and_clear();
+    if let (Some(f), Some(p)) = (file, &a.predictions) {
+        f.persist(p).with_context(|| format!("{}: cannot write the predictions file", p.display()))?;
+    }
     eprintln!("classified {done} of {total} image(s)");
     if failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
