@@ -19,6 +19,7 @@ pub mod npy;
 pub mod postprocess;
 pub mod preprocess;
 pub mod registry;
+pub mod rng;
 pub mod spec;
 pub mod stats;
 pub mod tensor;

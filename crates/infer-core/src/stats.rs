@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::rng::SplitMix64;
 use crate::{Error, Result};
 
 /// Number of bootstrap resamples used when the caller has no better idea.
@@ -291,31 +292,6 @@ pub fn mean_of(values: &[f64]) -> f64 {
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
     let diff = b - a;
     if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
-}
-
-/// splitmix64 (Steele, Lea and Flood): tiny, fast and good enough for resampling.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; bias below 2^-40 for any realistic `n`).
-    fn below(&mut self, n: usize) -> usize {
-        let wide = u128::from(self.next_u64()) * n as u128;
-        // The high half is < n, so it fits in usize.
-        usize::try_from(wide >> 64).unwrap_or(0)
-    }
 }
 
 #[cfg(test)]

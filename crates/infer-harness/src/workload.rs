@@ -6,6 +6,7 @@ use infer_core::{
     DType, Error, Result, Tensor, TensorData, TensorSpec,
     npy::read_npy,
     preprocess::{Layout, Preprocess, Resize},
+    rng::SplitMix64,
 };
 
 /// Deterministic synthetic inputs for `specs` with the given batch size: standard-normal-ish
@@ -15,7 +16,7 @@ use infer_core::{
 /// # Errors
 /// [`Error::InvalidInput`] when a shape cannot be made concrete or is too large.
 pub fn synthetic_inputs(specs: &[TensorSpec], batch: usize, fill: &[usize]) -> Result<Vec<Tensor>> {
-    let mut rng = SplitMix(0x5eed);
+    let mut rng = SplitMix(SplitMix64::new(0x5eed));
     specs
         .iter()
         .map(|spec| {
@@ -42,27 +43,19 @@ fn fill_random(data: &mut TensorData, rng: &mut SplitMix) {
     }
 }
 
-/// A tiny deterministic generator (splitmix64): inputs are the same on every run and backend.
-struct SplitMix(u64);
+/// Synthetic values from the shared deterministic generator.
+struct SplitMix(SplitMix64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    #[allow(clippy::cast_possible_truncation)]
     fn normal(&mut self) -> f32 {
         // Sum of 4 uniforms, centred and scaled to unit variance: cheap and bounded.
-        let s: f64 = (0..4).map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64).sum();
+        let s: f64 = (0..4).map(|_| self.0.unit()).sum();
         ((s - 2.0) * 3f64.sqrt()) as f32
     }
 
     fn small(&mut self) -> u8 {
-        (self.next() % 10) as u8
+        (self.0.next_u64() % 10) as u8
     }
 }
 
