@@ -12,7 +12,7 @@ use infer_core::{Device, LoadOptions, OptLevel};
 
 /// Load, run, inspect and benchmark ML models on ONNX Runtime, PyTorch and TensorFlow.
 #[derive(Debug, Parser)]
-#[command(name = "infer", version, about, max_term_width = 110)]
+#[command(name = "infer", version, max_term_width = 110)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
