@@ -96,7 +96,12 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
                 }
             };
             if !info.devices.contains(&device) {
-                entries.push(status(format!("unavailable: {device} is not available to {name} here")));
+                let have: Vec<String> = info.devices.iter().map(ToString::to_string).collect();
+                entries.push(status(format!(
+                    "unavailable: {name} {} has no {device} here (devices: {})",
+                    info.runtime_version,
+                    have.join(", ")
+                )));
                 continue;
             }
             let Some(format) = fixture.meta.formats.get(fixture_format(name)) else {
