@@ -3,7 +3,11 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use infer_core::{Backend, Error, LoadOptions, Result, Tensor, npy::read_npy};
+use infer_core::{
+    Backend, Error, LoadOptions, Result, Tensor,
+    npy::read_npy,
+    stats::{DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Sample},
+};
 
 use crate::{
     bench::{BenchConfig, progress_bar, time_session},
@@ -76,7 +80,9 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
         let timing = time_session(session.as_mut(), &inputs, &spec.config, &pb);
         pb.finish_and_clear();
         let timing = timing?;
-        let summary = timing.sample()?.summary();
+        let sample = timing.sample()?;
+        let summary = sample.summary();
+        let cov = sample.coefficient_of_variation();
         #[allow(clippy::cast_precision_loss)]
         let batch_f = batch as f64;
         rows.push(BenchRow {
@@ -87,6 +93,10 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
             throughput_per_s: batch_f * 1e3 / summary.median,
             per_item_ms: summary.median / batch_f,
             iterations: timing.samples_ms.len(),
+            median_ci_ms: sample.median_ci(DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, SEED).ok(),
+            p99_ci_ms: sample.p99_ci(DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, SEED).ok(),
+            cov,
+            warnings: trust_warnings(&sample, cov),
             latency_ms: summary,
             environment: environment.clone(),
             samples_ms: timing.samples_ms,
@@ -110,4 +120,49 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
         reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
         rows,
     })
+}
+
+/// Seed of the bootstrap resampling, fixed so reports are reproducible.
+const SEED: u64 = 0x1fe_2025;
+/// Above this coefficient of variation a run is flagged unstable.
+pub const UNSTABLE_COV: f64 = 0.10;
+/// Fewer samples than this make p99 little more than the maximum.
+pub const MIN_SAMPLES_FOR_P99: usize = 100;
+
+/// Warnings about how far a sample can be trusted.
+#[must_use]
+pub fn trust_warnings(sample: &Sample, cov: f64) -> Vec<String> {
+    let mut w = Vec::new();
+    if cov > UNSTABLE_COV {
+        w.push(format!(
+            "unstable: coefficient of variation {:.0}% exceeds {:.0}% (other load on the machine? too little warm-up?)",
+            cov * 100.0,
+            UNSTABLE_COV * 100.0
+        ));
+    }
+    if sample.count() < MIN_SAMPLES_FOR_P99 {
+        w.push(format!(
+            "p99 from {} samples is unreliable: use at least {MIN_SAMPLES_FOR_P99} iterations",
+            sample.count()
+        ));
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_about_unstable_and_short_runs() {
+        let steady = Sample::new((0..200).map(|i| 10.0 + f64::from(i % 3) * 0.01).collect()).unwrap();
+        assert!(trust_warnings(&steady, steady.coefficient_of_variation()).is_empty());
+        let noisy = Sample::new((0..200).map(|i| if i % 2 == 0 { 5.0 } else { 15.0 }).collect()).unwrap();
+        let w = trust_warnings(&noisy, noisy.coefficient_of_variation());
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("unstable: coefficient of variation 50%"), "{w:?}");
+        let short = Sample::new(vec![10.0; 20]).unwrap();
+        let w = trust_warnings(&short, 0.0);
+        assert_eq!(w, ["p99 from 20 samples is unreliable: use at least 100 iterations"]);
+    }
 }

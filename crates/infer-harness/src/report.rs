@@ -3,7 +3,11 @@
 
 use std::path::Path;
 
-use infer_core::{Device, Result, fsutil::write_atomic, stats::Summary};
+use infer_core::{
+    Device, Result,
+    fsutil::write_atomic,
+    stats::{Estimate, Summary},
+};
 use serde::{Deserialize, Serialize};
 
 use crate::environment::Environment;
@@ -24,6 +28,14 @@ pub struct BenchRow {
     pub batch_size: usize,
     /// Latency of one call, milliseconds.
     pub latency_ms: Summary,
+    /// Bootstrap 95% confidence interval of the median latency, milliseconds.
+    pub median_ci_ms: Option<Estimate>,
+    /// Bootstrap 95% confidence interval of the p99 latency, milliseconds.
+    pub p99_ci_ms: Option<Estimate>,
+    /// Coefficient of variation of the latency (std / mean).
+    pub cov: f64,
+    /// Why these numbers may not be trustworthy (unstable run, too few samples for p99).
+    pub warnings: Vec<String>,
     /// Items per second at the median latency.
     pub throughput_per_s: f64,
     /// Median latency divided by the batch size, milliseconds.

@@ -132,6 +132,13 @@ fn bench_json_has_the_documented_fields() {
         let lat = &row["latency_ms"];
         assert!(lat["min"].as_f64() <= lat["median"].as_f64() && lat["median"].as_f64() <= lat["max"].as_f64());
         assert!(row["throughput_per_s"].as_f64().unwrap() > 0.0);
+        let ci = &row["median_ci_ms"];
+        assert!(ci["lower"].as_f64() <= ci["point"].as_f64() && ci["point"].as_f64() <= ci["upper"].as_f64(), "{ci}");
+        assert!(row["cov"].as_f64().unwrap() >= 0.0);
+        // 15 iterations are too few for a p99: the report says so.
+        assert!(
+            row["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("p99 from 15 samples"))
+        );
         assert!(!row["environment"]["cpu"].as_str().unwrap().is_empty());
         assert_eq!(row["environment"]["versions"]["onnx"], "1.31.1");
         assert!(row["environment"].get("threads").is_some());

@@ -71,6 +71,21 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         let report = measure(backend, &spec)?;
         if !a.quiet {
             print!("{}", bench_table(&report).to_text());
+            for row in &report.rows {
+                if let Some(ci) = &row.median_ci_ms {
+                    println!(
+                        "batch {}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%",
+                        row.batch_size,
+                        ci.point,
+                        ci.lower,
+                        ci.upper,
+                        row.cov * 100.0
+                    );
+                }
+                for w in &row.warnings {
+                    eprintln!("warning: batch {}: {w}", row.batch_size);
+                }
+            }
             if let Some(d) = report.max_abs_diff {
                 println!("max |diff| to {}: {d:.3e}", report.reference.as_deref().unwrap_or("reference"));
             }
