@@ -27,7 +27,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 5)]
     warmup: usize,
     /// Timed iterations per batch size.
-    #[arg(long, default_value_t = 30, conflicts_with = "duration")]
+    #[arg(long, default_value_t = 100, conflicts_with = "duration")]
     iterations: usize,
     /// Time per batch size instead of a count, e.g. 10s.
     #[arg(long, value_parser = parse_duration)]
