@@ -206,18 +206,14 @@ pub fn table(c: &Comparison) -> Table {
             None => "ok (no reference)".to_string(),
         };
         for row in &r.rows {
-            t.rows.push(vec![
-                e.backend.clone(),
-                row.device.to_string(),
-                row.batch_size.to_string(),
-                format!("{:.2}", row.latency_ms.median),
-                format!("{:.2}", row.latency_ms.p95),
-                format!("{:.2}", row.latency_ms.p99),
+            let mut cells = row.key_cells(2);
+            cells.extend([
                 format!("{:.1}", row.throughput_per_s),
                 r.peak_rss.map_or_else(|| "-".into(), mib),
                 diff.clone(),
                 verdict.clone(),
             ]);
+            t.rows.push(cells);
         }
     }
     t

@@ -48,6 +48,22 @@ pub struct BenchRow {
     pub samples_ms: Vec<f64>,
 }
 
+impl BenchRow {
+    /// Table cells shared by every table: backend, device, batch, median, p95 and p99 (ms).
+    #[must_use]
+    pub fn key_cells(&self, decimals: usize) -> Vec<String> {
+        let ms = |v: f64| format!("{v:.decimals$}");
+        vec![
+            self.backend.clone(),
+            self.device.to_string(),
+            self.batch_size.to_string(),
+            ms(self.latency_ms.median),
+            ms(self.latency_ms.p95),
+            ms(self.latency_ms.p99),
+        ]
+    }
+}
+
 /// Everything `infer bench` measured for one model on one backend and device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
@@ -192,18 +208,14 @@ pub fn bench_table(report: &BenchReport) -> Table {
         "iters",
     ]);
     for r in &report.rows {
-        t.rows.push(vec![
-            r.backend.clone(),
-            r.device.to_string(),
-            r.batch_size.to_string(),
-            format!("{:.3}", r.latency_ms.median),
-            format!("{:.3}", r.latency_ms.p95),
-            format!("{:.3}", r.latency_ms.p99),
+        let mut cells = r.key_cells(3);
+        cells.extend([
             format!("{:.3}", r.latency_ms.mean),
             format!("{:.3}", r.latency_ms.std),
             format!("{:.1}", r.throughput_per_s),
             r.iterations.to_string(),
         ]);
+        t.rows.push(cells);
     }
     t
 }
