@@ -14,7 +14,7 @@ use crate::{
     environment::Environment,
     fixture::Fixture,
     memory::mib,
-    report::{BenchReport, Table, read_json, write_json},
+    report::{BenchReport, KEY_COLUMNS, Table, read_json, write_json},
 };
 
 /// The fixture format each backend reads.
@@ -170,18 +170,7 @@ fn run_child(
 /// The comparison table: one line per (backend, device, batch size), status lines for the rest.
 #[must_use]
 pub fn table(c: &Comparison) -> Table {
-    let mut t = Table::new(&[
-        "backend",
-        "device",
-        "batch",
-        "median ms",
-        "p95 ms",
-        "p99 ms",
-        "items/s",
-        "peak RSS",
-        "max |diff|",
-        "status",
-    ]);
+    let mut t = Table::new(&[&KEY_COLUMNS[..], &["items/s", "peak RSS", "max |diff|", "status"]].concat());
     for e in &c.entries {
         let Some(r) = &e.report else {
             t.rows.push(vec![

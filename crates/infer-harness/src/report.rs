@@ -48,6 +48,9 @@ pub struct BenchRow {
     pub samples_ms: Vec<f64>,
 }
 
+/// Titles of the columns [`BenchRow::key_cells`] fills.
+pub const KEY_COLUMNS: [&str; 6] = ["backend", "device", "batch", "median ms", "p95 ms", "p99 ms"];
+
 impl BenchRow {
     /// Table cells shared by every table: backend, device, batch, median, p95 and p99 (ms).
     #[must_use]
@@ -195,18 +198,7 @@ impl Table {
 /// The table of a bench report: one line per batch size.
 #[must_use]
 pub fn bench_table(report: &BenchReport) -> Table {
-    let mut t = Table::new(&[
-        "backend",
-        "device",
-        "batch",
-        "median ms",
-        "p95 ms",
-        "p99 ms",
-        "mean ms",
-        "std ms",
-        "items/s",
-        "iters",
-    ]);
+    let mut t = Table::new(&[&KEY_COLUMNS[..], &["mean ms", "std ms", "items/s", "iters"]].concat());
     for r in &report.rows {
         let mut cells = r.key_cells(3);
         cells.extend([
