@@ -18,6 +18,8 @@ pub enum ModelFormat {
     SavedModel,
     /// A Keras file (`.keras`, `.h5`).
     Keras,
+    /// A weights-only checkpoint (`.safetensors`, or a `torch.save` file given with an architecture).
+    Checkpoint,
 }
 
 impl ModelFormat {
@@ -35,11 +37,12 @@ impl ModelFormat {
             "onnx" => Ok(ModelFormat::Onnx),
             "pt" | "pth" | "torchscript" | "ts" => Ok(ModelFormat::TorchScript),
             "keras" | "h5" => Ok(ModelFormat::Keras),
+            "safetensors" | "ckpt" | "bin" => Ok(ModelFormat::Checkpoint),
             _ => Err(Error::load(
                 path,
                 format!(
                     "unknown model format (extension `{ext}`): expected .onnx, .pt/.pth (TorchScript), \
-                     .keras/.h5 or a SavedModel folder; pass --backend to choose explicitly"
+                     .safetensors (checkpoint), .keras/.h5 or a SavedModel folder; pass --backend to choose explicitly"
                 ),
             )),
         }
@@ -50,7 +53,7 @@ impl ModelFormat {
     pub fn default_backend(self) -> &'static str {
         match self {
             ModelFormat::Onnx => "onnx",
-            ModelFormat::TorchScript => "torch",
+            ModelFormat::TorchScript | ModelFormat::Checkpoint => "torch",
             ModelFormat::SavedModel | ModelFormat::Keras => "tf",
         }
     }
@@ -71,6 +74,11 @@ pub struct LoadOptions {
     pub fallback_to_cpu: bool,
     /// Write a runtime profile with this path prefix, for runtimes that can.
     pub profile_prefix: Option<PathBuf>,
+    /// The SavedModel signature to run (default `serving_default`), for backends that have signatures.
+    pub signature: Option<String>,
+    /// The architecture a weights-only checkpoint is loaded into (e.g. `resnet18`), for backends that
+    /// build models by name.
+    pub architecture: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -82,6 +90,8 @@ impl Default for LoadOptions {
             optimization: OptLevel::All,
             fallback_to_cpu: false,
             profile_prefix: None,
+            signature: None,
+            architecture: None,
         }
     }
 }

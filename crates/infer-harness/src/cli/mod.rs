@@ -35,7 +35,8 @@ enum Command {
 /// Options shared by the commands that load a model.
 #[derive(Debug, Args, Clone)]
 struct ModelArgs {
-    /// Model file (.onnx, TorchScript .pt) or SavedModel folder.
+    /// Model file (.onnx, TorchScript .pt, .safetensors or torch.save checkpoint with --arch, .keras/.h5)
+    /// or SavedModel folder.
     model: PathBuf,
     /// Backend to use (onnx, torch, tf); default: chosen from the model's format.
     #[arg(long, short)]
@@ -49,6 +50,12 @@ struct ModelArgs {
     /// When the device is not available, warn and run on the CPU instead of failing.
     #[arg(long)]
     fallback: bool,
+    /// SavedModel signature to run (default: serving_default).
+    #[arg(long)]
+    signature: Option<String>,
+    /// Architecture to load a weights-only checkpoint into (e.g. resnet18, resnet50).
+    #[arg(long)]
+    arch: Option<String>,
 }
 
 impl ModelArgs {
@@ -60,6 +67,8 @@ impl ModelArgs {
             optimization: self.optimization,
             fallback_to_cpu: self.fallback,
             profile_prefix: None,
+            signature: self.signature.clone(),
+            architecture: self.arch.clone(),
         }
     }
 }
