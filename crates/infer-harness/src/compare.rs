@@ -167,33 +167,31 @@ fn run_child(
     read_json(json).map_err(|e| e.to_string())
 }
 
+/// Whether a report's output matched the reference: `ok`, `ok (no reference)` or `MISMATCH (...)`.
+#[must_use]
+pub fn verdict(report: &BenchReport, tolerance: f64) -> String {
+    match report.max_abs_diff {
+        Some(d) if d <= tolerance => "ok".to_string(),
+        Some(d) if d.is_nan() => "MISMATCH (NaN)".to_string(),
+        Some(_) => format!("MISMATCH (> {tolerance:.0e})"),
+        None => "ok (no reference)".to_string(),
+    }
+}
+
 /// The comparison table: one line per (backend, device, batch size), status lines for the rest.
 #[must_use]
 pub fn table(c: &Comparison) -> Table {
     let mut t = Table::new(&[&KEY_COLUMNS[..], &["items/s", "peak RSS", "max |diff|", "status"]].concat());
     for e in &c.entries {
         let Some(r) = &e.report else {
-            t.rows.push(vec![
-                e.backend.clone(),
-                e.device.to_string(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                e.status.clone(),
-            ]);
+            let mut cells = vec![e.backend.clone(), e.device.to_string()];
+            cells.resize(t.header.len() - 1, "-".into());
+            cells.push(e.status.clone());
+            t.rows.push(cells);
             continue;
         };
         let diff = r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"));
-        let verdict = match r.max_abs_diff {
-            Some(d) if d <= c.tolerance => "ok".to_string(),
-            Some(d) if d.is_nan() => "MISMATCH (NaN)".to_string(),
-            Some(_) => format!("MISMATCH (> {:.0e})", c.tolerance),
-            None => "ok (no reference)".to_string(),
-        };
+        let verdict = verdict(r, c.tolerance);
         for row in &r.rows {
             let mut cells = row.key_cells(2);
             cells.extend([
@@ -208,33 +206,169 @@ pub fn table(c: &Comparison) -> Table {
     t
 }
 
-/// Writes `compare.json` (raw samples included), `compare.csv` and `compare.md` into `dir`.
+/// One backend measured on the CPU and on a GPU at the same batch size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speedup {
+    /// Backend name.
+    pub backend: String,
+    /// The GPU.
+    pub gpu: Device,
+    /// Items per call.
+    pub batch_size: usize,
+    /// Median latency on the CPU, milliseconds.
+    pub cpu_median_ms: f64,
+    /// Median latency on the GPU, milliseconds.
+    pub gpu_median_ms: f64,
+    /// CPU median / GPU median: how many times faster the GPU is (below 1: slower).
+    pub speedup: f64,
+}
+
+/// Every (backend, GPU, batch size) that has both a CPU and a GPU measurement, in entry order.
+#[must_use]
+pub fn speedups(c: &Comparison) -> Vec<Speedup> {
+    let reports: Vec<&BenchReport> = c.entries.iter().filter_map(|e| e.report.as_ref()).collect();
+    let mut out = Vec::new();
+    for gpu in reports.iter().filter(|r| r.device.is_gpu()) {
+        let Some(cpu) = reports.iter().find(|r| r.backend == gpu.backend && r.device == Device::Cpu) else {
+            continue;
+        };
+        for g in &gpu.rows {
+            if let Some(c) = cpu.rows.iter().find(|r| r.batch_size == g.batch_size) {
+                out.push(Speedup {
+                    backend: gpu.backend.clone(),
+                    gpu: gpu.device,
+                    batch_size: g.batch_size,
+                    cpu_median_ms: c.latency_ms.median,
+                    gpu_median_ms: g.latency_ms.median,
+                    speedup: c.latency_ms.median / g.latency_ms.median,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The CPU-versus-GPU table: one line per [`Speedup`].
+#[must_use]
+pub fn speedup_table(c: &Comparison) -> Table {
+    let mut t = Table::new(&["backend", "gpu", "batch", "cpu median ms", "gpu median ms", "gpu speed-up"]);
+    for s in speedups(c) {
+        t.rows.push(vec![
+            s.backend,
+            s.gpu.to_string(),
+            s.batch_size.to_string(),
+            format!("{:.2}", s.cpu_median_ms),
+            format!("{:.2}", s.gpu_median_ms),
+            format!("{:.2}x", s.speedup),
+        ]);
+    }
+    t
+}
+
+/// One backend's median on one device and batch size, relative to the fastest backend there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relative {
+    /// Device.
+    pub device: Device,
+    /// Items per call.
+    pub batch_size: usize,
+    /// Backend name.
+    pub backend: String,
+    /// Median latency, milliseconds.
+    pub median_ms: f64,
+    /// Median / the fastest backend's median on the same device and batch size (1 = fastest).
+    pub relative: f64,
+}
+
+/// The cross-backend view: for each device and batch size, each backend against the fastest,
+/// sorted by device, batch size, then speed.
+#[must_use]
+pub fn relative(c: &Comparison) -> Vec<Relative> {
+    let mut rows: Vec<Relative> = c
+        .entries
+        .iter()
+        .filter_map(|e| e.report.as_ref())
+        .flat_map(|r| {
+            r.rows.iter().map(|row| Relative {
+                device: r.device,
+                batch_size: row.batch_size,
+                backend: r.backend.clone(),
+                median_ms: row.latency_ms.median,
+                relative: f64::NAN,
+            })
+        })
+        .collect();
+    let key = |r: &Relative| (r.device.is_gpu(), r.device.to_string(), r.batch_size);
+    for i in 0..rows.len() {
+        let best = rows.iter().filter(|o| key(o) == key(&rows[i])).map(|o| o.median_ms).fold(f64::INFINITY, f64::min);
+        rows[i].relative = rows[i].median_ms / best;
+    }
+    rows.sort_by(|a, b| key(a).cmp(&key(b)).then(a.relative.total_cmp(&b.relative)));
+    rows
+}
+
+/// The cross-backend table: one line per [`Relative`].
+#[must_use]
+pub fn relative_table(c: &Comparison) -> Table {
+    let mut t = Table::new(&["device", "batch", "backend", "median ms", "vs fastest"]);
+    for r in relative(c) {
+        t.rows.push(vec![
+            r.device.to_string(),
+            r.batch_size.to_string(),
+            r.backend,
+            format!("{:.2}", r.median_ms),
+            if r.relative <= 1.0 { "fastest".into() } else { format!("{:.2}x slower", r.relative) },
+        ]);
+    }
+    t
+}
+
+/// The Markdown report: the table, CPU against GPU, backends against each other, the environment.
+#[must_use]
+pub fn markdown(c: &Comparison) -> String {
+    let mut text = format!("# {} — backend comparison\n\n{}", c.model, table(c).to_markdown());
+    text.push_str(&format!(
+        "\nLatency is per call (batch), median of the timed iterations; max |diff| is against the reference \
+         output of the framework that wrote each model (tolerance {:.0e}).\n",
+        c.tolerance
+    ));
+    let speed = speedup_table(c);
+    if !speed.rows.is_empty() {
+        text.push_str(&format!(
+            "\n## CPU against GPU\n\nSpeed-up = CPU median / GPU median, same backend and batch size.\n\n{}",
+            speed.to_markdown()
+        ));
+    }
+    let rel = relative_table(c);
+    if !rel.rows.is_empty() {
+        text.push_str(&format!(
+            "\n## Backends against each other\n\nEach backend's median relative to the fastest on the same device \
+             and batch size.\n\n{}",
+            rel.to_markdown()
+        ));
+    }
+    text.push_str("\n## Environment\n\n");
+    for (k, v) in c.environment.lines() {
+        let v = if k == "Command" { format!("`{v}`") } else { v };
+        text.push_str(&format!("- **{k}:** {v}\n"));
+    }
+    text
+}
+
+/// Writes `compare.json` (raw samples included), `compare.csv`, `compare.md` and the
+/// self-contained `compare.html` into `dir`.
 ///
 /// # Errors
 /// File errors naming the file.
 pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| infer_core::Error::io(dir, e))?;
-    let t = table(c);
     let json = dir.join("compare.json");
     write_json(&json, c)?;
     let csv = dir.join("compare.csv");
-    infer_core::fsutil::write_atomic(&csv, t.to_csv()?.as_bytes())?;
+    infer_core::fsutil::write_atomic(&csv, table(c).to_csv()?.as_bytes())?;
     let md = dir.join("compare.md");
-    let env = &c.environment;
-    let versions: Vec<String> = env.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let text = format!(
-        "# {} — backend comparison\n\n{}\nCPU: {} ({} logical CPUs, threads {}), {}; {}.\n\
-         Latency is per call (batch), median of the timed iterations; max |diff| is against the reference \
-         output of the framework that wrote each model (tolerance {:.0e}).\n",
-        c.model,
-        t.to_markdown(),
-        env.cpu,
-        env.logical_cpus,
-        if env.threads == 0 { "runtime default".to_string() } else { env.threads.to_string() },
-        env.os,
-        versions.join(", "),
-        c.tolerance
-    );
-    infer_core::fsutil::write_atomic(&md, text.as_bytes())?;
-    Ok(vec![json, csv, md])
+    infer_core::fsutil::write_atomic(&md, markdown(c).as_bytes())?;
+    let html = dir.join("compare.html");
+    infer_core::fsutil::write_atomic(&html, crate::html::comparison_html(c).as_bytes())?;
+    Ok(vec![json, csv, md, html])
 }

@@ -2,7 +2,9 @@
 
 mod bench;
 mod compare;
+mod compare_runs;
 mod info;
+mod report;
 mod run;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -30,6 +32,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the same workload on every backend and device of a fixture folder and compare.
     Compare(compare::CompareArgs),
+    /// Rebuild a report (HTML with plots, Markdown, CSV) from a saved result file.
+    Report(report::ReportArgs),
+    /// Compare two saved runs; exit code 1 on a significant regression beyond the threshold.
+    CompareRuns(compare_runs::CompareRunsArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -97,6 +103,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(&registry, &a),
         Command::Bench(a) => bench::bench(&registry, &a),
         Command::Compare(a) => compare::compare(&registry, &a),
+        Command::Report(a) => report::report(&a),
+        Command::CompareRuns(a) => Ok(compare_runs::compare_runs_cmd(&a)),
     }
 }
 
