@@ -372,3 +372,139 @@ pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
     infer_core::fsutil::write_atomic(&html, crate::html::comparison_html(c).as_bytes())?;
     Ok(vec![json, csv, md, html])
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use infer_core::stats::{DEFAULT_CONFIDENCE, Sample};
+
+    use super::*;
+    use crate::report::BenchRow;
+
+    /// A measured row whose samples are `median` ± a little.
+    fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow {
+        let samples: Vec<f64> = (0..40).map(|i| median * (1.0 + f64::from(i % 7 - 3) * 0.01)).collect();
+        let s = Sample::new(samples.clone()).unwrap();
+        let summary = s.summary();
+        BenchRow {
+            model: "m.onnx".into(),
+            backend: backend.into(),
+            device,
+            batch_size: batch,
+            median_ci_ms: s.median_ci(200, DEFAULT_CONFIDENCE, 1).ok(),
+            p99_ci_ms: None,
+            cov: s.coefficient_of_variation(),
+            warnings: vec!["p99 from 40 samples is unreliable".into()],
+            throughput_per_s: batch as f64 * 1e3 / summary.median,
+            per_item_ms: summary.median / batch as f64,
+            iterations: 40,
+            latency_ms: summary,
+            environment: Environment::capture(0),
+            samples_ms: samples,
+        }
+    }
+
+    fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
+        BenchReport {
+            schema_version: crate::report::SCHEMA_VERSION,
+            model: "m.onnx".into(),
+            backend: backend.into(),
+            device,
+            environment: Environment::capture(0),
+            load_ms: 12.0,
+            first_inference_ms: 30.0,
+            parameters: Some(1000),
+            parameter_bytes: None,
+            rss_before_load: None,
+            rss_after_load: Some(1 << 20),
+            peak_rss: Some(2 << 20),
+            max_abs_diff: Some(1e-6),
+            reference: None,
+            rows: medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect(),
+        }
+    }
+
+    /// onnx and torch on CPU and GPU at batch 1 and 8, tf not compiled, and a failed entry whose
+    /// message contains markup.
+    pub(crate) fn synthetic() -> Comparison {
+        let ok = |r: BenchReport| CompareEntry {
+            backend: r.backend.clone(),
+            device: r.device,
+            status: "ok".into(),
+            report: Some(r),
+        };
+        Comparison {
+            model: "resnet<18>".into(),
+            environment: Environment::capture(2),
+            tolerance: 1e-4,
+            entries: vec![
+                ok(report("onnx", Device::Cpu, &[(1, 20.0), (8, 150.0)])),
+                ok(report("onnx", Device::Cuda(0), &[(1, 2.0), (8, 5.0)])),
+                ok(report("torch", Device::Cpu, &[(1, 25.0), (8, 170.0)])),
+                ok(report("torch", Device::Cuda(0), &[(1, 2.5), (8, 6.0)])),
+                CompareEntry {
+                    backend: "tf".into(),
+                    device: Device::Cpu,
+                    status: "error: exit code 1: <script>alert(1)</script>".into(),
+                    report: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn speedups_pair_cpu_and_gpu_rows_of_the_same_backend_and_batch() {
+        let s = speedups(&synthetic());
+        let got: Vec<(&str, usize, String)> =
+            s.iter().map(|s| (s.backend.as_str(), s.batch_size, format!("{:.1}", s.speedup))).collect();
+        assert_eq!(
+            got,
+            [("onnx", 1, "10.0".into()), ("onnx", 8, "30.0".into()), ("torch", 1, "10.0".into()), ("torch", 8, "28.3".into())]
+        );
+        assert!(s.iter().all(|s| s.gpu == Device::Cuda(0)));
+        let t = speedup_table(&synthetic());
+        assert_eq!(t.rows[0], ["onnx", "cuda:0", "1", "20.00", "2.00", "10.00x"]);
+        // Without the GPU rows there is nothing to pair.
+        let mut cpu_only = synthetic();
+        cpu_only.entries.retain(|e| e.device == Device::Cpu);
+        assert!(speedups(&cpu_only).is_empty());
+    }
+
+    #[test]
+    fn relative_view_ranks_backends_per_device_and_batch() {
+        let rel = relative(&synthetic());
+        let got: Vec<(String, usize, &str, String)> = rel
+            .iter()
+            .map(|r| (r.device.to_string(), r.batch_size, r.backend.as_str(), format!("{:.2}", r.relative)))
+            .collect();
+        let want = [
+            ("cpu", 1, "onnx", "1.00"),
+            ("cpu", 1, "torch", "1.25"),
+            ("cpu", 8, "onnx", "1.00"),
+            ("cpu", 8, "torch", "1.13"),
+            ("cuda:0", 1, "onnx", "1.00"),
+            ("cuda:0", 1, "torch", "1.25"),
+            ("cuda:0", 8, "onnx", "1.00"),
+            ("cuda:0", 8, "torch", "1.20"),
+        ];
+        let want: Vec<(String, usize, &str, String)> =
+            want.iter().map(|&(d, b, n, r)| (d.to_string(), b, n, r.to_string())).collect();
+        assert_eq!(got, want);
+        assert_eq!(relative_table(&synthetic()).rows[1][4], "1.25x slower");
+    }
+
+    #[test]
+    fn markdown_and_files_include_speedups_environment_and_html() {
+        let c = synthetic();
+        let md = markdown(&c);
+        assert!(md.contains("## CPU against GPU") && md.contains("| onnx | cuda:0 | 8 | 150.00 | 5.00 | 30.00x |"), "{md}");
+        assert!(md.contains("## Backends against each other") && md.contains("- **GPU:**"), "{md}");
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_all(&c, dir.path()).unwrap();
+        let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["compare.json", "compare.csv", "compare.md", "compare.html"]);
+        let back: Comparison = read_json(&files[0]).unwrap();
+        assert_eq!((back.entries.len(), back.model.as_str()), (5, "resnet<18>"));
+        assert_eq!(back.entries[1].report.as_ref().unwrap().rows[1].samples_ms.len(), 40, "raw samples kept");
+        assert!(std::fs::read_to_string(&files[3]).unwrap().starts_with("<!DOCTYPE html>"));
+    }
+}

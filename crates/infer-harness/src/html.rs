@@ -353,84 +353,10 @@ pub fn comparison_html(c: &Comparison) -> String {
 
 #[cfg(test)]
 mod tests {
-    use infer_core::{
-        Device,
-        stats::{DEFAULT_CONFIDENCE, Sample},
-    };
+    use infer_core::Device;
 
     use super::*;
-    use crate::{compare::CompareEntry, environment::Environment, report::BenchRow};
-
-    /// A measured row whose samples are `median` ± a little.
-    fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow {
-        let samples: Vec<f64> = (0..40).map(|i| median * (1.0 + f64::from(i % 7 - 3) * 0.01)).collect();
-        let s = Sample::new(samples.clone()).unwrap();
-        let summary = s.summary();
-        BenchRow {
-            model: "m.onnx".into(),
-            backend: backend.into(),
-            device,
-            batch_size: batch,
-            median_ci_ms: s.median_ci(200, DEFAULT_CONFIDENCE, 1).ok(),
-            p99_ci_ms: None,
-            cov: s.coefficient_of_variation(),
-            warnings: vec!["p99 from 40 samples is unreliable".into()],
-            throughput_per_s: batch as f64 * 1e3 / summary.median,
-            per_item_ms: summary.median / batch as f64,
-            iterations: 40,
-            latency_ms: summary,
-            environment: Environment::capture(0),
-            samples_ms: samples,
-        }
-    }
-
-    fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
-        BenchReport {
-            schema_version: crate::report::SCHEMA_VERSION,
-            model: "m.onnx".into(),
-            backend: backend.into(),
-            device,
-            environment: Environment::capture(0),
-            load_ms: 12.0,
-            first_inference_ms: f64::NAN,
-            parameters: Some(1000),
-            parameter_bytes: None,
-            rss_before_load: None,
-            rss_after_load: Some(1 << 20),
-            peak_rss: Some(2 << 20),
-            max_abs_diff: Some(1e-6),
-            reference: None,
-            rows: medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect(),
-        }
-    }
-
-    /// onnx and torch on CPU and GPU at batch 1 and 8, tf not compiled, and a failed entry whose
-    /// message contains markup.
-    pub(crate) fn synthetic() -> Comparison {
-        let ok = |r: BenchReport| CompareEntry {
-            backend: r.backend.clone(),
-            device: r.device,
-            status: "ok".into(),
-            report: Some(r),
-        };
-        Comparison {
-            model: "resnet<18>".into(),
-            environment: Environment::capture(2),
-            tolerance: 1e-4,
-            entries: vec![
-                ok(report("onnx", Device::Cpu, &[(1, 20.0), (8, 150.0)])),
-                ok(report("onnx", Device::Cuda(0), &[(1, 2.0), (8, 5.0)])),
-                ok(report("torch", Device::Cpu, &[(1, 25.0), (8, 170.0)])),
-                ok(report("torch", Device::Cuda(0), &[(1, 2.5), (8, 6.0)])),
-                CompareEntry {
-                    backend: "tf".into(),
-                    device: Device::Cpu,
-                    status: "error: exit code 1: <script>alert(1)</script>".into(),
-                    report: None,
-                },
-            ],
-        }
-    }
+    use crate::compare::tests::synthetic;
 
     #[test]
     fn report_has_every_plot_and_escapes_data() {
