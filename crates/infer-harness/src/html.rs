@@ -20,18 +20,19 @@ use crate::{
 };
 
 const STYLE: &str = "
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 24px auto; max-width: 1100px;
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 24px auto; max-width: 1280px;
        padding: 0 16px; color: #222; background: #fff; }
 h1 { font-size: 1.6em; margin-bottom: 4px; } h2 { margin-top: 32px; border-bottom: 1px solid #ddd; }
 p.sub, p.note { color: #555; margin-top: 4px; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
-th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; vertical-align: top; }
-th { background: #f3f4f6; } td.text, th.text { text-align: left; }
+table { border-collapse: collapse; font-size: 12px; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 5px; text-align: right; vertical-align: top; }
+th { background: #f3f4f6; } td.text, th.text { text-align: left; } div.scroll { overflow-x: auto; }
+td { white-space: nowrap; } td.text:last-child { white-space: normal; min-width: 160px; max-width: 360px; }
 tr.missing td { color: #777; } td.bad { color: #b00020; font-weight: 600; } td.warn { color: #a15c00; }
 dl.env { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; font-size: 14px; }
 dl.env dt { font-weight: 600; } dl.env dd { margin: 0; word-break: break-word; }
 code { background: #f3f4f6; padding: 1px 4px; border-radius: 3px; }
-svg.chart { display: block; margin: 12px 0; background: #fff; }
+svg.chart { display: block; margin: 12px 0; background: #fff; width: 100%; max-width: 960px; height: auto; }
 svg .title { font-size: 15px; font-weight: 600; } svg .tick, svg .legend, svg .rowlabel { font-size: 12px; fill: #333; }
 svg .label { font-size: 13px; fill: #333; } svg .grid { stroke: #e5e7eb; } svg .value { font-size: 11px; fill: #333; }
 svg .note { font-size: 12px; font-weight: 600; fill: #222; } svg .whisker { stroke-width: 1.5; }
@@ -49,7 +50,7 @@ fn ms(v: f64) -> String {
 
 /// An HTML table; `cells` are already escaped (use [`cell`] / [`text_cell`]).
 fn table(header: &[&str], text_columns: usize, rows: &[(String, Vec<String>)]) -> String {
-    let mut out = String::from("<table><thead><tr>");
+    let mut out = String::from("<div class=\"scroll\"><table><thead><tr>");
     for (i, h) in header.iter().enumerate() {
         let class = if i < text_columns { " class=\"text\"" } else { "" };
         out.push_str(&format!("<th{class}>{}</th>", escape(h)));
@@ -66,7 +67,7 @@ fn table(header: &[&str], text_columns: usize, rows: &[(String, Vec<String>)]) -
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     out
 }
 
@@ -107,8 +108,21 @@ pub fn comparison_html(c: &Comparison) -> String {
     // Results: one line per measured row, one per unmeasured (backend, device) with its status.
     out.push_str("<section id=\"results\"><h2>Results</h2>\n");
     let header = [
-        "backend", "device", "batch", "iters", "median ms", "median 95% CI", "mean ms", "std ms", "min ms", "max ms",
-        "p95 ms", "p99 ms", "p99 95% CI", "CoV", "items/s", "ms/item", "status / warnings",
+        "backend",
+        "device",
+        "batch",
+        "iters",
+        "median ms (95% CI)",
+        "mean ms",
+        "std ms",
+        "min ms",
+        "max ms",
+        "p95 ms",
+        "p99 ms (95% CI)",
+        "CoV",
+        "items/s",
+        "ms/item",
+        "status / warnings",
     ];
     let mut rows = Vec::new();
     for e in &c.entries {
@@ -122,23 +136,22 @@ pub fn comparison_html(c: &Comparison) -> String {
         };
         for row in &r.rows {
             let s = &row.latency_ms;
-            let ci = |e: &Option<infer_core::stats::Estimate>| {
-                e.as_ref().map_or_else(|| "-".into(), |e| format!("{:.3}–{:.3}", e.lower, e.upper))
+            let with_ci = |v: f64, e: &Option<infer_core::stats::Estimate>| match e {
+                Some(e) => format!("{} ({}–{})", ms(v), ms(e.lower), ms(e.upper)),
+                None => ms(v),
             };
             let mut cells = vec![text_cell(&r.backend), text_cell(&r.device.to_string())];
             cells.extend(
                 [
                     row.batch_size.to_string(),
                     row.iterations.to_string(),
-                    ms(s.median),
-                    ci(&row.median_ci_ms),
+                    with_ci(s.median, &row.median_ci_ms),
                     ms(s.mean),
                     ms(s.std),
                     ms(s.min),
                     ms(s.max),
                     ms(s.p95),
-                    ms(s.p99),
-                    ci(&row.p99_ci_ms),
+                    with_ci(s.p99, &row.p99_ci_ms),
                     format!("{:.1}%", row.cov * 100.0),
                     format!("{:.1}", row.throughput_per_s),
                     ms(row.per_item_ms),
@@ -231,8 +244,8 @@ pub fn comparison_html(c: &Comparison) -> String {
         let groups: Vec<BarGroup> = speed
             .iter()
             .map(|s| BarGroup {
-                label: format!("{} · batch {}", s.backend, s.batch_size),
-                note: format!("{:.1}× on {}", s.speedup, s.gpu),
+                label: format!("{}\nbatch {}", s.backend, s.batch_size),
+                note: format!("{:.1}×", s.speedup),
                 bars: vec![
                     Bar { name: "cpu".into(), color: "#4e79a7".into(), value: s.cpu_median_ms },
                     Bar { name: s.gpu.to_string(), color: "#59a14f".into(), value: s.gpu_median_ms },
@@ -254,7 +267,10 @@ pub fn comparison_html(c: &Comparison) -> String {
             })
             .collect();
         out.push_str(&table(&["backend", "gpu", "batch", "cpu median ms", "gpu median ms", "gpu speed-up"], 2, &rows));
-        out.push_str("<p class=\"note\">Speed-up = CPU median / GPU median for the same backend and batch size.</p>");
+        out.push_str(
+            "<p class=\"note\">Bars: median latency per call on the CPU and on the GPU; above each pair, the GPU's \
+             speed-up = CPU median / GPU median for the same backend and batch size.</p>",
+        );
     }
     out.push_str("</section>\n");
 
@@ -370,7 +386,7 @@ mod tests {
         assert!(!html.contains("<script"), "markup from data must be escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("resnet&lt;18&gt; — backend comparison"));
-        assert!(html.contains("10.0× on cuda:0"), "speed-up of onnx at batch 1");
+        assert!(html.contains(">10.0×</text>"), "speed-up of onnx at batch 1");
         assert!(!html.contains("<link") && !html.contains("src=") && !html.contains("url("), "self-contained");
     }
 

@@ -66,7 +66,7 @@ pub struct Bar {
 /// Bars drawn side by side under one label, with an optional note above them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarGroup {
-    /// Label under the group.
+    /// Label under the group (lines separated by `\n`).
     pub label: String,
     /// Note drawn above the group (e.g. a speed-up).
     pub note: String,
@@ -75,13 +75,15 @@ pub struct BarGroup {
 }
 
 /// A linear or base-10 logarithmic mapping from data to pixels.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Axis {
     lo: f64,
     hi: f64,
     log: bool,
     px0: f64,
     px1: f64,
+    /// Ticks to draw instead of the computed ones (e.g. the batch sizes measured).
+    fixed: Vec<f64>,
 }
 
 impl Axis {
@@ -96,10 +98,10 @@ impl Axis {
             (lo, hi)
         };
         if log {
-            Self { lo: 10f64.powf(lo.log10().floor()), hi: 10f64.powf(hi.log10().ceil()), log, px0, px1 }
+            Self { lo: lo / 1.25, hi: hi * 1.25, log, px0, px1, fixed: Vec::new() }
         } else {
             let step = nice_step(hi - lo);
-            Self { lo: (lo / step).floor() * step, hi: (hi / step).ceil() * step, log, px0, px1 }
+            Self { lo: (lo / step).floor() * step, hi: (hi / step).ceil() * step, log, px0, px1, fixed: Vec::new() }
         }
     }
 
@@ -114,24 +116,27 @@ impl Axis {
 
     /// Tick values and their labels.
     fn ticks(&self) -> Vec<(f64, String)> {
-        if self.log {
-            let (a, b) = (self.lo.log10().round() as i32, self.hi.log10().round() as i32);
-            let mults: &[f64] = if b - a <= 2 { &[1.0, 2.0, 5.0] } else { &[1.0] };
-            let mut out = Vec::new();
-            for e in a..=b {
-                for &m in mults {
-                    let v = m * 10f64.powi(e);
-                    if v <= self.hi * 1.0001 {
-                        out.push((v, fmt_num(v)));
-                    }
-                }
-            }
-            out
-        } else {
-            let step = nice_step(self.hi - self.lo);
-            let n = ((self.hi - self.lo) / step).round() as i64;
-            (0..=n).map(|i| self.lo + step * i as f64).map(|v| (v, fmt_num(v))).collect()
+        if !self.fixed.is_empty() {
+            return self.fixed.iter().map(|&v| (v, fmt_num(v))).collect();
         }
+        let linear = |lo: f64, hi: f64| -> Vec<f64> {
+            let step = nice_step(hi - lo);
+            let first = (lo / step).ceil() as i64;
+            let last = (hi / step).floor() as i64;
+            (first..=last).map(|i| step * i as f64).collect()
+        };
+        let values = if self.log {
+            let (a, b) = (self.lo.log10().floor() as i32, self.hi.log10().ceil() as i32);
+            let mults: &[f64] = if b - a <= 3 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+            let v: Vec<f64> = (a..=b)
+                .flat_map(|e| mults.iter().map(move |m| m * 10f64.powi(e)))
+                .filter(|v| (self.lo..=self.hi).contains(v))
+                .collect();
+            if v.len() >= 2 { v } else { linear(self.lo, self.hi).into_iter().filter(|v| *v > 0.0).collect() }
+        } else {
+            linear(self.lo, self.hi)
+        };
+        values.into_iter().map(|v| (v, fmt_num(v))).collect()
     }
 }
 
@@ -180,6 +185,7 @@ fn wants_log(lo: f64, hi: f64) -> bool {
 fn open(width: f64, height: f64, title: &str) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{width}\" height=\"{height}\" \
+         preserveAspectRatio=\"xMinYMin meet\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>\
          <text x=\"{x}\" y=\"20\" class=\"title\" text-anchor=\"middle\">{t}</text>",
         x = width / 2.0,
@@ -240,8 +246,9 @@ fn legend(out: &mut String, x: f64, y: f64, items: &[(&str, &str)]) {
     }
 }
 
-/// Lines with a dot at every point; the x axis is logarithmic when `x_log` and the data allow,
-/// the y axis starts at 0.
+/// Lines with a dot at every point, with a tick at every x value. The x axis is logarithmic when
+/// `x_log` and the data allow; the y axis starts at 0, or is logarithmic when the values span more
+/// than 20×.
 #[must_use]
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], x_log: bool) -> String {
     let (w, h) = (760.0, 360.0);
@@ -249,9 +256,19 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let (xlo, xhi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let yhi = ys.fold(0.0, f64::max);
-    let xa = Axis::new(xlo, xhi, x_log && xhi / xlo >= 4.0, left, right);
-    let ya = Axis::new(0.0, if yhi > 0.0 { yhi } else { 1.0 }, false, bottom, top);
+    let (ylo, yhi) = ys.fold((f64::INFINITY, 0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let mut xa = Axis::new(xlo, xhi, x_log && xhi / xlo >= 4.0, left, right);
+    let mut xs: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() <= 12 {
+        xa.fixed = xs;
+    }
+    let ya = if wants_log(ylo, yhi) {
+        Axis::new(ylo, yhi, true, bottom, top)
+    } else {
+        Axis::new(0.0, if yhi > 0.0 { yhi } else { 1.0 }, false, bottom, top)
+    };
     let mut out = open(w, h, title);
     x_axis(&mut out, &xa, top, bottom, x_label);
     y_axis(&mut out, &ya, left, right, y_label);
@@ -362,8 +379,8 @@ pub fn box_chart(title: &str, x_label: &str, rows: &[BoxRow]) -> String {
 /// Grouped vertical bars from 0, each labelled with its value, a note above each group.
 #[must_use]
 pub fn bar_chart(title: &str, y_label: &str, groups: &[BarGroup]) -> String {
-    let (w, h) = (760.0, 380.0);
-    let (left, right, top, bottom) = (70.0, 600.0, 56.0, h - 56.0);
+    let (w, h) = (760.0, 390.0);
+    let (left, right, top, bottom) = (70.0, 600.0, 56.0, h - 66.0);
     let yhi = groups.iter().flat_map(|g| g.bars.iter().map(|b| b.value)).fold(0.0, f64::max);
     let ya = Axis::new(0.0, if yhi > 0.0 { yhi } else { 1.0 }, false, bottom, top);
     let mut out = open(w, h, title);
@@ -396,11 +413,16 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[BarGroup]) -> String {
             }
         }
         let cx = x0 + slot / 2.0;
+        // The label's lines are separated by `\n`.
+        for (k, line) in g.label.lines().enumerate() {
+            out.push_str(&format!(
+                "<text class=\"tick\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                bottom + 18.0 + 15.0 * k as f64,
+                escape(line)
+            ));
+        }
         out.push_str(&format!(
-            "<text class=\"tick\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\
-             <text class=\"note\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            bottom + 18.0,
-            escape(&g.label),
+            "<text class=\"note\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             top - 8.0,
             escape(&g.note)
         ));
@@ -426,11 +448,14 @@ mod tests {
         assert_eq!(ticks, ["0", "5", "10", "15", "20", "25"]);
         let l = Axis::new(0.8, 45.0, true, 0.0, 100.0);
         let ticks: Vec<String> = l.ticks().into_iter().map(|t| t.1).collect();
-        assert_eq!(ticks, ["0.1", "1", "10", "100"]);
-        let near = Axis::new(3.0, 45.0, true, 0.0, 100.0);
-        let ticks: Vec<String> = near.ticks().into_iter().map(|t| t.1).collect();
-        assert_eq!(ticks, ["1", "2", "5", "10", "20", "50", "100"]);
-        assert!((l.map(10.0) - 100.0 * 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(ticks, ["1", "2", "5", "10", "20", "50"]);
+        // Equal ratios take equal room on a log axis.
+        assert!((l.map(10.0) - l.map(1.0) - (l.map(50.0) - l.map(5.0))).abs() < 1e-9);
+        let wide = Axis::new(0.5, 5000.0, true, 0.0, 100.0);
+        let ticks: Vec<String> = wide.ticks().into_iter().map(|t| t.1).collect();
+        assert_eq!(ticks, ["1", "10", "100", "1000"]);
+        let narrow = Axis::new(1.5, 2.6, true, 0.0, 100.0);
+        assert!(narrow.ticks().len() >= 2, "{:?}", narrow.ticks());
         // Degenerate ranges still give a usable axis.
         assert!(Axis::new(5.0, 5.0, false, 0.0, 1.0).ticks().len() >= 2);
     }

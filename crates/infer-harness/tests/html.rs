@@ -1,0 +1,155 @@
+//! The HTML report in a real browser: headless Chromium loads it from disk (no network), the
+//! DOM must hold every plot with its data marks, and a screenshot must show something.
+//! Chromium is installed by `cargo xtask setup`; without it these tests fail and say so.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use infer_harness::report::write_json;
+
+/// The Chromium binary: `$CHROMIUM` or `/usr/bin/chromium`.
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "headless Chromium not found at {} (set CHROMIUM or run `cargo xtask setup`, which installs it)",
+        path.display()
+    );
+    path
+}
+
+/// Runs headless Chromium on `page` with `args`, offline and with a throw-away profile.
+fn headless(page: &Path, args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The DOM as Chromium built it.
+fn dom(page: &Path) -> String {
+    headless(page, &["--dump-dom"])
+}
+
+/// A screenshot of the page; asserts it is not blank and returns the share of non-white pixels.
+fn screenshot(page: &Path, png: &Path) -> f64 {
+    headless(page, &["--window-size=1300,4400", &format!("--screenshot={}", png.display())]);
+    let img = image::open(png).unwrap().to_luma8();
+    let n = f64::from(img.width() * img.height());
+    let mean = img.pixels().map(|p| f64::from(p.0[0])).sum::<f64>() / n;
+    let var = img.pixels().map(|p| (f64::from(p.0[0]) - mean).powi(2)).sum::<f64>() / n;
+    let inked = img.pixels().filter(|p| p.0[0] < 200).count() as f64 / n;
+    assert!(var > 100.0 && inked > 0.01, "the screenshot looks blank: variance {var:.1}, inked {inked:.4}");
+    inked
+}
+
+fn count(dom: &str, needle: &str) -> usize {
+    dom.matches(needle).count()
+}
+
+/// `infer report` rebuilds the HTML from a saved comparison; Chromium draws every plot: a box plot
+/// per batch size (3), throughput and per-item latency against batch size, CPU against GPU.
+#[test]
+fn report_from_a_saved_comparison_renders_every_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("compare.json");
+    write_json(&json, &support::comparison()).unwrap();
+    let html = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(["report", json.to_str().unwrap(), "-o", html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let dom = dom(&html);
+    assert_eq!(count(&dom, "<svg"), 6, "3 distributions, throughput, per-item latency, CPU vs GPU");
+    // 4 backend×device series at 3 batch sizes: a box per series and size, 60 dots each.
+    assert_eq!(count(&dom, "class=\"mark box\""), 12);
+    assert_eq!(count(&dom, "class=\"mark sample\""), 12 * 60);
+    // Two line charts, 4 lines of 3 points each.
+    assert_eq!(count(&dom, "class=\"mark line\""), 8);
+    assert_eq!(count(&dom, "class=\"mark point\""), 24);
+    // CPU against GPU: 2 backends × 3 batch sizes, a pair of bars each.
+    assert_eq!(count(&dom, "class=\"mark bar\""), 12);
+    // The failed row's message is text, not markup.
+    assert!(dom.contains("&lt;script&gt;alert('pwned')&lt;/script&gt;"), "escaped message missing");
+    assert!(!dom.contains("<script"), "no script may reach the DOM");
+    assert!(dom.contains(">10.8×</text>") && dom.contains("10.84×"), "onnx batch 1 speed-up");
+
+    let png = std::env::var_os("INFER_SCREENSHOT").map_or_else(|| dir.path().join("report.png"), PathBuf::from);
+    screenshot(&html, &png);
+}
+
+/// The same for a single `infer bench --json` report: its rows make the plots, no GPU bars.
+#[test]
+fn report_from_a_bench_report_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    write_json(&json, &support::report("onnx", infer_core::Device::Cpu, &[(1, 20.0), (4, 70.0)])).unwrap();
+    let html = dir.path().join("bench.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(["report", json.to_str().unwrap(), "-o", html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dom = dom(&html);
+    assert_eq!(count(&dom, "<svg"), 4, "2 distributions, throughput, per-item latency");
+    assert_eq!(count(&dom, "class=\"mark box\""), 2);
+    assert_eq!(count(&dom, "class=\"mark point\""), 4);
+    assert!(dom.contains("No backend was measured on both the CPU and a GPU"));
+}
+
+/// A real comparison of the tiny committed CNN on ONNX Runtime, written by `infer compare`.
+#[cfg(feature = "onnx")]
+#[test]
+fn compare_writes_an_html_report_that_renders() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("fixture");
+    std::fs::create_dir(&fixture).unwrap();
+    for f in ["tiny_cnn.onnx", "tiny_cnn.input.npy", "tiny_cnn.output.npy"] {
+        std::fs::copy(root.join(f), fixture.join(f)).unwrap();
+    }
+    std::fs::write(
+        fixture.join("meta.json"),
+        r#"{"model": "tiny_cnn", "input": {"file": "tiny_cnn.input.npy"},
+            "formats": {"onnx": {"file": "tiny_cnn.onnx", "reference": "tiny_cnn.output.npy"}}}"#,
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(["compare", fixture.to_str().unwrap(), "--batch-sizes", "1,4", "--iterations", "20", "--warmup", "2"])
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = out_dir.join("compare.html");
+    let dom = dom(&html);
+    assert_eq!(count(&dom, "<svg"), 4, "2 distributions, throughput, per-item latency (no GPU here)");
+    assert_eq!(count(&dom, "class=\"mark sample\""), 2 * 20);
+    assert_eq!(count(&dom, "class=\"mark point\""), 4);
+    assert!(dom.contains("not compiled") && dom.contains("tiny_cnn — backend comparison"));
+    screenshot(&html, &dir.path().join("compare.png"));
+}

@@ -1,0 +1,84 @@
+//! Synthetic results shared by the report tests: rows with known medians and raw samples.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use infer_core::{
+    Device,
+    stats::{DEFAULT_CONFIDENCE, Sample},
+};
+use infer_harness::{
+    compare::{CompareEntry, Comparison},
+    environment::Environment,
+    report::{BenchReport, BenchRow, SCHEMA_VERSION},
+};
+
+/// Raw samples: `n` values within ±`spread` (relative) of `median`, in a fixed pattern.
+pub fn samples(median: f64, spread: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|i| median * (1.0 + spread * (((i * 37) % 11) as f64 / 5.0 - 1.0))).collect()
+}
+
+/// One measured row.
+pub fn row(backend: &str, device: Device, batch: usize, samples_ms: Vec<f64>) -> BenchRow {
+    let s = Sample::new(samples_ms.clone()).unwrap();
+    let summary = s.summary();
+    BenchRow {
+        model: "/somewhere/model.onnx".into(),
+        backend: backend.into(),
+        device,
+        batch_size: batch,
+        median_ci_ms: s.median_ci(500, DEFAULT_CONFIDENCE, 1).ok(),
+        p99_ci_ms: s.p99_ci(500, DEFAULT_CONFIDENCE, 1).ok(),
+        cov: s.coefficient_of_variation(),
+        warnings: vec![],
+        throughput_per_s: batch as f64 * 1e3 / summary.median,
+        per_item_ms: summary.median / batch as f64,
+        iterations: samples_ms.len(),
+        latency_ms: summary,
+        environment: Environment::capture(0),
+        samples_ms,
+    }
+}
+
+/// A report of `backend` on `device` with one row per (batch size, median ms).
+pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
+    BenchReport {
+        schema_version: SCHEMA_VERSION,
+        model: "/somewhere/model.onnx".into(),
+        backend: backend.into(),
+        device,
+        environment: Environment::capture(0),
+        load_ms: 40.0,
+        first_inference_ms: 55.0,
+        parameters: Some(11_689_512),
+        parameter_bytes: Some(46_758_048),
+        rss_before_load: Some(20 << 20),
+        rss_after_load: Some(80 << 20),
+        peak_rss: Some(200 << 20),
+        max_abs_diff: Some(8e-6),
+        reference: Some("reference_torch.npy".into()),
+        rows: medians.iter().map(|&(b, m)| row(backend, device, b, samples(m, 0.05, 60))).collect(),
+    }
+}
+
+/// onnx and torch on CPU and GPU at batch sizes 1, 8 and 32, tf failed with markup in its
+/// message.
+pub fn comparison() -> Comparison {
+    let ok = |r: BenchReport| CompareEntry { backend: r.backend.clone(), device: r.device, status: "ok".into(), report: Some(r) };
+    Comparison {
+        model: "resnet18".into(),
+        environment: Environment::capture(0),
+        tolerance: 1e-4,
+        entries: vec![
+            ok(report("onnx", Device::Cpu, &[(1, 20.6), (8, 158.0), (32, 610.0)])),
+            ok(report("onnx", Device::Cuda(0), &[(1, 1.9), (8, 4.1), (32, 12.5)])),
+            ok(report("torch", Device::Cpu, &[(1, 24.0), (8, 170.0), (32, 650.0)])),
+            ok(report("torch", Device::Cuda(0), &[(1, 2.4), (8, 4.6), (32, 13.9)])),
+            CompareEntry {
+                backend: "tf".into(),
+                device: Device::Cpu,
+                status: "error: exit code 134: <script>alert('pwned')</script>".into(),
+                report: None,
+            },
+            CompareEntry { backend: "tf".into(), device: Device::Cuda(0), status: "not compiled".into(), report: None },
+        ],
+    }
+}
