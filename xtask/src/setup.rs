@@ -50,6 +50,7 @@ pub fn ensure() -> anyhow::Result<()> {
 
 /// Runs the setup.
 pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
+    ensure_chromium()?;
     let hash = requirements_hash()?;
     let up_to_date = !args.force
         && python().is_file()
@@ -73,6 +74,45 @@ pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
     link_runtimes()?;
     std::fs::write(stamp_path(), hash).context("cannot write the setup stamp")?;
     eprintln!("setup: done");
+    Ok(())
+}
+
+/// Where the HTML report test looks for Chromium: `$CHROMIUM`, else `/usr/bin/chromium`.
+fn chromium_path() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Installs headless Chromium (Debian's `chromium` package) when it is missing: the HTML report
+/// test renders the report in it. Needs root; fails with what to do otherwise.
+fn ensure_chromium() -> anyhow::Result<()> {
+    let path = chromium_path();
+    if path.is_file() {
+        return Ok(());
+    }
+    let root_user =
+        Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root_user {
+        bail!(
+            "Chromium is missing ({}), needed by the HTML report test; setup installs it only as root: run \
+             `sudo apt-get install -y chromium`, or set CHROMIUM to an installed Chromium",
+            path.display()
+        );
+    }
+    eprintln!("setup: Chromium is missing ({}); installing it with apt-get for the HTML report test", path.display());
+    let install =
+        || sh(Command::new("apt-get").args(["install", "-y", "chromium"]).env("DEBIAN_FRONTEND", "noninteractive"));
+    if install().is_err() {
+        eprintln!("setup: refreshing the package lists and trying again");
+        sh(Command::new("apt-get").arg("update"))
+            .and_then(|()| install())
+            .context("cannot install Chromium with `apt-get install -y chromium` (is this Debian or Ubuntu with network access?)")?;
+    }
+    if !path.is_file() {
+        bail!(
+            "`apt-get install -y chromium` succeeded but {} does not exist: set CHROMIUM to the browser's path",
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -458,7 +458,12 @@ pub(crate) mod tests {
             s.iter().map(|s| (s.backend.as_str(), s.batch_size, format!("{:.1}", s.speedup))).collect();
         assert_eq!(
             got,
-            [("onnx", 1, "10.0".into()), ("onnx", 8, "30.0".into()), ("torch", 1, "10.0".into()), ("torch", 8, "28.3".into())]
+            [
+                ("onnx", 1, "10.0".into()),
+                ("onnx", 8, "30.0".into()),
+                ("torch", 1, "10.0".into()),
+                ("torch", 8, "28.3".into())
+            ]
         );
         assert!(s.iter().all(|s| s.gpu == Device::Cuda(0)));
         let t = speedup_table(&synthetic());
@@ -496,7 +501,10 @@ pub(crate) mod tests {
     fn markdown_and_files_include_speedups_environment_and_html() {
         let c = synthetic();
         let md = markdown(&c);
-        assert!(md.contains("## CPU against GPU") && md.contains("| onnx | cuda:0 | 8 | 150.00 | 5.00 | 30.00x |"), "{md}");
+        assert!(
+            md.contains("## CPU against GPU") && md.contains("| onnx | cuda:0 | 8 | 150.00 | 5.00 | 30.00x |"),
+            "{md}"
+        );
         assert!(md.contains("## Backends against each other") && md.contains("- **GPU:**"), "{md}");
         let dir = tempfile::tempdir().unwrap();
         let files = write_all(&c, dir.path()).unwrap();

@@ -132,8 +132,7 @@ impl Environment {
 pub fn shell_words(args: &[String]) -> String {
     args.iter()
         .map(|a| {
-            let plain = !a.is_empty()
-                && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,+%@".contains(c));
+            let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,+%@".contains(c));
             if plain { a.clone() } else { format!("'{}'", a.replace('\'', r"'\''")) }
         })
         .collect::<Vec<_>>()
@@ -148,10 +147,7 @@ pub fn parse_cpuinfo(text: &str) -> (String, Vec<String>, Option<usize>) {
         let (k, v) = line.split_once(':')?;
         (k.trim() == key).then(|| v.trim().to_string())
     };
-    let cpu = text
-        .lines()
-        .find_map(|l| field(l, "model name"))
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cpu = text.lines().find_map(|l| field(l, "model name")).unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let mut flags: Vec<String> = text
         .lines()
         .find_map(|l| field(l, "flags").or_else(|| field(l, "Features")))
@@ -224,7 +220,10 @@ mod tests {
     fn nvidia_smi_lines_become_gpus() {
         let gpus = parse_nvidia_smi("NVIDIA H100 80GB HBM3, 550.54.15, 81559 MiB\nA, weird, name, 1.0, 8 MiB\n\n");
         assert_eq!(gpus.len(), 2);
-        assert_eq!(gpus[0], Gpu { name: "NVIDIA H100 80GB HBM3".into(), driver: "550.54.15".into(), memory: "81559 MiB".into() });
+        assert_eq!(
+            gpus[0],
+            Gpu { name: "NVIDIA H100 80GB HBM3".into(), driver: "550.54.15".into(), memory: "81559 MiB".into() }
+        );
         assert_eq!(gpus[1].name, "A, weird, name");
         assert!(parse_nvidia_smi("garbage").is_empty());
     }

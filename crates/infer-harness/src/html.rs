@@ -256,14 +256,17 @@ pub fn comparison_html(c: &Comparison) -> String {
         let rows: Vec<(String, Vec<String>)> = speed
             .iter()
             .map(|s| {
-                (String::new(), vec![
-                    text_cell(&s.backend),
-                    text_cell(&s.gpu.to_string()),
-                    cell(&s.batch_size.to_string()),
-                    cell(&ms(s.cpu_median_ms)),
-                    cell(&ms(s.gpu_median_ms)),
-                    cell(&format!("{:.2}×", s.speedup)),
-                ])
+                (
+                    String::new(),
+                    vec![
+                        text_cell(&s.backend),
+                        text_cell(&s.gpu.to_string()),
+                        cell(&s.batch_size.to_string()),
+                        cell(&ms(s.cpu_median_ms)),
+                        cell(&ms(s.gpu_median_ms)),
+                        cell(&format!("{:.2}×", s.speedup)),
+                    ],
+                )
             })
             .collect();
         out.push_str(&table(&["backend", "gpu", "batch", "cpu median ms", "gpu median ms", "gpu speed-up"], 2, &rows));
@@ -282,13 +285,16 @@ pub fn comparison_html(c: &Comparison) -> String {
             .iter()
             .map(|r| {
                 let vs = if r.relative <= 1.0 { "fastest".into() } else { format!("{:.2}× slower", r.relative) };
-                (String::new(), vec![
-                    text_cell(&r.device.to_string()),
-                    cell(&r.batch_size.to_string()),
-                    text_cell(&r.backend),
-                    cell(&ms(r.median_ms)),
-                    cell(&vs),
-                ])
+                (
+                    String::new(),
+                    vec![
+                        text_cell(&r.device.to_string()),
+                        cell(&r.batch_size.to_string()),
+                        text_cell(&r.backend),
+                        cell(&ms(r.median_ms)),
+                        cell(&vs),
+                    ],
+                )
             })
             .collect();
         out.push_str(&table(&["device", "batch", "backend", "median ms", "vs fastest"], 1, &rows));
@@ -310,19 +316,22 @@ pub fn comparison_html(c: &Comparison) -> String {
                 return ("missing".into(), cells);
             };
             let v = verdict(r, c.tolerance);
-            (String::new(), vec![
-                text_cell(&r.backend),
-                text_cell(&r.device.to_string()),
-                cell(&ms(r.load_ms)),
-                cell(&ms(r.first_inference_ms)),
-                cell(&opt(r.parameters, |p| p.to_string())),
-                cell(&opt(r.rss_before_load, mib)),
-                cell(&opt(r.rss_after_load, mib)),
-                cell(&opt(r.peak_rss, mib)),
-                cell(&r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"))),
-                cell(&format!("{:.0e}", c.tolerance)),
-                classed_cell(if v.starts_with("ok") { "" } else { "bad" }, &v),
-            ])
+            (
+                String::new(),
+                vec![
+                    text_cell(&r.backend),
+                    text_cell(&r.device.to_string()),
+                    cell(&ms(r.load_ms)),
+                    cell(&ms(r.first_inference_ms)),
+                    cell(&opt(r.parameters, |p| p.to_string())),
+                    cell(&opt(r.rss_before_load, mib)),
+                    cell(&opt(r.rss_after_load, mib)),
+                    cell(&opt(r.peak_rss, mib)),
+                    cell(&r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"))),
+                    cell(&format!("{:.0e}", c.tolerance)),
+                    classed_cell(if v.starts_with("ok") { "" } else { "bad" }, &v),
+                ],
+            )
         })
         .collect();
     out.push_str(&table(
@@ -361,7 +370,10 @@ pub fn comparison_html(c: &Comparison) -> String {
         .map(|r| format!("<li><code>{}</code></li>", escape(&crate::environment::shell_words(&r.environment.command))))
         .collect();
     if !child_cmds.is_empty() {
-        out.push_str(&format!("<p class=\"note\">Each measurement ran in its own process:</p><ul>{}</ul>", child_cmds.join("")));
+        out.push_str(&format!(
+            "<p class=\"note\">Each measurement ran in its own process:</p><ul>{}</ul>",
+            child_cmds.join("")
+        ));
     }
     out.push_str("</section>\n</body></html>\n");
     out

@@ -91,13 +91,19 @@ impl Results {
         match self {
             Results::Comparison(c) => c,
             Results::Bench(reports) => {
-                let environment = reports.first().map(|r| r.environment.clone()).unwrap_or_else(|| {
-                    crate::environment::Environment::capture(0)
-                });
+                let environment = reports
+                    .first()
+                    .map(|r| r.environment.clone())
+                    .unwrap_or_else(|| crate::environment::Environment::capture(0));
                 let model = reports.first().map_or_else(String::new, |r| model_name(&r.model));
                 let entries = reports
                     .into_iter()
-                    .map(|r| CompareEntry { backend: r.backend.clone(), device: r.device, status: "ok".into(), report: Some(r) })
+                    .map(|r| CompareEntry {
+                        backend: r.backend.clone(),
+                        device: r.device,
+                        status: "ok".into(),
+                        report: Some(r),
+                    })
                     .collect();
                 Comparison { model, environment, tolerance: DEFAULT_TOLERANCE, entries }
             }
@@ -306,7 +312,17 @@ pub fn compare_runs(old: &Results, new: &Results, threshold: f64) -> Vec<Change>
 /// The table `infer compare-runs` prints.
 #[must_use]
 pub fn changes_table(changes: &[Change]) -> Table {
-    let mut t = Table::new(&["model", "backend", "device", "batch", "old median ms", "new median ms", "change", "95% CI", "verdict"]);
+    let mut t = Table::new(&[
+        "model",
+        "backend",
+        "device",
+        "batch",
+        "old median ms",
+        "new median ms",
+        "change",
+        "95% CI",
+        "verdict",
+    ]);
     let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.3}"));
     let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
     for c in changes {

@@ -273,8 +273,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], 
     x_axis(&mut out, &xa, top, bottom, x_label);
     y_axis(&mut out, &ya, left, right, y_label);
     for s in series {
-        let pts: Vec<String> =
-            s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", xa.map(x), ya.map(y))).collect();
+        let pts: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", xa.map(x), ya.map(y))).collect();
         let color = escape(&s.color);
         out.push_str(&format!(
             "<polyline class=\"mark line\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
@@ -307,9 +306,9 @@ pub fn box_chart(title: &str, x_label: &str, rows: &[BoxRow]) -> String {
     let (left, right, top) = (170.0, 730.0, 40.0);
     let bottom = top + row_h * rows.len().max(1) as f64;
     let (w, h) = (760.0, bottom + 56.0);
-    let all = rows.iter().flat_map(|r| {
-        r.samples.iter().copied().chain(r.fallback.into_iter().flat_map(|(m, lo, hi)| [m, lo, hi]))
-    });
+    let all = rows
+        .iter()
+        .flat_map(|r| r.samples.iter().copied().chain(r.fallback.into_iter().flat_map(|(m, lo, hi)| [m, lo, hi])));
     let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     let xa = Axis::new(if wants_log(lo, hi) { lo } else { 0f64.min(lo) }, hi, wants_log(lo, hi), left, right);
     let mut out = open(w, h, title);
@@ -438,7 +437,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape(r#"<script>alert("x")</script> & 'y'"#), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;");
+        assert_eq!(
+            escape(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
     }
 
     #[test]

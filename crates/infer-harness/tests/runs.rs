@@ -19,7 +19,11 @@ fn infer(args: &[&Path], extra: &[&str]) -> Output {
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -70,7 +74,11 @@ fn compare_runs_reads_comparisons_too() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     // 2 backends × 2 devices × 3 batch sizes, all matched.
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("resnet18") && l.contains("within noise")).count(), 12, "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("resnet18") && l.contains("within noise")).count(),
+        12,
+        "{stdout}"
+    );
 }
 
 #[test]

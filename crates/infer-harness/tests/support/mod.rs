@@ -62,7 +62,12 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
 /// onnx and torch on CPU and GPU at batch sizes 1, 8 and 32, tf failed with markup in its
 /// message.
 pub fn comparison() -> Comparison {
-    let ok = |r: BenchReport| CompareEntry { backend: r.backend.clone(), device: r.device, status: "ok".into(), report: Some(r) };
+    let ok = |r: BenchReport| CompareEntry {
+        backend: r.backend.clone(),
+        device: r.device,
+        status: "ok".into(),
+        report: Some(r),
+    };
     Comparison {
         model: "resnet18".into(),
         environment: Environment::capture(0),
