@@ -28,7 +28,7 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-4;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Results {
     /// `compare.json` from `infer compare`.
-    Comparison(Comparison),
+    Comparison(Box<Comparison>),
     /// `infer bench --json`: one report per device.
     Bench(Vec<BenchReport>),
 }
@@ -60,7 +60,9 @@ pub fn load(path: &Path) -> Result<Results> {
                     check_version(report)?;
                 }
             }
-            serde_json::from_value(value).map(Results::Comparison).map_err(|e| parse_err("comparison", e))
+            serde_json::from_value(value)
+                .map(|c| Results::Comparison(Box::new(c)))
+                .map_err(|e| parse_err("comparison", e))
         }
         Value::Object(map) if map.contains_key("rows") => {
             check_version(&value)?;
@@ -89,7 +91,7 @@ impl Results {
     #[must_use]
     pub fn into_comparison(self) -> Comparison {
         match self {
-            Results::Comparison(c) => c,
+            Results::Comparison(c) => *c,
             Results::Bench(reports) => {
                 let environment = reports
                     .first()
