@@ -7,7 +7,7 @@ use clap::Args;
 use infer_core::Registry;
 use infer_harness::{
     bench::{BenchConfig, Stop, parse_duration},
-    compare::{CompareSpec, compare as run_compare, table, write_all},
+    compare::{CompareSpec, compare as run_compare, speedup_table, table, write_all},
 };
 
 use super::{Devices, Sizes, parse_devices, parse_sizes};
@@ -38,7 +38,7 @@ pub struct CompareArgs {
     /// Largest acceptable difference to the reference output.
     #[arg(long, default_value_t = 1e-4)]
     tolerance: f64,
-    /// Folder for compare.json, compare.csv and compare.md.
+    /// Folder for compare.json, compare.csv, compare.md and compare.html.
     #[arg(long, short, default_value = "results")]
     out: PathBuf,
 }
@@ -56,6 +56,10 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
     let c = run_compare(registry, &exe, &spec)?;
     print!("{}", table(&c).to_text());
+    let speed = speedup_table(&c);
+    if !speed.rows.is_empty() {
+        print!("\nCPU against GPU (speed-up = cpu median / gpu median):\n{}", speed.to_text());
+    }
     for f in write_all(&c, &a.out)? {
         eprintln!("wrote {}", f.display());
     }
