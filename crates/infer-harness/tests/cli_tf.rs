@@ -46,7 +46,7 @@ fn info_on_a_savedmodel_lists_every_signature() {
     assert!(stdout.contains("image: f32 [?, 8, 8, 3]  (dynamic dims)"), "{stdout}");
     assert!(stdout.contains("  features\n    input   image: f32 [?, 8, 8, 3]\n    output  "), "{stdout}");
     assert!(stdout.contains("  serving_default  (in use)\n"), "{stdout}");
-    assert!(stdout.contains("parameters: 153"), "{stdout}");
+    assert!(stdout.contains("parameters: unknown"), "{stdout}");
     let out = infer(&["info", p(&tiny().join("saved_model")), "--signature", "nope"]);
     let (_, stderr) = text(&out);
     assert!(!out.status.success());

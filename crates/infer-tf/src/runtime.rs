@@ -6,7 +6,7 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Signature, Tensor,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, Signature, Tensor,
     TensorData, TensorSpec, check_inputs,
 };
 use tensorflow::{
@@ -116,25 +116,6 @@ fn operation(model: &Path, graph: &Graph, info: &TensorInfo) -> Result<(Operatio
     Ok((op, info.name().index))
 }
 
-/// Variables of the graph (`VarHandleOp`): their element count and bytes, where all shapes are known.
-fn parameters(graph: &Graph) -> Option<ParameterCount> {
-    let (mut count, mut bytes) = (0u64, 0u64);
-    for op in graph.operation_iter() {
-        if op.op_type().ok()? != "VarHandleOp" {
-            continue;
-        }
-        let shape = op.get_attr_shape("shape").ok()?;
-        let mut n = 1u64;
-        for i in 0..shape.dims()? {
-            n = n.checked_mul(u64::try_from(shape[i]?).ok()?)?;
-        }
-        let size = dtype(op.get_attr_type("dtype").ok()?)?.size_of() as u64;
-        count += n;
-        bytes += n * size;
-    }
-    Some(ParameterCount { count, bytes })
-}
-
 /// Loads the SavedModel in `dir` (`model` is what the user named, for messages).
 pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
@@ -167,7 +148,8 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
     })?;
     let wanted = opts.signature.as_deref().unwrap_or(DEFAULT_SIGNATURE);
     let meta = bundle.meta_graph_def();
-    let mut names: Vec<&String> = meta.signatures().keys().collect();
+    // `__saved_model_init_op` and the like are TensorFlow's own, not entry points.
+    let mut names: Vec<&String> = meta.signatures().keys().filter(|k| !k.starts_with("__")).collect();
     names.sort();
     let Some(sig) = meta.signatures().get(wanted) else {
         let have: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
@@ -202,7 +184,6 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
         fetches.push(operation(model, &graph, info)?);
         outputs.push(spec);
     }
-    let parameters = parameters(&graph);
     Ok(Box::new(TfSession {
         session: bundle.session,
         _graph: graph,
@@ -212,7 +193,6 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
         fetches,
         signatures,
         device,
-        parameters,
     }))
 }
 
@@ -225,7 +205,6 @@ struct TfSession {
     fetches: Vec<(Operation, i32)>,
     signatures: Vec<Signature>,
     device: Device,
-    parameters: Option<ParameterCount>,
 }
 
 /// An input copied into a TensorFlow tensor.
@@ -315,10 +294,6 @@ impl Session for TfSession {
         let tokens: Vec<FetchToken> = self.fetches.iter().map(|(op, index)| args.request_fetch(op, *index)).collect();
         self.session.run(&mut args).map_err(tf_err)?;
         tokens.into_iter().zip(&self.outputs).map(|(token, spec)| fetch(&mut args, token, spec)).collect()
-    }
-
-    fn parameters(&self) -> Option<ParameterCount> {
-        self.parameters
     }
 
     fn signatures(&self) -> &[Signature] {
