@@ -142,7 +142,11 @@ pub fn ensure_saved_model(model: &Path) -> Result<Converted> {
         Error::load(model, format!("cannot create the SavedModel cache beside the model in {}: {e}", parent.display()))
     })?;
     let out = tmp.path().join("saved_model");
-    eprintln!("infer: converting {} to a SavedModel with {} (Keras model.export) ...", model.display(), python.display());
+    eprintln!(
+        "infer: converting {} to a SavedModel with {} (Keras model.export) ...",
+        model.display(),
+        python.display()
+    );
     let output = Command::new(&python)
         .arg("-c")
         .arg(SCRIPT)

@@ -6,8 +6,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, Signature, Tensor,
-    TensorData, TensorSpec, check_inputs,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, Signature, Tensor, TensorData, TensorSpec,
+    check_inputs,
 };
 use tensorflow::{
     DataType, FetchToken, Graph, Operation, SavedModelBundle, SessionOptions, SessionRunArgs, Shape, TensorInfo,
@@ -144,7 +144,10 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
     options.set_config(&config.to_proto()).map_err(tf_err)?;
     let mut graph = Graph::new();
     let bundle = SavedModelBundle::load(&options, [SERVE_TAG], &mut graph, dir).map_err(|e| {
-        Error::load(model, format!("TensorFlow cannot load the SavedModel in {} (tag `{SERVE_TAG}`): {e}", dir.display()))
+        Error::load(
+            model,
+            format!("TensorFlow cannot load the SavedModel in {} (tag `{SERVE_TAG}`): {e}", dir.display()),
+        )
     })?;
     let wanted = opts.signature.as_deref().unwrap_or(DEFAULT_SIGNATURE);
     let meta = bundle.meta_graph_def();
