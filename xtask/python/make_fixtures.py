@@ -9,6 +9,9 @@ For every model this writes, into DIR/<model>/:
     input.npy             float32 [2,3,224,224], standard normal from a fixed-seed numpy RNG
     reference_torch.npy   float32 [2,1000], PyTorch eager output on input.npy (inference_mode)
     model.onnx            opset 17, input "input" / output "logits", batch dimension "batch"
+    saved_model/          the same weights ported to Keras (NHWC), Keras 3 model.export()
+    model.keras           that Keras model, model.save()
+    input_nhwc.npy        input.npy transposed to NHWC, the input of the two above
     meta.json             description of the above; written last, so a directory that has a
                           meta.json is complete
 
@@ -22,6 +25,9 @@ the same generator version, torch and torchvision versions is skipped unless --f
 
 Adding a format: write an `export_<format>(ctx) -> FormatResult` function and append it to
 FORMATS; its `entry` goes to meta["formats"][<format>] and its `extra` is merged into meta.
+An entry may name its own "input" file (default: meta["input"]["file"]).
+
+Also writes DIR/tiny_keras/, a small Keras model for unit tests (export_tf.generate_tiny).
 """
 
 from __future__ import annotations
@@ -42,9 +48,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+if __name__ == "__main__":
+    # export_tf imports this module as `make_fixtures`: let it find this very instance.
+    sys.modules.setdefault("make_fixtures", sys.modules[__name__])
+
+import export_tf  # noqa: E402  (TensorFlow formats; imports TensorFlow only when used)
+
 # Bump whenever the content of generated fixtures changes (weights, input, export options,
 # meta.json schema): existing fixture directories are then regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 ONNX_OPSET = 17
 BATCH = 2
@@ -189,8 +201,9 @@ def is_up_to_date(model_dir: Path, name: str, current: dict[str, str | None]) ->
             return False
     files = [meta.get("input", {}).get("file")]
     for entry in meta.get("formats", {}).values():
-        files += [entry.get("file"), entry.get("reference")]
-    return all(isinstance(f, str) and (model_dir / f).is_file() for f in files)
+        files += [entry.get("file"), entry.get("reference"), entry.get("input", files[0])]
+    # A SavedModel is a folder.
+    return all(isinstance(f, str) and (model_dir / f).exists() for f in files)
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,6 +390,8 @@ def export_onnx(ctx: Context) -> FormatResult:
 # (format name, exporter); meta["formats"] keeps this order.
 FORMATS: list[tuple[str, Callable[[Context], FormatResult]]] = [
     ("onnx", export_onnx),
+    ("savedmodel", export_tf.export_savedmodel),
+    ("keras", export_tf.export_keras),
 ]
 
 
@@ -474,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             generate(MODELS[name], args.out, args.force)
         except FixtureError as e:
+            print(f"make_fixtures: error: {e}", file=sys.stderr)
+            return 1
+    try:
+        export_tf.generate_tiny(args.out, args.force)
+    except FixtureError as e:
             print(f"make_fixtures: error: {e}", file=sys.stderr)
             return 1
     print(f"make_fixtures: {len(names)} model(s) in {time.perf_counter() - total:.1f} s", file=sys.stderr)

@@ -150,7 +150,49 @@ fn link_runtimes() -> anyhow::Result<()> {
         .map(|e| e.path())
         .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
         .with_context(|| format!("no libonnxruntime.so.* in {}", capi.display()))?;
-    link(&ort, &root().join(".runtimes/onnxruntime/libonnxruntime.so"))
+    link(&ort, &root().join(".runtimes/onnxruntime/libonnxruntime.so"))?;
+    link_tensorflow(&site)
+}
+
+/// The TensorFlow C API from the `tensorflow-cpu` wheel, for the `tensorflow` crate:
+/// `.runtimes/tensorflow/lib/` with the names the linker looks for (`libtensorflow.so`,
+/// `libtensorflow_framework.so`) and the sonames the binaries ask for at run time
+/// (`libtensorflow_cc.so.2`, `libtensorflow_framework.so.2`), and `pkgconfig/tensorflow.pc`
+/// pointing there (found through `PKG_CONFIG_PATH` in `.cargo/config.toml`).
+fn link_tensorflow(site: &Path) -> anyhow::Result<()> {
+    let tf = site.join("tensorflow");
+    let cc = tf.join("libtensorflow_cc.so.2");
+    let framework = tf.join("libtensorflow_framework.so.2");
+    for lib in [&cc, &framework] {
+        anyhow::ensure!(lib.is_file(), "tensorflow-cpu is not installed in the venv ({} missing)", lib.display());
+    }
+    let prefix = root().join(".runtimes/tensorflow");
+    let lib = prefix.join("lib");
+    link(&cc, &lib.join("libtensorflow.so"))?;
+    link(&cc, &lib.join("libtensorflow_cc.so.2"))?;
+    link(&framework, &lib.join("libtensorflow_framework.so"))?;
+    link(&framework, &lib.join("libtensorflow_framework.so.2"))?;
+    let version = tf_version(&tf).unwrap_or_else(|| "2".into());
+    let pc = format!(
+        "prefix={}\nlibdir=${{prefix}}/lib\n\nName: tensorflow\nDescription: TensorFlow C API from the tensorflow-cpu wheel\n\
+         Version: {version}\nLibs: -L${{libdir}} -ltensorflow -ltensorflow_framework\n",
+        prefix.display()
+    );
+    let pc_path = prefix.join("pkgconfig/tensorflow.pc");
+    if std::fs::read_to_string(&pc_path).is_ok_and(|s| s == pc) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(prefix.join("pkgconfig")).context("cannot create .runtimes/tensorflow/pkgconfig")?;
+    std::fs::write(&pc_path, pc).with_context(|| format!("cannot write {}", pc_path.display()))
+}
+
+/// The wheel's version, from its `tensorflow_cpu-<version>.dist-info` folder.
+fn tf_version(tf: &Path) -> Option<String> {
+    let site = tf.parent()?;
+    std::fs::read_dir(site).ok()?.filter_map(Result::ok).find_map(|e| {
+        let name = e.file_name().into_string().ok()?;
+        name.strip_prefix("tensorflow_cpu-")?.strip_suffix(".dist-info").map(str::to_string)
+    })
 }
 
 fn link(target: &Path, at: &Path) -> anyhow::Result<()> {

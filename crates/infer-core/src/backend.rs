@@ -207,6 +207,25 @@ pub trait Session: Send {
     fn end_profiling(&mut self) -> Result<PathBuf> {
         Err(Error::InvalidInput("profiling is not supported by this backend".into()))
     }
+
+    /// The model's named entry points (a SavedModel's signatures), for formats that have them;
+    /// empty otherwise. Exactly one has [`Signature::in_use`] set when the list is not empty.
+    fn signatures(&self) -> &[Signature] {
+        &[]
+    }
+}
+
+/// One named entry point of a model, such as a SavedModel signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// Its name (`serving_default`).
+    pub name: String,
+    /// Inputs, by key.
+    pub inputs: Vec<TensorSpec>,
+    /// Outputs, by key.
+    pub outputs: Vec<TensorSpec>,
+    /// Whether the session runs this one.
+    pub in_use: bool,
 }
 
 /// Parameter statistics of a model.

@@ -24,7 +24,9 @@ pub mod spec;
 pub mod stats;
 pub mod tensor;
 
-pub use backend::{Backend, BackendInfo, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, check_inputs};
+pub use backend::{
+    Backend, BackendInfo, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, Signature, check_inputs,
+};
 pub use device::Device;
 pub use dtype::DType;
 pub use error::{Error, Result};

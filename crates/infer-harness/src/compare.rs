@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     bench::{BenchConfig, Stop},
     environment::Environment,
-    fixture::Fixture,
+    fixture::{Fixture, FormatEntry},
     memory::mib,
     report::{BenchReport, KEY_COLUMNS, Table, read_json, write_json},
 };
@@ -110,7 +110,7 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
             };
             eprintln!("measuring {name} on {device} ...");
             let json = scratch.path().join(format!("{name}-{}.json", device.to_string().replace(':', "")));
-            let entry = match run_child(exe, &fixture, &format.file, &format.reference, name, device, spec, &json) {
+            let entry = match run_child(exe, &fixture, format, name, device, spec, &json) {
                 Ok(report) => CompareEntry { backend: name.into(), device, status: "ok".into(), report: Some(report) },
                 Err(e) => status(format!("error: {e}")),
             };
@@ -130,8 +130,7 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
 fn run_child(
     exe: &Path,
     fixture: &Fixture,
-    model: &str,
-    reference: &str,
+    format: &FormatEntry,
     backend: &str,
     device: Device,
     spec: &CompareSpec,
@@ -139,15 +138,15 @@ fn run_child(
 ) -> std::result::Result<BenchReport, String> {
     let mut cmd = Command::new(exe);
     cmd.arg("bench")
-        .arg(fixture.path(model))
+        .arg(fixture.path(&format.file))
         .args(["--backend", backend, "--device", &device.to_string()])
         .arg("--batch-sizes")
         .arg(spec.batch_sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
         .args(["--warmup", &spec.config.warmup.to_string(), "--threads", &spec.threads.to_string()])
         .arg("--reference-input")
-        .arg(fixture.input())
+        .arg(fixture.input_for(format))
         .arg("--reference-output")
-        .arg(fixture.path(reference))
+        .arg(fixture.path(&format.reference))
         .arg("--quiet")
         .arg("--json")
         .arg(json);

@@ -14,8 +14,12 @@ use serde::Deserialize;
 pub struct FormatEntry {
     /// Model file or folder, relative to the fixture folder.
     pub file: String,
-    /// Reference output (`.npy`) for the fixture's input.
+    /// Reference output (`.npy`) for this format's input.
     pub reference: String,
+    /// This format's own input (`.npy`), when it differs from the fixture's (e.g. NHWC for a
+    /// TensorFlow model); `None` means the fixture's input.
+    #[serde(default)]
+    pub input: Option<String>,
 }
 
 /// The reference input.
@@ -73,5 +77,11 @@ impl Fixture {
     #[must_use]
     pub fn input(&self) -> PathBuf {
         self.path(&self.meta.input.file)
+    }
+
+    /// The input file of one format: its own when the entry names one, else the fixture's.
+    #[must_use]
+    pub fn input_for(&self, format: &FormatEntry) -> PathBuf {
+        format.input.as_deref().map_or_else(|| self.input(), |f| self.path(f))
     }
 }

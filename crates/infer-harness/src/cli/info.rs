@@ -32,6 +32,18 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     for s in session.outputs() {
         println!("  {s}");
     }
+    if !session.signatures().is_empty() {
+        println!("signatures:");
+        for sig in session.signatures() {
+            println!("  {}{}", sig.name, if sig.in_use { "  (in use)" } else { "" });
+            for s in &sig.inputs {
+                println!("    input   {s}");
+            }
+            for s in &sig.outputs {
+                println!("    output  {s}");
+            }
+        }
+    }
     match session.parameters() {
         Some(p) => println!("parameters: {} ({})", p.count, infer_harness::memory::mib(p.bytes)),
         None => println!("parameters: unknown for this backend"),

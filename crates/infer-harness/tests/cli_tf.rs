@@ -1,0 +1,184 @@
+//! The `infer` binary on TensorFlow models: a SavedModel folder and a `.keras` file
+//! (`fixtures/generated/tiny_keras`, written by `cargo xtask fixtures`).
+#![cfg(feature = "tf")]
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use infer_core::npy::read_npy;
+
+fn tiny() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated/tiny_keras");
+    assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
+    dir
+}
+
+fn infer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The tiny `.keras` file copied into a fresh folder (its SavedModel cache is written beside it).
+fn keras_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("tiny.keras");
+    std::fs::copy(tiny().join("model.keras"), &to).unwrap();
+    (dir, to)
+}
+
+#[test]
+fn info_on_a_savedmodel_lists_every_signature() {
+    let out = infer(&["info", p(&tiny().join("saved_model"))]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("format:   SavedModel"), "{stdout}");
+    assert!(stdout.contains("backend:  tf 2.21.0"), "{stdout}");
+    assert!(stdout.contains("image: f32 [?, 8, 8, 3]  (dynamic dims)"), "{stdout}");
+    assert!(stdout.contains("  features\n    input   image: f32 [?, 8, 8, 3]\n    output  "), "{stdout}");
+    assert!(stdout.contains("  serving_default  (in use)\n"), "{stdout}");
+    assert!(stdout.contains("parameters: unknown"), "{stdout}");
+    let out = infer(&["info", p(&tiny().join("saved_model")), "--signature", "nope"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no signature `nope`") && stderr.contains("features, serving_default"), "{stderr}");
+}
+
+#[test]
+fn run_on_a_savedmodel_writes_the_reference_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("y.npy");
+    let x = tiny().join("input.npy");
+    let out = infer(&["run", p(&tiny().join("saved_model")), "--input", p(&x), "-o", p(&y)]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let expected = read_npy(&tiny().join("output.npy")).unwrap();
+    assert!(read_npy(&y).unwrap().max_abs_diff(&expected).unwrap() < 1e-5);
+}
+
+/// A `.keras` file: converted on first use (said on stderr), reused afterwards; images are
+/// preprocessed to the model's NHWC layout.
+#[test]
+fn keras_file_info_run_on_an_image_and_bench() {
+    let (dir, model) = keras_copy();
+    let out = infer(&["info", p(&model)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("format:   Keras"), "{stdout}");
+    assert!(stderr.contains("converted") && stderr.contains("tiny.keras.savedmodel"), "{stderr}");
+
+    let img = dir.path().join("a.png");
+    image::RgbImage::from_fn(12, 10, |x, y| image::Rgb([x as u8 * 20, y as u8 * 25, 90])).save(&img).unwrap();
+    let out = infer(&["run", p(&model), p(&img), "--top", "2"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cached") && !stderr.contains("converting"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["top"].as_array().unwrap().len(), 2, "{stdout}");
+
+    let json = dir.path().join("bench.json");
+    let out = infer(&["bench", p(&model), "--batch-sizes", "1,3", "--iterations", "5", "--json", p(&json)]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["backend"], "tf");
+    assert_eq!(rows[1]["batch_size"], 3);
+}
+
+#[test]
+fn bench_on_a_savedmodel_checks_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = infer(&[
+        "bench",
+        p(&tiny().join("saved_model")),
+        "--batch-sizes",
+        "1,2",
+        "--iterations",
+        "5",
+        "--threads",
+        "1",
+        "--reference-input",
+        p(&tiny().join("input.npy")),
+        "--reference-output",
+        p(&tiny().join("output.npy")),
+        "--json",
+        p(&json),
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(v["max_abs_diff"].as_f64().unwrap() < 1e-5, "{v}");
+    assert_eq!(v["rows"][0]["environment"]["versions"]["tf"], "2.21.0");
+}
+
+/// `compare` feeds each format its own input: here the fixture's input is NCHW garbage for the
+/// tf model, and the savedmodel entry names its NHWC input.
+#[test]
+fn compare_uses_the_format_entry_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("fixture");
+    std::fs::create_dir(&fixture).unwrap();
+    let copy = |from: &Path, to: &Path| {
+        if from.is_dir() {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                let target = to.join(e.file_name());
+                if e.path().is_dir() {
+                    std::fs::create_dir_all(&target).unwrap();
+                    for f in std::fs::read_dir(e.path()).unwrap() {
+                        let f = f.unwrap();
+                        std::fs::copy(f.path(), target.join(f.file_name())).unwrap();
+                    }
+                } else {
+                    std::fs::copy(e.path(), target).unwrap();
+                }
+            }
+        } else {
+            std::fs::copy(from, to).unwrap();
+        }
+    };
+    copy(&tiny().join("saved_model"), &fixture.join("saved_model"));
+    copy(&tiny().join("input.npy"), &fixture.join("input_nhwc.npy"));
+    copy(&tiny().join("output.npy"), &fixture.join("output.npy"));
+    let nchw = infer_core::Tensor::zeros(infer_core::DType::F32, vec![3, 3, 8, 8]).unwrap();
+    infer_core::npy::write_npy(&fixture.join("input.npy"), &nchw).unwrap();
+    std::fs::write(
+        fixture.join("meta.json"),
+        r#"{"model": "tiny", "input": {"file": "input.npy"},
+            "formats": {"savedmodel": {"file": "saved_model", "reference": "output.npy", "input": "input_nhwc.npy"}}}"#,
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = infer(&[
+        "compare",
+        p(&fixture),
+        "-d",
+        "cpu",
+        "--batch-sizes",
+        "1",
+        "--iterations",
+        "3",
+        "--warmup",
+        "1",
+        "--out",
+        p(&out_dir),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let tf: Vec<&str> = stdout.lines().filter(|l| l.starts_with("tf ")).collect();
+    assert_eq!(tf.len(), 1, "{stdout}");
+    assert!(tf[0].trim_end().ends_with("ok"), "{stdout}");
+}

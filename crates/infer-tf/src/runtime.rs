@@ -1,0 +1,305 @@
+//! The TensorFlow C API binding (feature `runtime`): SavedModel sessions and tensor conversion.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use infer_core::{
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, Signature, Tensor, TensorData, TensorSpec,
+    check_inputs,
+};
+use tensorflow::{
+    DataType, FetchToken, Graph, Operation, SavedModelBundle, SessionOptions, SessionRunArgs, Shape, TensorInfo,
+};
+
+use crate::{BACKEND, DEFAULT_SIGNATURE, SERVE_TAG, config::SessionConfig};
+
+fn tf_err(e: impl std::fmt::Display) -> Error {
+    Error::backend(BACKEND, e)
+}
+
+/// The library's version and the GPUs it sees, found once per process.
+struct Runtime {
+    version: String,
+    gpus: Vec<usize>,
+}
+
+static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+
+fn runtime() -> Result<&'static Runtime> {
+    RUNTIME
+        .get_or_init(|| {
+            let version = tensorflow::version().map_err(|e| format!("the library's version is not text: {e}"))?;
+            // An empty graph's session lists the devices the library can place work on.
+            let session = tensorflow::Session::new(&SessionOptions::new(), &Graph::new())
+                .map_err(|e| format!("cannot create a session: {e}"))?;
+            let devices = session.device_list().map_err(|e| format!("cannot list devices: {e}"))?;
+            let gpus = devices
+                .iter()
+                .filter(|d| d.device_type == "GPU")
+                .filter_map(|d| d.name.rsplit(':').next().and_then(|n| n.parse().ok()))
+                .collect();
+            Ok(Runtime { version, gpus })
+        })
+        .as_ref()
+        .map_err(|reason| Error::Unavailable { backend: BACKEND.into(), reason: reason.clone() })
+}
+
+/// Where the library was linked from (recorded by the build script), if known.
+fn library() -> Option<PathBuf> {
+    option_env!("INFER_TF_LIBDIR").map(|dir| {
+        let p = Path::new(dir).join("libtensorflow.so");
+        p.canonicalize().unwrap_or(p)
+    })
+}
+
+/// Probes the runtime: version and devices.
+pub(crate) fn probe() -> Result<BackendInfo> {
+    let rt = runtime()?;
+    let mut devices = vec![Device::Cpu];
+    devices.extend(rt.gpus.iter().map(|&n| Device::Cuda(n)));
+    Ok(BackendInfo { name: BACKEND.into(), runtime_version: rt.version.clone(), library: library(), devices })
+}
+
+fn dtype(ty: DataType) -> Option<DType> {
+    Some(match ty {
+        DataType::Float => DType::F32,
+        DataType::Half => DType::F16,
+        DataType::Double => DType::F64,
+        DataType::Int64 => DType::I64,
+        DataType::Int32 => DType::I32,
+        DataType::Int8 => DType::I8,
+        DataType::UInt8 => DType::U8,
+        DataType::Bool => DType::Bool,
+        _ => return None,
+    })
+}
+
+fn dims(shape: &Shape) -> Option<Vec<Dim>> {
+    let rank = shape.dims()?;
+    Some(
+        (0..rank)
+            .map(|i| match shape[i].and_then(|d| usize::try_from(d).ok()) {
+                Some(n) => Dim::Fixed(n),
+                None => Dim::Dynamic(None),
+            })
+            .collect(),
+    )
+}
+
+fn spec(model: &Path, signature: &str, key: &str, info: &TensorInfo) -> Result<TensorSpec> {
+    let dt = dtype(info.dtype()).ok_or_else(|| {
+        Error::load(
+            model,
+            format!("signature `{signature}`: `{key}` has dtype {}, which infer does not support", info.dtype()),
+        )
+    })?;
+    Ok(TensorSpec { name: key.to_string(), dtype: dt, dims: dims(info.shape()) })
+}
+
+/// The specs of a signature's inputs or outputs, sorted by key.
+fn specs<'a>(
+    model: &Path,
+    signature: &str,
+    map: impl IntoIterator<Item = (&'a String, &'a TensorInfo)>,
+) -> Result<Vec<(TensorSpec, &'a TensorInfo)>> {
+    let mut all: Vec<_> = map.into_iter().collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.into_iter().map(|(key, info)| Ok((spec(model, signature, key, info)?, info))).collect()
+}
+
+fn operation(model: &Path, graph: &Graph, info: &TensorInfo) -> Result<(Operation, i32)> {
+    let op = graph.operation_by_name_required(&info.name().name).map_err(|e| {
+        Error::load(model, format!("the graph has no operation `{}` named by the signature: {e}", info.name().name))
+    })?;
+    Ok((op, info.name().index))
+}
+
+/// Loads the SavedModel in `dir` (`model` is what the user named, for messages).
+pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
+    let rt = runtime()?;
+    let device = match opts.device {
+        Device::Cpu => Device::Cpu,
+        Device::Cuda(n) if rt.gpus.contains(&n) => Device::Cuda(n),
+        Device::Cuda(_) => {
+            let reason = format!(
+                "CUDA not available: TensorFlow {} here sees no such GPU (the tensorflow-cpu wheel has no GPU support)",
+                rt.version
+            );
+            if !opts.fallback_to_cpu {
+                return Err(Error::DeviceUnavailable { backend: BACKEND.into(), device: opts.device, reason });
+            }
+            eprintln!("warning: tf: {reason}; falling back to cpu");
+            Device::Cpu
+        }
+    };
+    let threads = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let config = SessionConfig {
+        intra_op_threads: threads(opts.intra_threads),
+        inter_op_threads: threads(opts.inter_threads),
+        gpu_allow_growth: matches!(device, Device::Cuda(_)),
+    };
+    let mut options = SessionOptions::new();
+    options.set_config(&config.to_proto()).map_err(tf_err)?;
+    let mut graph = Graph::new();
+    let bundle = SavedModelBundle::load(&options, [SERVE_TAG], &mut graph, dir).map_err(|e| {
+        Error::load(
+            model,
+            format!("TensorFlow cannot load the SavedModel in {} (tag `{SERVE_TAG}`): {e}", dir.display()),
+        )
+    })?;
+    let wanted = opts.signature.as_deref().unwrap_or(DEFAULT_SIGNATURE);
+    let meta = bundle.meta_graph_def();
+    // `__saved_model_init_op` and the like are TensorFlow's own, not entry points.
+    let mut names: Vec<&String> = meta.signatures().keys().filter(|k| !k.starts_with("__")).collect();
+    names.sort();
+    let Some(sig) = meta.signatures().get(wanted) else {
+        let have: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        return Err(Error::load(
+            model,
+            format!(
+                "the SavedModel has no signature `{wanted}`; its signatures are: {} (choose one with --signature)",
+                if have.is_empty() { "none".to_string() } else { have.join(", ") }
+            ),
+        ));
+    };
+    let mut signatures = Vec::new();
+    for name in &names {
+        let s = &meta.signatures()[*name];
+        // A signature infer cannot describe (an unsupported dtype) is still listed, without its tensors.
+        let inputs = specs(model, name, s.inputs()).map(|v| v.into_iter().map(|(s, _)| s).collect());
+        let outputs = specs(model, name, s.outputs()).map(|v| v.into_iter().map(|(s, _)| s).collect());
+        signatures.push(Signature {
+            name: (*name).clone(),
+            inputs: inputs.unwrap_or_default(),
+            outputs: outputs.unwrap_or_default(),
+            in_use: name.as_str() == wanted,
+        });
+    }
+    let (mut inputs, mut feeds) = (Vec::new(), Vec::new());
+    for (spec, info) in specs(model, wanted, sig.inputs())? {
+        feeds.push(operation(model, &graph, info)?);
+        inputs.push(spec);
+    }
+    let (mut outputs, mut fetches) = (Vec::new(), Vec::new());
+    for (spec, info) in specs(model, wanted, sig.outputs())? {
+        fetches.push(operation(model, &graph, info)?);
+        outputs.push(spec);
+    }
+    Ok(Box::new(TfSession {
+        session: bundle.session,
+        _graph: graph,
+        inputs,
+        outputs,
+        feeds,
+        fetches,
+        signatures,
+        device,
+    }))
+}
+
+struct TfSession {
+    session: tensorflow::Session,
+    _graph: Graph,
+    inputs: Vec<TensorSpec>,
+    outputs: Vec<TensorSpec>,
+    feeds: Vec<(Operation, i32)>,
+    fetches: Vec<(Operation, i32)>,
+    signatures: Vec<Signature>,
+    device: Device,
+}
+
+/// An input copied into a TensorFlow tensor.
+enum Feed {
+    F32(tensorflow::Tensor<f32>),
+    F16(tensorflow::Tensor<half::f16>),
+    F64(tensorflow::Tensor<f64>),
+    I64(tensorflow::Tensor<i64>),
+    I32(tensorflow::Tensor<i32>),
+    I8(tensorflow::Tensor<i8>),
+    U8(tensorflow::Tensor<u8>),
+    Bool(tensorflow::Tensor<bool>),
+}
+
+fn feed(name: &str, t: &Tensor) -> Result<Feed> {
+    let dims: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
+    macro_rules! f {
+        ($variant:ident, $v:expr) => {
+            tensorflow::Tensor::new(&dims).with_values($v).map(Feed::$variant).map_err(tf_err)
+        };
+    }
+    match t.data() {
+        TensorData::F32(v) => f!(F32, v),
+        TensorData::F16(v) => f!(F16, v),
+        TensorData::F64(v) => f!(F64, v),
+        TensorData::I64(v) => f!(I64, v),
+        TensorData::I32(v) => f!(I32, v),
+        TensorData::I8(v) => f!(I8, v),
+        TensorData::U8(v) => f!(U8, v),
+        TensorData::Bool(v) => f!(Bool, v),
+        TensorData::BF16(_) => {
+            Err(Error::InvalidInput(format!("input `{name}`: bf16 tensors are not supported by the tf backend")))
+        }
+    }
+}
+
+fn fetch(args: &mut SessionRunArgs<'_>, token: FetchToken, spec: &TensorSpec) -> Result<Tensor> {
+    macro_rules! x {
+        ($t:ty) => {{
+            let t = args.fetch::<$t>(token).map_err(|e| tf_err(format!("output `{}`: {e}", spec.name)))?;
+            let shape = t.dims().iter().map(|&d| usize::try_from(d).unwrap_or(usize::MAX)).collect();
+            Tensor::from_vec(shape, t.to_vec())
+        }};
+    }
+    match spec.dtype {
+        DType::F32 => x!(f32),
+        DType::F16 => x!(half::f16),
+        DType::F64 => x!(f64),
+        DType::I64 => x!(i64),
+        DType::I32 => x!(i32),
+        DType::I8 => x!(i8),
+        DType::U8 => x!(u8),
+        DType::Bool => x!(bool),
+        other => Err(Error::InvalidInput(format!("output `{}` has dtype {other}, not supported by tf", spec.name))),
+    }
+}
+
+impl Session for TfSession {
+    fn inputs(&self) -> &[TensorSpec] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorSpec] {
+        &self.outputs
+    }
+
+    fn device(&self) -> Device {
+        self.device
+    }
+
+    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        check_inputs(&self.inputs, inputs)?;
+        let tensors = self.inputs.iter().zip(inputs).map(|(s, t)| feed(&s.name, t)).collect::<Result<Vec<_>>>()?;
+        let mut args = SessionRunArgs::new();
+        for ((op, index), t) in self.feeds.iter().zip(&tensors) {
+            match t {
+                Feed::F32(t) => args.add_feed(op, *index, t),
+                Feed::F16(t) => args.add_feed(op, *index, t),
+                Feed::F64(t) => args.add_feed(op, *index, t),
+                Feed::I64(t) => args.add_feed(op, *index, t),
+                Feed::I32(t) => args.add_feed(op, *index, t),
+                Feed::I8(t) => args.add_feed(op, *index, t),
+                Feed::U8(t) => args.add_feed(op, *index, t),
+                Feed::Bool(t) => args.add_feed(op, *index, t),
+            }
+        }
+        let tokens: Vec<FetchToken> = self.fetches.iter().map(|(op, index)| args.request_fetch(op, *index)).collect();
+        self.session.run(&mut args).map_err(tf_err)?;
+        tokens.into_iter().zip(&self.outputs).map(|(token, spec)| fetch(&mut args, token, spec)).collect()
+    }
+
+    fn signatures(&self) -> &[Signature] {
+        &self.signatures
+    }
+}

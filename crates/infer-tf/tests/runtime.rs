@@ -1,0 +1,167 @@
+//! TensorFlow backend against real models: the generated `tiny_keras` model and ResNet-50
+//! (`cargo xtask fixtures`), compared with the outputs Python computed.
+#![cfg(feature = "runtime")]
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use infer_core::{Backend, DType, Device, Dim, Error, LoadOptions, Session, npy::read_npy};
+use infer_tf::TfBackend;
+
+fn generated(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated").join(name);
+    assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
+    dir
+}
+
+fn tiny() -> PathBuf {
+    generated("tiny_keras")
+}
+
+fn load(path: &Path) -> Box<dyn Session> {
+    TfBackend.load(path, &LoadOptions::default()).unwrap()
+}
+
+/// A copy of a file in a fresh folder, so the Keras cache is made from scratch.
+fn copy_to_tempdir(file: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join(file.file_name().unwrap());
+    std::fs::copy(file, &to).unwrap();
+    (dir, to)
+}
+
+#[test]
+fn probe_reports_the_wheel_version_and_cpu_only() {
+    let info = TfBackend.probe().unwrap();
+    assert_eq!(info.runtime_version, "2.21.0");
+    assert_eq!(info.devices, [Device::Cpu]);
+    assert!(info.library.unwrap().is_file());
+}
+
+#[test]
+fn tiny_savedmodel_matches_keras_with_dynamic_batch() {
+    let mut s = load(&tiny().join("saved_model"));
+    let input = &s.inputs()[0];
+    assert_eq!(input.name, "image");
+    assert_eq!(input.dtype, DType::F32);
+    assert_eq!(input.dims.as_deref().unwrap(), [Dim::Dynamic(None), Dim::Fixed(8), Dim::Fixed(8), Dim::Fixed(3)]);
+    assert_eq!(s.outputs()[0].shape_string(), "[?, 5]");
+    let x = read_npy(&tiny().join("input.npy")).unwrap();
+    let expected = read_npy(&tiny().join("output.npy")).unwrap();
+    let y = s.run(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(y[0].shape(), &[3, 5]);
+    assert!(y[0].max_abs_diff(&expected).unwrap() < 1e-5);
+    let one = s.run(&[x.slice_rows(2, 3).unwrap()]).unwrap();
+    assert!(one[0].max_abs_diff(&expected.slice_rows(2, 3).unwrap()).unwrap() < 1e-5);
+    // Wrong shape and dtype are errors naming the input, not crashes.
+    let err = s.run(&[infer_core::Tensor::zeros(DType::F32, vec![1, 3, 8, 8]).unwrap()]).unwrap_err();
+    assert_eq!(err.to_string(), "shape mismatch for `image`: expected [?, 8, 8, 3], got [1, 3, 8, 8]");
+    let err = s.run(&[infer_core::Tensor::zeros(DType::F64, vec![1, 8, 8, 3]).unwrap()]).unwrap_err();
+    assert!(matches!(err, Error::DtypeMismatch { expected: DType::F32, actual: DType::F64, .. }), "{err}");
+}
+
+#[test]
+fn every_signature_is_listed_and_another_can_be_chosen() {
+    let s = load(&tiny().join("saved_model"));
+    let sigs: Vec<(&str, bool)> = s.signatures().iter().map(|g| (g.name.as_str(), g.in_use)).collect();
+    assert_eq!(sigs, [("features", false), ("serving_default", true)]);
+    assert_eq!(s.signatures()[0].outputs[0].shape_string(), "[?, 4]");
+    assert_eq!(s.signatures()[0].inputs[0].name, "image");
+
+    let opts = LoadOptions { signature: Some("features".into()), ..LoadOptions::default() };
+    let mut s = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
+    assert!(s.signatures().iter().any(|g| g.name == "features" && g.in_use));
+    let x = read_npy(&tiny().join("input.npy")).unwrap();
+    let expected = read_npy(&tiny().join("features.npy")).unwrap();
+    let y = s.run(&[x]).unwrap();
+    assert!(y[0].max_abs_diff(&expected).unwrap() < 1e-5);
+}
+
+#[test]
+fn unknown_signature_lists_the_available_ones() {
+    let opts = LoadOptions { signature: Some("predict".into()), ..LoadOptions::default() };
+    let err = TfBackend.load(&tiny().join("saved_model"), &opts).err().unwrap().to_string();
+    assert!(err.contains("no signature `predict`"), "{err}");
+    assert!(err.contains("features, serving_default"), "{err}");
+}
+
+#[test]
+fn folder_without_saved_model_pb_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = TfBackend.load(dir.path(), &LoadOptions::default()).err().unwrap().to_string();
+    assert!(err.contains(&dir.path().display().to_string()) && err.contains("no saved_model.pb"), "{err}");
+    // A saved_model.pb that is not one names the folder too.
+    std::fs::write(dir.path().join("saved_model.pb"), b"not a protobuf").unwrap();
+    let err = TfBackend.load(dir.path(), &LoadOptions::default()).err().unwrap().to_string();
+    assert!(err.contains(&dir.path().display().to_string()) && err.contains("cannot load the SavedModel"), "{err}");
+}
+
+#[test]
+fn cuda_is_a_clear_error_unless_fallback() {
+    let opts = LoadOptions { device: Device::Cuda(0), ..LoadOptions::default() };
+    let err = TfBackend.load(&tiny().join("saved_model"), &opts).err().unwrap();
+    assert!(matches!(err, Error::DeviceUnavailable { .. }), "{err}");
+    let opts = LoadOptions { fallback_to_cpu: true, intra_threads: 1, inter_threads: 1, ..opts };
+    let mut s = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
+    assert_eq!(s.device(), Device::Cpu);
+    let x = read_npy(&tiny().join("input.npy")).unwrap();
+    let expected = read_npy(&tiny().join("output.npy")).unwrap();
+    assert!(s.run(&[x]).unwrap()[0].max_abs_diff(&expected).unwrap() < 1e-5);
+}
+
+#[test]
+fn keras_file_is_converted_once_then_reused() {
+    let (_dir, model) = copy_to_tempdir(&tiny().join("model.keras"));
+    let first = infer_tf::keras::ensure_saved_model(&model).unwrap();
+    assert!(!first.reused);
+    assert_eq!(first.dir, infer_tf::keras::cache_dir(&model));
+    let stamp = first.dir.join(infer_tf::keras::STAMP_FILE);
+    let made = std::fs::metadata(&stamp).unwrap().modified().unwrap();
+    // Loading through the backend reuses the cache: no new conversion, the stamp untouched.
+    let mut s = load(&model);
+    assert_eq!(std::fs::metadata(&stamp).unwrap().modified().unwrap(), made);
+    assert!(infer_tf::keras::ensure_saved_model(&model).unwrap().reused);
+    let x = read_npy(&tiny().join("input.npy")).unwrap();
+    let expected = read_npy(&tiny().join("output.npy")).unwrap();
+    assert!(s.run(&[x]).unwrap()[0].max_abs_diff(&expected).unwrap() < 1e-5);
+    // A changed source is converted again.
+    std::fs::copy(tiny().join("lambda.keras"), &model).unwrap();
+    let err = infer_tf::keras::ensure_saved_model(&model).unwrap_err().to_string();
+    assert!(err.contains("safe mode"), "{err}");
+}
+
+#[test]
+fn keras_safe_mode_refuses_a_lambda_layer() {
+    let (_dir, model) = copy_to_tempdir(&tiny().join("lambda.keras"));
+    let err = TfBackend.load(&model, &LoadOptions::default()).err().unwrap();
+    assert!(matches!(err, Error::Load { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("lambda.keras") && text.contains("refused by Keras safe mode"), "{text}");
+    assert!(text.contains("Lambda"), "{text}");
+    assert!(!infer_tf::keras::cache_dir(&model).exists());
+}
+
+#[test]
+fn garbage_keras_file_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("broken.keras");
+    std::fs::write(&model, b"not a zip").unwrap();
+    let err = TfBackend.load(&model, &LoadOptions::default()).err().unwrap().to_string();
+    assert!(err.contains("broken.keras") && err.contains("cannot load the file"), "{err}");
+}
+
+/// ResNet-50 ported from torchvision: the SavedModel reproduces PyTorch's output within 1e-4.
+#[test]
+fn resnet50_savedmodel_matches_the_pytorch_reference() {
+    let dir = generated("resnet50");
+    let mut s = load(&dir.join("saved_model"));
+    assert_eq!(s.inputs()[0].shape_string(), "[?, 224, 224, 3]");
+    assert_eq!(s.outputs()[0].shape_string(), "[?, 1000]");
+    let x = read_npy(&dir.join("input_nhwc.npy")).unwrap();
+    let expected = read_npy(&dir.join("reference_torch.npy")).unwrap();
+    let y = s.run(&[x]).unwrap();
+    let diff = y[0].max_abs_diff(&expected).unwrap();
+    assert!(diff < 1e-4, "max abs diff {diff}");
+    let rows = expected.to_f64_vec();
+    assert!(rows[..1000].iter().zip(&rows[1000..]).any(|(a, b)| (a - b).abs() > 1e-3));
+}
