@@ -9,6 +9,8 @@ For every model this writes, into DIR/<model>/:
     input.npy             float32 [2,3,224,224], standard normal from a fixed-seed numpy RNG
     reference_torch.npy   float32 [2,1000], PyTorch eager output on input.npy (inference_mode)
     model.onnx            opset 17, input "input" / output "logits", batch dimension "batch"
+    model.torchscript.pt, model.trace.pt, weights.safetensors, *.pth
+                          PyTorch formats, see export_torch.py
     meta.json             description of the above; written last, so a directory that has a
                           meta.json is complete
 
@@ -44,7 +46,7 @@ import numpy as np
 
 # Bump whenever the content of generated fixtures changes (weights, input, export options,
 # meta.json schema): existing fixture directories are then regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 ONNX_OPSET = 17
 BATCH = 2
@@ -190,6 +192,8 @@ def is_up_to_date(model_dir: Path, name: str, current: dict[str, str | None]) ->
     files = [meta.get("input", {}).get("file")]
     for entry in meta.get("formats", {}).values():
         files += [entry.get("file"), entry.get("reference")]
+        if "sidecar" in entry:
+            files.append(entry.get("sidecar"))
     return all(isinstance(f, str) and (model_dir / f).is_file() for f in files)
 
 
@@ -374,9 +378,27 @@ def export_onnx(ctx: Context) -> FormatResult:
     )
 
 
+def _torch_format(export: Callable[..., tuple[dict[str, Any], dict[str, Any]]]) -> Callable[[Context], FormatResult]:
+    """Adapts an exporter of export_torch.py (which does not import this script)."""
+    import export_torch
+
+    def run(ctx: Context) -> FormatResult:
+        try:
+            entry, extra = export(ctx, write_atomic, log)
+        except export_torch.ExportError as e:
+            raise FixtureError(str(e)) from e
+        return FormatResult(entry=entry, extra=extra)
+
+    return run
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export_torch  # noqa: E402  (next to this script)
+
 # (format name, exporter); meta["formats"] keeps this order.
 FORMATS: list[tuple[str, Callable[[Context], FormatResult]]] = [
     ("onnx", export_onnx),
+    *[(name, _torch_format(export)) for name, export in export_torch.FORMATS],
 ]
 
 

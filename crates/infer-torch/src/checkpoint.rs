@@ -79,11 +79,17 @@ pub fn sniff_bytes(bytes: &[u8]) -> std::result::Result<Kind, String> {
         });
         return Ok(if torchscript { Kind::TorchScript } else { Kind::TorchSave });
     }
+    // Safetensors: a little-endian u64 header length (whose first byte may well be 0x80), then
+    // the JSON header.
+    if bytes.len() >= 9 && bytes[8] == b'{' {
+        let mut n = [0u8; 8];
+        n.copy_from_slice(&bytes[..8]);
+        if usize::try_from(u64::from_le_bytes(n)).is_ok_and(|n| n <= bytes.len() - 8) {
+            return Ok(Kind::Safetensors);
+        }
+    }
     if bytes.first() == Some(&0x80) {
         return Ok(Kind::LegacyPickle);
-    }
-    if bytes.len() >= 9 && bytes[8] == b'{' {
-        return Ok(Kind::Safetensors);
     }
     Err("not a checkpoint: expected a safetensors file or a torch.save zip archive".into())
 }
@@ -529,6 +535,10 @@ mod tests {
     fn sniffing_and_junk() {
         assert_eq!(sniff_bytes(b"\x80\x02}q\x00.").unwrap(), Kind::LegacyPickle);
         assert!(sniff_bytes(b"hello world").is_err());
+        // A header of 0x80 bytes starts with the byte a pickle starts with.
+        let mut st = vec![0x80, 0, 0, 0, 0, 0, 0, 0, b'{'];
+        st.resize(8 + 0x80, b' ');
+        assert_eq!(sniff_bytes(&st).unwrap(), Kind::Safetensors);
         let err = read_bytes(b"\x80\x02}q\x00.").unwrap_err().to_string();
         assert!(err.contains("legacy torch.save"), "{err}");
         let err = read_bytes(b"PK\x03\x04garbage").unwrap_err().to_string();

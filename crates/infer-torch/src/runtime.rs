@@ -141,9 +141,9 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
         .unwrap_or(1000);
     let vs = nn::VarStore::new(tdev);
     let n = i64::try_from(nclasses).map_err(|e| Error::load(path, e.to_string()))?;
-    let net = match arch {
-        "resnet18" => tch::vision::resnet::resnet18(&vs.root(), n),
-        "resnet50" => tch::vision::resnet::resnet50(&vs.root(), n),
+    let net: Box<dyn ModuleT> = match arch {
+        "resnet18" => Box::new(tch::vision::resnet::resnet18(&vs.root(), n)),
+        "resnet50" => Box::new(tch::vision::resnet::resnet50(&vs.root(), n)),
         other => {
             return Err(Error::load(
                 path,
@@ -190,7 +190,7 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
 
 enum Model {
     Script(CModule),
-    Arch { net: nn::FuncT<'static>, _vs: nn::VarStore },
+    Arch { net: Box<dyn ModuleT>, _vs: nn::VarStore },
 }
 
 struct TorchSession {
