@@ -211,7 +211,10 @@ fn decode(dtype: DType, bytes: &[u8], shape: Vec<usize>) -> std::result::Result<
 }
 
 /// Reads a `torch.save` zip archive: interprets `data.pkl`, picks the state dict, reads its storages.
-fn read_torch_save(bytes: &[u8]) -> std::result::Result<(Vec<(String, Tensor)>, Option<String>), String> {
+/// Named tensors and the container key they were found under.
+type Found = (Vec<(String, Tensor)>, Option<String>);
+
+fn read_torch_save(bytes: &[u8]) -> std::result::Result<Found, String> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive: {e}"))?;
     let pkl: Vec<String> = archive
         .file_names()

@@ -520,7 +520,7 @@ fn pop_mark(stack: &mut Vec<Item>) -> Result<Vec<Value>, String> {
 }
 
 fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, String> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("malformed pickle: odd number of dict items".into());
     }
     let mut it = items.into_iter();
