@@ -12,6 +12,8 @@ For every model this writes, into DIR/<model>/:
     saved_model/          the same weights ported to Keras (NHWC), Keras 3 model.export()
     model.keras           that Keras model, model.save()
     input_nhwc.npy        input.npy transposed to NHWC, the input of the two above
+    model.torchscript.pt, model.trace.pt, weights.safetensors, *.pth
+                          PyTorch formats, see export_torch.py
     meta.json             description of the above; written last, so a directory that has a
                           meta.json is complete
 
@@ -56,7 +58,7 @@ import export_tf  # noqa: E402  (TensorFlow formats; imports TensorFlow only whe
 
 # Bump whenever the content of generated fixtures changes (weights, input, export options,
 # meta.json schema): existing fixture directories are then regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 ONNX_OPSET = 17
 BATCH = 2
@@ -202,6 +204,8 @@ def is_up_to_date(model_dir: Path, name: str, current: dict[str, str | None]) ->
     files = [meta.get("input", {}).get("file")]
     for entry in meta.get("formats", {}).values():
         files += [entry.get("file"), entry.get("reference"), entry.get("input", files[0])]
+        if "sidecar" in entry:
+            files.append(entry.get("sidecar"))
     # A SavedModel is a folder.
     return all(isinstance(f, str) and (model_dir / f).exists() for f in files)
 
@@ -387,9 +391,27 @@ def export_onnx(ctx: Context) -> FormatResult:
     )
 
 
+def _torch_format(export: Callable[..., tuple[dict[str, Any], dict[str, Any]]]) -> Callable[[Context], FormatResult]:
+    """Adapts an exporter of export_torch.py (which does not import this script)."""
+    import export_torch
+
+    def run(ctx: Context) -> FormatResult:
+        try:
+            entry, extra = export(ctx, write_atomic, log)
+        except export_torch.ExportError as e:
+            raise FixtureError(str(e)) from e
+        return FormatResult(entry=entry, extra=extra)
+
+    return run
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export_torch  # noqa: E402  (next to this script)
+
 # (format name, exporter); meta["formats"] keeps this order.
 FORMATS: list[tuple[str, Callable[[Context], FormatResult]]] = [
     ("onnx", export_onnx),
+    *[(name, _torch_format(export)) for name, export in export_torch.FORMATS],
     ("savedmodel", export_tf.export_savedmodel),
     ("keras", export_tf.export_keras),
 ]

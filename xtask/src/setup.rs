@@ -151,6 +151,13 @@ fn link_runtimes() -> anyhow::Result<()> {
         .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
         .with_context(|| format!("no libonnxruntime.so.* in {}", capi.display()))?;
     link(&ort, &root().join(".runtimes/onnxruntime/libonnxruntime.so"))?;
+    // libtorch for tch (`LIBTORCH` in .cargo/config.toml): the torch package folder has the
+    // `lib/` and `include/` a libtorch distribution has.
+    let torch = site.join("torch");
+    if !torch.join("lib/libtorch_cpu.so").is_file() {
+        bail!("torch is not installed in the venv ({} has no lib/libtorch_cpu.so)", torch.display());
+    }
+    link(&torch, &root().join(".runtimes/libtorch"))?;
     link_tensorflow(&site)
 }
 

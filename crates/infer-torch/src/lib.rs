@@ -1,24 +1,142 @@
-//! PyTorch backend for **infer** (libtorch through `tch`).
+//! PyTorch backend for **infer**: TorchScript modules and weights-only checkpoints on libtorch
+//! (through `tch`, feature `runtime`).
 //!
-//! The libtorch binding has not landed yet: this backend reports itself as not compiled, so
-//! every report lists it with the reason instead of silently leaving it out.
+//! - A TorchScript file (`torch.jit.script` or `torch.jit.trace`, saved with `torch.jit.save`) is
+//!   loaded onto the device in eval mode and run without gradients. TorchScript does not record
+//!   input shapes, so they are read from a sidecar JSON next to the model ([`sidecar_path`]:
+//!   `model.pt` → `model.json`); without one the model takes one input of unknown shape.
+//! - A weights-only checkpoint (`.safetensors`, or a `torch.save` file of a state dict) is loaded
+//!   into an architecture chosen by name ([`ARCHITECTURES`], `LoadOptions::architecture`, CLI
+//!   `--arch`). The file is read by [`checkpoint`], a pure-Rust reader that never executes code
+//!   from the file, and matched key by key: missing and unexpected keys and shape mismatches are
+//!   reported by name.
+//!
+//! Without the `runtime` feature the backend reports itself as not compiled; [`checkpoint`] and
+//! the sidecar format are always available.
 //!
 //! ```
-//! use infer_core::{Backend, Error};
-//! let err = infer_torch::TorchBackend.probe().unwrap_err();
-//! assert!(matches!(err, Error::NotCompiled { .. }));
+//! use infer_core::Backend;
+//! let backend = infer_torch::TorchBackend;
+//! assert_eq!(backend.name(), "torch");
+//! // Err(NotCompiled) without the `runtime` feature.
+//! let _ = backend.probe();
 //! ```
 
-use std::path::Path;
+pub mod checkpoint;
+#[cfg(feature = "runtime")]
+mod runtime;
 
-use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, Result, Session};
+use std::path::{Path, PathBuf};
+
+use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, Result, Session, TensorSpec};
+use serde::{Deserialize, Serialize};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "torch";
+/// The PyTorch version `cargo xtask setup` installs and `tch` 0.24 is written for.
+pub const REQUIRED_VERSION: &str = "2.11.0";
+/// Architectures a weights-only checkpoint can be loaded into (torchvision parameter names).
+pub const ARCHITECTURES: &[&str] = &["resnet18", "resnet50"];
 
 /// The PyTorch backend.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TorchBackend;
+
+/// Input and output descriptions of a TorchScript model, stored next to it as JSON.
+///
+/// ```json
+/// {"inputs":  [{"name": "input",  "dtype": "f32", "dims": ["batch", 3, 224, 224]}],
+///  "outputs": [{"name": "logits", "dtype": "f32", "dims": ["batch", 1000]}]}
+/// ```
+/// A dimension is a number (fixed), a string (dynamic, named) or `null` (dynamic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// The inputs of `forward`, in order.
+    pub inputs: Vec<TensorSpec>,
+    /// The outputs (a tuple's elements, in order).
+    #[serde(default)]
+    pub outputs: Vec<TensorSpec>,
+}
+
+/// Where the sidecar of a TorchScript model is looked for: the model's path with the extension
+/// replaced by `.json` (`model.torchscript.pt` → `model.torchscript.json`).
+#[must_use]
+pub fn sidecar_path(model: &Path) -> PathBuf {
+    model.with_extension("json")
+}
+
+/// Reads the sidecar of `model`, if there is one.
+///
+/// # Errors
+/// [`Error::File`] naming the sidecar when it exists but is not valid.
+pub fn read_sidecar(model: &Path) -> Result<Option<Sidecar>> {
+    let path = sidecar_path(model);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let sidecar: Sidecar = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::file(&path, format!("invalid TorchScript sidecar ({e}): expected {{\"inputs\": [{{\"name\", \"dtype\", \"dims\"}}], \"outputs\": [...]}}"))
+    })?;
+    if sidecar.inputs.is_empty() {
+        return Err(Error::file(&path, "the sidecar lists no inputs"));
+    }
+    Ok(Some(sidecar))
+}
+
+/// How a file is to be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// A TorchScript module.
+    TorchScript,
+    /// A weights-only checkpoint loaded into the named architecture.
+    Checkpoint {
+        /// Architecture name, one of [`ARCHITECTURES`].
+        arch: String,
+    },
+}
+
+/// Decides how to load `path`: with an architecture, as a checkpoint (whatever the extension);
+/// otherwise as TorchScript, after checking that the file is not a weights-only checkpoint.
+///
+/// # Errors
+/// [`Error::Load`] naming the file: unknown architecture, or a checkpoint given without one
+/// ("this is a weights-only checkpoint; pass --arch resnet18|resnet50").
+pub fn plan(path: &Path, opts: &LoadOptions) -> Result<Plan> {
+    if let Some(arch) = &opts.architecture {
+        let arch = arch.to_ascii_lowercase();
+        if !ARCHITECTURES.contains(&arch.as_str()) {
+            return Err(Error::load(
+                path,
+                format!("unknown architecture `{arch}`: expected one of {}", ARCHITECTURES.join(", ")),
+            ));
+        }
+        return Ok(Plan::Checkpoint { arch });
+    }
+    let weights_only =
+        || Error::load(path, format!("this is a weights-only checkpoint; pass --arch {}", ARCHITECTURES.join("|")));
+    if ModelFormat::detect(path)? == ModelFormat::Checkpoint {
+        return Err(weights_only());
+    }
+    match checkpoint::sniff(path) {
+        Ok(checkpoint::Kind::TorchScript) => Ok(Plan::TorchScript),
+        Ok(checkpoint::Kind::TorchSave | checkpoint::Kind::Safetensors | checkpoint::Kind::LegacyPickle) => {
+            Err(weights_only())
+        }
+        Err(e) => Err(Error::load(
+            path,
+            format!("not a TorchScript archive ({}): expected a file written by torch.jit.save", reason(&e)),
+        )),
+    }
+}
+
+fn reason(e: &Error) -> String {
+    match e {
+        Error::Load { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
 
 impl Backend for TorchBackend {
     fn name(&self) -> &'static str {
@@ -26,14 +144,65 @@ impl Backend for TorchBackend {
     }
 
     fn formats(&self) -> &'static [ModelFormat] {
-        &[ModelFormat::TorchScript]
+        &[ModelFormat::TorchScript, ModelFormat::Checkpoint]
     }
 
     fn probe(&self) -> Result<BackendInfo> {
+        #[cfg(feature = "runtime")]
+        return runtime::probe();
+        #[cfg(not(feature = "runtime"))]
         Err(Error::NotCompiled { backend: BACKEND.into(), feature: "torch".into() })
     }
 
-    fn load(&self, _path: &Path, _opts: &LoadOptions) -> Result<Box<dyn Session>> {
-        Err(Error::NotCompiled { backend: BACKEND.into(), feature: "torch".into() })
+    fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
+        #[cfg(feature = "runtime")]
+        return runtime::load(path, opts);
+        #[cfg(not(feature = "runtime"))]
+        {
+            let _ = (path, opts);
+            Err(Error::NotCompiled { backend: BACKEND.into(), feature: "torch".into() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn plan_needs_an_architecture_for_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = dir.path().join("w.safetensors");
+        std::fs::write(&st, b"\x02\x00\x00\x00\x00\x00\x00\x00{}").unwrap();
+        let err = plan(&st, &LoadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("w.safetensors") && err.contains("pass --arch resnet18|resnet50"), "{err}");
+        let opts = LoadOptions { architecture: Some("ResNet18".into()), ..LoadOptions::default() };
+        assert_eq!(plan(&st, &opts).unwrap(), Plan::Checkpoint { arch: "resnet18".into() });
+        let opts = LoadOptions { architecture: Some("vgg16".into()), ..LoadOptions::default() };
+        assert!(plan(&st, &opts).unwrap_err().to_string().contains("unknown architecture `vgg16`"));
+        let junk = dir.path().join("m.pt");
+        std::fs::write(&junk, b"not a model").unwrap();
+        let err = plan(&junk, &LoadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("m.pt") && err.contains("not a TorchScript archive"), "{err}");
+    }
+
+    #[test]
+    fn sidecar_round_trip_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.torchscript.pt");
+        assert_eq!(sidecar_path(&model), dir.path().join("m.torchscript.json"));
+        assert!(read_sidecar(&model).unwrap().is_none());
+        std::fs::write(
+            sidecar_path(&model),
+            r#"{"inputs":[{"name":"input","dtype":"f32","dims":["batch",3,224,224]}],"outputs":[{"name":"logits","dtype":"f32","dims":[null,1000]}]}"#,
+        )
+        .unwrap();
+        let s = read_sidecar(&model).unwrap().unwrap();
+        assert_eq!(s.inputs[0].shape_string(), "[batch, 3, 224, 224]");
+        assert_eq!(s.outputs[0].shape_string(), "[?, 1000]");
+        std::fs::write(sidecar_path(&model), r#"{"inputs":[{"name":"x"}]}"#).unwrap();
+        let err = read_sidecar(&model).unwrap_err().to_string();
+        assert!(err.contains("m.torchscript.json") && err.contains("invalid TorchScript sidecar"), "{err}");
     }
 }

@@ -1,0 +1,138 @@
+//! `infer info/run/bench` on the PyTorch formats of the generated ResNet-18 (`cargo xtask
+//! fixtures`): the TorchScript file, and the architecture + checkpoint; and, with the onnx backend
+//! too, ONNX Runtime and libtorch agreeing on the same weights.
+#![cfg(feature = "torch")]
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+fn fixture() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated/resnet18");
+    assert!(
+        dir.join("model.torchscript.pt").is_file() && dir.join("weights.safetensors").is_file(),
+        "{} has no PyTorch formats: run `cargo xtask fixtures`",
+        dir.display()
+    );
+    dir
+}
+
+fn infer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn info_on_torchscript_and_on_arch_plus_checkpoint() {
+    let dir = fixture();
+    let script = ok(&infer(&["info", p(&dir.join("model.torchscript.pt"))]));
+    let ckpt = ok(&infer(&["info", p(&dir.join("weights.safetensors")), "--arch", "resnet18"]));
+    for (out, format) in [(&script, "TorchScript"), (&ckpt, "Checkpoint")] {
+        assert!(out.contains(&format!("format:   {format}")), "{out}");
+        assert!(out.contains("backend:  torch 2.11.0"), "{out}");
+        assert!(out.contains("input: f32 [batch, 3, 224, 224]  (dynamic dims)"), "{out}");
+        assert!(out.contains("logits: f32 [batch, 1000]"), "{out}");
+        assert!(out.contains("parameters: 11689512 (44.6 MiB)"), "{out}");
+    }
+}
+
+#[test]
+fn run_reproduces_the_reference_from_every_torch_form() {
+    let dir = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let expected = infer_core::npy::read_npy(&dir.join("reference_torch.npy")).unwrap();
+    let input = dir.join("input.npy");
+    let cases: [(&str, &[&str]); 4] = [
+        ("model.torchscript.pt", &[]),
+        ("model.trace.pt", &[]),
+        ("weights.safetensors", &["--arch", "resnet18"]),
+        ("state_dict.pth", &["--arch", "resnet18"]),
+    ];
+    for (file, extra) in cases {
+        let y = tmp.path().join(format!("{file}.npy"));
+        let model = dir.join(file);
+        let mut args = vec!["run", p(&model), "--input", p(&input), "-o", p(&y)];
+        args.extend_from_slice(extra);
+        ok(&infer(&args));
+        let got = infer_core::npy::read_npy(&y).unwrap();
+        let diff = got.max_abs_diff(&expected).unwrap();
+        assert!(diff < 1e-4, "{file}: max abs diff {diff}");
+    }
+}
+
+#[test]
+fn bench_on_torchscript_and_checkpoint_checks_the_reference() {
+    let dir = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, extra) in [("model.torchscript.pt", None), ("dataparallel.pth", Some("resnet18"))] {
+        let json = tmp.path().join("bench.json");
+        let model = dir.join(file);
+        let mut args = vec![
+            "bench",
+            p(&model),
+            "--batch-sizes",
+            "1,2",
+            "--warmup",
+            "1",
+            "--iterations",
+            "3",
+            "--threads",
+            "2",
+            "--reference-input",
+        ];
+        let input = dir.join("input.npy");
+        let reference = dir.join("reference_torch.npy");
+        args.extend([p(&input), "--reference-output", p(&reference), "--json", p(&json)]);
+        if let Some(a) = extra {
+            args.extend(["--arch", a]);
+        }
+        ok(&infer(&args));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert!(v["max_abs_diff"].as_f64().unwrap() < 1e-4, "{file}: {}", v["max_abs_diff"]);
+        let rows = v["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r["backend"] == "torch" && r["samples_ms"].as_array().unwrap().len() == 3));
+    }
+}
+
+#[test]
+fn a_checkpoint_without_arch_says_what_to_pass() {
+    let dir = fixture();
+    let out = infer(&["info", p(&dir.join("state_dict.pth"))]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("this is a weights-only checkpoint; pass --arch resnet18|resnet50"), "{stderr}");
+}
+
+/// ONNX Runtime on the ONNX export and libtorch on the TorchScript and the checkpoint of the
+/// same weights agree with each other.
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_and_torch_agree_on_the_same_weights() {
+    use infer_core::LoadOptions;
+    let dir = fixture();
+    let x = infer_core::npy::read_npy(&dir.join("input.npy")).unwrap();
+    let registry = infer_harness::backends::registry();
+    let run = |backend: &str, file: &str, arch: Option<&str>| {
+        let opts = LoadOptions { architecture: arch.map(str::to_string), ..LoadOptions::default() };
+        let mut s = registry.get(backend).unwrap().load(&dir.join(file), &opts).unwrap();
+        s.run(std::slice::from_ref(&x)).unwrap().remove(0)
+    };
+    let onnx = run("onnx", "model.onnx", None);
+    let script = run("torch", "model.torchscript.pt", None);
+    let ckpt = run("torch", "checkpoint_model.pth", Some("resnet18"));
+    assert!(onnx.max_abs_diff(&script).unwrap() < 1e-4);
+    assert!(onnx.max_abs_diff(&ckpt).unwrap() < 1e-4);
+    assert!(script.max_abs_diff(&ckpt).unwrap() < 1e-4);
+}

@@ -1,0 +1,331 @@
+//! The libtorch binding (feature `runtime`): devices, threads, TorchScript and architecture
+//! sessions, tensor conversion.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use half::{bf16, f16};
+use infer_core::{
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorData,
+    TensorSpec, check_inputs,
+};
+use tch::{CModule, IValue, Kind, nn, nn::ModuleT};
+
+use crate::{ARCHITECTURES, BACKEND, Plan, checkpoint};
+
+/// The folder libtorch was linked from at build time (also the binaries' rpath).
+const BUILD_LIBTORCH_LIB: Option<&str> = option_env!("INFER_TORCH_LIBTORCH_LIB");
+
+fn tch_err(e: impl std::fmt::Display) -> Error {
+    Error::backend(BACKEND, e)
+}
+
+/// The `libtorch_cpu.so` this process actually loaded (from `/proc/self/maps`), else the build's.
+fn library() -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libtorch_cpu.so"))
+        .map(PathBuf::from)
+        .or_else(|| BUILD_LIBTORCH_LIB.map(|d| Path::new(d).join("libtorch_cpu.so")))
+}
+
+/// `__version__` from the torch package's `version.py` next to the loaded library.
+fn version(library: Option<&Path>) -> String {
+    let from_file = library.and_then(Path::parent).and_then(Path::parent).and_then(|torch| {
+        let text = std::fs::read_to_string(torch.join("version.py")).ok()?;
+        text.lines().find_map(|l| {
+            let v = l.strip_prefix("__version__")?.trim_start().strip_prefix('=')?.trim();
+            Some(v.trim_matches(|c| c == '\'' || c == '"').to_string())
+        })
+    });
+    from_file.unwrap_or_else(|| crate::REQUIRED_VERSION.to_string())
+}
+
+pub(crate) fn probe() -> Result<BackendInfo> {
+    let library = library();
+    let mut devices = vec![Device::Cpu];
+    if tch::Cuda::is_available() {
+        let n = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+        devices.extend((0..n).map(Device::Cuda));
+    }
+    Ok(BackendInfo { name: BACKEND.into(), runtime_version: version(library.as_deref()), library, devices })
+}
+
+/// Sets libtorch's thread pools. Inter-op threads can be set once per process, before any
+/// parallel work; later different requests are reported and ignored.
+fn configure_threads(opts: &LoadOptions) {
+    if opts.intra_threads > 0 {
+        tch::set_num_threads(i32::try_from(opts.intra_threads).unwrap_or(i32::MAX));
+    }
+    if opts.inter_threads > 0 {
+        static INTEROP: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
+        let n = opts.inter_threads;
+        let set = INTEROP.get_or_init(|| {
+            std::panic::catch_unwind(|| tch::set_num_interop_threads(i32::try_from(n).unwrap_or(i32::MAX)))
+                .map(|()| n)
+                .map_err(|_| "libtorch refused to change its inter-op thread count".to_string())
+        });
+        match set {
+            Ok(m) if *m == n => {}
+            Ok(m) => eprintln!("warning: torch: inter-op threads are already {m} in this process; {n} ignored"),
+            Err(e) => eprintln!("warning: torch: {e}"),
+        }
+    }
+}
+
+/// The tch device for `opts.device`, or the CPU with a warning when allowed.
+fn device(opts: &LoadOptions) -> Result<(tch::Device, Device)> {
+    let Device::Cuda(ordinal) = opts.device else {
+        return Ok((tch::Device::Cpu, Device::Cpu));
+    };
+    let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+    let reason = if !tch::Cuda::is_available() || count == 0 {
+        let lib = library().map(|p| p.display().to_string()).unwrap_or_else(|| "libtorch".into());
+        Some(format!("CUDA not available: {lib} finds no CUDA device (no GPU, no driver, or a CPU-only libtorch)"))
+    } else if ordinal >= count {
+        Some(format!("CUDA not available: cuda:{ordinal} requested but only {count} CUDA device(s) are present"))
+    } else {
+        None
+    };
+    match reason {
+        None => Ok((tch::Device::Cuda(ordinal), opts.device)),
+        Some(reason) if opts.fallback_to_cpu => {
+            eprintln!("warning: torch: {reason}; falling back to cpu");
+            Ok((tch::Device::Cpu, Device::Cpu))
+        }
+        Some(reason) => Err(Error::DeviceUnavailable { backend: BACKEND.into(), device: opts.device, reason }),
+    }
+}
+
+pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
+    let plan = crate::plan(path, opts)?;
+    let (tdev, dev) = device(opts)?;
+    configure_threads(opts);
+    match plan {
+        Plan::TorchScript => load_script(path, tdev, dev),
+        Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev),
+    }
+}
+
+fn parameters(tensors: impl IntoIterator<Item = tch::Tensor>) -> ParameterCount {
+    tensors.into_iter().fold(ParameterCount { count: 0, bytes: 0 }, |acc, t| {
+        let n = t.numel() as u64;
+        let size = t.f_kind().map(Kind::elt_size_in_bytes).unwrap_or(4) as u64;
+        ParameterCount { count: acc.count + n, bytes: acc.bytes + n * size }
+    })
+}
+
+fn load_script(path: &Path, tdev: tch::Device, dev: Device) -> Result<Box<dyn Session>> {
+    let sidecar = crate::read_sidecar(path)?;
+    let mut module = CModule::load_on_device(path, tdev).map_err(|e| Error::load(path, e.to_string()))?;
+    module.f_set_eval().map_err(|e| Error::load(path, e.to_string()))?;
+    let params = module.named_parameters().map_err(|e| Error::load(path, e.to_string()))?;
+    let parameters = parameters(params.into_iter().map(|(_, t)| t));
+    let (inputs, outputs, described) = match sidecar {
+        Some(s) => (s.inputs, s.outputs, true),
+        None => (vec![TensorSpec { name: "input".into(), dtype: DType::F32, dims: None }], Vec::new(), false),
+    };
+    Ok(Box::new(TorchSession { model: Model::Script(module), tdev, dev, inputs, outputs, described, parameters }))
+}
+
+fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> Result<Box<dyn Session>> {
+    let ckpt = checkpoint::read(path)?;
+    let nclasses = ckpt
+        .tensors
+        .iter()
+        .find(|(n, _)| n == "fc.weight")
+        .and_then(|(_, t)| t.shape().first().copied())
+        .unwrap_or(1000);
+    let vs = nn::VarStore::new(tdev);
+    let n = i64::try_from(nclasses).map_err(|e| Error::load(path, e.to_string()))?;
+    let net: Box<dyn ModuleT> = match arch {
+        "resnet18" => Box::new(tch::vision::resnet::resnet18(&vs.root(), n)),
+        "resnet50" => Box::new(tch::vision::resnet::resnet50(&vs.root(), n)),
+        other => {
+            return Err(Error::load(
+                path,
+                format!("unknown architecture `{other}`: expected {}", ARCHITECTURES.join(", ")),
+            ));
+        }
+    };
+    let vars = vs.variables();
+    let mut expected: Vec<(String, Vec<usize>)> = vars
+        .iter()
+        .map(|(name, t)| (name.clone(), t.size().iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect()))
+        .collect();
+    expected.sort();
+    let matched = checkpoint::match_keys(&expected, ckpt.tensors)
+        .map_err(|e| Error::load(path, format!("{e} (architecture {arch}, {nclasses} classes)")))?;
+    tch::no_grad(|| -> Result<()> {
+        for (name, value) in matched {
+            let mut var = vars.get(&name).map(tch::Tensor::shallow_clone).ok_or_else(|| {
+                Error::load(path, format!("internal: variable {name} vanished from the architecture"))
+            })?;
+            let src = to_tch(&value, tch::Device::Cpu)?;
+            var.f_copy_(&src).map_err(|e| Error::load(path, format!("copying {name}: {e}")))?;
+        }
+        Ok(())
+    })?;
+    let parameters = parameters(vs.trainable_variables());
+    let inputs = vec![TensorSpec::new(
+        "input",
+        DType::F32,
+        vec![Dim::Dynamic(Some("batch".into())), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
+    )];
+    let outputs =
+        vec![TensorSpec::new("logits", DType::F32, vec![Dim::Dynamic(Some("batch".into())), Dim::Fixed(nclasses)])];
+    Ok(Box::new(TorchSession {
+        model: Model::Arch { net, _vs: vs },
+        tdev,
+        dev,
+        inputs,
+        outputs,
+        described: true,
+        parameters,
+    }))
+}
+
+enum Model {
+    Script(CModule),
+    Arch { net: Box<dyn ModuleT>, _vs: nn::VarStore },
+}
+
+struct TorchSession {
+    model: Model,
+    tdev: tch::Device,
+    dev: Device,
+    inputs: Vec<TensorSpec>,
+    outputs: Vec<TensorSpec>,
+    /// Whether `inputs` came from a description (sidecar, architecture) rather than a guess.
+    described: bool,
+    parameters: ParameterCount,
+}
+
+/// Copies one of our tensors into a libtorch tensor on `device`.
+fn to_tch(t: &Tensor, device: tch::Device) -> Result<tch::Tensor> {
+    let shape: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+    let flat = match t.data() {
+        TensorData::F32(v) => tch::Tensor::f_from_slice(v),
+        TensorData::F16(v) => tch::Tensor::f_from_slice(v),
+        TensorData::BF16(v) => tch::Tensor::f_from_slice(v),
+        TensorData::F64(v) => tch::Tensor::f_from_slice(v),
+        TensorData::I64(v) => tch::Tensor::f_from_slice(v),
+        TensorData::I32(v) => tch::Tensor::f_from_slice(v),
+        TensorData::I8(v) => tch::Tensor::f_from_slice(v),
+        TensorData::U8(v) => tch::Tensor::f_from_slice(v),
+        TensorData::Bool(v) => tch::Tensor::f_from_slice(v),
+    }
+    .map_err(tch_err)?;
+    let t = flat.f_reshape(shape.as_slice()).map_err(tch_err)?;
+    if device == tch::Device::Cpu { Ok(t) } else { t.f_to(device).map_err(tch_err) }
+}
+
+/// Copies a libtorch tensor (any device, any layout) into one of ours.
+fn from_tch(name: &str, t: &tch::Tensor) -> Result<Tensor> {
+    let t = t.f_to(tch::Device::Cpu).and_then(|t| t.f_contiguous()).map_err(tch_err)?;
+    let shape: Vec<usize> = t.size().iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
+    let n = t.numel();
+    macro_rules! copy {
+        ($ty:ty, $zero:expr, $variant:ident) => {{
+            let mut v: Vec<$ty> = vec![$zero; n];
+            t.f_copy_data(&mut v, n).map_err(tch_err)?;
+            TensorData::$variant(v)
+        }};
+    }
+    let data = match t.f_kind().map_err(tch_err)? {
+        Kind::Float => copy!(f32, 0.0, F32),
+        Kind::Half => copy!(f16, f16::ZERO, F16),
+        Kind::BFloat16 => copy!(bf16, bf16::ZERO, BF16),
+        Kind::Double => copy!(f64, 0.0, F64),
+        Kind::Int64 => copy!(i64, 0, I64),
+        Kind::Int => copy!(i32, 0, I32),
+        Kind::Int8 => copy!(i8, 0, I8),
+        Kind::Uint8 => copy!(u8, 0, U8),
+        Kind::Bool => copy!(bool, false, Bool),
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "output `{name}` has element type {other:?}, which infer does not support"
+            )));
+        }
+    };
+    Tensor::new(shape, data)
+}
+
+/// Flattens a TorchScript result into its tensors (a tensor, or a tuple/list of them).
+fn tensors_of(value: IValue, out: &mut Vec<tch::Tensor>) -> Result<()> {
+    match value {
+        IValue::Tensor(t) => out.push(t),
+        IValue::TensorList(ts) => out.extend(ts),
+        IValue::Tuple(vs) | IValue::GenericList(vs) => {
+            for v in vs {
+                tensors_of(v, out)?;
+            }
+        }
+        _ => {
+            return Err(Error::backend(
+                BACKEND,
+                "the model returned something other than tensors (tuple/list of tensors)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Session for TorchSession {
+    fn inputs(&self) -> &[TensorSpec] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorSpec] {
+        &self.outputs
+    }
+
+    fn device(&self) -> Device {
+        self.dev
+    }
+
+    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        if self.described {
+            check_inputs(&self.inputs, inputs)?;
+        } else if inputs.is_empty() {
+            return Err(Error::InvalidInput("the model takes at least one input, got none".into()));
+        }
+        let _guard = tch::no_grad_guard();
+        let xs = inputs.iter().map(|t| to_tch(t, self.tdev)).collect::<Result<Vec<_>>>()?;
+        let mut ys = Vec::new();
+        match &self.model {
+            Model::Script(m) => {
+                let args: Vec<IValue> = xs.into_iter().map(IValue::Tensor).collect();
+                tensors_of(m.forward_is(&args).map_err(tch_err)?, &mut ys)?;
+            }
+            Model::Arch { net, .. } => {
+                let x = xs.into_iter().next().ok_or_else(|| Error::InvalidInput("no input".into()))?;
+                // tch's nn layers panic on failures (e.g. out of device memory): make that an error.
+                let y = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.forward_t(&x, false)))
+                    .map_err(|_| Error::backend(BACKEND, "libtorch failed while running the architecture"))?;
+                ys.push(y);
+            }
+        }
+        ys.iter()
+            .enumerate()
+            .map(|(i, y)| {
+                let name = self.outputs.get(i).map_or_else(|| format!("output{i}"), |s| s.name.clone());
+                from_tch(&name, y)
+            })
+            .collect()
+    }
+
+    fn synchronize(&mut self) -> Result<()> {
+        if let tch::Device::Cuda(i) = self.tdev {
+            tch::Cuda::synchronize(i64::try_from(i).unwrap_or(0));
+        }
+        Ok(())
+    }
+
+    fn parameters(&self) -> Option<ParameterCount> {
+        Some(self.parameters)
+    }
+}
