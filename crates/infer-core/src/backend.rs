@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Device, Error, Result, Tensor, TensorSpec};
+use crate::{
+    Device, Error, Result, Tensor, TensorSpec,
+    profile::{OpProfile, RunStages},
+};
 
 /// The on-disk format of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -207,6 +210,45 @@ pub trait Session: Send {
     fn end_profiling(&mut self) -> Result<PathBuf> {
         Err(Error::InvalidInput("profiling is not supported by this backend".into()))
     }
+
+    /// Ends a profiling run started through [`LoadOptions::profile_prefix`] and returns the
+    /// operator-level events, backend-neutral.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] saying "not supported by this backend" by default; the backend's
+    /// profiler and parser errors otherwise, naming the file read.
+    fn op_profile(&mut self) -> Result<OpProfile> {
+        Err(Error::InvalidInput("an operator-level profile is not supported by this backend".into()))
+    }
+
+    /// Runs like [`Session::run`] and, where the backend can separate them, reports how long
+    /// handing over the inputs, computing and fetching the outputs took. The default does not
+    /// separate the stages and returns `None` beside the outputs.
+    ///
+    /// # Errors
+    /// The errors of [`Session::run`].
+    fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
+        Ok((self.run(inputs)?, None))
+    }
+
+    /// The device allocator's own figures (allocated / reserved / peak), where the backend exposes
+    /// them (e.g. libtorch's CUDA caching allocator). `None` by default and on the CPU.
+    fn device_memory(&self) -> Option<DeviceMemory> {
+        None
+    }
+}
+
+/// Device memory as a backend's allocator reports it, in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMemory {
+    /// Bytes currently allocated to tensors.
+    pub allocated: Option<u64>,
+    /// Bytes reserved by the allocator (allocated plus its cache).
+    pub reserved: Option<u64>,
+    /// Peak of `allocated` since the session started (or its statistics were reset).
+    pub peak_allocated: Option<u64>,
+    /// Where the figures come from (e.g. `torch.cuda.memory_stats`).
+    pub source: String,
 }
 
 /// Parameter statistics of a model.

@@ -18,13 +18,16 @@ pub mod fsutil;
 pub mod npy;
 pub mod postprocess;
 pub mod preprocess;
+pub mod profile;
 pub mod registry;
 pub mod rng;
 pub mod spec;
 pub mod stats;
 pub mod tensor;
 
-pub use backend::{Backend, BackendInfo, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, check_inputs};
+pub use backend::{
+    Backend, BackendInfo, DeviceMemory, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, check_inputs,
+};
 pub use device::Device;
 pub use dtype::DType;
 pub use error::{Error, Result};
