@@ -171,7 +171,7 @@ fn op_profile_of_the_tiny_cnn_covers_every_run_and_node() {
     assert_eq!(p.runs, 3);
     assert!(p.source.contains(dir.path().to_str().unwrap()), "{}", p.source);
     // Every node runs once per call, so the event count is a multiple of the run count.
-    assert!(!p.events.is_empty() && p.events.len() % 3 == 0, "{} events", p.events.len());
+    assert!(!p.events.is_empty() && p.events.len().is_multiple_of(3), "{} events", p.events.len());
     assert!(p.events.iter().any(|e| e.op_type == "Conv"), "{:?}", p.events);
     assert!(p.events.iter().all(|e| e.duration_us >= 0.0 && e.calls == 1 && !e.node.is_empty()));
     // The profiler is off now: a second end is an error, not a crash.
