@@ -11,7 +11,7 @@
 //!     backend: "onnx".into(),
 //!     source: "ORT profiling JSON".into(),
 //!     runs: 1,
-//!     events: vec![OpEvent { op_type: "Conv".into(), node: "conv1".into(), duration_us: 120.0, calls: 1 }],
+//!     events: vec![OpEvent { op_type: "Conv".into(), node: "conv1".into(), duration_us: 120.0, calls: 1, run: Some(0) }],
 //! };
 //! assert_eq!(p.total_us(), 120.0);
 //! ```
@@ -29,6 +29,9 @@ pub struct OpEvent {
     pub duration_us: f64,
     /// Number of executions summed in `duration_us`.
     pub calls: u64,
+    /// Index (from 0) of the model run the event belongs to, where the profiler tells.
+    #[serde(default)]
+    pub run: Option<u64>,
 }
 
 /// Operator-level profile of some model runs.

@@ -15,5 +15,6 @@ pub mod environment;
 pub mod fixture;
 pub mod measure;
 pub mod memory;
+pub mod profile;
 pub mod report;
 pub mod workload;

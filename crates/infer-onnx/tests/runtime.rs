@@ -174,6 +174,10 @@ fn op_profile_of_the_tiny_cnn_covers_every_run_and_node() {
     assert!(!p.events.is_empty() && p.events.len().is_multiple_of(3), "{} events", p.events.len());
     assert!(p.events.iter().any(|e| e.op_type == "Conv"), "{:?}", p.events);
     assert!(p.events.iter().all(|e| e.duration_us >= 0.0 && e.calls == 1 && !e.node.is_empty()));
+    // Each event is placed in its run, and each run has the same nodes.
+    for run in 0..3 {
+        assert_eq!(p.events.iter().filter(|e| e.run == Some(run)).count(), p.events.len() / 3, "run {run}");
+    }
     // The profiler is off now: a second end is an error, not a crash.
     assert!(s.op_profile().unwrap_err().to_string().contains("profiling was not enabled"));
 }

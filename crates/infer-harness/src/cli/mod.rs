@@ -3,6 +3,7 @@
 mod bench;
 mod compare;
 mod info;
+mod profile;
 mod run;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -30,6 +31,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the same workload on every backend and device of a fixture folder and compare.
     Compare(compare::CompareArgs),
+    /// Operator-level profile: the top operator types and nodes by time, from the runtime's profiler.
+    Profile(profile::ProfileArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -97,6 +100,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(&registry, &a),
         Command::Bench(a) => bench::bench(&registry, &a),
         Command::Compare(a) => compare::compare(&registry, &a),
+        Command::Profile(a) => profile::profile_cmd(&registry, &a),
     }
 }
 
