@@ -9,6 +9,7 @@
 //! ```
 
 pub mod backends;
+pub mod batch_search;
 pub mod bench;
 pub mod compare;
 pub mod environment;

@@ -3,6 +3,7 @@
 mod bench;
 mod compare;
 mod info;
+mod optimize;
 mod profile;
 mod run;
 
@@ -33,6 +34,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Operator-level profile: the top operator types and nodes by time, from the runtime's profiler.
     Profile(profile::ProfileArgs),
+    /// Find the largest batch that fits and the best-throughput batch (each probe in a child process).
+    OptimizeBatch(optimize::OptimizeArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -101,6 +104,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(a) => bench::bench(&registry, &a),
         Command::Compare(a) => compare::compare(&registry, &a),
         Command::Profile(a) => profile::profile_cmd(&registry, &a),
+        Command::OptimizeBatch(a) => optimize::optimize_batch(&registry, &a),
     }
 }
 
