@@ -300,6 +300,36 @@ mod tests {
         assert!(err.contains("missing.onnx"), "{err}");
     }
 
+    /// A session that implements only the required methods.
+    struct Minimal(Vec<TensorSpec>);
+
+    impl Session for Minimal {
+        fn inputs(&self) -> &[TensorSpec] {
+            &self.0
+        }
+        fn outputs(&self) -> &[TensorSpec] {
+            &self.0
+        }
+        fn device(&self) -> Device {
+            Device::Cpu
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            Ok(inputs.to_vec())
+        }
+    }
+
+    #[test]
+    fn optional_hooks_say_what_they_do_not_support() {
+        let mut s = Minimal(Vec::new());
+        let x = Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap();
+        let (y, stages) = s.run_staged(std::slice::from_ref(&x)).unwrap();
+        assert_eq!((y, stages), (vec![x], None));
+        assert_eq!(s.device_memory(), None);
+        let err = s.op_profile().unwrap_err().to_string();
+        assert!(err.contains("not supported by this backend"), "{err}");
+        assert!(s.end_profiling().unwrap_err().to_string().contains("not supported by this backend"));
+    }
+
     #[test]
     fn opt_levels_parse() {
         assert_eq!("ALL".parse::<OptLevel>().unwrap(), OptLevel::All);

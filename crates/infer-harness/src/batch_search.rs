@@ -43,7 +43,8 @@ pub enum Outcome {
 pub struct Probe {
     /// Batch size.
     pub batch_size: usize,
-    /// What happened.
+    /// What happened (flattened in JSON: `outcome` is `fit` or `did_not_fit`).
+    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
