@@ -68,7 +68,7 @@ fn sweep_reports_speedups_stages_warmup_and_memory() {
         assert!((tput - batch * 1e3 / median).abs() < 1e-9 * tput);
         // Auto warm-up runs whole windows of 10, at least two of them, at most 200 iterations.
         let w = r["warmup_iterations"].as_u64().unwrap();
-        assert!(w >= 20 && w <= 200 && w % 10 == 0, "warm-up {w}");
+        assert!((20..=200).contains(&w) && w.is_multiple_of(10), "warm-up {w}");
         assert!(r["warmup_settled"].is_boolean());
         assert!(r["input_prep_ms"].as_f64().unwrap() >= 0.0);
         let st = &r["stages_ms"];
