@@ -88,12 +88,28 @@ fn criterion_median_ns(group: &str, id: &str) -> Option<f64> {
 /// Runs the benchmarks and writes `results/performance.md`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     fixtures::ensure(&[args.model.as_str()])?;
+    // criterion first: `cargo bench` builds into target/release too.
+    let mut criterion_rows = Vec::new();
+    if !args.no_criterion {
+        sh(cargo().args(["bench", "-p", "infer-onnx", "--features", "runtime"]))?;
+        // Same features as the release `infer`, so this does not rebuild it without backends.
+        sh(cargo().args(["bench", "-p", "infer-harness", "--features", "all-backends", "--bench", "timing_loop"]))?;
+        for name in ["tiny_cnn", args.model.as_str()] {
+            let bare = criterion_median_ns("onnx_run", &format!("bare_ort/{name}"));
+            let ours = criterion_median_ns("onnx_run", &format!("infer/{name}"));
+            if let (Some(bare), Some(ours)) = (bare, ours) {
+                criterion_rows.push((name.to_string(), bare, ours));
+            }
+        }
+    }
+    let timing_loop_ns = criterion_median_ns("harness", "time_session_per_1000_iterations").map(|ns| ns / 1000.0);
+
     let infer = build_release()?;
     let model = fixtures::dir().join(&args.model).join("model.onnx");
     let out_dir = root().join("results").join("bench");
     std::fs::create_dir_all(&out_dir)?;
 
-    // 1. infer vs Python, alternating.
+    // infer vs Python, alternating.
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..args.rounds.max(1) {
         let a = out_dir.join(format!("infer-{round}.json"));
@@ -115,22 +131,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         theirs.push(num(&read(&b)?, "/median_ms", &b)?);
     }
 
-    // 2. criterion.
-    let mut criterion_rows = Vec::new();
-    if !args.no_criterion {
-        sh(cargo().args(["bench", "-p", "infer-onnx", "--features", "runtime"]))?;
-        sh(cargo().args(["bench", "-p", "infer-harness", "--bench", "timing_loop"]))?;
-        for name in ["tiny_cnn", args.model.as_str()] {
-            let bare = criterion_median_ns("onnx_run", &format!("bare_ort/{name}"));
-            let ours = criterion_median_ns("onnx_run", &format!("infer/{name}"));
-            if let (Some(bare), Some(ours)) = (bare, ours) {
-                criterion_rows.push((name.to_string(), bare, ours));
-            }
-        }
-    }
-    let timing_loop_ns = criterion_median_ns("harness", "time_session_per_1000_iterations").map(|ns| ns / 1000.0);
-
-    // 3. Sweep.
+    // Sweep.
     let sweep = out_dir.join(format!("sweep-{}.json", args.model));
     if !args.no_sweep {
         sh(Command::new(&infer).arg("bench").arg(&model).args(["--sweep", "--quiet", "--json"]).arg(&sweep))?;
