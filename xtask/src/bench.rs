@@ -79,7 +79,8 @@ fn spread(values: &[f64]) -> f64 {
     max / min - 1.0
 }
 
-/// criterion's median estimate (ns) of one benchmark, from `target/criterion`.
+/// criterion's median estimate (ns) of one benchmark, from `target/criterion` (a `/` in an id
+/// becomes `_` in its folder name).
 fn criterion_median_ns(group: &str, id: &str) -> Option<f64> {
     let path = root().join("target/criterion").join(group).join(id).join("new/estimates.json");
     read(&path).ok()?.pointer("/median/point_estimate")?.as_f64()
@@ -95,8 +96,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         // Same features as the release `infer`, so this does not rebuild it without backends.
         sh(cargo().args(["bench", "-p", "infer-harness", "--features", "all-backends", "--bench", "timing_loop"]))?;
         for name in ["tiny_cnn", args.model.as_str()] {
-            let bare = criterion_median_ns("onnx_run", &format!("bare_ort/{name}"));
-            let ours = criterion_median_ns("onnx_run", &format!("infer/{name}"));
+            let bare = criterion_median_ns("onnx_run", &format!("bare_ort_{name}"));
+            let ours = criterion_median_ns("onnx_run", &format!("infer_{name}"));
             if let (Some(bare), Some(ours)) = (bare, ours) {
                 criterion_rows.push((name.to_string(), bare, ours));
             }
