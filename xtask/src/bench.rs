@@ -1,11 +1,12 @@
 //! `cargo xtask bench`: the harness's own overhead and repeatability, with the figures written
 //! to `results/performance.md` (copied by hand into `docs/performance.md`).
 //!
-//! 1. `infer bench` (release) and the Python onnxruntime loop (`xtask/python/bench_ort.py`) on the
-//!    same model, batch 1, same warm-up and iteration count, alternating A B A B ...; medians and
-//!    their ratio, and how far infer's repeated medians agree with each other.
-//! 2. criterion: a bare `ort` `Session::run` against infer's `Session::run` (tiny CNN and the
-//!    model), and the cost of infer's timing loop per iteration.
+//! 1. criterion (first, since `cargo bench` also builds into `target/release`): a bare `ort`
+//!    `Session::run` against infer's `Session::run` (tiny CNN and the model, batch 1), and the
+//!    cost of infer's timing loop per iteration.
+//! 2. `infer bench` (release) and the Python onnxruntime loop (`xtask/python/bench_ort.py`) on the
+//!    same model, batch 1, same warm-up and iteration count, alternating A B A B ...; medians, their
+//!    ratio, and how far infer's repeated medians agree with each other (target: within 5%).
 //! 3. A throughput sweep of the model (`infer bench --sweep`), saved as JSON.
 
 use std::{
