@@ -111,9 +111,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let out_dir = root().join("results").join("bench");
     std::fs::create_dir_all(&out_dir)?;
 
-    // infer vs Python, alternating.
+    // infer vs Python, alternating, after one discarded priming round of each (the first
+    // process to map the model and the libraries after a build was consistently slower).
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for round in 0..args.rounds.max(1) {
+    for round in std::iter::once(usize::MAX).chain(0..args.rounds.max(1)) {
+        let priming = round == usize::MAX;
+        let round = if priming { "priming".to_string() } else { round.to_string() };
         let a = out_dir.join(format!("infer-{round}.json"));
         sh(Command::new(&infer)
             .arg("bench")
@@ -122,7 +125,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             .arg(&a)
             .args(["--warmup", &args.warmup.to_string(), "--iterations", &args.iterations.to_string()])
             .args(["--threads", &args.threads.to_string()]))?;
-        ours.push(num(&read(&a)?, "/rows/0/latency_ms/median", &a)?);
+        let a_median = num(&read(&a)?, "/rows/0/latency_ms/median", &a)?;
         let b = out_dir.join(format!("python-{round}.json"));
         sh(Command::new(setup::python())
             .arg("xtask/python/bench_ort.py")
@@ -130,7 +133,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             .args(["--warmup", &args.warmup.to_string(), "--iterations", &args.iterations.to_string()])
             .args(["--threads", &args.threads.to_string(), "--json"])
             .arg(&b))?;
-        theirs.push(num(&read(&b)?, "/median_ms", &b)?);
+        let b_median = num(&read(&b)?, "/median_ms", &b)?;
+        if !priming {
+            ours.push(a_median);
+            theirs.push(b_median);
+        }
     }
 
     // Sweep.
@@ -159,7 +166,8 @@ fn summary(
     let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ");
     writeln!(
         s,
-        "## infer vs the Python onnxruntime loop ({}, batch 1, {} warm-up + {} timed, {} alternating rounds)\n",
+        "## infer vs the Python onnxruntime loop ({}, batch 1, {} warm-up + {} timed, {} alternating rounds \
+         after a discarded priming round)\n",
         args.model,
         args.warmup,
         args.iterations,
