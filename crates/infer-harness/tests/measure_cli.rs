@@ -256,3 +256,29 @@ fn optimize_batch_reaches_the_cap_and_respects_a_latency_bound() {
     let bad = infer(&["optimize-batch", p(&tiny("tiny_cnn.onnx")), "--max-latency-ms", "-3"]);
     assert!(!bad.status.success());
 }
+
+/// A model with a fixed batch of 1: every larger probe fails with the child's own error message.
+#[test]
+fn optimize_batch_reports_why_a_probe_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("opt.json");
+    let stdout = ok(&infer(&[
+        "optimize-batch",
+        p(&tiny("fixed_batch.onnx")),
+        "--max-batch",
+        "8",
+        "--iterations",
+        "2",
+        "--warmup",
+        "0",
+        "--json",
+        p(&out),
+    ]));
+    let v = json(&out);
+    assert_eq!((v["largest_fit"].as_u64(), v["smallest_failure"].as_u64()), (Some(1), Some(2)));
+    let probes = v["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 2, "1 fits, 2 fails, nothing in between to search");
+    let reason = probes[1]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("exit code 1: ") && reason.contains("fixed batch dimension of 1"), "{reason}");
+    assert!(stdout.contains("largest batch that fits: 1"), "{stdout}");
+}
