@@ -1,41 +1,220 @@
-//! `cargo xtask bench`: the release `infer bench` over batch sizes, results saved as JSON.
+//! `cargo xtask bench`: the harness's own overhead and repeatability, with the figures written
+//! to `results/performance.md` (copied by hand into `docs/performance.md`).
+//!
+//! 1. criterion (first, since `cargo bench` also builds into `target/release`): a bare `ort`
+//!    `Session::run` against infer's `Session::run` (tiny CNN and the model, batch 1), and the
+//!    cost of infer's timing loop per iteration.
+//! 2. `infer bench` (release) and the Python onnxruntime loop (`xtask/python/bench_ort.py`) on the
+//!    same model, batch 1, same warm-up and iteration count, alternating A B A B ...; medians, their
+//!    ratio, and how far infer's repeated medians agree with each other (target: within 5%).
+//! 3. A throughput sweep of the model (`infer bench --sweep`), saved as JSON.
 
-use std::process::Command;
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
+use anyhow::Context;
 use clap::Args;
+use serde_json::Value;
 
 use crate::{
     compare::build_release,
-    fixtures,
-    util::{root, run as sh},
+    fixtures, setup,
+    util::{cargo, root, run as sh},
 };
 
 /// Arguments of `cargo xtask bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Model to benchmark.
+    /// Model to benchmark (a generated fixture).
     #[arg(long, default_value = "resnet18")]
     pub model: String,
-    /// Further arguments for `infer bench` (default: --batch-sizes 1,8,32 --duration 5s).
-    #[arg(last = true)]
-    pub rest: Vec<String>,
+    /// Alternating rounds of infer and Python.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Timed iterations per run.
+    #[arg(long, default_value_t = 100)]
+    pub iterations: usize,
+    /// Warm-up iterations per run.
+    #[arg(long, default_value_t = 10)]
+    pub warmup: usize,
+    /// Intra-op threads for both (0 = the runtime's default).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Skip the criterion benches.
+    #[arg(long)]
+    pub no_criterion: bool,
+    /// Skip the throughput sweep.
+    #[arg(long)]
+    pub no_sweep: bool,
 }
 
-/// Runs the benchmark.
+fn read(path: &Path) -> anyhow::Result<Value> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+fn num(v: &Value, pointer: &str, path: &Path) -> anyhow::Result<f64> {
+    v.pointer(pointer).and_then(Value::as_f64).with_context(|| format!("{}: no number at {pointer}", path.display()))
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        f64::midpoint(v[n / 2 - 1], v[n / 2])
+    }
+}
+
+/// Largest relative spread of `values`: max / min - 1.
+fn spread(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    max / min - 1.0
+}
+
+/// criterion's median estimate (ns) of one benchmark, from `target/criterion` (a `/` in an id
+/// becomes `_` in its folder name).
+fn criterion_median_ns(group: &str, id: &str) -> Option<f64> {
+    let path = root().join("target/criterion").join(group).join(id).join("new/estimates.json");
+    read(&path).ok()?.pointer("/median/point_estimate")?.as_f64()
+}
+
+/// Runs the benchmarks and writes `results/performance.md`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     fixtures::ensure(&[args.model.as_str()])?;
+    // criterion first: `cargo bench` builds into target/release too.
+    let mut criterion_rows = Vec::new();
+    if !args.no_criterion {
+        sh(cargo().args(["bench", "-p", "infer-onnx", "--features", "runtime"]))?;
+        // Same features as the release `infer`, so this does not rebuild it without backends.
+        sh(cargo().args(["bench", "-p", "infer-harness", "--features", "all-backends", "--bench", "timing_loop"]))?;
+        for name in ["tiny_cnn", args.model.as_str()] {
+            let bare = criterion_median_ns("onnx_run", &format!("bare_ort_{name}"));
+            let ours = criterion_median_ns("onnx_run", &format!("infer_{name}"));
+            if let (Some(bare), Some(ours)) = (bare, ours) {
+                criterion_rows.push((name.to_string(), bare, ours));
+            }
+        }
+    }
+    let timing_loop_ns = criterion_median_ns("harness", "time_session_per_1000_iterations").map(|ns| ns / 1000.0);
+
     let infer = build_release()?;
     let model = fixtures::dir().join(&args.model).join("model.onnx");
-    let out = root().join("results").join(format!("bench-{}.json", args.model));
-    std::fs::create_dir_all(root().join("results"))?;
-    let mut cmd = Command::new(infer);
-    cmd.arg("bench").arg(&model).arg("--json").arg(&out);
-    if args.rest.is_empty() {
-        cmd.args(["--batch-sizes", "1,8,32", "--duration", "5s"]);
-    } else {
-        cmd.args(&args.rest);
+    let out_dir = root().join("results").join("bench");
+    std::fs::create_dir_all(&out_dir)?;
+
+    // infer vs Python, alternating, after one discarded priming round of each (the first
+    // process to map the model and the libraries after a build was consistently slower).
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in std::iter::once(usize::MAX).chain(0..args.rounds.max(1)) {
+        let priming = round == usize::MAX;
+        let round = if priming { "priming".to_string() } else { round.to_string() };
+        let a = out_dir.join(format!("infer-{round}.json"));
+        sh(Command::new(&infer)
+            .arg("bench")
+            .arg(&model)
+            .args(["--batch-sizes", "1", "--quiet", "--json"])
+            .arg(&a)
+            .args(["--warmup", &args.warmup.to_string(), "--iterations", &args.iterations.to_string()])
+            .args(["--threads", &args.threads.to_string()]))?;
+        let a_median = num(&read(&a)?, "/rows/0/latency_ms/median", &a)?;
+        let b = out_dir.join(format!("python-{round}.json"));
+        sh(Command::new(setup::python())
+            .arg("xtask/python/bench_ort.py")
+            .arg(&model)
+            .args(["--warmup", &args.warmup.to_string(), "--iterations", &args.iterations.to_string()])
+            .args(["--threads", &args.threads.to_string(), "--json"])
+            .arg(&b))?;
+        let b_median = num(&read(&b)?, "/median_ms", &b)?;
+        if !priming {
+            ours.push(a_median);
+            theirs.push(b_median);
+        }
     }
-    sh(&mut cmd)?;
-    eprintln!("wrote {}", out.display());
+
+    // Sweep.
+    let sweep = out_dir.join(format!("sweep-{}.json", args.model));
+    if !args.no_sweep {
+        sh(Command::new(&infer).arg("bench").arg(&model).args(["--sweep", "--quiet", "--json"]).arg(&sweep))?;
+    }
+
+    let report = summary(args, &ours, &theirs, &criterion_rows, timing_loop_ns, (!args.no_sweep).then_some(&sweep))?;
+    let path = root().join("results/performance.md");
+    std::fs::write(&path, &report)?;
+    println!("{report}");
+    eprintln!("wrote {} (copy the figures into docs/performance.md)", path.display());
     Ok(())
+}
+
+fn summary(
+    args: &BenchArgs,
+    ours: &[f64],
+    theirs: &[f64],
+    criterion_rows: &[(String, f64, f64)],
+    timing_loop_ns: Option<f64>,
+    sweep: Option<&PathBuf>,
+) -> anyhow::Result<String> {
+    let mut s = String::new();
+    let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ");
+    writeln!(
+        s,
+        "## infer vs the Python onnxruntime loop ({}, batch 1, {} warm-up + {} timed, {} alternating rounds \
+         after a discarded priming round)\n",
+        args.model,
+        args.warmup,
+        args.iterations,
+        ours.len()
+    )?;
+    writeln!(s, "| runner | medians per round (ms) | median of medians (ms) |\n|---|---|---|")?;
+    writeln!(s, "| infer bench | {} | {:.3} |", fmt(ours), median(ours))?;
+    writeln!(s, "| Python onnxruntime | {} | {:.3} |", fmt(theirs), median(theirs))?;
+    writeln!(
+        s,
+        "\ninfer / Python = {:.3}; infer's repeated medians agree within {:.1}% (max/min - 1; target 5%).\n",
+        median(ours) / median(theirs),
+        spread(ours) * 100.0
+    )?;
+    if !criterion_rows.is_empty() {
+        writeln!(s, "## bare ort::Session::run vs infer Session::run (criterion medians, batch 1)\n")?;
+        writeln!(s, "| model | bare ort | infer | infer - bare | ratio |\n|---|---|---|---|---|")?;
+        for (name, bare, ours) in criterion_rows {
+            writeln!(
+                s,
+                "| {name} | {:.1} µs | {:.1} µs | {:+.1} µs | {:.3} |",
+                bare / 1e3,
+                ours / 1e3,
+                (ours - bare) / 1e3,
+                ours / bare
+            )?;
+        }
+        writeln!(s)?;
+    }
+    if let Some(ns) = timing_loop_ns {
+        writeln!(s, "Timing loop of `infer bench` (no-op session): {ns:.0} ns per iteration.\n")?;
+    }
+    if let Some(path) = sweep {
+        let v = read(path)?;
+        writeln!(s, "## Throughput sweep ({})\n", args.model)?;
+        writeln!(s, "| batch | median ms | items/s | ms/item | speed-up vs batch 1 |\n|---|---|---|---|---|")?;
+        for row in v["rows"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            writeln!(
+                s,
+                "| {} | {:.2} | {:.1} | {:.2} | {:.2}x |",
+                row["batch_size"],
+                row["latency_ms"]["median"].as_f64().unwrap_or(f64::NAN),
+                row["throughput_per_s"].as_f64().unwrap_or(f64::NAN),
+                row["per_item_ms"].as_f64().unwrap_or(f64::NAN),
+                row["speedup_vs_batch1"].as_f64().unwrap_or(f64::NAN)
+            )?;
+        }
+    }
+    Ok(s)
 }

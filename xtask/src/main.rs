@@ -28,7 +28,7 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Set up, then fmt check, clippy -D warnings and every test with every backend enabled.
     Test(test::TestArgs),
-    /// Benchmark a model across batch sizes with the release build and save the JSON results.
+    /// The harness's overhead (infer vs bare ort vs Python onnxruntime), repeatability and a throughput sweep.
     Bench(bench::BenchArgs),
 }
 

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Device, Error, Result, Tensor, TensorSpec};
+use crate::{
+    Device, Error, Result, Tensor, TensorSpec,
+    profile::{OpProfile, RunStages},
+};
 
 /// The on-disk format of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -213,6 +216,32 @@ pub trait Session: Send {
     fn signatures(&self) -> &[Signature] {
         &[]
     }
+
+    /// Ends a profiling run started through [`LoadOptions::profile_prefix`] and returns the
+    /// operator-level events, backend-neutral.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] saying "not supported by this backend" by default; the backend's
+    /// profiler and parser errors otherwise, naming the file read.
+    fn op_profile(&mut self) -> Result<OpProfile> {
+        Err(Error::InvalidInput("an operator-level profile is not supported by this backend".into()))
+    }
+
+    /// Runs like [`Session::run`] and, where the backend can separate them, reports how long
+    /// handing over the inputs, computing and fetching the outputs took. The default does not
+    /// separate the stages and returns `None` beside the outputs.
+    ///
+    /// # Errors
+    /// The errors of [`Session::run`].
+    fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
+        Ok((self.run(inputs)?, None))
+    }
+
+    /// The device allocator's own figures (allocated / reserved / peak), where the backend exposes
+    /// them (e.g. libtorch's CUDA caching allocator). `None` by default and on the CPU.
+    fn device_memory(&self) -> Option<DeviceMemory> {
+        None
+    }
 }
 
 /// One named entry point of a model, such as a SavedModel signature.
@@ -226,6 +255,19 @@ pub struct Signature {
     pub outputs: Vec<TensorSpec>,
     /// Whether the session runs this one.
     pub in_use: bool,
+}
+
+/// Device memory as a backend's allocator reports it, in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceMemory {
+    /// Bytes currently allocated to tensors.
+    pub allocated: Option<u64>,
+    /// Bytes reserved by the allocator (allocated plus its cache).
+    pub reserved: Option<u64>,
+    /// Peak of `allocated` since the session started (or its statistics were reset).
+    pub peak_allocated: Option<u64>,
+    /// Where the figures come from (e.g. `torch.cuda.memory_stats`).
+    pub source: String,
 }
 
 /// Parameter statistics of a model.
@@ -275,6 +317,36 @@ mod tests {
         assert!(err.contains("m.txt") && err.contains("expected .onnx"), "{err}");
         let err = ModelFormat::detect(&dir.path().join("missing.onnx")).unwrap_err().to_string();
         assert!(err.contains("missing.onnx"), "{err}");
+    }
+
+    /// A session that implements only the required methods.
+    struct Minimal(Vec<TensorSpec>);
+
+    impl Session for Minimal {
+        fn inputs(&self) -> &[TensorSpec] {
+            &self.0
+        }
+        fn outputs(&self) -> &[TensorSpec] {
+            &self.0
+        }
+        fn device(&self) -> Device {
+            Device::Cpu
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            Ok(inputs.to_vec())
+        }
+    }
+
+    #[test]
+    fn optional_hooks_say_what_they_do_not_support() {
+        let mut s = Minimal(Vec::new());
+        let x = Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap();
+        let (y, stages) = s.run_staged(std::slice::from_ref(&x)).unwrap();
+        assert_eq!((y, stages), (vec![x], None));
+        assert_eq!(s.device_memory(), None);
+        let err = s.op_profile().unwrap_err().to_string();
+        assert!(err.contains("not supported by this backend"), "{err}");
+        assert!(s.end_profiling().unwrap_err().to_string().contains("not supported by this backend"));
     }
 
     #[test]

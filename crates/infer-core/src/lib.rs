@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod npy;
 pub mod postprocess;
 pub mod preprocess;
+pub mod profile;
 pub mod registry;
 pub mod rng;
 pub mod spec;
@@ -25,7 +26,8 @@ pub mod stats;
 pub mod tensor;
 
 pub use backend::{
-    Backend, BackendInfo, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, Signature, check_inputs,
+    Backend, BackendInfo, DeviceMemory, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, Signature,
+    check_inputs,
 };
 pub use device::Device;
 pub use dtype::DType;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use infer_core::{Result, Session, Tensor, stats::Sample};
+use infer_core::{Result, Session, Tensor, profile::RunStages, stats::Sample};
 use serde::{Deserialize, Serialize};
 
 /// When to stop the timed phase.
@@ -20,18 +20,78 @@ pub enum Stop {
 /// The fewest iterations a duration-bounded run takes, so that statistics exist.
 pub const MIN_ITERATIONS: usize = 5;
 
+/// How much to warm up before timing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    /// Exactly this many untimed iterations.
+    Count(usize),
+    /// Untimed windows of `window` iterations until the median of a window differs from the
+    /// previous window's by less than `tolerance` (relative), at most `max` iterations.
+    UntilStable {
+        /// Iterations per window.
+        window: usize,
+        /// Relative change of the window median under which the run counts as settled (0.02 = 2%).
+        tolerance: f64,
+        /// Cap on warm-up iterations.
+        max: usize,
+    },
+}
+
+impl Warmup {
+    /// `--warmup auto`: windows of 10, settled below a 2% change, at most 200 iterations.
+    pub const AUTO: Warmup = Warmup::UntilStable { window: 10, tolerance: 0.02, max: 200 };
+}
+
+impl Default for Warmup {
+    fn default() -> Self {
+        Warmup::Count(10)
+    }
+}
+
+impl From<usize> for Warmup {
+    fn from(n: usize) -> Self {
+        Warmup::Count(n)
+    }
+}
+
+impl std::fmt::Display for Warmup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warmup::Count(n) => write!(f, "{n}"),
+            Warmup::UntilStable { .. } if *self == Warmup::AUTO => f.write_str("auto"),
+            Warmup::UntilStable { window, tolerance, max } => {
+                write!(f, "until-stable(window {window}, {:.1}%, max {max})", tolerance * 100.0)
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Warmup {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("auto") {
+            return Ok(Warmup::AUTO);
+        }
+        t.parse::<usize>()
+            .map(Warmup::Count)
+            .map_err(|_| format!("invalid warm-up `{s}`: expected a number of iterations or `auto`"))
+    }
+}
+
 /// How to time one (session, batch size).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BenchConfig {
     /// Untimed iterations first.
-    pub warmup: usize,
+    pub warmup: Warmup,
     /// When to stop timing.
     pub stop: Stop,
 }
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        Self { warmup: 10, stop: Stop::Iterations(50) }
+        Self { warmup: Warmup::Count(10), stop: Stop::Iterations(50) }
     }
 }
 
@@ -42,6 +102,12 @@ pub struct Timing {
     pub samples_ms: Vec<f64>,
     /// Wall-clock time of the timed phase.
     pub total: Duration,
+    /// Warm-up iterations actually run.
+    pub warmup_iterations: usize,
+    /// For [`Warmup::UntilStable`]: whether the window median settled before the cap.
+    pub warmup_settled: Option<bool>,
+    /// Per-iteration stage split, when the backend separates stages (empty otherwise).
+    pub stages: Vec<RunStages>,
 }
 
 impl Timing {
@@ -55,7 +121,9 @@ impl Timing {
 }
 
 /// Runs `inputs` through `session` as `config` says and returns the latencies. Each iteration
-/// is `run` + `synchronize`, so a GPU's queued work is inside the measured time.
+/// is `run` + `synchronize`, so a GPU's queued work is inside the measured time. Timed
+/// iterations go through [`Session::run_staged`], so backends that can split a call into
+/// input binding, compute and output fetch report it at the cost of three clock reads.
 ///
 /// # Errors
 /// The first run or synchronize error.
@@ -65,11 +133,9 @@ pub fn time_session(
     config: &BenchConfig,
     progress: &ProgressBar,
 ) -> Result<Timing> {
-    for _ in 0..config.warmup {
-        session.run(inputs)?;
-        session.synchronize()?;
-    }
+    let (warmup_iterations, warmup_settled) = warm_up(session, inputs, config.warmup)?;
     let mut samples_ms = Vec::new();
+    let mut stages = Vec::new();
     let start = Instant::now();
     loop {
         let done = match config.stop {
@@ -80,15 +146,90 @@ pub fn time_session(
             break;
         }
         let t = Instant::now();
-        session.run(inputs)?;
+        let (_, staged) = session.run_staged(inputs)?;
         session.synchronize()?;
         samples_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        stages.extend(staged);
         progress.set_position(match config.stop {
             Stop::Iterations(_) => samples_ms.len() as u64,
             Stop::Duration(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
     }
-    Ok(Timing { samples_ms, total: start.elapsed() })
+    // Stages only mean something when every iteration reported them.
+    if stages.len() != samples_ms.len() {
+        stages.clear();
+    }
+    Ok(Timing { samples_ms, total: start.elapsed(), warmup_iterations, warmup_settled, stages })
+}
+
+/// Runs the warm-up; returns the iterations run and, for [`Warmup::UntilStable`], whether it settled.
+fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Result<(usize, Option<bool>)> {
+    let mut once = || -> Result<f64> {
+        let t = Instant::now();
+        session.run(inputs)?;
+        session.synchronize()?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    match warmup {
+        Warmup::Count(n) => {
+            for _ in 0..n {
+                once()?;
+            }
+            Ok((n, None))
+        }
+        Warmup::UntilStable { window, tolerance, max } => {
+            let window = window.max(1);
+            let mut run = 0;
+            let mut previous: Option<f64> = None;
+            while run + window <= max.max(window) {
+                let times = (0..window).map(|_| once()).collect::<Result<Vec<f64>>>()?;
+                run += window;
+                let median = Sample::new(times)?.median();
+                if previous.is_some_and(|p| settled(p, median, tolerance)) {
+                    return Ok((run, Some(true)));
+                }
+                previous = Some(median);
+            }
+            Ok((run, Some(false)))
+        }
+    }
+}
+
+/// Whether the window median moved by less than `tolerance` relative to the previous one.
+#[must_use]
+pub fn settled(previous: f64, current: f64, tolerance: f64) -> bool {
+    previous > 0.0 && ((current - previous) / previous).abs() < tolerance
+}
+
+/// Medians of the per-call stages, in milliseconds, with what each covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSummary {
+    /// Median time handing the inputs to the runtime, ms.
+    pub bind_ms: f64,
+    /// Median time in the runtime's run call, ms.
+    pub compute_ms: f64,
+    /// Median time copying the outputs out, ms.
+    pub fetch_ms: f64,
+    /// What the figures cover.
+    pub covers: String,
+}
+
+/// What [`StageSummary`]'s figures cover, as written into reports.
+pub const STAGES_COVER: &str = "medians over the timed iterations of Session::run_staged: bind = input checks and \
+     handing the tensors to the runtime (zero-copy views on the CPU), compute = the runtime's run call, \
+     fetch = copying the outputs into infer tensors";
+
+/// Summarizes per-iteration stages; `None` when there are none.
+#[must_use]
+pub fn summarize_stages(stages: &[RunStages]) -> Option<StageSummary> {
+    let median =
+        |f: fn(&RunStages) -> f64| Sample::new(stages.iter().map(|s| f(s) * 1e3).collect()).ok().map(|s| s.median());
+    Some(StageSummary {
+        bind_ms: median(|s| s.bind_s)?,
+        compute_ms: median(|s| s.compute_s)?,
+        fetch_ms: median(|s| s.fetch_s)?,
+        covers: STAGES_COVER.into(),
+    })
 }
 
 /// A progress bar on stderr for one timed run (hidden when stderr is not a terminal).
@@ -136,7 +277,90 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A session that counts its calls and returns its input; stages only when asked to.
+    struct Counting {
+        specs: Vec<infer_core::TensorSpec>,
+        runs: usize,
+        staged: bool,
+    }
+
+    impl Session for Counting {
+        fn inputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn outputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn device(&self) -> infer_core::Device {
+            infer_core::Device::Cpu
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            self.runs += 1;
+            Ok(inputs.to_vec())
+        }
+        fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
+            let out = self.run(inputs)?;
+            Ok((out, self.staged.then_some(RunStages { bind_s: 1e-6, compute_s: 2e-6, fetch_s: 3e-6 })))
+        }
+    }
+
+    #[test]
+    fn time_session_counts_warmup_and_iterations() {
+        let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let config = BenchConfig { warmup: Warmup::Count(3), stop: Stop::Iterations(7) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        assert_eq!((s.runs, t.samples_ms.len(), t.warmup_iterations, t.warmup_settled), (10, 7, 3, None));
+        assert!(t.stages.is_empty(), "the session did not separate stages");
+
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: true };
+        let auto = Warmup::UntilStable { window: 4, tolerance: 1e9, max: 40 };
+        let config = BenchConfig { warmup: auto, stop: Stop::Iterations(5) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // Any change is below an absurd tolerance: settled after the second window.
+        assert_eq!((t.warmup_iterations, t.warmup_settled), (8, Some(true)));
+        assert_eq!(s.runs, 8 + 5);
+        assert_eq!(t.stages.len(), 5);
+        let summary = summarize_stages(&t.stages).unwrap();
+        assert!((summary.compute_ms - 2e-3).abs() < 1e-12);
+
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let never = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 23 };
+        let config = BenchConfig { warmup: never, stop: Stop::Iterations(1) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // A zero tolerance never settles: whole windows up to the cap.
+        assert_eq!((t.warmup_iterations, t.warmup_settled), (20, Some(false)));
+    }
+
+    #[test]
+    fn warmup_parses_and_prints() {
+        assert_eq!("auto".parse::<Warmup>().unwrap(), Warmup::AUTO);
+        assert_eq!("7".parse::<Warmup>().unwrap(), Warmup::Count(7));
+        assert!("soon".parse::<Warmup>().unwrap_err().contains("`auto`"));
+        assert_eq!(Warmup::AUTO.to_string(), "auto");
+        assert_eq!(Warmup::Count(3).to_string(), "3");
+    }
+
+    #[test]
+    fn settling_is_relative() {
+        assert!(settled(10.0, 10.1, 0.02));
+        assert!(!settled(10.0, 10.3, 0.02));
+        assert!(!settled(10.0, 9.7, 0.02));
+        assert!(!settled(0.0, 0.0, 0.02));
+    }
+
+    #[test]
+    fn stage_medians() {
+        let st = |b: f64, c: f64, f: f64| RunStages { bind_s: b, compute_s: c, fetch_s: f };
+        let s = summarize_stages(&[st(0.001, 0.010, 0.002), st(0.003, 0.030, 0.004), st(0.002, 0.020, 0.003)]).unwrap();
+        assert!(
+            (s.bind_ms - 2.0).abs() < 1e-9 && (s.compute_ms - 20.0).abs() < 1e-9 && (s.fetch_ms - 3.0).abs() < 1e-9
+        );
+        assert!(summarize_stages(&[]).is_none());
+    }
 
     #[test]
     fn parses_durations() {

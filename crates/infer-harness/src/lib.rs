@@ -9,6 +9,7 @@
 //! ```
 
 pub mod backends;
+pub mod batch_search;
 pub mod bench;
 pub mod compare;
 pub mod environment;
@@ -16,6 +17,7 @@ pub mod fixture;
 pub mod html;
 pub mod measure;
 pub mod memory;
+pub mod profile;
 pub mod report;
 pub mod runs;
 pub mod svg;

@@ -4,16 +4,16 @@
 use std::{path::PathBuf, time::Instant};
 
 use infer_core::{
-    Backend, Error, LoadOptions, Result, Tensor,
+    Backend, Device, Error, LoadOptions, Result, Tensor,
     npy::read_npy,
     stats::{DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Sample},
 };
 
 use crate::{
-    bench::{BenchConfig, progress_bar, time_session},
+    bench::{BenchConfig, progress_bar, summarize_stages, time_session},
     environment::Environment,
     memory,
-    report::{BenchReport, BenchRow, SCHEMA_VERSION},
+    report::{BenchReport, BenchRow, CudaMemoryReport, SCHEMA_VERSION},
     workload::synthetic_inputs,
 };
 
@@ -46,11 +46,18 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
     if let Ok(info) = backend.probe() {
         environment.versions.insert(backend.name().into(), info.runtime_version);
     }
+    let cuda_ordinal = match spec.options.device {
+        Device::Cuda(n) => Some(n),
+        Device::Cpu => None,
+    };
+    let mut cuda = CudaProbe::new(cuda_ordinal);
+    cuda.before_load();
     let rss_before_load = memory::rss().map(|r| r.current);
     let t = Instant::now();
     let mut session = backend.load(&spec.model, &spec.options)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_after_load = memory::rss().map(|r| r.current);
+    cuda.after_load();
     let device = session.device();
 
     let mut max_abs_diff = None;
@@ -69,7 +76,9 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
     let model = spec.model.display().to_string();
     let mut rows = Vec::new();
     for &batch in &spec.batch_sizes {
+        let t = Instant::now();
         let inputs: Vec<Tensor> = synthetic_inputs(session.inputs(), batch, &spec.dim_fill)?;
+        let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;
         if first_inference_ms.is_none() {
             let t = Instant::now();
             session.run(&inputs)?;
@@ -85,6 +94,13 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
         let cov = sample.coefficient_of_variation();
         #[allow(clippy::cast_precision_loss)]
         let batch_f = batch as f64;
+        let mut warnings = trust_warnings(&sample, cov);
+        if timing.warmup_settled == Some(false) {
+            warnings.push(format!(
+                "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
+                timing.warmup_iterations
+            ));
+        }
         rows.push(BenchRow {
             model: model.clone(),
             backend: backend.name().into(),
@@ -96,13 +112,21 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
             median_ci_ms: sample.median_ci(DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, SEED).ok(),
             p99_ci_ms: sample.p99_ci(DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, SEED).ok(),
             cov,
-            warnings: trust_warnings(&sample, cov),
+            warnings,
             latency_ms: summary,
             environment: environment.clone(),
             samples_ms: timing.samples_ms,
+            warmup_iterations: Some(timing.warmup_iterations),
+            warmup_settled: timing.warmup_settled,
+            input_prep_ms: Some(input_prep_ms),
+            stages_ms: summarize_stages(&timing.stages),
+            speedup_vs_batch1: None,
         });
     }
+    fill_speedups(&mut rows);
+    cuda.after_inference();
     let params = session.parameters();
+    let peak_rss = memory::rss().map(|r| r.peak);
     Ok(BenchReport {
         schema_version: SCHEMA_VERSION,
         model,
@@ -115,11 +139,81 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
         parameter_bytes: params.map(|p| p.bytes),
         rss_before_load,
         rss_after_load,
-        peak_rss: memory::rss().map(|r| r.peak),
+        peak_rss,
         max_abs_diff,
         reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
         rows,
+        rss_load_increase: rss_after_load.zip(rss_before_load).map(|(a, b)| a.saturating_sub(b)),
+        rss_inference_increase: peak_rss.zip(rss_after_load).map(|(p, a)| p.saturating_sub(a)),
+        memory_method: Some(memory::RSS_METHOD.into()),
+        cuda_memory: cuda.report(),
+        device_memory: session.device_memory(),
     })
+}
+
+/// Sets each row's `speedup_vs_batch1`: its throughput over the batch-1 row's, when there is one.
+pub fn fill_speedups(rows: &mut [BenchRow]) {
+    let Some(base) = rows.iter().find(|r| r.batch_size == 1).map(|r| r.throughput_per_s) else { return };
+    if base > 0.0 {
+        for r in rows {
+            r.speedup_vs_batch1 = Some(r.throughput_per_s / base);
+        }
+    }
+}
+
+/// CUDA device memory read from the driver at three moments (only when the device is CUDA).
+struct CudaProbe {
+    ordinal: Option<usize>,
+    report: CudaMemoryReport,
+    error: Option<String>,
+}
+
+impl CudaProbe {
+    fn new(ordinal: Option<usize>) -> Self {
+        Self {
+            ordinal,
+            report: CudaMemoryReport { method: memory::CUDA_METHOD.into(), ..Default::default() },
+            error: None,
+        }
+    }
+
+    fn read(&mut self) -> Option<u64> {
+        let ordinal = self.ordinal?;
+        if self.error.is_some() {
+            return None;
+        }
+        match memory::cuda_mem_info(ordinal) {
+            Ok(info) => {
+                self.report.total = Some(info.total);
+                Some(info.used())
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+
+    fn before_load(&mut self) {
+        self.report.used_before_load = self.read();
+    }
+
+    fn after_load(&mut self) {
+        self.report.used_after_load = self.read();
+    }
+
+    fn after_inference(&mut self) {
+        self.report.used_after_inference = self.read();
+    }
+
+    fn report(self) -> Option<CudaMemoryReport> {
+        self.ordinal?;
+        let mut report = self.report;
+        if let Some(e) = self.error {
+            report.method = format!("unavailable: {e}");
+        }
+        Some(report)
+    }
 }
 
 /// Seed of the bootstrap resampling, fixed so reports are reproducible.
@@ -151,7 +245,57 @@ pub fn trust_warnings(sample: &Sample, cov: f64) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn row(batch: usize, throughput: f64) -> BenchRow {
+        let sample = Sample::new(vec![1.0, 2.0]).unwrap();
+        BenchRow {
+            model: "m".into(),
+            backend: "b".into(),
+            device: Device::Cpu,
+            batch_size: batch,
+            latency_ms: sample.summary(),
+            median_ci_ms: None,
+            p99_ci_ms: None,
+            cov: 0.0,
+            warnings: Vec::new(),
+            throughput_per_s: throughput,
+            per_item_ms: 0.0,
+            iterations: 2,
+            environment: Environment::capture(0),
+            samples_ms: vec![1.0, 2.0],
+            warmup_iterations: None,
+            warmup_settled: None,
+            input_prep_ms: None,
+            stages_ms: None,
+            speedup_vs_batch1: None,
+        }
+    }
+
+    #[test]
+    fn speedups_are_throughput_ratios_to_batch_one() {
+        let mut rows = vec![row(4, 300.0), row(1, 100.0), row(8, 350.0)];
+        fill_speedups(&mut rows);
+        let got: Vec<_> = rows.iter().map(|r| r.speedup_vs_batch1).collect();
+        assert_eq!(got, [Some(3.0), Some(1.0), Some(3.5)]);
+        let mut rows = vec![row(4, 300.0)];
+        fill_speedups(&mut rows);
+        assert_eq!(rows[0].speedup_vs_batch1, None, "no batch 1, no speed-up");
+    }
+
+    #[test]
+    fn cuda_probe_reports_why_it_has_no_figures() {
+        let mut cpu = CudaProbe::new(None);
+        cpu.before_load();
+        assert!(cpu.report().is_none(), "no CUDA figures on the CPU");
+        let mut probe = CudaProbe::new(Some(4096));
+        probe.before_load();
+        probe.after_load();
+        let r = probe.report().unwrap();
+        assert_eq!(r.used_after_load, None);
+        assert!(r.method.starts_with("unavailable: "), "{}", r.method);
+    }
 
     #[test]
     fn warns_about_unstable_and_short_runs() {

@@ -1,6 +1,16 @@
-//! Process memory as the kernel reports it (`/proc/self/status`).
+//! Memory figures and how each is obtained: process RSS from the kernel (`/proc/self/status`),
+//! CUDA device memory from the driver (`cuMemGetInfo` through `cudarc`, loaded at run time), and
+//! an address-space limit for child processes (`setrlimit`).
 
 use serde::{Deserialize, Serialize};
+
+/// How the RSS figures of a report are obtained, as written into it.
+pub const RSS_METHOD: &str = "VmRSS (current) and VmHWM (peak) from /proc/self/status; load increase = VmRSS after \
+     loading - VmRSS before; inference increase = VmHWM at the end - VmRSS after loading";
+
+/// How the CUDA figures are obtained, as written into reports.
+pub const CUDA_METHOD: &str = "cuMemGetInfo (driver API via cudarc, libcuda loaded at run time): memory used on the \
+     whole device (total - free, every process and context, our own CUDA context included)";
 
 /// Resident memory of this process, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +33,90 @@ pub fn rss() -> Option<Rss> {
     Some(Rss { current: field("VmRSS:")?, peak: field("VmHWM:")? })
 }
 
+/// Free and total memory of one CUDA device, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CudaMemInfo {
+    /// Bytes free on the device.
+    pub free: u64,
+    /// Bytes on the device.
+    pub total: u64,
+}
+
+impl CudaMemInfo {
+    /// Bytes in use on the whole device.
+    #[must_use]
+    pub fn used(&self) -> u64 {
+        self.total.saturating_sub(self.free)
+    }
+}
+
+/// Asks the CUDA driver for the free and total memory of device `ordinal`.
+///
+/// # Errors
+/// A message starting `no CUDA driver` when `libcuda` cannot be loaded (any machine without an
+/// NVIDIA driver), else the driver's error.
+pub fn cuda_mem_info(ordinal: usize) -> std::result::Result<CudaMemInfo, String> {
+    // cudarc panics when libcuda is missing; keep that panic silent and turn it into an answer.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let answer = std::panic::catch_unwind(|| {
+        let ctx = cudarc::driver::CudaContext::new(ordinal)?;
+        ctx.mem_get_info()
+    });
+    std::panic::set_hook(previous);
+    match answer {
+        Err(_) => Err("no CUDA driver: libcuda.so could not be loaded".into()),
+        Ok(Err(e)) => Err(format!("CUDA driver error on cuda:{ordinal}: {e}")),
+        Ok(Ok((free, total))) => Ok(CudaMemInfo { free: free as u64, total: total as u64 }),
+    }
+}
+
+/// Limits this process's address space (`RLIMIT_AS`) to `bytes`, so an allocation beyond it
+/// fails instead of pushing the machine into swap. Meant for child processes that probe sizes.
+///
+/// # Errors
+/// The `setrlimit` error, as text.
+pub fn limit_address_space(bytes: u64) -> std::result::Result<(), String> {
+    rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes)
+        .map_err(|e| format!("cannot limit the address space to {}: {e}", mib(bytes)))
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+#[must_use]
+pub fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line["MemAvailable:".len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Parses a byte size such as `512M`, `2G`, `1.5GiB`, `800MB` or a plain number of bytes
+/// (binary multiples: K = 1024).
+///
+/// # Errors
+/// A message naming the text and the accepted forms.
+pub fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("invalid size `{text}`: expected e.g. 512M, 2G or a number of bytes")),
+    };
+    let v: f64 =
+        num.parse().map_err(|_| format!("invalid size `{text}`: expected e.g. 512M, 2G or a number of bytes"))?;
+    let bytes = v * scale;
+    if !(1.0..=1.8e19).contains(&bytes) {
+        return Err(format!("invalid size `{text}`: must be at least 1 byte"));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(bytes as u64)
+}
+
 /// Formats a byte count as MiB with one decimal.
 #[must_use]
 #[allow(clippy::cast_precision_loss)]
@@ -32,6 +126,7 @@ pub fn mib(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -43,5 +138,29 @@ mod tests {
         assert!(after.peak >= before.peak + (32 << 20), "{before:?} -> {after:?}");
         drop(block);
         assert_eq!(mib(3 << 20), "3.0 MiB");
+    }
+
+    /// On a machine without an NVIDIA driver the answer is a clear error, not a panic; with one,
+    /// the figures are consistent.
+    #[test]
+    fn cuda_query_never_panics() {
+        match cuda_mem_info(0) {
+            Ok(info) => assert!(info.total > 0 && info.free <= info.total && info.used() <= info.total),
+            Err(e) => assert!(e.starts_with("no CUDA driver") || e.starts_with("CUDA driver error"), "{e}"),
+        }
+        // A device that does not exist is an error on every machine.
+        assert!(cuda_mem_info(4096).is_err());
+    }
+
+    #[test]
+    fn parses_byte_sizes() {
+        assert_eq!(parse_bytes("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("1.5k").unwrap(), 1536);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        assert!(parse_bytes("lots").unwrap_err().contains("lots"));
+        assert!(parse_bytes("0").is_err());
+        assert!(mem_available().unwrap() > 0);
     }
 }

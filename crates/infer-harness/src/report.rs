@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use infer_core::{
-    Device, Result,
+    Device, DeviceMemory, Result,
     fsutil::write_atomic,
     stats::{Estimate, Summary},
 };
 use serde::{Deserialize, Serialize};
 
-use crate::environment::Environment;
+use crate::{bench::StageSummary, environment::Environment};
 
 /// Version of the JSON layout below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,6 +46,22 @@ pub struct BenchRow {
     pub environment: Environment,
     /// Every timed latency in milliseconds, in measurement order.
     pub samples_ms: Vec<f64>,
+    /// Warm-up iterations actually run before timing (`--warmup auto` decides it).
+    #[serde(default)]
+    pub warmup_iterations: Option<usize>,
+    /// With `--warmup auto`: whether the window median settled before the cap.
+    #[serde(default)]
+    pub warmup_settled: Option<bool>,
+    /// Time to build this batch's input tensors from the workload (host side, once), milliseconds.
+    #[serde(default)]
+    pub input_prep_ms: Option<f64>,
+    /// Median split of a call into input binding, compute and output fetch, where the backend
+    /// separates them.
+    #[serde(default)]
+    pub stages_ms: Option<StageSummary>,
+    /// Throughput relative to batch size 1 in the same run (items/s ratio), when batch 1 was measured.
+    #[serde(default)]
+    pub speedup_vs_batch1: Option<f64>,
 }
 
 /// Titles of the columns [`BenchRow::key_cells`] fills.
@@ -100,6 +116,36 @@ pub struct BenchReport {
     pub reference: Option<String>,
     /// One row per batch size.
     pub rows: Vec<BenchRow>,
+    /// RSS increase caused by loading the model (after - before), bytes.
+    #[serde(default)]
+    pub rss_load_increase: Option<u64>,
+    /// RSS increase caused by inference (peak at the end - RSS after loading), bytes.
+    #[serde(default)]
+    pub rss_inference_increase: Option<u64>,
+    /// How the RSS figures were obtained.
+    #[serde(default)]
+    pub memory_method: Option<String>,
+    /// On CUDA: device memory from the driver around loading and inference.
+    #[serde(default)]
+    pub cuda_memory: Option<CudaMemoryReport>,
+    /// On a device: the backend allocator's own figures, where it exposes them.
+    #[serde(default)]
+    pub device_memory: Option<DeviceMemory>,
+}
+
+/// CUDA device memory as the driver reports it (whole device), at three moments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CudaMemoryReport {
+    /// Device memory in total, bytes.
+    pub total: Option<u64>,
+    /// Used before loading the model, bytes.
+    pub used_before_load: Option<u64>,
+    /// Used after loading, bytes.
+    pub used_after_load: Option<u64>,
+    /// Used after the last timed run, bytes.
+    pub used_after_inference: Option<u64>,
+    /// How the figures were obtained, or why they are missing (e.g. `no CUDA driver`).
+    pub method: String,
 }
 
 /// Writes `value` as pretty JSON, atomically.
@@ -198,13 +244,16 @@ impl Table {
 /// The table of a bench report: one line per batch size.
 #[must_use]
 pub fn bench_table(report: &BenchReport) -> Table {
-    let mut t = Table::new(&[&KEY_COLUMNS[..], &["mean ms", "std ms", "items/s", "iters"]].concat());
+    let mut t =
+        Table::new(&[&KEY_COLUMNS[..], &["mean ms", "std ms", "items/s", "ms/item", "speed-up", "iters"]].concat());
     for r in &report.rows {
         let mut cells = r.key_cells(3);
         cells.extend([
             format!("{:.3}", r.latency_ms.mean),
             format!("{:.3}", r.latency_ms.std),
             format!("{:.1}", r.throughput_per_s),
+            format!("{:.3}", r.per_item_ms),
+            r.speedup_vs_batch1.map_or_else(|| "-".into(), |x| format!("{x:.2}x")),
             r.iterations.to_string(),
         ]);
         t.rows.push(cells);

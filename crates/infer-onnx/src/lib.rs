@@ -13,6 +13,7 @@
 //! ```
 
 pub mod locate;
+pub mod profile;
 pub mod proto;
 #[cfg(feature = "runtime")]
 mod runtime;

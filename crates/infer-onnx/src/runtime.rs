@@ -3,11 +3,13 @@
 use std::{
     path::{Path, PathBuf},
     sync::OnceLock,
+    time::Instant,
 };
 
 use infer_core::{
     BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor, TensorData,
     TensorSpec, check_inputs,
+    profile::{OpProfile, RunStages},
 };
 use ort::{
     environment::Environment,
@@ -138,7 +140,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions, parameters: ParameterCount) 
     let session = builder.commit_from_file(path).map_err(load_err)?;
     let inputs = session.inputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
     let outputs = session.outputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
-    Ok(Box::new(OnnxSession { session, inputs, outputs, device, parameters }))
+    Ok(Box::new(OnnxSession { session, inputs, outputs, device, parameters, profiling: opts.profile_prefix.is_some() }))
 }
 
 fn dtype(ty: TensorElementType) -> Option<DType> {
@@ -180,6 +182,8 @@ struct OnnxSession {
     outputs: Vec<TensorSpec>,
     device: Device,
     parameters: ParameterCount,
+    /// Whether ORT's profiler is on (it is turned off by `end_profiling`).
+    profiling: bool,
 }
 
 fn view(t: &Tensor) -> Result<SessionInputValue<'_>> {
@@ -249,11 +253,48 @@ impl Session for OnnxSession {
         self.outputs.iter().map(|spec| to_tensor(&spec.name, &outputs[spec.name.as_str()])).collect()
     }
 
+    /// The same steps as [`Session::run`], with a clock read between them: input checks and
+    /// `TensorRef` views (bind), `ort::Session::run` (compute; synchronous, so on CUDA it
+    /// includes the device work), copying the outputs out (fetch).
+    fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
+        let t0 = Instant::now();
+        check_inputs(&self.inputs, inputs)?;
+        let values = inputs.iter().map(view).collect::<Result<Vec<_>>>()?;
+        let named: Vec<(&str, SessionInputValue<'_>)> =
+            self.inputs.iter().map(|s| s.name.as_str()).zip(values).collect();
+        let t1 = Instant::now();
+        let outputs = self.session.run(named).map_err(ort_err)?;
+        let t2 = Instant::now();
+        let tensors = self
+            .outputs
+            .iter()
+            .map(|spec| to_tensor(&spec.name, &outputs[spec.name.as_str()]))
+            .collect::<Result<_>>()?;
+        let t3 = Instant::now();
+        let stages = RunStages {
+            bind_s: (t1 - t0).as_secs_f64(),
+            compute_s: (t2 - t1).as_secs_f64(),
+            fetch_s: (t3 - t2).as_secs_f64(),
+        };
+        Ok((tensors, Some(stages)))
+    }
+
     fn parameters(&self) -> Option<ParameterCount> {
         Some(self.parameters)
     }
 
     fn end_profiling(&mut self) -> Result<PathBuf> {
+        if !self.profiling {
+            return Err(Error::InvalidInput(
+                "profiling was not enabled: load the model with LoadOptions::profile_prefix".into(),
+            ));
+        }
+        self.profiling = false;
         self.session.end_profiling().map(PathBuf::from).map_err(ort_err)
+    }
+
+    fn op_profile(&mut self) -> Result<OpProfile> {
+        let path = self.end_profiling()?;
+        crate::profile::read(&path)
     }
 }

@@ -152,3 +152,74 @@ fn resnet18_matches_the_pytorch_reference() {
     let rows = expected.to_f64_vec();
     assert!(rows[..1000].iter().zip(&rows[1000..]).any(|(a, b)| (a - b).abs() > 1e-3));
 }
+
+fn profiled(path: &Path, prefix: &Path) -> Box<dyn infer_core::Session> {
+    let opts = LoadOptions { profile_prefix: Some(prefix.to_path_buf()), ..LoadOptions::default() };
+    OnnxBackend.load(path, &opts).unwrap()
+}
+
+#[test]
+fn op_profile_of_the_tiny_cnn_covers_every_run_and_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = profiled(&tiny("tiny_cnn.onnx"), &dir.path().join("tiny"));
+    let x = read_npy(&tiny("tiny_cnn.input.npy")).unwrap();
+    for _ in 0..3 {
+        s.run(std::slice::from_ref(&x)).unwrap();
+    }
+    let p = s.op_profile().unwrap();
+    assert_eq!(p.backend, "onnx");
+    assert_eq!(p.runs, 3);
+    assert!(p.source.contains(dir.path().to_str().unwrap()), "{}", p.source);
+    // Every node runs once per call, so the event count is a multiple of the run count.
+    assert!(!p.events.is_empty() && p.events.len().is_multiple_of(3), "{} events", p.events.len());
+    assert!(p.events.iter().any(|e| e.op_type == "Conv"), "{:?}", p.events);
+    assert!(p.events.iter().all(|e| e.duration_us >= 0.0 && e.calls == 1 && !e.node.is_empty()));
+    // Each event is placed in its run, and each run has the same nodes.
+    for run in 0..3 {
+        assert_eq!(p.events.iter().filter(|e| e.run == Some(run)).count(), p.events.len() / 3, "run {run}");
+    }
+    // The profiler is off now: a second end is an error, not a crash.
+    assert!(s.op_profile().unwrap_err().to_string().contains("profiling was not enabled"));
+}
+
+#[test]
+fn op_profile_needs_profiling_enabled() {
+    let mut s = load(&tiny("tiny_cnn.onnx"));
+    let err = s.op_profile().unwrap_err().to_string();
+    assert!(err.contains("profiling was not enabled"), "{err}");
+}
+
+#[test]
+fn staged_run_returns_the_same_outputs_and_its_stages() {
+    let mut s = load(&tiny("tiny_cnn.onnx"));
+    let x = read_npy(&tiny("tiny_cnn.input.npy")).unwrap();
+    let expected = read_npy(&tiny("tiny_cnn.output.npy")).unwrap();
+    let t = std::time::Instant::now();
+    let (y, stages) = s.run_staged(std::slice::from_ref(&x)).unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    assert!(y[0].max_abs_diff(&expected).unwrap() < 1e-5);
+    let st = stages.expect("the onnx backend separates its stages");
+    let sum = st.bind_s + st.compute_s + st.fetch_s;
+    assert!(st.bind_s >= 0.0 && st.compute_s > 0.0 && st.fetch_s >= 0.0);
+    assert!(sum <= wall, "stages {sum} s exceed the call's wall time {wall} s");
+    // Bad inputs fail in the same way as run.
+    let err = s.run_staged(&[]).unwrap_err().to_string();
+    assert!(err.contains("takes 1 input(s)"), "{err}");
+}
+
+/// On ResNet-18 the convolutions dominate the operator time.
+#[test]
+fn resnet18_profile_is_dominated_by_conv() {
+    let fixture = root().join("fixtures/generated/resnet18");
+    assert!(fixture.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", fixture.display());
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = profiled(&fixture.join("model.onnx"), &dir.path().join("r18"));
+    let x = Tensor::zeros(DType::F32, vec![1, 3, 224, 224]).unwrap();
+    for _ in 0..2 {
+        s.run(std::slice::from_ref(&x)).unwrap();
+    }
+    let p = s.op_profile().unwrap();
+    assert_eq!(p.runs, 2);
+    let conv: f64 = p.events.iter().filter(|e| e.op_type.contains("Conv")).map(|e| e.duration_us).sum();
+    assert!(conv / p.total_us() > 0.5, "Conv share {:.2}", conv / p.total_us());
+}

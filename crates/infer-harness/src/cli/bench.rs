@@ -5,8 +5,9 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::Args;
 use infer_core::{Device, Registry};
 use infer_harness::{
-    bench::{BenchConfig, Stop, parse_duration},
+    bench::{BenchConfig, Stop, Warmup, parse_duration},
     measure::{MeasureSpec, measure},
+    memory::{self, mib, parse_bytes},
     report::{BenchReport, bench_table, write_json},
 };
 
@@ -17,15 +18,21 @@ use super::{Devices, ModelArgs, Sizes, parse_devices, parse_sizes};
 pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Batch sizes to time, comma-separated.
-    #[arg(long, default_value = "1", value_parser = parse_sizes)]
-    batch_sizes: Sizes,
+    /// Batch sizes to time, comma-separated (default 1; with --sweep 1,2,4,8,16,32).
+    #[arg(long, value_parser = parse_sizes)]
+    batch_sizes: Option<Sizes>,
+    /// Throughput sweep: every batch size for a fixed duration (default 2s each unless
+    /// --duration or --iterations is given), with items/s, per-item latency and the speed-up
+    /// over batch 1.
+    #[arg(long)]
+    sweep: bool,
     /// Devices, comma-separated: cpu, cuda, cuda:N.
     #[arg(long, short, default_value = "cpu", value_parser = parse_devices)]
     device: Devices,
-    /// Untimed warm-up iterations per batch size.
-    #[arg(long, default_value_t = 10)]
-    warmup: usize,
+    /// Untimed warm-up iterations per batch size, or `auto`: windows of 10 until the window
+    /// median changes by less than 2% (at most 200); the count used is reported.
+    #[arg(long, default_value = "10")]
+    warmup: Warmup,
     /// Timed iterations per batch size (default 50 unless --duration is given).
     #[arg(long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
     iterations: Option<u64>,
@@ -47,16 +54,33 @@ pub struct BenchArgs {
     /// Print no table (for scripts reading --json).
     #[arg(long)]
     quiet: bool,
+    /// Limit this process's address space (e.g. 2G) so an oversized batch fails with an
+    /// allocation error instead of swapping; used by `infer optimize-batch` for its probes.
+    #[arg(long, value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
 }
 
+/// The batch sizes of `--sweep`.
+pub const SWEEP_SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
+/// Time per batch size of `--sweep` unless --duration or --iterations says otherwise.
+pub const SWEEP_DURATION: Duration = Duration::from_secs(2);
+
 pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(bytes) = a.memory_limit {
+        memory::limit_address_space(bytes).map_err(anyhow::Error::msg)?;
+    }
     let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     let stop = match (a.iterations, a.duration) {
         (_, Some(d)) => Stop::Duration(d),
         (Some(n), None) => Stop::Iterations(usize::try_from(n)?),
+        (None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
         (None, None) => Stop::Iterations(50),
     };
-    let batch_sizes = a.batch_sizes.0.clone();
+    let batch_sizes = match (&a.batch_sizes, a.sweep) {
+        (Some(s), _) => s.0.clone(),
+        (None, true) => SWEEP_SIZES.to_vec(),
+        (None, false) => vec![1],
+    };
     let devices: Vec<Device> = a.device.0.clone();
     let mut reports: Vec<BenchReport> = Vec::new();
     for device in devices {
@@ -86,6 +110,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
                     eprintln!("warning: batch {}: {w}", row.batch_size);
                 }
             }
+            print_details(&report);
             if let Some(d) = report.max_abs_diff {
                 println!("max |diff| to {}: {d:.3e}", report.reference.as_deref().unwrap_or("reference"));
             }
@@ -100,4 +125,61 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stages, warm-up and memory lines under the table.
+fn print_details(report: &BenchReport) {
+    println!(
+        "load {:.1} ms, first inference {:.1} ms (includes lazy initialization)",
+        report.load_ms, report.first_inference_ms
+    );
+    for row in &report.rows {
+        let mut parts = Vec::new();
+        if let Some(n) = row.warmup_iterations {
+            let settled = match row.warmup_settled {
+                Some(true) => " (settled)",
+                Some(false) => " (did not settle)",
+                None => "",
+            };
+            parts.push(format!("warm-up {n}{settled}"));
+        }
+        if let Some(p) = row.input_prep_ms {
+            parts.push(format!("input preparation {p:.3} ms"));
+        }
+        match &row.stages_ms {
+            Some(st) => parts.push(format!(
+                "per call: bind {:.3} ms, compute {:.3} ms, fetch {:.3} ms",
+                st.bind_ms, st.compute_ms, st.fetch_ms
+            )),
+            None => parts.push("per call stages: not separated by this backend".into()),
+        }
+        println!("batch {}: {}", row.batch_size, parts.join("; "));
+    }
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), mib);
+    println!(
+        "memory: parameters {}, RSS +{} by loading, +{} by inference, peak {} (VmRSS/VmHWM from /proc/self/status)",
+        opt(report.parameter_bytes),
+        opt(report.rss_load_increase),
+        opt(report.rss_inference_increase),
+        opt(report.peak_rss),
+    );
+    if let Some(c) = &report.cuda_memory {
+        println!(
+            "cuda memory (whole device): before load {}, after load {}, after inference {}, total {} ({})",
+            opt(c.used_before_load),
+            opt(c.used_after_load),
+            opt(c.used_after_inference),
+            opt(c.total),
+            c.method
+        );
+    }
+    if let Some(d) = &report.device_memory {
+        println!(
+            "device allocator: allocated {}, reserved {}, peak {} ({})",
+            opt(d.allocated),
+            opt(d.reserved),
+            opt(d.peak_allocated),
+            d.source
+        );
+    }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use infer_core::Registry;
 use infer_harness::{
-    bench::{BenchConfig, Stop, parse_duration},
+    bench::{BenchConfig, Stop, Warmup, parse_duration},
     compare::{CompareSpec, compare as run_compare, speedup_table, table, write_all},
 };
 
@@ -23,9 +23,9 @@ pub struct CompareArgs {
     /// Batch sizes, comma-separated.
     #[arg(long, default_value = "1,8", value_parser = parse_sizes)]
     batch_sizes: Sizes,
-    /// Untimed warm-up iterations per batch size.
-    #[arg(long, default_value_t = 5)]
-    warmup: usize,
+    /// Untimed warm-up iterations per batch size, or `auto` (until the median settles).
+    #[arg(long, default_value = "5")]
+    warmup: Warmup,
     /// Timed iterations per batch size.
     #[arg(long, default_value_t = 100, conflicts_with = "duration")]
     iterations: usize,

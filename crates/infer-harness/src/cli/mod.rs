@@ -5,6 +5,8 @@ mod compare;
 mod compare_runs;
 mod info;
 mod report;
+mod optimize;
+mod profile;
 mod run;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -36,6 +38,10 @@ enum Command {
     Report(report::ReportArgs),
     /// Compare two saved runs; exit code 1 on a significant regression beyond the threshold.
     CompareRuns(compare_runs::CompareRunsArgs),
+    /// Operator-level profile: the top operator types and nodes by time, from the runtime's profiler.
+    Profile(profile::ProfileArgs),
+    /// Find the largest batch that fits and the best-throughput batch (each probe in a child process).
+    OptimizeBatch(optimize::OptimizeArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -105,6 +111,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(a) => compare::compare(&registry, &a),
         Command::Report(a) => report::report(&a),
         Command::CompareRuns(a) => Ok(compare_runs::compare_runs_cmd(&a)),
+        Command::Profile(a) => profile::profile_cmd(&registry, &a),
+        Command::OptimizeBatch(a) => optimize::optimize_batch(&registry, &a),
     }
 }
 

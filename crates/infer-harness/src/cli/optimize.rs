@@ -1,0 +1,92 @@
+//! `infer optimize-batch`: the largest batch that fits and the best-throughput batch.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::Args;
+use infer_core::{Device, Registry};
+use infer_harness::{
+    batch_search::{ProbeSpec, optimize, table},
+    bench::{BenchConfig, Stop, Warmup, parse_duration},
+    memory::{mem_available, mib, parse_bytes},
+    report::write_json,
+};
+
+use super::{ModelArgs, Sizes, parse_sizes};
+
+/// Arguments of `infer optimize-batch`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Device: cpu, cuda, cuda:N.
+    #[arg(long, short, default_value = "cpu")]
+    device: Device,
+    /// Largest batch size tried.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    max_batch: u64,
+    /// Best throughput only among batches whose median latency is at most this (milliseconds).
+    #[arg(long)]
+    max_latency_ms: Option<f64>,
+    /// Address-space limit of each probe process (e.g. 8G); default 80% of MemAvailable, so
+    /// the machine never swaps. `none` for no limit.
+    #[arg(long)]
+    memory_limit: Option<String>,
+    /// Timed time per probe, e.g. 2s.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, conflicts_with = "iterations")]
+    duration: Duration,
+    /// Timed iterations per probe instead of a duration.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
+    /// Untimed warm-up iterations per probe.
+    #[arg(long, default_value = "2")]
+    warmup: Warmup,
+    /// Sizes of dynamic dimensions other than the batch, comma-separated, in input order.
+    #[arg(long, value_parser = parse_sizes)]
+    dims: Option<Sizes>,
+    /// Write every probe and the conclusion as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<ExitCode> {
+    let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
+    let memory_limit = match a.memory_limit.as_deref() {
+        Some("none") => None,
+        Some(text) => Some(parse_bytes(text).map_err(anyhow::Error::msg)?),
+        None => mem_available().map(|m| m / 10 * 8),
+    };
+    if let Some(bound) = a.max_latency_ms.filter(|b| !b.is_finite() || *b <= 0.0) {
+        anyhow::bail!("invalid --max-latency-ms {bound}: must be a positive number of milliseconds");
+    }
+    let stop = match a.iterations {
+        Some(n) => Stop::Iterations(usize::try_from(n)?),
+        None => Stop::Duration(a.duration),
+    };
+    let spec = ProbeSpec {
+        exe: std::env::current_exe()?,
+        model: a.model.model.clone(),
+        backend: backend.name().into(),
+        device: a.device,
+        threads: a.model.threads,
+        dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+        config: BenchConfig { warmup: a.warmup, stop },
+        memory_limit,
+    };
+    let result = optimize(&spec, usize::try_from(a.max_batch)?, a.max_latency_ms)?;
+    print!("{}", table(&result).to_text());
+    let limit = memory_limit.map_or_else(|| "none".to_string(), mib);
+    match result.largest_fit {
+        Some(b) => println!("largest batch that fits: {b} (each probe a child process, address space limit {limit})"),
+        None => println!("no batch fits, not even 1 (address space limit {limit})"),
+    }
+    match (result.best_batch, a.max_latency_ms) {
+        (Some(b), Some(bound)) => println!("best throughput with median latency <= {bound} ms: batch {b}"),
+        (Some(b), None) => println!("best throughput: batch {b}"),
+        (None, Some(bound)) => println!("no batch meets the latency bound of {bound} ms"),
+        (None, None) => {}
+    }
+    if let Some(path) = &a.json {
+        write_json(path, &result)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

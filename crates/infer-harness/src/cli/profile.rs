@@ -1,0 +1,88 @@
+//! `infer profile`: the top operators by time, from the backend's own profiler.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::Args;
+use infer_core::{Device, Registry};
+use infer_harness::{
+    profile::{ProfileSpec, profile, table},
+    report::write_json,
+};
+
+use super::{ModelArgs, Sizes, parse_sizes};
+
+/// Arguments of `infer profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Device: cpu, cuda, cuda:N.
+    #[arg(long, short, default_value = "cpu")]
+    device: Device,
+    /// Batch size of the synthetic input.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    batch_size: u64,
+    /// Profiled runs summarized.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    iterations: u64,
+    /// Runs first, profiled but left out of the summary.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Lines shown per table.
+    #[arg(long, default_value_t = 15)]
+    top: usize,
+    /// Sizes of dynamic dimensions other than the batch, comma-separated, in input order.
+    #[arg(long, value_parser = parse_sizes)]
+    dims: Option<Sizes>,
+    /// Write the whole summary (every operator type and node) as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Keep the runtime's raw profile file in this folder (default: a temporary folder, removed).
+    #[arg(long)]
+    keep_trace: Option<PathBuf>,
+}
+
+pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitCode> {
+    let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
+    let spec = ProfileSpec {
+        model: a.model.model.clone(),
+        options: a.model.options(a.device),
+        batch_size: usize::try_from(a.batch_size)?,
+        dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+        warmup: a.warmup,
+        iterations: usize::try_from(a.iterations)?,
+    };
+    let temp = tempfile::tempdir()?;
+    let scratch = match &a.keep_trace {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| infer_core::Error::io(dir, e))?;
+            dir.clone()
+        }
+        None => temp.path().to_path_buf(),
+    };
+    let summary = profile(backend, &spec, &scratch)?;
+    println!(
+        "{} on {}: {} profiled runs at batch {} ({} warm-up runs left out), operator time {:.3} ms per run",
+        summary.model,
+        summary.backend,
+        summary.runs,
+        summary.batch_size,
+        summary.warmup_runs,
+        per_run_ms(summary.total_us, summary.runs)
+    );
+    println!("\ntop operator types by total time:");
+    print!("{}", table(&summary.by_type, a.top, "op type").to_text());
+    println!("\ntop nodes by total time:");
+    print!("{}", table(&summary.by_node, a.top, "node").to_text());
+    let kept = if a.keep_trace.is_some() { "" } else { " (a temporary file, removed: keep it with --keep-trace DIR)" };
+    println!("\nsource: {}{kept}", summary.source);
+    if let Some(path) = &a.json {
+        write_json(path, &summary)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn per_run_ms(total_us: f64, runs: u64) -> f64 {
+    total_us / 1e3 / runs.max(1) as f64
+}

@@ -1,0 +1,284 @@
+//! `infer bench --sweep`, `infer profile` and `infer optimize-batch` end to end on real models:
+//! the structure and consistency of what they report (no timing assertions).
+#![cfg(feature = "onnx")]
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tiny(name: &str) -> PathBuf {
+    root().join("fixtures/tiny").join(name)
+}
+
+fn infer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "failed:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn sweep_reports_speedups_stages_warmup_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep.json");
+    let stdout = ok(&infer(&[
+        "bench",
+        p(&tiny("tiny_cnn.onnx")),
+        "--sweep",
+        "--duration",
+        "40ms",
+        "--warmup",
+        "auto",
+        "--json",
+        p(&out),
+    ]));
+    assert!(stdout.contains("speed-up") && stdout.contains("ms/item"), "{stdout}");
+    assert!(stdout.contains("per call: bind"), "{stdout}");
+    let v = json(&out);
+    let rows = v["rows"].as_array().unwrap();
+    let sizes: Vec<u64> = rows.iter().map(|r| r["batch_size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [1, 2, 4, 8, 16, 32]);
+    let base = rows[0]["throughput_per_s"].as_f64().unwrap();
+    for r in rows {
+        let batch = r["batch_size"].as_f64().unwrap();
+        let tput = r["throughput_per_s"].as_f64().unwrap();
+        let median = r["latency_ms"]["median"].as_f64().unwrap();
+        assert!((r["speedup_vs_batch1"].as_f64().unwrap() - tput / base).abs() < 1e-9 * tput / base);
+        assert!((r["per_item_ms"].as_f64().unwrap() - median / batch).abs() < 1e-12 * median);
+        assert!((tput - batch * 1e3 / median).abs() < 1e-9 * tput);
+        // Auto warm-up runs whole windows of 10, at least two of them, at most 200 iterations.
+        let w = r["warmup_iterations"].as_u64().unwrap();
+        assert!((20..=200).contains(&w) && w.is_multiple_of(10), "warm-up {w}");
+        assert!(r["warmup_settled"].is_boolean());
+        assert!(r["input_prep_ms"].as_f64().unwrap() >= 0.0);
+        let st = &r["stages_ms"];
+        assert!(st["compute_ms"].as_f64().unwrap() > 0.0, "{st}");
+        assert!(st["bind_ms"].as_f64().unwrap() >= 0.0 && st["fetch_ms"].as_f64().unwrap() >= 0.0);
+        assert!(st["covers"].as_str().unwrap().contains("run_staged"));
+    }
+    assert_eq!(rows[0]["speedup_vs_batch1"].as_f64(), Some(1.0));
+    assert!(v["rss_load_increase"].as_u64().is_some());
+    assert!(v["rss_inference_increase"].as_u64().is_some());
+    assert!(v["memory_method"].as_str().unwrap().contains("VmHWM"));
+    assert_eq!(v["parameter_bytes"], 648);
+    assert!(v["cuda_memory"].is_null(), "no CUDA figures on the CPU");
+}
+
+#[test]
+fn bench_on_cuda_says_how_device_memory_was_obtained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cuda.json");
+    let stdout = ok(&infer(&[
+        "bench",
+        p(&tiny("tiny_cnn.onnx")),
+        "--device",
+        "cuda",
+        "--fallback",
+        "--iterations",
+        "3",
+        "--json",
+        p(&out),
+    ]));
+    assert!(stdout.contains("cuda memory (whole device)"), "{stdout}");
+    let c = &json(&out)["cuda_memory"];
+    let method = c["method"].as_str().unwrap();
+    // Without a driver the report says so; with one, the figures are there.
+    if method.starts_with("unavailable: ") {
+        assert!(method.contains("CUDA"), "{method}");
+        assert!(c["used_before_load"].is_null());
+    } else {
+        assert!(method.contains("cuMemGetInfo"), "{method}");
+        assert!(c["total"].as_u64().unwrap() >= c["used_after_load"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn bad_warmup_is_a_clear_error() {
+    let out = infer(&["bench", p(&tiny("tiny_cnn.onnx")), "--warmup", "soon"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a number of iterations or `auto`"));
+}
+
+#[test]
+fn profile_of_the_tiny_cnn_sums_to_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("profile.json");
+    let traces = dir.path().join("traces");
+    let stdout = ok(&infer(&[
+        "profile",
+        p(&tiny("tiny_cnn.onnx")),
+        "--iterations",
+        "4",
+        "--warmup",
+        "2",
+        "--top",
+        "2",
+        "--batch-size",
+        "3",
+        "--json",
+        p(&out),
+        "--keep-trace",
+        p(&traces),
+    ]));
+    assert!(stdout.contains("top operator types by total time"), "{stdout}");
+    let v = json(&out);
+    assert_eq!((v["runs"].as_u64(), v["warmup_runs"].as_u64(), v["batch_size"].as_u64()), (Some(4), Some(2), Some(3)));
+    let types = v["by_type"].as_array().unwrap();
+    // The tiny CNN's five nodes, fused or not, keep Conv and Gemm.
+    let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Conv") && names.contains(&"Gemm"), "{names:?}");
+    let share: f64 = types.iter().map(|t| t["share_pct"].as_f64().unwrap()).sum();
+    assert!((share - 100.0).abs() < 1e-6, "{share}");
+    let total: f64 = types.iter().map(|t| t["total_us"].as_f64().unwrap()).sum();
+    assert!((total - v["total_us"].as_f64().unwrap()).abs() < 1e-6);
+    // Every node ran once per summarized run.
+    assert!(v["by_node"].as_array().unwrap().iter().all(|n| n["calls"] == 4));
+    // --top 2 shows two lines per table.
+    let type_table = stdout.split("top nodes").next().unwrap();
+    assert_eq!(type_table.lines().filter(|l| names.iter().any(|n| l.starts_with(n))).count(), 2, "{stdout}");
+    // The raw trace was kept.
+    assert_eq!(std::fs::read_dir(&traces).unwrap().count(), 1);
+}
+
+#[test]
+fn profile_of_resnet18_is_dominated_by_conv() {
+    let fixture = root().join("fixtures/generated/resnet18");
+    assert!(fixture.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", fixture.display());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("profile.json");
+    ok(&infer(&["profile", p(&fixture.join("model.onnx")), "--iterations", "2", "--warmup", "1", "--json", p(&out)]));
+    let v = json(&out);
+    let top = &v["by_type"][0];
+    assert_eq!(top["name"], "Conv", "{}", v["by_type"]);
+    assert!(top["share_pct"].as_f64().unwrap() > 50.0);
+    let share: f64 = v["by_node"].as_array().unwrap().iter().map(|t| t["share_pct"].as_f64().unwrap()).sum();
+    assert!((share - 100.0).abs() < 1e-6, "{share}");
+}
+
+#[test]
+fn profile_errors_are_clear() {
+    let out = infer(&["profile", p(&tiny("tiny_cnn.onnx")), "--iterations", "0"]);
+    assert!(!out.status.success());
+    let out = infer(&["profile", p(&tiny("tiny_cnn.onnx")), "--backend", "torch"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not compiled") || stderr.contains("torch"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// With a small address-space limit the search stops below the cap, reports the failed
+/// probes as "did not fit: <reason>", and still exits 0.
+#[test]
+fn optimize_batch_survives_out_of_memory_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("opt.json");
+    // dynamic_dims doubles a [batch, seq] tensor: 4 MB per item with seq = 1,000,000.
+    let stdout = ok(&infer(&[
+        "optimize-batch",
+        p(&tiny("dynamic_dims.onnx")),
+        "--dims",
+        "1000000",
+        "--max-batch",
+        "256",
+        "--memory-limit",
+        "200M",
+        "--iterations",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        p(&out),
+    ]));
+    assert!(stdout.contains("did not fit: "), "{stdout}");
+    let v = json(&out);
+    let largest = v["largest_fit"].as_u64().unwrap();
+    assert!((1..256).contains(&largest), "{largest}");
+    assert_eq!(v["smallest_failure"].as_u64().unwrap(), largest + 1);
+    assert_eq!(v["memory_limit"].as_u64().unwrap(), 200 << 20);
+    let failed: Vec<&Value> =
+        v["probes"].as_array().unwrap().iter().filter(|p| p["outcome"] == "did_not_fit").collect();
+    assert!(!failed.is_empty());
+    assert!(failed.iter().all(|p| !p["reason"].as_str().unwrap().is_empty()));
+    let best = v["best_batch"].as_u64().unwrap();
+    assert!(best <= largest);
+}
+
+#[test]
+fn optimize_batch_reaches_the_cap_and_respects_a_latency_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("opt.json");
+    ok(&infer(&[
+        "optimize-batch",
+        p(&tiny("tiny_cnn.onnx")),
+        "--max-batch",
+        "6",
+        "--iterations",
+        "3",
+        "--warmup",
+        "1",
+        "--max-latency-ms",
+        "100000",
+        "--json",
+        p(&out),
+    ]));
+    let v = json(&out);
+    let order: Vec<u64> = v["probes"].as_array().unwrap().iter().map(|p| p["batch_size"].as_u64().unwrap()).collect();
+    assert_eq!(order, [1, 2, 4, 6]);
+    assert_eq!((v["largest_fit"].as_u64(), v["smallest_failure"].as_u64()), (Some(6), None));
+    // The best batch is the fastest among the probes (all within a 100 s bound).
+    let best = v["best_batch"].as_u64().unwrap();
+    let tput = |b: u64| {
+        v["probes"].as_array().unwrap().iter().find(|p| p["batch_size"] == b).unwrap()["throughput_per_s"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(order.iter().all(|&b| tput(b) <= tput(best)));
+    let bad = infer(&["optimize-batch", p(&tiny("tiny_cnn.onnx")), "--max-latency-ms", "-3"]);
+    assert!(!bad.status.success());
+}
+
+/// A model with a fixed batch of 1: every larger probe fails with the child's own error message.
+#[test]
+fn optimize_batch_reports_why_a_probe_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("opt.json");
+    let stdout = ok(&infer(&[
+        "optimize-batch",
+        p(&tiny("fixed_batch.onnx")),
+        "--max-batch",
+        "8",
+        "--iterations",
+        "2",
+        "--warmup",
+        "0",
+        "--json",
+        p(&out),
+    ]));
+    let v = json(&out);
+    assert_eq!((v["largest_fit"].as_u64(), v["smallest_failure"].as_u64()), (Some(1), Some(2)));
+    let probes = v["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 2, "1 fits, 2 fails, nothing in between to search");
+    let reason = probes[1]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("exit code 1: ") && reason.contains("fixed batch dimension of 1"), "{reason}");
+    assert!(stdout.contains("largest batch that fits: 1"), "{stdout}");
+}
