@@ -8,11 +8,14 @@
 //! assert_eq!(names, ["onnx", "torch", "tf"]);
 //! ```
 
+pub mod args;
 pub mod backends;
 pub mod bench;
 pub mod compare;
 pub mod environment;
 pub mod fixture;
+pub mod interrupt;
+pub mod load;
 pub mod measure;
 pub mod memory;
 pub mod report;

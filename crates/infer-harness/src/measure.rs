@@ -39,6 +39,19 @@ pub struct MeasureSpec {
 /// # Errors
 /// Load, input and run errors, with the file named.
 pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport> {
+    measure_each(backend, spec, &mut |_| Ok(()))
+}
+
+/// As [`measure`], calling `on_row` with the report so far after each batch size is timed, so
+/// that a caller can save finished rows before the next one starts (nothing lost on Ctrl-C).
+///
+/// # Errors
+/// As [`measure`], and the first error `on_row` returns.
+pub fn measure_each(
+    backend: &dyn Backend,
+    spec: &MeasureSpec,
+    on_row: &mut dyn FnMut(&BenchReport) -> Result<()>,
+) -> Result<BenchReport> {
     if spec.batch_sizes.is_empty() || spec.batch_sizes.contains(&0) {
         return Err(Error::InvalidInput("batch sizes must be positive integers, e.g. 1,8,32".into()));
     }
@@ -67,6 +80,24 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
     }
 
     let model = spec.model.display().to_string();
+    let params = session.parameters();
+    let report = |rows: Vec<BenchRow>, first_inference_ms: Option<f64>| BenchReport {
+        schema_version: SCHEMA_VERSION,
+        model: model.clone(),
+        backend: backend.name().into(),
+        device,
+        environment: environment.clone(),
+        load_ms,
+        first_inference_ms: first_inference_ms.unwrap_or(f64::NAN),
+        parameters: params.map(|p| p.count),
+        parameter_bytes: params.map(|p| p.bytes),
+        rss_before_load,
+        rss_after_load,
+        peak_rss: memory::rss().map(|r| r.peak),
+        max_abs_diff,
+        reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
+        rows,
+    };
     let mut rows = Vec::new();
     for &batch in &spec.batch_sizes {
         let inputs: Vec<Tensor> = synthetic_inputs(session.inputs(), batch, &spec.dim_fill)?;
@@ -101,25 +132,9 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
             environment: environment.clone(),
             samples_ms: timing.samples_ms,
         });
+        on_row(&report(rows.clone(), first_inference_ms))?;
     }
-    let params = session.parameters();
-    Ok(BenchReport {
-        schema_version: SCHEMA_VERSION,
-        model,
-        backend: backend.name().into(),
-        device,
-        environment,
-        load_ms,
-        first_inference_ms: first_inference_ms.unwrap_or(f64::NAN),
-        parameters: params.map(|p| p.count),
-        parameter_bytes: params.map(|p| p.bytes),
-        rss_before_load,
-        rss_after_load,
-        peak_rss: memory::rss().map(|r| r.peak),
-        max_abs_diff,
-        reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
-        rows,
-    })
+    Ok(report(rows, first_inference_ms))
 }
 
 /// Seed of the bootstrap resampling, fixed so reports are reproducible.

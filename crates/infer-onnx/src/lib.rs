@@ -43,17 +43,41 @@ pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
     }
     let summary = proto::summarize(&bytes).map_err(|reason| Error::load(path, reason))?;
     for location in &summary.external_data {
-        let p = Path::new(location);
-        if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-            return Err(Error::load(
-                path,
-                format!(
-                    "external data path `{location}` leaves the model's folder: only relative paths inside it are allowed"
-                ),
-            ));
-        }
+        check_external_data(path, location)?;
     }
     Ok(summary)
+}
+
+/// Refuses an external-data `location` that would make ONNX Runtime read a file outside the
+/// model's folder (cf. CVE-2024-27318): an absolute path, a `..` component, or a link inside the
+/// folder that resolves to a file outside it.
+fn check_external_data(model: &Path, location: &str) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::load(
+            model,
+            format!(
+                "external data path `{location}` {why}: expected a relative path to a file inside the model's folder"
+            ),
+        ))
+    };
+    let p = Path::new(location);
+    if location.is_empty() {
+        return refuse("is empty");
+    }
+    if p.is_absolute() || location.starts_with('\\') || location.contains(":\\") {
+        return refuse("is absolute");
+    }
+    if p.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
+        return refuse("leaves the model's folder");
+    }
+    let folder = model.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let target = folder.join(p);
+    if let (Ok(folder), Ok(target)) = (folder.canonicalize(), target.canonicalize())
+        && !target.starts_with(&folder)
+    {
+        return refuse(&format!("leaves the model's folder through a link (it resolves to {})", target.display()));
+    }
+    Ok(())
 }
 
 impl Backend for OnnxBackend {
