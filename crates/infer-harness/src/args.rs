@@ -52,7 +52,8 @@ pub fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
         .split(|c: char| c == 'x' || c == 'X' || c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse::<usize>().map_err(|_| format!("invalid dimension `{s}` in shape `{text}`: expected e.g. 1x3x224x224"))
+            s.parse::<usize>()
+                .map_err(|_| format!("invalid dimension `{s}` in shape `{text}`: expected e.g. 1x3x224x224"))
         })
         .collect::<Result<_, _>>()?;
     if dims.is_empty() {

@@ -39,8 +39,8 @@ pub fn requested() -> bool {
 /// # Errors
 /// When the handler cannot be installed (the message says why).
 pub fn announce(message: String) -> Result<(), String> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT])
-        .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT]).map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     std::thread::Builder::new()
         .name("ctrl-c".into())
         .spawn(move || {

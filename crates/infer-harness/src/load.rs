@@ -210,9 +210,7 @@ fn worker(
         loop {
             let done = match spec.stop {
                 Stop::Iterations(n) => samples.len() >= n,
-                Stop::Duration(d) => {
-                    !samples.is_empty() && (stop.load(Ordering::SeqCst) || start.elapsed() >= d)
-                }
+                Stop::Duration(d) => !samples.is_empty() && (stop.load(Ordering::SeqCst) || start.elapsed() >= d),
             };
             if done || (samples.is_empty() && stop.load(Ordering::SeqCst)) {
                 break;
