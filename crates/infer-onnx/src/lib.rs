@@ -108,3 +108,55 @@ impl Backend for OnnxBackend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2, u8::try_from(bytes.len()).unwrap()];
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    /// A model (IR 8) whose one initializer is stored as external data at `location`.
+    fn model(location: &str) -> Vec<u8> {
+        let entry = [field(1, b"location"), field(2, location.as_bytes())].concat();
+        let initializer = [field(8, b"w"), field(13, &entry)].concat();
+        [vec![0x08, 8], field(7, &field(5, &initializer))].concat()
+    }
+
+    #[test]
+    fn external_data_must_stay_in_the_models_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret.bin");
+        std::fs::write(&secret, b"secret").unwrap();
+        let models = dir.path().join("models");
+        std::fs::create_dir(&models).unwrap();
+        std::fs::write(models.join("w.bin"), b"1234").unwrap();
+        std::os::unix::fs::symlink(&secret, models.join("link.bin")).unwrap();
+        let cases = [
+            ("w.bin", None),
+            ("./w.bin", None),
+            ("../secret.bin", Some("leaves the model's folder")),
+            ("a/../../secret.bin", Some("leaves the model's folder")),
+            ("/etc/passwd", Some("is absolute")),
+            ("\\\\server\\share", Some("is absolute")),
+            ("C:\\secret.bin", Some("is absolute")),
+            ("", Some("is empty")),
+            ("link.bin", Some("through a link")),
+        ];
+        for (location, refusal) in cases {
+            let path = models.join("m.onnx");
+            std::fs::write(&path, model(location)).unwrap();
+            match (inspect(&path), refusal) {
+                (Ok(s), None) => assert_eq!(s.external_data, [location]),
+                (Err(e), Some(why)) => {
+                    let e = e.to_string();
+                    assert!(e.contains("m.onnx") && e.contains(why) && e.contains(location), "{location}: {e}");
+                }
+                (r, _) => panic!("{location}: unexpected {r:?}"),
+            }
+        }
+    }
+}
