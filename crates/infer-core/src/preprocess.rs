@@ -410,6 +410,35 @@ mod tests {
     }
 
     #[test]
+    fn decode_image_from_bytes_says_what_was_found() {
+        let err = Preprocess::decode_image(b"").unwrap_err();
+        assert!(err.contains("expected PNG, JPEG") && err.contains("found 0 byte(s)"), "{err}");
+        let err = Preprocess::decode_image(b"hello, world").unwrap_err();
+        assert!(err.contains("found 12 byte(s) starting with [68 65 6c 6c 6f 2c 20 77]"), "{err}");
+        let mut png = Vec::new();
+        RgbImage::from_pixel(5, 3, image::Rgb([1, 2, 3]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let img = Preprocess::decode_image(&png).unwrap();
+        assert_eq!(img.dimensions(), (5, 3));
+        assert_eq!(img.get_pixel(4, 2).0, [1, 2, 3]);
+        let err = Preprocess::decode_image(&png[..png.len() / 2]).unwrap_err();
+        assert!(err.starts_with("not a decodable image: "), "{err}");
+        // A BMP header announcing 20000 x 20000 pixels (over 16384 a side) is refused by the limits, unallocated.
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&[0u8; 8]);
+        bmp.extend_from_slice(&54u32.to_le_bytes());
+        bmp.extend_from_slice(&40u32.to_le_bytes());
+        bmp.extend_from_slice(&20_000i32.to_le_bytes());
+        bmp.extend_from_slice(&20_000i32.to_le_bytes());
+        bmp.extend_from_slice(&1u16.to_le_bytes());
+        bmp.extend_from_slice(&24u16.to_le_bytes());
+        bmp.extend_from_slice(&[0u8; 24]);
+        let err = Preprocess::decode_image(&bmp).unwrap_err();
+        assert!(err.starts_with("image too large to decode safely"), "{err}");
+    }
+
+    #[test]
     fn default_is_imagenet() {
         let p = Preprocess::default();
         assert_eq!(p.resize, Resize::ShorterSideThenCenterCrop { resize: 256, crop: 224 });
