@@ -3,7 +3,9 @@
 
 mod bench;
 mod compare;
+mod coverage;
 mod fixtures;
+mod fuzz;
 mod setup;
 mod test;
 mod util;
@@ -30,6 +32,10 @@ enum Command {
     Test(test::TestArgs),
     /// The harness's overhead (infer vs bare ort vs Python onnxruntime), repeatability and a throughput sweep.
     Bench(bench::BenchArgs),
+    /// Run the cargo-fuzz targets (installs cargo-fuzz when missing).
+    Fuzz(fuzz::FuzzArgs),
+    /// Line coverage of our crates with cargo-tarpaulin (installed when missing); writes docs/coverage.md.
+    Coverage(coverage::CoverageArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +46,8 @@ fn main() -> std::process::ExitCode {
         Command::Compare(a) => compare::run(&a),
         Command::Test(a) => test::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Fuzz(a) => fuzz::run(&a),
+        Command::Coverage(a) => coverage::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::{
-    fixtures, setup,
+    fixtures, fuzz, setup,
     util::{ALL_BACKENDS, cargo, run as sh},
 };
 
@@ -13,6 +13,9 @@ pub struct TestArgs {
     /// Skip `cargo fmt --check` and clippy (tests only).
     #[arg(long)]
     pub no_lint: bool,
+    /// Seconds each fuzz target runs at the end (0 skips fuzzing).
+    #[arg(long, default_value_t = 20)]
+    pub fuzz_seconds: u64,
 }
 
 /// Runs set-up, lints and all tests.
@@ -37,6 +40,10 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     sh(cargo().args(["test", "--workspace", "--features", ALL_BACKENDS]))?;
     // Without any runtime compiled in, every backend must still build, report "not compiled" and pass.
     sh(cargo().args(["test", "--workspace"]))?;
+    // A short run of every fuzz target from its committed seeds (longer runs: docs/fuzzing.md).
+    if args.fuzz_seconds > 0 {
+        fuzz::short(args.fuzz_seconds)?;
+    }
     eprintln!("xtask test: all checks passed");
     Ok(())
 }

@@ -33,6 +33,12 @@ impl ModelFormat {
     pub fn detect(path: &Path) -> Result<Self> {
         let meta = std::fs::metadata(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
         if meta.is_dir() {
+            if !path.join("saved_model.pb").is_file() {
+                return Err(Error::load(
+                    path,
+                    "not a SavedModel: expected a folder with saved_model.pb (and variables/), found none",
+                ));
+            }
             return Ok(ModelFormat::SavedModel);
         }
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
@@ -303,6 +309,9 @@ mod tests {
     #[test]
     fn detects_formats() {
         let dir = tempfile::tempdir().unwrap();
+        let err = ModelFormat::detect(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("saved_model.pb"), "{err}");
+        std::fs::write(dir.path().join("saved_model.pb"), b"x").unwrap();
         assert_eq!(ModelFormat::detect(dir.path()).unwrap(), ModelFormat::SavedModel);
         for (name, fmt) in
             [("m.onnx", ModelFormat::Onnx), ("m.PT", ModelFormat::TorchScript), ("m.keras", ModelFormat::Keras)]

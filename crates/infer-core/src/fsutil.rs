@@ -8,17 +8,47 @@ use crate::{Error, Result};
 /// then renamed over `path`. Readers see the old file or the new one, never half of one.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path` when the folder is not writable or the disk is full.
+/// [`Error::File`] naming `path` when the folder does not exist or is not writable, or the disk
+/// is full.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
+    let dir = folder_of(path);
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, &e))?;
+    tmp.write_all(bytes).map_err(|e| cannot_write(path, &e))?;
+    tmp.as_file().sync_all().map_err(|e| cannot_write(path, &e))?;
+    tmp.persist(path).map_err(|e| cannot_write(path, &e.error))?;
+    Ok(())
+}
+
+/// Checks, before any long work, that [`write_atomic`] will be able to create `path`: its folder
+/// exists and a temporary file can be made there (it is removed at once), and `path` is not a
+/// folder.
+///
+/// # Errors
+/// [`Error::File`] naming `path` and saying what is wrong.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::file(path, "cannot write: expected a file path, found a folder"));
+    }
+    tempfile::NamedTempFile::new_in(folder_of(path)).map(drop).map_err(|e| cannot_write(path, &e))
+}
+
+/// The folder a file is written into (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
+    }
+}
+
+fn cannot_write(path: &Path, e: &std::io::Error) -> Error {
+    let dir = folder_of(path);
+    let why = if dir.is_dir() {
+        // The temporary file's name in the io error says nothing to the user: keep the kind only.
+        format!("the folder {} is not writable ({})", dir.display(), e.kind())
+    } else {
+        format!("the folder {} does not exist", dir.display())
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(path, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    Error::file(path, format!("cannot write: {why}"))
 }
 
 #[cfg(test)]
@@ -34,6 +64,11 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
         let err = write_atomic(&dir.path().join("no/such/dir/out.json"), b"x").unwrap_err().to_string();
-        assert!(err.contains("out.json"), "{err}");
+        assert!(err.contains("out.json") && err.contains("cannot write") && err.contains("does not exist"), "{err}");
+        assert!(!err.contains("at path"), "no temporary name in the message: {err}");
+        assert!(check_writable(&dir.path().join("no/such/out.json")).is_err());
+        assert!(check_writable(dir.path()).unwrap_err().to_string().contains("found a folder"));
+        check_writable(&p).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the check leaves nothing behind");
     }
 }

@@ -18,7 +18,6 @@
 //! ```
 
 use std::{
-    io::ErrorKind,
     panic::{AssertUnwindSafe, catch_unwind},
     path::{Path, PathBuf},
 };
@@ -204,10 +203,29 @@ impl Preprocess {
     /// supported format or is corrupt or truncated, or with "image too large" when it exceeds
     /// the limits.
     pub fn load_image(path: &Path) -> Result<RgbImage> {
-        let mut reader = ImageReader::open(path)
-            .map_err(|e| Error::io(path, e))?
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::decode_image(&bytes).map_err(|reason| Error::file(path, reason))
+    }
+
+    /// Decodes image bytes to 8-bit RGB, with the limits and conversions of
+    /// [`Preprocess::load_image`]; the format is recognized from the content.
+    ///
+    /// # Errors
+    /// "not a decodable image: ..." when the bytes are not an image of a supported format or
+    /// are corrupt or truncated; "image too large to decode safely: ..." beyond the limits.
+    pub fn decode_image(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+        let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| format!("not a decodable image: {e}"))?;
+        if reader.format().is_none() {
+            let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return Err(format!(
+                "not a decodable image: expected PNG, JPEG, BMP, GIF, WebP or TIFF content, found {} byte(s) \
+                 starting with [{}]",
+                bytes.len(),
+                head.join(" ")
+            ));
+        }
         let mut limits = Limits::default();
         limits.max_image_width = Some(MAX_IMAGE_SIDE);
         limits.max_image_height = Some(MAX_IMAGE_SIDE);
@@ -220,23 +238,15 @@ impl Preprocess {
                 .map(ToString::to_string)
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Error::file(path, format!("not a decodable image: the decoder failed ({what})"))
+            format!("not a decodable image: the decoder failed ({what})")
         })?;
         match decoded {
             Ok(img) => Ok(img.into_rgb8()),
-            Err(ImageError::Limits(e)) => Err(Error::file(
-                path,
-                format!(
-                    "image too large to decode safely: {e} (limits: {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} pixels, {} MiB)",
-                    MAX_DECODE_ALLOC >> 20
-                ),
+            Err(ImageError::Limits(e)) => Err(format!(
+                "image too large to decode safely: {e} (limits: {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} pixels, {} MiB)",
+                MAX_DECODE_ALLOC >> 20
             )),
-            Err(ImageError::IoError(e))
-                if e.kind() != ErrorKind::UnexpectedEof && e.kind() != ErrorKind::InvalidData =>
-            {
-                Err(Error::io(path, e))
-            }
-            Err(e) => Err(Error::file(path, format!("not a decodable image: {e}"))),
+            Err(e) => Err(format!("not a decodable image: {e}")),
         }
     }
 
@@ -397,6 +407,35 @@ mod tests {
     /// Preprocess that keeps raw 0..=255 values, for checking geometry.
     fn raw(resize: Resize) -> Preprocess {
         Preprocess::default().with_resize(resize).with_normalization([0.0; 3], [1.0; 3]).with_scale(1.0)
+    }
+
+    #[test]
+    fn decode_image_from_bytes_says_what_was_found() {
+        let err = Preprocess::decode_image(b"").unwrap_err();
+        assert!(err.contains("expected PNG, JPEG") && err.contains("found 0 byte(s)"), "{err}");
+        let err = Preprocess::decode_image(b"hello, world").unwrap_err();
+        assert!(err.contains("found 12 byte(s) starting with [68 65 6c 6c 6f 2c 20 77]"), "{err}");
+        let mut png = Vec::new();
+        RgbImage::from_pixel(5, 3, image::Rgb([1, 2, 3]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let img = Preprocess::decode_image(&png).unwrap();
+        assert_eq!(img.dimensions(), (5, 3));
+        assert_eq!(img.get_pixel(4, 2).0, [1, 2, 3]);
+        let err = Preprocess::decode_image(&png[..png.len() / 2]).unwrap_err();
+        assert!(err.starts_with("not a decodable image: "), "{err}");
+        // A BMP header announcing 20000 x 20000 pixels (over 16384 a side) is refused by the limits, unallocated.
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&[0u8; 8]);
+        bmp.extend_from_slice(&54u32.to_le_bytes());
+        bmp.extend_from_slice(&40u32.to_le_bytes());
+        bmp.extend_from_slice(&20_000i32.to_le_bytes());
+        bmp.extend_from_slice(&20_000i32.to_le_bytes());
+        bmp.extend_from_slice(&1u16.to_le_bytes());
+        bmp.extend_from_slice(&24u16.to_le_bytes());
+        bmp.extend_from_slice(&[0u8; 24]);
+        let err = Preprocess::decode_image(&bmp).unwrap_err();
+        assert!(err.starts_with("image too large to decode safely"), "{err}");
     }
 
     #[test]

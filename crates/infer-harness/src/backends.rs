@@ -20,7 +20,11 @@ pub fn registry() -> Registry {
 /// [`Error::InvalidInput`] for an unknown name; [`Error::Load`] when the format cannot be detected.
 pub fn choose<'r>(registry: &'r Registry, model: &Path, name: Option<&str>) -> Result<&'r dyn Backend> {
     let name = match name {
-        Some(n) => n.to_string(),
+        Some(n) => {
+            // A missing model is named as such, whichever backend was asked for.
+            std::fs::metadata(model).map_err(|e| Error::load(model, format!("cannot read: {e}")))?;
+            n.to_string()
+        }
         None => ModelFormat::detect(model)?.default_backend().to_string(),
     };
     registry.get(&name).ok_or_else(|| {

@@ -3,7 +3,8 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
+    time::Duration,
 };
 
 use infer_core::{Availability, Device, Registry, Result, registry::availability};
@@ -71,11 +72,30 @@ pub struct CompareSpec {
     pub tolerance: f64,
 }
 
+/// The status of the rows not measured because of Ctrl-C.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// Runs the comparison; `exe` is the `infer` binary used for the child processes.
 ///
 /// # Errors
 /// Only when the fixture cannot be read: each row's failure is recorded in its entry.
 pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Comparison> {
+    compare_each(registry, exe, spec, &mut |_| Ok(()))
+}
+
+/// As [`compare`], calling `on_entry` with the comparison so far after each entry (so a caller
+/// can save it before the next child starts). After Ctrl-C ([`crate::interrupt::requested`],
+/// once [`crate::interrupt::watch`] was called) the running child is killed and it and every
+/// remaining row get the status [`INTERRUPTED`].
+///
+/// # Errors
+/// When the fixture cannot be read, and the first error of `on_entry`.
+pub fn compare_each(
+    registry: &Registry,
+    exe: &Path,
+    spec: &CompareSpec,
+    on_entry: &mut dyn FnMut(&Comparison) -> Result<()>,
+) -> Result<Comparison> {
     let fixture = Fixture::open(&spec.fixture)?;
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
     let mut entries = Vec::new();
@@ -84,6 +104,13 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
         let avail = availability(backend);
         for &device in &spec.devices {
             let status = |s: String| CompareEntry { backend: name.into(), device, status: s, report: None };
+            if !entries.is_empty() {
+                on_entry(&snapshot(&fixture, spec, &entries))?;
+            }
+            if crate::interrupt::requested() {
+                entries.push(status(INTERRUPTED.into()));
+                continue;
+            }
             let info = match &avail {
                 Availability::Available(info) => info,
                 Availability::NotCompiled { .. } => {
@@ -112,18 +139,26 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
             let json = scratch.path().join(format!("{name}-{}.json", device.to_string().replace(':', "")));
             let entry = match run_child(exe, &fixture, format, name, device, spec, &json) {
                 Ok(report) => CompareEntry { backend: name.into(), device, status: "ok".into(), report: Some(report) },
+                Err(_) if crate::interrupt::requested() => status(INTERRUPTED.into()),
                 Err(e) => status(format!("error: {e}")),
             };
             entries.push(entry);
         }
     }
+    let done = snapshot(&fixture, spec, &entries);
+    on_entry(&done)?;
+    Ok(done)
+}
+
+/// The comparison made of the entries so far.
+fn snapshot(fixture: &Fixture, spec: &CompareSpec, entries: &[CompareEntry]) -> Comparison {
     let mut environment = Environment::capture(spec.threads);
-    for e in &entries {
+    for e in entries {
         if let Some(r) = &e.report {
             environment.versions.extend(r.environment.versions.clone());
         }
     }
-    Ok(Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries })
+    Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries: entries.to_vec() }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -154,13 +189,34 @@ fn run_child(
         Stop::Iterations(n) => cmd.args(["--iterations", &n.to_string()]),
         Stop::Duration(d) => cmd.args(["--duration", &format!("{}ms", d.as_millis())]),
     };
-    let out = cmd.output().map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    // The child's stderr goes to a file beside its JSON (no pipe to drain while polling).
+    let log_path = json.with_extension("stderr.txt");
+    let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    // Poll, so that Ctrl-C in the parent can stop the child at once.
+    let status = loop {
+        if crate::interrupt::requested() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(INTERRUPTED.into());
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("cannot wait for the child process: {e}")),
+        }
+    };
+    if !status.success() {
+        let stderr = std::fs::read_to_string(&log_path).unwrap_or_default();
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        return Err(match out.status.code() {
+        return Err(match status.code() {
             Some(code) => format!("exit code {code}: {last}"),
-            None => format!("the child process was killed by a signal ({}): {last}", out.status),
+            None => format!("the child process was killed by a signal ({status}): {last}"),
         });
     }
     read_json(json).map_err(|e| e.to_string())

@@ -8,6 +8,7 @@
 //! assert_eq!(names, ["onnx", "torch", "tf"]);
 //! ```
 
+pub mod args;
 pub mod backends;
 pub mod batch_search;
 pub mod bench;
@@ -15,6 +16,8 @@ pub mod compare;
 pub mod environment;
 pub mod fixture;
 pub mod html;
+pub mod interrupt;
+pub mod load;
 pub mod measure;
 pub mod memory;
 pub mod profile;

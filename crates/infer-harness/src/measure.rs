@@ -4,7 +4,7 @@
 use std::{path::PathBuf, time::Instant};
 
 use infer_core::{
-    Backend, Device, Error, LoadOptions, Result, Tensor,
+    Backend, Device, DeviceMemory, Error, LoadOptions, Result, Tensor,
     npy::read_npy,
     stats::{DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Sample},
 };
@@ -39,6 +39,19 @@ pub struct MeasureSpec {
 /// # Errors
 /// Load, input and run errors, with the file named.
 pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport> {
+    measure_each(backend, spec, &mut |_| Ok(()))
+}
+
+/// As [`measure`], calling `on_row` with the report so far after each batch size is timed, so
+/// that a caller can save finished rows before the next one starts (nothing lost on Ctrl-C).
+///
+/// # Errors
+/// As [`measure`], and the first error `on_row` returns.
+pub fn measure_each(
+    backend: &dyn Backend,
+    spec: &MeasureSpec,
+    on_row: &mut dyn FnMut(&BenchReport) -> Result<()>,
+) -> Result<BenchReport> {
     if spec.batch_sizes.is_empty() || spec.batch_sizes.contains(&0) {
         return Err(Error::InvalidInput("batch sizes must be positive integers, e.g. 1,8,32".into()));
     }
@@ -74,6 +87,38 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
     }
 
     let model = spec.model.display().to_string();
+    let params = session.parameters();
+    // The report so far: written after every batch size (partial) and at the end (with the
+    // speed-ups and the device memory read after inference).
+    let report = |mut rows: Vec<BenchRow>,
+                  first_inference_ms: Option<f64>,
+                  cuda_memory: Option<CudaMemoryReport>,
+                  device_memory: Option<DeviceMemory>| {
+        fill_speedups(&mut rows);
+        let peak_rss = memory::rss().map(|r| r.peak);
+        BenchReport {
+            schema_version: SCHEMA_VERSION,
+            model: model.clone(),
+            backend: backend.name().into(),
+            device,
+            environment: environment.clone(),
+            load_ms,
+            first_inference_ms: first_inference_ms.unwrap_or(f64::NAN),
+            parameters: params.map(|p| p.count),
+            parameter_bytes: params.map(|p| p.bytes),
+            rss_before_load,
+            rss_after_load,
+            peak_rss,
+            max_abs_diff,
+            reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
+            rows,
+            rss_load_increase: rss_after_load.zip(rss_before_load).map(|(a, b)| a.saturating_sub(b)),
+            rss_inference_increase: peak_rss.zip(rss_after_load).map(|(p, a)| p.saturating_sub(a)),
+            memory_method: Some(memory::RSS_METHOD.into()),
+            cuda_memory,
+            device_memory,
+        }
+    };
     let mut rows = Vec::new();
     for &batch in &spec.batch_sizes {
         let t = Instant::now();
@@ -122,33 +167,10 @@ pub fn measure(backend: &dyn Backend, spec: &MeasureSpec) -> Result<BenchReport>
             stages_ms: summarize_stages(&timing.stages),
             speedup_vs_batch1: None,
         });
+        on_row(&report(rows.clone(), first_inference_ms, None, None))?;
     }
-    fill_speedups(&mut rows);
     cuda.after_inference();
-    let params = session.parameters();
-    let peak_rss = memory::rss().map(|r| r.peak);
-    Ok(BenchReport {
-        schema_version: SCHEMA_VERSION,
-        model,
-        backend: backend.name().into(),
-        device,
-        environment,
-        load_ms,
-        first_inference_ms: first_inference_ms.unwrap_or(f64::NAN),
-        parameters: params.map(|p| p.count),
-        parameter_bytes: params.map(|p| p.bytes),
-        rss_before_load,
-        rss_after_load,
-        peak_rss,
-        max_abs_diff,
-        reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
-        rows,
-        rss_load_increase: rss_after_load.zip(rss_before_load).map(|(a, b)| a.saturating_sub(b)),
-        rss_inference_increase: peak_rss.zip(rss_after_load).map(|(p, a)| p.saturating_sub(a)),
-        memory_method: Some(memory::RSS_METHOD.into()),
-        cuda_memory: cuda.report(),
-        device_memory: session.device_memory(),
-    })
+    Ok(report(rows, first_inference_ms, cuda.report(), session.device_memory()))
 }
 
 /// Sets each row's `speedup_vs_batch1`: its throughput over the batch-1 row's, when there is one.

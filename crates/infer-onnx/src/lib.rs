@@ -44,17 +44,41 @@ pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
     }
     let summary = proto::summarize(&bytes).map_err(|reason| Error::load(path, reason))?;
     for location in &summary.external_data {
-        let p = Path::new(location);
-        if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-            return Err(Error::load(
-                path,
-                format!(
-                    "external data path `{location}` leaves the model's folder: only relative paths inside it are allowed"
-                ),
-            ));
-        }
+        check_external_data(path, location)?;
     }
     Ok(summary)
+}
+
+/// Refuses an external-data `location` that would make ONNX Runtime read a file outside the
+/// model's folder (cf. CVE-2024-27318): an absolute path, a `..` component, or a link inside the
+/// folder that resolves to a file outside it.
+fn check_external_data(model: &Path, location: &str) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::load(
+            model,
+            format!(
+                "external data path `{location}` {why}: expected a relative path to a file inside the model's folder"
+            ),
+        ))
+    };
+    let p = Path::new(location);
+    if location.is_empty() {
+        return refuse("is empty");
+    }
+    if p.is_absolute() || location.starts_with('\\') || location.contains(":\\") {
+        return refuse("is absolute");
+    }
+    if p.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
+        return refuse("leaves the model's folder");
+    }
+    let folder = model.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let target = folder.join(p);
+    if let (Ok(folder), Ok(target)) = (folder.canonicalize(), target.canonicalize())
+        && !target.starts_with(&folder)
+    {
+        return refuse(&format!("leaves the model's folder through a link (it resolves to {})", target.display()));
+    }
+    Ok(())
 }
 
 impl Backend for OnnxBackend {
@@ -82,6 +106,58 @@ impl Backend for OnnxBackend {
         {
             let _ = opts;
             Err(Error::NotCompiled { backend: BACKEND.into(), feature: "onnx".into() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2, u8::try_from(bytes.len()).unwrap()];
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    /// A model (IR 8) whose one initializer is stored as external data at `location`.
+    fn model(location: &str) -> Vec<u8> {
+        let entry = [field(1, b"location"), field(2, location.as_bytes())].concat();
+        let initializer = [field(8, b"w"), field(13, &entry)].concat();
+        [vec![0x08, 8], field(7, &field(5, &initializer))].concat()
+    }
+
+    #[test]
+    fn external_data_must_stay_in_the_models_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret.bin");
+        std::fs::write(&secret, b"secret").unwrap();
+        let models = dir.path().join("models");
+        std::fs::create_dir(&models).unwrap();
+        std::fs::write(models.join("w.bin"), b"1234").unwrap();
+        std::os::unix::fs::symlink(&secret, models.join("link.bin")).unwrap();
+        let cases = [
+            ("w.bin", None),
+            ("./w.bin", None),
+            ("../secret.bin", Some("leaves the model's folder")),
+            ("a/../../secret.bin", Some("leaves the model's folder")),
+            ("/etc/passwd", Some("is absolute")),
+            ("\\\\server\\share", Some("is absolute")),
+            ("C:\\secret.bin", Some("is absolute")),
+            ("", Some("is empty")),
+            ("link.bin", Some("through a link")),
+        ];
+        for (location, refusal) in cases {
+            let path = models.join("m.onnx");
+            std::fs::write(&path, model(location)).unwrap();
+            match (inspect(&path), refusal) {
+                (Ok(s), None) => assert_eq!(s.external_data, [location]),
+                (Err(e), Some(why)) => {
+                    let e = e.to_string();
+                    assert!(e.contains("m.onnx") && e.contains(why) && e.contains(location), "{location}: {e}");
+                }
+                (r, _) => panic!("{location}: unexpected {r:?}"),
+            }
         }
     }
 }

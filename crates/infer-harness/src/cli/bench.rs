@@ -6,7 +6,7 @@ use clap::Args;
 use infer_core::{Device, Registry};
 use infer_harness::{
     bench::{BenchConfig, Stop, Warmup, parse_duration},
-    measure::{MeasureSpec, measure},
+    measure::{MeasureSpec, measure_each},
     memory::{self, mib, parse_bytes},
     report::{BenchReport, bench_table, write_json},
 };
@@ -58,6 +58,10 @@ pub struct BenchArgs {
     /// allocation error instead of swapping; used by `infer optimize-batch` for its probes.
     #[arg(long, value_parser = parse_bytes)]
     memory_limit: Option<u64>,
+    /// Load test: N workers, each with its own session, run requests at once; reports
+    /// per-request latency across workers, total throughput and RSS over time.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: Option<u16>,
 }
 
 /// The batch sizes of `--sweep`.
@@ -69,7 +73,16 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(bytes) = a.memory_limit {
         memory::limit_address_space(bytes).map_err(anyhow::Error::msg)?;
     }
+    if let Some(path) = &a.json {
+        infer_core::fsutil::check_writable(path)?;
+        infer_harness::interrupt::announce(format!(
+            "interrupted: the batch sizes finished so far are in {}",
+            path.display()
+        ))
+        .map_err(anyhow::Error::msg)?;
+    }
     let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
+    crash_hook(backend.name());
     let stop = match (a.iterations, a.duration) {
         (_, Some(d)) => Stop::Duration(d),
         (Some(n), None) => Stop::Iterations(usize::try_from(n)?),
@@ -81,6 +94,9 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         (None, true) => SWEEP_SIZES.to_vec(),
         (None, false) => vec![1],
     };
+    if let Some(n) = a.concurrency {
+        return load(backend, a, stop, usize::from(n), &batch_sizes);
+    }
     let devices: Vec<Device> = a.device.0.clone();
     let mut reports: Vec<BenchReport> = Vec::new();
     for device in devices {
@@ -92,7 +108,14 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             config: BenchConfig { warmup: a.warmup, stop },
             reference: a.reference_input.clone().zip(a.reference_output.clone()),
         };
-        let report = measure(backend, &spec)?;
+        // Finished batch sizes are saved as they complete: Ctrl-C or a crash loses only the
+        // batch size being timed.
+        let done = reports.clone();
+        let report = measure_each(backend, &spec, &mut |partial| match &a.json {
+            Some(path) if done.is_empty() => write_json(path, partial),
+            Some(path) => write_json(path, &[done.as_slice(), std::slice::from_ref(partial)].concat()),
+            None => Ok(()),
+        })?;
         if !a.quiet {
             print!("{}", bench_table(&report).to_text());
             for row in &report.rows {
@@ -181,5 +204,74 @@ fn print_details(report: &BenchReport) {
             opt(d.peak_allocated),
             d.source
         );
+    }
+}
+
+/// `--concurrency N`: a load test per device and batch size.
+fn load(
+    backend: &dyn infer_core::Backend,
+    a: &BenchArgs,
+    stop: Stop,
+    concurrency: usize,
+    batch_sizes: &[usize],
+) -> anyhow::Result<ExitCode> {
+    let mut reports = Vec::new();
+    for &device in &a.device.0 {
+        for &batch_size in batch_sizes {
+            let spec = infer_harness::load::LoadSpec {
+                model: a.model.model.clone(),
+                options: a.model.options(device),
+                batch_size,
+                dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+                concurrency,
+                // Workers warm up by count; `auto` gives each worker three windows' worth.
+                warmup: match a.warmup {
+                    Warmup::Count(n) => n,
+                    Warmup::UntilStable { window, .. } => window * 3,
+                },
+                stop,
+                rss_interval: Duration::from_millis(250),
+            };
+            let report = infer_harness::load::run_load(backend, &spec)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            reports.push(report);
+            if let Some(path) = &a.json {
+                write_json(path, &reports)?;
+            }
+        }
+    }
+    if !a.quiet {
+        print!("{}", infer_harness::load::table(&reports).to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A hidden hook for the tests of `infer compare`: `INFER_TEST_CRASH=abort` or `segv` (optionally
+/// `@BACKEND`) makes this child die as a crash in native code would. Honoured only in debug
+/// builds or with the `test-hooks` feature; release builds ignore it.
+fn crash_hook(backend: &str) {
+    if !(cfg!(debug_assertions) || cfg!(feature = "test-hooks")) {
+        return;
+    }
+    let Ok(value) = std::env::var("INFER_TEST_CRASH") else { return };
+    let (kind, only) = value.split_once('@').map_or((value.as_str(), None), |(k, b)| (k, Some(b)));
+    if only.is_some_and(|b| b != backend) {
+        return;
+    }
+    match kind {
+        "abort" => std::process::abort(),
+        "segv" => {
+            // Rust's own SIGSEGV handler (stack-overflow detection) restores the default action
+            // on a signal it did not cause and returns: the next SIGSEGV kills.
+            let pid = std::process::id().to_string();
+            for _ in 0..50 {
+                let _ = std::process::Command::new("kill").args(["-SEGV", &pid]).status();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::process::abort();
+        }
+        _ => {}
     }
 }

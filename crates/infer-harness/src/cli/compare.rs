@@ -7,7 +7,8 @@ use clap::Args;
 use infer_core::Registry;
 use infer_harness::{
     bench::{BenchConfig, Stop, Warmup, parse_duration},
-    compare::{CompareSpec, compare as run_compare, speedup_table, table, write_all},
+    compare::{CompareSpec, INTERRUPTED, compare_each, speedup_table, table, write_all},
+    interrupt,
 };
 
 use super::{Devices, Sizes, parse_devices, parse_sizes};
@@ -54,7 +55,12 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         tolerance: a.tolerance,
     };
     let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
-    let c = run_compare(registry, &exe, &spec)?;
+    // Reports are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
+    // marks the rest "interrupted" and keeps every row already measured.
+    std::fs::create_dir_all(&a.out).map_err(|e| infer_core::Error::io(&a.out, e))?;
+    infer_core::fsutil::check_writable(&a.out.join("compare.json"))?;
+    interrupt::watch().map_err(anyhow::Error::msg)?;
+    let c = compare_each(registry, &exe, &spec, &mut |partial| write_all(partial, &a.out).map(drop))?;
     print!("{}", table(&c).to_text());
     let speed = speedup_table(&c);
     if !speed.rows.is_empty() {
@@ -62,6 +68,10 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     }
     for f in write_all(&c, &a.out)? {
         eprintln!("wrote {}", f.display());
+    }
+    if c.entries.iter().any(|e| e.status == INTERRUPTED) {
+        eprintln!("interrupted: the rows measured so far are kept in {}", a.out.display());
+        return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
     }
     let mismatch =
         c.entries.iter().filter_map(|e| e.report.as_ref()?.max_abs_diff).any(|d| d.is_nan() || d > a.tolerance);

@@ -13,6 +13,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 use infer_core::{Device, LoadOptions, OptLevel};
+pub(crate) use infer_harness::args::{Devices, Sizes, parse_devices, parse_sizes};
 
 /// Load, run, inspect and benchmark ML models on ONNX Runtime, PyTorch and TensorFlow.
 #[derive(Debug, Parser)]
@@ -114,32 +115,4 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Profile(a) => profile::profile_cmd(&registry, &a),
         Command::OptimizeBatch(a) => optimize::optimize_batch(&registry, &a),
     }
-}
-
-/// A comma-separated list of positive sizes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Sizes(Vec<usize>);
-
-/// A comma-separated list of devices.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Devices(Vec<Device>);
-
-/// Parses a comma-separated list of positive integers.
-fn parse_sizes(text: &str) -> Result<Sizes, String> {
-    let sizes: Vec<usize> = text
-        .split(',')
-        .map(|s| s.trim().parse::<usize>().map_err(|_| format!("invalid size `{s}` in `{text}`: expected e.g. 1,8,32")))
-        .collect::<Result<_, _>>()?;
-    if sizes.is_empty() || sizes.contains(&0) {
-        return Err(format!("invalid sizes `{text}`: each must be at least 1"));
-    }
-    if let Some(&big) = sizes.iter().find(|&&s| s > 1 << 20) {
-        return Err(format!("batch size {big} is absurdly large (limit 1048576)"));
-    }
-    Ok(Sizes(sizes))
-}
-
-/// Parses a comma-separated list of devices.
-fn parse_devices(text: &str) -> Result<Devices, String> {
-    text.split(',').map(|s| s.parse::<Device>()).collect::<Result<_, _>>().map(Devices)
 }

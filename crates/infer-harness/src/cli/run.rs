@@ -71,6 +71,9 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     if a.input.is_empty() == a.images.is_empty() {
         bail!("give either --input x.npy (one or more) or image files / a folder of images");
     }
+    if let Some(path) = &a.output {
+        infer_core::fsutil::check_writable(path)?;
+    }
     let labels = a.labels.as_deref().map(Labels::from_file).transpose()?;
     let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     let mut session = backend.load(&a.model.model, &a.model.options(a.device))?;
