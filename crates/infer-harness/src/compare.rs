@@ -430,32 +430,26 @@ pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use infer_core::stats::{DEFAULT_CONFIDENCE, Sample};
 
     use super::*;
-    use crate::report::BenchRow;
+    use crate::report::{BenchRow, RowSource};
 
     /// A measured row whose samples are `median` ± a little.
     fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow {
         let samples: Vec<f64> = (0..40).map(|i| median * (1.0 + f64::from(i % 7 - 3) * 0.01)).collect();
-        let s = Sample::new(samples.clone()).unwrap();
-        let summary = s.summary();
-        BenchRow {
-            model: "m.onnx".into(),
-            backend: backend.into(),
+        let env = Environment::capture(0);
+        let src = RowSource {
+            model: "m.onnx",
+            backend,
             device,
             batch_size: batch,
-            median_ci_ms: s.median_ci(200, DEFAULT_CONFIDENCE, 1).ok(),
-            p99_ci_ms: None,
-            cov: s.coefficient_of_variation(),
-            warnings: vec!["p99 from 40 samples is unreliable".into()],
-            throughput_per_s: batch as f64 * 1e3 / summary.median,
-            per_item_ms: summary.median / batch as f64,
-            iterations: 40,
-            latency_ms: summary,
-            environment: Environment::capture(0),
-            samples_ms: samples,
-        }
+            environment: &env,
+            resamples: 200,
+            seed: 1,
+        };
+        let mut row = BenchRow::from_samples(&src, samples).unwrap();
+        row.warnings = vec!["p99 from 40 samples is unreliable".into()];
+        row
     }
 
     fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
@@ -475,6 +469,11 @@ pub(crate) mod tests {
             max_abs_diff: Some(1e-6),
             reference: None,
             rows: medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect(),
+            rss_load_increase: None,
+            rss_inference_increase: None,
+            memory_method: None,
+            cuda_memory: None,
+            device_memory: None,
         }
     }
 

@@ -6,14 +6,14 @@ use std::{path::PathBuf, time::Instant};
 use infer_core::{
     Backend, Device, DeviceMemory, Error, LoadOptions, Result, Tensor,
     npy::read_npy,
-    stats::{DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Sample},
+    stats::{DEFAULT_RESAMPLES, Sample},
 };
 
 use crate::{
     bench::{BenchConfig, progress_bar, summarize_stages, time_session},
     environment::Environment,
     memory,
-    report::{BenchReport, BenchRow, CudaMemoryReport, SCHEMA_VERSION},
+    report::{BenchReport, BenchRow, CudaMemoryReport, RowSource, SCHEMA_VERSION},
     workload::synthetic_inputs,
 };
 
@@ -135,38 +135,28 @@ pub fn measure_each(
         pb.finish_and_clear();
         let timing = timing?;
         let sample = timing.sample()?;
-        let summary = sample.summary();
-        let cov = sample.coefficient_of_variation();
-        #[allow(clippy::cast_precision_loss)]
-        let batch_f = batch as f64;
-        let mut warnings = trust_warnings(&sample, cov);
+        let src = RowSource {
+            model: &model,
+            backend: backend.name(),
+            device,
+            batch_size: batch,
+            environment: &environment,
+            resamples: DEFAULT_RESAMPLES,
+            seed: SEED,
+        };
+        let mut row = BenchRow::from_samples(&src, timing.samples_ms.clone())?;
+        row.warnings = trust_warnings(&sample, row.cov);
         if timing.warmup_settled == Some(false) {
-            warnings.push(format!(
+            row.warnings.push(format!(
                 "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
                 timing.warmup_iterations
             ));
         }
-        rows.push(BenchRow {
-            model: model.clone(),
-            backend: backend.name().into(),
-            device,
-            batch_size: batch,
-            throughput_per_s: batch_f * 1e3 / summary.median,
-            per_item_ms: summary.median / batch_f,
-            iterations: timing.samples_ms.len(),
-            median_ci_ms: sample.median_ci(DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, SEED).ok(),
-            p99_ci_ms: sample.p99_ci(DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, SEED).ok(),
-            cov,
-            warnings,
-            latency_ms: summary,
-            environment: environment.clone(),
-            samples_ms: timing.samples_ms,
-            warmup_iterations: Some(timing.warmup_iterations),
-            warmup_settled: timing.warmup_settled,
-            input_prep_ms: Some(input_prep_ms),
-            stages_ms: summarize_stages(&timing.stages),
-            speedup_vs_batch1: None,
-        });
+        row.warmup_iterations = Some(timing.warmup_iterations);
+        row.warmup_settled = timing.warmup_settled;
+        row.input_prep_ms = Some(input_prep_ms);
+        row.stages_ms = summarize_stages(&timing.stages);
+        rows.push(row);
         on_row(&report(rows.clone(), first_inference_ms, None, None))?;
     }
     cuda.after_inference();

@@ -6,7 +6,7 @@ use std::path::Path;
 use infer_core::{
     Device, DeviceMemory, Result,
     fsutil::write_atomic,
-    stats::{Estimate, Summary},
+    stats::{DEFAULT_CONFIDENCE, Estimate, Sample, Summary},
 };
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,61 @@ pub struct BenchRow {
 /// Titles of the columns [`BenchRow::key_cells`] fills.
 pub const KEY_COLUMNS: [&str; 6] = ["backend", "device", "batch", "median ms", "p95 ms", "p99 ms"];
 
+/// Where a [`BenchRow`]'s numbers come from: what was measured, and how its confidence intervals
+/// are resampled.
+#[derive(Debug, Clone)]
+pub struct RowSource<'a> {
+    /// Model file.
+    pub model: &'a str,
+    /// Backend name.
+    pub backend: &'a str,
+    /// Device the session ran on.
+    pub device: Device,
+    /// Items per call.
+    pub batch_size: usize,
+    /// Machine and runtimes.
+    pub environment: &'a Environment,
+    /// Bootstrap resamples for the confidence intervals.
+    pub resamples: usize,
+    /// Seed of the resampling, so reports are reproducible.
+    pub seed: u64,
+}
+
 impl BenchRow {
+    /// A row from raw per-call latencies: summary, bootstrap 95% intervals on the median and p99,
+    /// CoV, items/s and per-item latency. Warnings and the optional details are left empty for
+    /// the caller.
+    ///
+    /// # Errors
+    /// [`infer_core::Error::InvalidInput`] when there are no samples or one is not finite.
+    pub fn from_samples(src: &RowSource<'_>, samples_ms: Vec<f64>) -> Result<Self> {
+        let sample = Sample::new(samples_ms.clone())?;
+        let summary = sample.summary();
+        #[allow(clippy::cast_precision_loss)]
+        let batch = src.batch_size as f64;
+        Ok(Self {
+            model: src.model.into(),
+            backend: src.backend.into(),
+            device: src.device,
+            batch_size: src.batch_size,
+            throughput_per_s: batch * 1e3 / summary.median,
+            per_item_ms: summary.median / batch,
+            iterations: samples_ms.len(),
+            median_ci_ms: sample.median_ci(src.resamples, DEFAULT_CONFIDENCE, src.seed).ok(),
+            p99_ci_ms: sample.p99_ci(src.resamples, DEFAULT_CONFIDENCE, src.seed).ok(),
+            cov: sample.coefficient_of_variation(),
+            warnings: Vec::new(),
+            latency_ms: summary,
+            environment: src.environment.clone(),
+            samples_ms,
+            warmup_iterations: None,
+            warmup_settled: None,
+            input_prep_ms: None,
+            stages_ms: None,
+            speedup_vs_batch1: None,
+        })
+    }
+
     /// Table cells shared by every table: backend, device, batch, median, p95 and p99 (ms).
     #[must_use]
     pub fn key_cells(&self, decimals: usize) -> Vec<String> {

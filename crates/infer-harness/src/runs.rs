@@ -364,27 +364,24 @@ mod tests {
     use infer_core::{Device, stats::Sample};
 
     use super::*;
-    use crate::environment::Environment;
+    use crate::{environment::Environment, report::RowSource};
 
     /// A row with these raw samples.
     fn row(samples: Vec<f64>) -> BenchRow {
-        let s = Sample::new(samples.clone()).unwrap();
-        BenchRow {
-            model: "m.onnx".into(),
-            backend: "onnx".into(),
+        let env = Environment::capture(0);
+        let src = RowSource {
+            model: "m.onnx",
+            backend: "onnx",
             device: Device::Cpu,
             batch_size: 1,
-            latency_ms: s.summary(),
-            median_ci_ms: s.median_ci(500, 0.95, 3).ok(),
-            p99_ci_ms: None,
-            cov: s.coefficient_of_variation(),
-            warnings: vec![],
-            throughput_per_s: 1.0,
-            per_item_ms: 1.0,
-            iterations: samples.len(),
-            environment: Environment::capture(0),
-            samples_ms: samples,
-        }
+            environment: &env,
+            resamples: 500,
+            seed: 3,
+        };
+        let mut row = BenchRow::from_samples(&src, samples).unwrap();
+        row.throughput_per_s = 1.0;
+        row.per_item_ms = 1.0;
+        row
     }
 
     /// `n` samples around `center`, spread ±`spread` (relative) in a fixed pseudo-random pattern.

@@ -4,9 +4,9 @@ mod bench;
 mod compare;
 mod compare_runs;
 mod info;
-mod report;
 mod optimize;
 mod profile;
+mod report;
 mod run;
 
 use std::{path::PathBuf, process::ExitCode};

@@ -1,14 +1,11 @@
 //! Synthetic results shared by the report tests: rows with known medians and raw samples.
 #![allow(clippy::unwrap_used, dead_code)]
 
-use infer_core::{
-    Device,
-    stats::{DEFAULT_CONFIDENCE, Sample},
-};
+use infer_core::Device;
 use infer_harness::{
     compare::{CompareEntry, Comparison},
     environment::Environment,
-    report::{BenchReport, BenchRow, SCHEMA_VERSION},
+    report::{BenchReport, BenchRow, RowSource, SCHEMA_VERSION},
 };
 
 /// Raw samples: `n` values within ±`spread` (relative) of `median`, in a fixed pattern.
@@ -18,24 +15,17 @@ pub fn samples(median: f64, spread: f64, n: usize) -> Vec<f64> {
 
 /// One measured row.
 pub fn row(backend: &str, device: Device, batch: usize, samples_ms: Vec<f64>) -> BenchRow {
-    let s = Sample::new(samples_ms.clone()).unwrap();
-    let summary = s.summary();
-    BenchRow {
-        model: "/somewhere/model.onnx".into(),
-        backend: backend.into(),
+    let env = Environment::capture(0);
+    let src = RowSource {
+        model: "/somewhere/model.onnx",
+        backend,
         device,
         batch_size: batch,
-        median_ci_ms: s.median_ci(500, DEFAULT_CONFIDENCE, 1).ok(),
-        p99_ci_ms: s.p99_ci(500, DEFAULT_CONFIDENCE, 1).ok(),
-        cov: s.coefficient_of_variation(),
-        warnings: vec![],
-        throughput_per_s: batch as f64 * 1e3 / summary.median,
-        per_item_ms: summary.median / batch as f64,
-        iterations: samples_ms.len(),
-        latency_ms: summary,
-        environment: Environment::capture(0),
-        samples_ms,
-    }
+        environment: &env,
+        resamples: 500,
+        seed: 1,
+    };
+    BenchRow::from_samples(&src, samples_ms).unwrap()
 }
 
 /// A report of `backend` on `device` with one row per (batch size, median ms).
@@ -56,6 +46,11 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
         max_abs_diff: Some(8e-6),
         reference: Some("reference_torch.npy".into()),
         rows: medians.iter().map(|&(b, m)| row(backend, device, b, samples(m, 0.05, 60))).collect(),
+        rss_load_increase: Some(60 << 20),
+        rss_inference_increase: Some(120 << 20),
+        memory_method: Some("VmRSS/VmHWM from /proc/self/status".into()),
+        cuda_memory: None,
+        device_memory: None,
     }
 }
 
