@@ -48,7 +48,7 @@ impl Lines {
 /// Runs tarpaulin, prints the figure and writes docs/coverage.md.
 pub fn run(args: &CoverageArgs) -> anyhow::Result<()> {
     setup::ensure()?;
-    fixtures::ensure(&["resnet18"])?;
+    fixtures::ensure(&["resnet18", "resnet50"])?;
     ensure_tarpaulin()?;
     let out = root().join("target/coverage");
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;

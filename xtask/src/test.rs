@@ -21,7 +21,7 @@ pub struct TestArgs {
 /// Runs set-up, lints and all tests.
 pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     setup::ensure()?;
-    fixtures::ensure(&["resnet18"])?;
+    fixtures::ensure(&["resnet18", "resnet50"])?;
     if !args.no_lint {
         sh(cargo().args(["fmt", "--all", "--check"]))?;
         // The bare build (no runtime compiled in) must stay clean too.

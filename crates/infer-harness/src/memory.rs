@@ -71,14 +71,25 @@ pub fn cuda_mem_info(ordinal: usize) -> std::result::Result<CudaMemInfo, String>
     }
 }
 
-/// Limits this process's address space (`RLIMIT_AS`) to `bytes`, so an allocation beyond it
-/// fails instead of pushing the machine into swap. Meant for child processes that probe sizes.
+/// Limits this process's address space (`RLIMIT_AS`) to what it has mapped now plus `bytes`, so
+/// an allocation beyond that fails instead of pushing the machine into swap. The runtime
+/// libraries already mapped (libtorch alone maps over a GiB) do not count against `bytes`.
+/// Meant for child processes that probe sizes.
 ///
 /// # Errors
 /// The `setrlimit` error, as text.
 pub fn limit_address_space(bytes: u64) -> std::result::Result<(), String> {
-    rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes)
-        .map_err(|e| format!("cannot limit the address space to {}: {e}", mib(bytes)))
+    let limit = vm_size().unwrap_or(0).saturating_add(bytes);
+    rlimit::setrlimit(rlimit::Resource::AS, limit, limit)
+        .map_err(|e| format!("cannot limit the address space to {}: {e}", mib(limit)))
+}
+
+/// `VmSize` (mapped address space) of this process from `/proc/self/status`, in bytes.
+fn vm_size() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmSize:"))?;
+    let kb: u64 = line["VmSize:".len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.

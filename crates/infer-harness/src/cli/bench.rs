@@ -54,8 +54,9 @@ pub struct BenchArgs {
     /// Print no table (for scripts reading --json).
     #[arg(long)]
     quiet: bool,
-    /// Limit this process's address space (e.g. 2G) so an oversized batch fails with an
-    /// allocation error instead of swapping; used by `infer optimize-batch` for its probes.
+    /// Limit the memory this process may map beyond the libraries already loaded (e.g. 2G), so an
+    /// oversized batch fails with an allocation error instead of swapping; used by
+    /// `infer optimize-batch` for its probes.
     #[arg(long, value_parser = parse_bytes)]
     memory_limit: Option<u64>,
     /// Load test: N workers, each with its own session, run requests at once; reports

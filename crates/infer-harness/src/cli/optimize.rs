@@ -27,8 +27,8 @@ pub struct OptimizeArgs {
     /// Best throughput only among batches whose median latency is at most this (milliseconds).
     #[arg(long)]
     max_latency_ms: Option<f64>,
-    /// Address-space limit of each probe process (e.g. 8G); default 80% of MemAvailable, so
-    /// the machine never swaps. `none` for no limit.
+    /// Memory each probe process may map beyond the runtime libraries it starts with (e.g. 8G);
+    /// default 80% of MemAvailable, so the machine never swaps. `none` for no limit.
     #[arg(long)]
     memory_limit: Option<String>,
     /// Timed time per probe, e.g. 2s.
