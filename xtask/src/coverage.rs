@@ -1,8 +1,11 @@
-//! `cargo xtask coverage`: line coverage of our crates with cargo-tarpaulin (ptrace engine, stable
-//! toolchain; installed from crates.io when missing, pinned). The tests run with every backend
-//! enabled and `--follow-exec`, so the `infer` binary that the CLI tests start is measured too.
-//! Writes `docs/coverage.md` with the total and a per-crate breakdown. Not part of `cargo xtask
-//! test`: an instrumented build and run take several minutes.
+//! `cargo xtask coverage`: line coverage of our crates with cargo-tarpaulin (installed from
+//! crates.io when missing, pinned) on the stable toolchain. Its `llvm` engine builds with
+//! `-C instrument-coverage` (the profiler runtime ships with the standard library) and reads the
+//! `.profraw` files itself, so no `llvm-tools` component is needed; every instrumented process
+//! writes its own profile, so the `infer` binary that the CLI tests start is measured too. (The
+//! `ptrace` engine with `--follow-exec` crashed on those child processes.) Writes
+//! `docs/coverage.md` with the total and a per-crate breakdown. Not part of `cargo xtask test`:
+//! the instrumented build and run take several minutes.
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
@@ -11,11 +14,16 @@ use clap::Args;
 
 use crate::{
     fixtures, setup,
-    util::{ALL_BACKENDS, cargo, root, run as sh},
+    util::{cargo, root, run as sh},
 };
 
 /// The cargo-tarpaulin version installed when missing.
 pub const TARPAULIN_VERSION: &str = "0.37.5";
+
+/// The features of the run: every backend, and each backend crate's own `runtime` feature named
+/// too (tarpaulin's source analysis drops code under a crate's `#[cfg(feature = ...)]` unless the
+/// feature is named for that crate).
+pub const FEATURES: &str = "infer-harness/all-backends,infer-onnx/runtime";
 
 /// Arguments of `cargo xtask coverage`.
 #[derive(Debug, Args)]
@@ -55,13 +63,12 @@ pub fn run(args: &CoverageArgs) -> anyhow::Result<()> {
     sh(cargo().args([
         "tarpaulin",
         "--engine",
-        "ptrace",
+        "llvm",
         "--workspace",
         "--exclude",
         "xtask",
         "--features",
-        ALL_BACKENDS,
-        "--follow-exec",
+        FEATURES,
         "--skip-clean",
         "--target-dir",
         "target/tarpaulin",
@@ -83,9 +90,11 @@ pub fn run(args: &CoverageArgs) -> anyhow::Result<()> {
     if !args.no_doc {
         let doc = root().join("docs/coverage.md");
         let text = format!(
-            "# Line coverage\n\nMeasured by `cargo xtask coverage` (cargo-tarpaulin {TARPAULIN_VERSION}, ptrace engine, \
-             `--features {ALL_BACKENDS}`, `--follow-exec` so the `infer` binary started by the CLI tests counts). \
-             It is not part of `cargo xtask test`: the instrumented build and run take several minutes.\n\n\
+            "# Line coverage\n\nMeasured by `cargo xtask coverage` (cargo-tarpaulin {TARPAULIN_VERSION}, llvm engine on \
+             the stable toolchain, `--features {FEATURES}`; the `infer` binary started by the CLI tests writes \
+             its own profile, so the command line counts too; test code itself is not counted; xtask and fuzz \
+             are excluded). It is not part of `cargo xtask test`: the instrumented build and run take several \
+             minutes.\n\n\
              **Total: {:.1}%** ({} of {} lines).\n\n{table}",
             total.percent(),
             total.hit,

@@ -15,6 +15,8 @@ use super::{Devices, Sizes, parse_devices, parse_sizes};
 
 /// Arguments of `infer compare`.
 #[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 success, 1 error or a difference above the tolerance, 2 bad arguments, \
+                        130 interrupted by Ctrl-C (the rows measured so far are kept in the reports).")]
 pub struct CompareArgs {
     /// Fixture folder with meta.json (made by `cargo xtask fixtures`).
     fixture: PathBuf,
