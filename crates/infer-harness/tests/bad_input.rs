@@ -6,6 +6,10 @@
 #![cfg(feature = "onnx")]
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
+use support::{p, root, tiny};
+
 use std::{
     io::Read,
     path::{Path, PathBuf},
@@ -14,18 +18,6 @@ use std::{
 };
 
 use infer_core::{Tensor, npy::write_npy};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tiny(name: &str) -> PathBuf {
-    root().join("fixtures/tiny").join(name)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// How long any one command may take before it counts as a hang.
 const LIMIT: Duration = Duration::from_secs(120);

@@ -3,28 +3,13 @@
 #![cfg(feature = "onnx")]
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
+
+use support::{infer, p, text, tiny};
+
+use std::process::Output;
 
 use infer_core::{Tensor, npy::write_npy};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tiny(name: &str) -> PathBuf {
-    root().join("fixtures/tiny").join(name)
-}
-
-fn infer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 /// A failed command: non-zero exit, no panic, stderr containing every `needle`.
 fn assert_fails(out: &Output, needles: &[&str]) {
@@ -34,10 +19,6 @@ fn assert_fails(out: &Output, needles: &[&str]) {
     for n in needles {
         assert!(stderr.contains(n), "stderr lacks `{n}`:\n{stderr}");
     }
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 #[test]

@@ -3,10 +3,11 @@
 #![cfg(feature = "tf")]
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+mod support;
+
+use support::{infer, p, text};
+
+use std::path::{Path, PathBuf};
 
 use infer_core::npy::read_npy;
 
@@ -14,18 +15,6 @@ fn tiny() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated/tiny_keras");
     assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
     dir
-}
-
-fn infer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 /// The tiny `.keras` file copied into a fresh folder (its SavedModel cache is written beside it).

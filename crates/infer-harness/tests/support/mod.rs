@@ -1,6 +1,11 @@
 //! Synthetic results shared by the report tests: rows with known medians and raw samples.
 #![allow(clippy::unwrap_used, dead_code)]
 
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
 use infer_core::Device;
 use infer_harness::{
     compare::{CompareEntry, Comparison},
@@ -81,4 +86,37 @@ pub fn comparison() -> Comparison {
             CompareEntry { backend: "tf".into(), device: Device::Cuda(0), status: "not compiled".into(), report: None },
         ],
     }
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A committed tiny fixture.
+pub fn tiny(name: &str) -> PathBuf {
+    root().join("fixtures/tiny").join(name)
+}
+
+/// Runs the `infer` binary built for these tests.
+pub fn infer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infer")).args(args).output().unwrap()
+}
+
+/// stdout and stderr as text.
+pub fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The stdout of a run that must succeed without a panic (stderr shown otherwise).
+pub fn ok(out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert!(out.status.success(), "failed:\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stdout
+}
+
+/// A path as a command-line argument.
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
 }
