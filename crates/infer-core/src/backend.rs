@@ -68,6 +68,18 @@ impl ModelFormat {
     }
 }
 
+impl std::fmt::Display for ModelFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelFormat::Onnx => "ONNX",
+            ModelFormat::TorchScript => "TorchScript",
+            ModelFormat::SavedModel => "SavedModel",
+            ModelFormat::Keras => "Keras",
+            ModelFormat::Checkpoint => "checkpoint",
+        })
+    }
+}
+
 /// How a backend should create a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadOptions {

@@ -543,3 +543,53 @@ fn onnx_external_data_cannot_leave_the_models_folder() {
     std::fs::write(&linked, external_data_model("link.bin")).unwrap();
     fails(&infer(&["run", p(&linked), "--input", p(&x)]), &["linked.onnx", "through a link", "secret.bin"]);
 }
+
+/// The PyTorch formats: truncated and random TorchScript files and checkpoints, and a model of
+/// another format forced onto the torch backend.
+#[cfg(feature = "torch")]
+#[test]
+fn truncated_random_and_foreign_files_on_the_torch_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = root().join("fixtures/generated/resnet18");
+    assert!(fixture.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", fixture.display());
+    for (name, arch) in [("model.torchscript.pt", None), ("state_dict.pth", Some("resnet18"))] {
+        let bytes = std::fs::read(fixture.join(name)).unwrap();
+        let truncated = dir.path().join(format!("truncated-{name}"));
+        std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+        let random = dir.path().join(format!("random-{name}"));
+        std::fs::write(&random, noise(8192, 11)).unwrap();
+        for file in [&truncated, &random] {
+            let mut args = vec!["info", p(file)];
+            args.extend(arch.iter().flat_map(|a| ["--arch", a]));
+            let needle = file.file_name().unwrap().to_str().unwrap().to_string();
+            fails(&infer(&args), &[needle.as_str(), "cannot load model", "expected"]);
+        }
+    }
+    fails(
+        &infer(&["info", p(&tiny("tiny_cnn.onnx")), "--backend", "torch"]),
+        &["tiny_cnn.onnx", "not a TorchScript archive", "torch.jit.save"],
+    );
+}
+
+/// The TensorFlow formats: truncated and random `.keras` files, and a model of another format
+/// forced onto the tf backend.
+#[cfg(feature = "tf")]
+#[test]
+fn truncated_random_and_foreign_files_on_the_tf_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let keras = root().join("fixtures/generated/tiny_keras/model.keras");
+    assert!(keras.is_file(), "{} missing: run `cargo xtask fixtures`", keras.display());
+    let bytes = std::fs::read(&keras).unwrap();
+    let truncated = dir.path().join("truncated.keras");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let random = dir.path().join("random.keras");
+    std::fs::write(&random, noise(8192, 13)).unwrap();
+    for file in [&truncated, &random] {
+        let needle = file.file_name().unwrap().to_str().unwrap().to_string();
+        fails(&infer(&["info", p(file)]), &[needle.as_str(), "cannot load model", "Keras"]);
+    }
+    fails(
+        &infer(&["info", p(&tiny("tiny_cnn.onnx")), "--backend", "tf"]),
+        &["tiny_cnn.onnx", "the tf backend reads SavedModel folders"],
+    );
+}

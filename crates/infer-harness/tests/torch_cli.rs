@@ -25,7 +25,7 @@ fn info_on_torchscript_and_on_arch_plus_checkpoint() {
     let dir = fixture();
     let script = ok(&infer(&["info", p(&dir.join("model.torchscript.pt"))]));
     let ckpt = ok(&infer(&["info", p(&dir.join("weights.safetensors")), "--arch", "resnet18"]));
-    for (out, format) in [(&script, "TorchScript"), (&ckpt, "Checkpoint")] {
+    for (out, format) in [(&script, "TorchScript"), (&ckpt, "checkpoint")] {
         assert!(out.contains(&format!("format:   {format}")), "{out}");
         assert!(out.contains("backend:  torch 2.11.0"), "{out}");
         assert!(out.contains("input: f32 [batch, 3, 224, 224]  (dynamic dims)"), "{out}");

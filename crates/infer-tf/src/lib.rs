@@ -61,7 +61,7 @@ pub fn saved_model_dir(path: &Path) -> Result<PathBuf> {
         ModelFormat::Keras => keras::ensure_saved_model(path).map(|c| c.dir),
         other => Err(Error::load(
             path,
-            format!("the tf backend reads SavedModel folders and .keras/.h5 files, not {other:?} files"),
+            format!("the tf backend reads SavedModel folders and .keras/.h5 files, not {other} files"),
         )),
     }
 }

@@ -71,7 +71,7 @@ pub const CONTAINER_KEYS: &[&str] = &["state_dict", "model", "model_state_dict"]
 /// A message saying what the bytes look like when they are none of the known kinds.
 pub fn sniff_bytes(bytes: &[u8]) -> std::result::Result<Kind, String> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive: {e}"))?;
+        let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive ({e}): expected a complete archive written by torch.save or torch.jit.save; the file may be truncated"))?;
         let names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
         let torchscript = names.iter().any(|n| {
             let (_, rest) = n.split_once('/').unwrap_or(("", n));
@@ -215,7 +215,7 @@ fn decode(dtype: DType, bytes: &[u8], shape: Vec<usize>) -> std::result::Result<
 type Found = (Vec<(String, Tensor)>, Option<String>);
 
 fn read_torch_save(bytes: &[u8]) -> std::result::Result<Found, String> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive: {e}"))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive ({e}): expected a complete archive written by torch.save or torch.jit.save; the file may be truncated"))?;
     let pkl: Vec<String> = archive
         .file_names()
         .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))

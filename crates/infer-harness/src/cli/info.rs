@@ -20,7 +20,7 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     let backend = infer_harness::backends::choose(registry, &m.model, m.backend.as_deref())?;
     let session = backend.load(&m.model, &m.options(Device::Cpu))?;
     println!("model:    {}", m.model.display());
-    println!("format:   {format:?}");
+    println!("format:   {format}");
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
     println!("backend:  {} {version}", backend.name());
     println!("inputs:");
