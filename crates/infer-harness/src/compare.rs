@@ -236,7 +236,7 @@ pub fn verdict(report: &BenchReport, tolerance: f64) -> String {
 /// The comparison table: one line per (backend, device, batch size), status lines for the rest.
 #[must_use]
 pub fn table(c: &Comparison) -> Table {
-    let mut t = Table::new(&[&KEY_COLUMNS[..], &["items/s", "peak RSS", "max |diff|", "status"]].concat());
+    let mut t = Table::new(&[&KEY_COLUMNS[..], &["items/s", "RSS +model", "max |diff|", "status"]].concat());
     for e in &c.entries {
         let Some(r) = &e.report else {
             let mut cells = vec![e.backend.clone(), e.device.to_string()];
@@ -251,7 +251,7 @@ pub fn table(c: &Comparison) -> Table {
             let mut cells = row.key_cells(2);
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
-                r.peak_rss.map_or_else(|| "-".into(), mib),
+                model_rss(r).map_or_else(|| "-".into(), mib),
                 diff.clone(),
                 verdict.clone(),
             ]);
@@ -259,6 +259,14 @@ pub fn table(c: &Comparison) -> Table {
         }
     }
     t
+}
+
+/// What loading and running the model added to the process's memory: peak RSS minus RSS before
+/// loading. The `infer` binary links every compiled-in runtime, so the peak alone would count
+/// the other frameworks' libraries against each backend.
+#[must_use]
+pub fn model_rss(r: &BenchReport) -> Option<u64> {
+    r.peak_rss.zip(r.rss_before_load).map(|(peak, before)| peak.saturating_sub(before))
 }
 
 /// One backend measured on the CPU and on a GPU at the same batch size.
@@ -383,8 +391,10 @@ pub fn relative_table(c: &Comparison) -> Table {
 pub fn markdown(c: &Comparison) -> String {
     let mut text = format!("# {} — backend comparison\n\n{}", c.model, table(c).to_markdown());
     text.push_str(&format!(
-        "\nLatency is per call (batch), median of the timed iterations; max |diff| is against the reference \
-         output of the framework that wrote each model (tolerance {:.0e}).\n",
+        "\nLatency is per call (batch), median of the timed iterations; RSS +model is the peak resident memory \
+         minus the resident memory before loading (what the model added; the runtime libraries linked into \
+         `infer` are left out); max |diff| is against the reference output of the framework that wrote each \
+         model (tolerance {:.0e}).\n",
         c.tolerance
     ));
     let speed = speedup_table(c);
