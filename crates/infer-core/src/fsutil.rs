@@ -11,12 +11,27 @@ use crate::{Error, Result};
 /// [`Error::File`] naming `path` when the folder does not exist or is not writable, or the disk
 /// is full.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = folder_of(path);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cannot_write(path, &e))?;
+    let mut tmp = temp_for(path)?;
     tmp.write_all(bytes).map_err(|e| cannot_write(path, &e))?;
     tmp.as_file().sync_all().map_err(|e| cannot_write(path, &e))?;
     tmp.persist(path).map_err(|e| cannot_write(path, &e.error))?;
     Ok(())
+}
+
+/// A temporary file beside `path`, to be filled and then `persist`ed onto it (an atomic
+/// rename). A temporary file is private (0600); this one already has the mode of the file it
+/// will replace, or the usual 0644 of a new file, so results stay readable by whoever they are
+/// shared with.
+///
+/// # Errors
+/// [`Error::File`] naming `path` when the folder does not exist or is not writable.
+pub fn temp_for(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let mode = std::fs::metadata(path).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+    let tmp = tempfile::NamedTempFile::new_in(folder_of(path)).map_err(|e| cannot_write(path, &e))?;
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(|e| cannot_write(path, &e))?;
+    Ok(tmp)
 }
 
 /// Checks, before any long work, that [`write_atomic`] will be able to create `path`: its folder
@@ -54,6 +69,21 @@ fn cannot_write(path: &Path, e: &std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_files_are_readable_by_others_and_replaced_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let new = dir.path().join("report.html");
+        write_atomic(&new, b"<html>").unwrap();
+        assert_eq!(mode(&new), 0o644);
+        let kept = dir.path().join("shared.json");
+        std::fs::write(&kept, b"{}").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o664)).unwrap();
+        write_atomic(&kept, b"[]").unwrap();
+        assert_eq!(mode(&kept), 0o664);
+    }
 
     #[test]
     fn replaces_existing_file_and_reports_unwritable_folder() {

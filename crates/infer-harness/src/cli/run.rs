@@ -140,16 +140,7 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
     }
     // Predictions go to a temporary file beside the target, renamed into place at the end: an
     // unwritable path fails before any work, and an interrupted run never leaves half a file.
-    let mut file = match &a.predictions {
-        Some(p) => {
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            Some(
-                tempfile::NamedTempFile::new_in(dir)
-                    .with_context(|| format!("{}: cannot write the predictions file here", p.display()))?,
-            )
-        }
-        None => None,
-    };
+    let mut file = a.predictions.as_deref().map(infer_core::fsutil::temp_for).transpose()?;
     let mut out: Box<dyn Write + '_> = match &mut file {
         Some(f) => Box::new(std::io::BufWriter::new(f.as_file_mut())),
         None => Box::new(std::io::stdout().lock()),
