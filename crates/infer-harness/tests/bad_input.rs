@@ -8,7 +8,7 @@
 
 mod support;
 
-use support::{p, root, tiny};
+use support::{p, root, tiny, tiny_fixture};
 
 use std::{
     io::Read,
@@ -266,22 +266,6 @@ fn unwritable_output_paths_fail_before_any_work() {
     let run = infer(&["compare", p(&fixture), "-d", "cpu", "--out", p(&file.join("results"))]);
     fails(&run, &["results"]);
     assert!(!run.stderr.contains("measuring"), "{}", run.stderr);
-}
-
-/// A fixture folder (meta.json + model + reference) around the tiny CNN.
-fn tiny_fixture(dir: &Path) -> PathBuf {
-    let fixture = dir.join("fixture");
-    std::fs::create_dir_all(&fixture).unwrap();
-    for f in ["tiny_cnn.onnx", "tiny_cnn.input.npy", "tiny_cnn.output.npy"] {
-        std::fs::copy(tiny(f), fixture.join(f)).unwrap();
-    }
-    std::fs::write(
-        fixture.join("meta.json"),
-        r#"{"model": "tiny_cnn", "input": {"file": "tiny_cnn.input.npy"},
-            "formats": {"onnx": {"file": "tiny_cnn.onnx", "reference": "tiny_cnn.output.npy"}}}"#,
-    )
-    .unwrap();
-    fixture
 }
 
 fn compare_json(dir: &Path) -> serde_json::Value {

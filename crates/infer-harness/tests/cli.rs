@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{infer, p, text, tiny};
+use support::{infer, p, text, tiny, tiny_fixture};
 
 use std::process::Output;
 
@@ -244,17 +244,7 @@ fn unwritable_predictions_path_fails_before_any_work() {
 #[test]
 fn compare_writes_tables_with_status_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = dir.path().join("fixture");
-    std::fs::create_dir(&fixture).unwrap();
-    for f in ["tiny_cnn.onnx", "tiny_cnn.input.npy", "tiny_cnn.output.npy"] {
-        std::fs::copy(tiny(f), fixture.join(f)).unwrap();
-    }
-    std::fs::write(
-        fixture.join("meta.json"),
-        r#"{"model": "tiny_cnn", "input": {"file": "tiny_cnn.input.npy"},
-            "formats": {"onnx": {"file": "tiny_cnn.onnx", "reference": "tiny_cnn.output.npy"}}}"#,
-    )
-    .unwrap();
+    let fixture = tiny_fixture(dir.path());
     let out_dir = dir.path().join("out");
     let out = infer(&[
         "compare",

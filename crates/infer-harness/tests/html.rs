@@ -124,19 +124,8 @@ fn report_from_a_bench_report_renders() {
 #[cfg(feature = "onnx")]
 #[test]
 fn compare_writes_an_html_report_that_renders() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
     let dir = tempfile::tempdir().unwrap();
-    let fixture = dir.path().join("fixture");
-    std::fs::create_dir(&fixture).unwrap();
-    for f in ["tiny_cnn.onnx", "tiny_cnn.input.npy", "tiny_cnn.output.npy"] {
-        std::fs::copy(root.join(f), fixture.join(f)).unwrap();
-    }
-    std::fs::write(
-        fixture.join("meta.json"),
-        r#"{"model": "tiny_cnn", "input": {"file": "tiny_cnn.input.npy"},
-            "formats": {"onnx": {"file": "tiny_cnn.onnx", "reference": "tiny_cnn.output.npy"}}}"#,
-    )
-    .unwrap();
+    let fixture = support::tiny_fixture(dir.path());
     let out_dir = dir.path().join("out");
     let out = Command::new(env!("CARGO_BIN_EXE_infer"))
         .args(["compare", fixture.to_str().unwrap(), "--batch-sizes", "1,4", "--iterations", "20", "--warmup", "2"])

@@ -120,3 +120,19 @@ pub fn ok(out: &Output) -> String {
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// A fixture folder (meta.json + model + reference) around the tiny CNN.
+pub fn tiny_fixture(dir: &Path) -> PathBuf {
+    let fixture = dir.join("fixture");
+    std::fs::create_dir_all(&fixture).unwrap();
+    for f in ["tiny_cnn.onnx", "tiny_cnn.input.npy", "tiny_cnn.output.npy"] {
+        std::fs::copy(tiny(f), fixture.join(f)).unwrap();
+    }
+    std::fs::write(
+        fixture.join("meta.json"),
+        r#"{"model": "tiny_cnn", "input": {"file": "tiny_cnn.input.npy"},
+            "formats": {"onnx": {"file": "tiny_cnn.onnx", "reference": "tiny_cnn.output.npy"}}}"#,
+    )
+    .unwrap();
+    fixture
+}
