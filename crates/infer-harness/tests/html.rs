@@ -76,11 +76,7 @@ fn report_from_a_saved_comparison_renders_every_plot() {
     let json = dir.path().join("compare.json");
     write_json(&json, &support::comparison()).unwrap();
     let html = dir.path().join("report.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
-        .args(["report", json.to_str().unwrap(), "-o", html.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    support::ok(&support::infer(&["report", support::p(&json), "-o", support::p(&html)]));
 
     let dom = dom(&html);
     assert_eq!(count(&dom, "<svg"), 6, "3 distributions, throughput, per-item latency, CPU vs GPU");
@@ -108,11 +104,7 @@ fn report_from_a_bench_report_renders() {
     let json = dir.path().join("bench.json");
     write_json(&json, &support::report("onnx", infer_core::Device::Cpu, &[(1, 20.0), (4, 70.0)])).unwrap();
     let html = dir.path().join("bench.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
-        .args(["report", json.to_str().unwrap(), "-o", html.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    support::ok(&support::infer(&["report", support::p(&json), "-o", support::p(&html)]));
     let dom = dom(&html);
     assert_eq!(count(&dom, "<svg"), 4, "2 distributions, throughput, per-item latency");
     assert_eq!(count(&dom, "class=\"mark box\""), 2);
