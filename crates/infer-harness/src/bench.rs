@@ -27,7 +27,8 @@ pub enum Warmup {
     /// Exactly this many untimed iterations.
     Count(usize),
     /// Untimed windows of `window` iterations until the median of a window differs from the
-    /// previous window's by less than `tolerance` (relative), at most `max` iterations.
+    /// previous window's by less than `tolerance` (relative), at most `max` iterations and no
+    /// window started after `max_time`.
     UntilStable {
         /// Iterations per window.
         window: usize,
@@ -35,17 +36,22 @@ pub enum Warmup {
         tolerance: f64,
         /// Cap on warm-up iterations.
         max: usize,
+        /// Cap on warm-up time: no new window starts after it.
+        max_time: Duration,
     },
 }
 
 impl Warmup {
-    /// `--warmup auto`: windows of 10, settled below a 2% change, at most 200 iterations.
-    pub const AUTO: Warmup = Warmup::UntilStable { window: 10, tolerance: 0.02, max: 200 };
+    /// `--warmup auto`, the default: windows of 5, settled below a 3% change of the window
+    /// median, at most 100 iterations or 20 s. Libtorch's profiling executor and TensorFlow's
+    /// first runs keep getting faster for seconds, which a fixed count of 5 missed.
+    pub const AUTO: Warmup =
+        Warmup::UntilStable { window: 5, tolerance: 0.03, max: 100, max_time: Duration::from_secs(20) };
 }
 
 impl Default for Warmup {
     fn default() -> Self {
-        Warmup::Count(10)
+        Warmup::AUTO
     }
 }
 
@@ -60,8 +66,8 @@ impl std::fmt::Display for Warmup {
         match self {
             Warmup::Count(n) => write!(f, "{n}"),
             Warmup::UntilStable { .. } if *self == Warmup::AUTO => f.write_str("auto"),
-            Warmup::UntilStable { window, tolerance, max } => {
-                write!(f, "until-stable(window {window}, {:.1}%, max {max})", tolerance * 100.0)
+            Warmup::UntilStable { window, tolerance, max, max_time } => {
+                write!(f, "until-stable(window {window}, {:.1}%, max {max} or {max_time:?})", tolerance * 100.0)
             }
         }
     }
@@ -91,7 +97,7 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        Self { warmup: Warmup::Count(10), stop: Stop::Iterations(50) }
+        Self { warmup: Warmup::AUTO, stop: Stop::Iterations(50) }
     }
 }
 
@@ -177,11 +183,12 @@ fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Resu
             }
             Ok((n, None))
         }
-        Warmup::UntilStable { window, tolerance, max } => {
+        Warmup::UntilStable { window, tolerance, max, max_time } => {
             let window = window.max(1);
             let mut run = 0;
             let mut previous: Option<f64> = None;
-            while run + window <= max.max(window) {
+            let start = Instant::now();
+            while run + window <= max.max(window) && (run == 0 || start.elapsed() < max_time) {
                 let times = (0..window).map(|_| once()).collect::<Result<Vec<f64>>>()?;
                 run += window;
                 let median = Sample::new(times)?.median();
@@ -317,7 +324,7 @@ mod tests {
         assert!(t.stages.is_empty(), "the session did not separate stages");
 
         let mut s = Counting { specs: Vec::new(), runs: 0, staged: true };
-        let auto = Warmup::UntilStable { window: 4, tolerance: 1e9, max: 40 };
+        let auto = Warmup::UntilStable { window: 4, tolerance: 1e9, max: 40, max_time: Duration::from_secs(60) };
         let config = BenchConfig { warmup: auto, stop: Stop::Iterations(5) };
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
         // Any change is below an absurd tolerance: settled after the second window.
@@ -328,11 +335,18 @@ mod tests {
         assert!((summary.compute_ms - 2e-3).abs() < 1e-12);
 
         let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
-        let never = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 23 };
+        let never = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 23, max_time: Duration::from_secs(60) };
         let config = BenchConfig { warmup: never, stop: Stop::Iterations(1) };
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
         // A zero tolerance never settles: whole windows up to the cap.
         assert_eq!((t.warmup_iterations, t.warmup_settled), (20, Some(false)));
+
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let hurried = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 100, max_time: Duration::ZERO };
+        let config = BenchConfig { warmup: hurried, stop: Stop::Iterations(1) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // The time cap stops the warm-up after the first window, unsettled.
+        assert_eq!((t.warmup_iterations, t.warmup_settled), (5, Some(false)));
     }
 
     #[test]

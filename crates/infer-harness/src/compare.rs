@@ -16,6 +16,7 @@ use crate::{
     fixture::{Fixture, FormatEntry},
     memory::mib,
     report::{BenchReport, KEY_COLUMNS, Table, read_json, write_json},
+    rounds,
 };
 
 /// The fixture format each backend reads.
@@ -70,6 +71,9 @@ pub struct CompareSpec {
     pub threads: usize,
     /// Tolerance on the difference to the reference output.
     pub tolerance: f64,
+    /// Child processes per (backend, device), taken in turns with the other backends and pooled
+    /// (see [`crate::rounds`]); 1 measures each once.
+    pub rounds: usize,
 }
 
 /// The status of the rows not measured because of Ctrl-C.
@@ -98,67 +102,107 @@ pub fn compare_each(
 ) -> Result<Comparison> {
     let fixture = Fixture::open(&spec.fixture)?;
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
-    let mut entries = Vec::new();
+    // One slot per (backend, device) in registry order; the ones that cannot run get their status
+    // at once, the others are measured in rounds, each round visiting every backend in turn.
+    let mut slots: Vec<(Option<CompareEntry>, Option<&FormatEntry>)> = Vec::new();
     for backend in registry.iter() {
         let name = backend.name();
         let avail = availability(backend);
         for &device in &spec.devices {
-            let status = |s: String| CompareEntry { backend: name.into(), device, status: s, report: None };
-            if !entries.is_empty() {
-                on_entry(&snapshot(&fixture, spec, &entries))?;
-            }
-            if crate::interrupt::requested() {
-                entries.push(status(INTERRUPTED.into()));
-                continue;
-            }
-            let info = match &avail {
-                Availability::Available(info) => info,
-                Availability::NotCompiled { .. } => {
-                    entries.push(status("not compiled".into()));
-                    continue;
+            let status = |s: String| Some(CompareEntry { backend: name.into(), device, status: s, report: None });
+            let (entry, format) = match &avail {
+                Availability::NotCompiled { .. } => (status("not compiled".into()), None),
+                Availability::Unavailable { reason } => (status(format!("unavailable: {reason}")), None),
+                Availability::Available(info) if !info.devices.contains(&device) => {
+                    let have: Vec<String> = info.devices.iter().map(ToString::to_string).collect();
+                    let why = format!(
+                        "unavailable: {name} {} has no {device} here (devices: {})",
+                        info.runtime_version,
+                        have.join(", ")
+                    );
+                    (status(why), None)
                 }
-                Availability::Unavailable { reason } => {
-                    entries.push(status(format!("unavailable: {reason}")));
-                    continue;
-                }
+                Availability::Available(_) => match fixture.meta.formats.get(fixture_format(name)) {
+                    Some(format) => (None, Some(format)),
+                    None => (status(format!("unavailable: the fixture has no {} model", fixture_format(name))), None),
+                },
             };
-            if !info.devices.contains(&device) {
-                let have: Vec<String> = info.devices.iter().map(ToString::to_string).collect();
-                entries.push(status(format!(
-                    "unavailable: {name} {} has no {device} here (devices: {})",
-                    info.runtime_version,
-                    have.join(", ")
-                )));
-                continue;
-            }
-            let Some(format) = fixture.meta.formats.get(fixture_format(name)) else {
-                entries.push(status(format!("unavailable: the fixture has no {} model", fixture_format(name))));
-                continue;
-            };
-            eprintln!("measuring {name} on {device} ...");
-            let json = scratch.path().join(format!("{name}-{}.json", device.to_string().replace(':', "")));
-            let entry = match run_child(exe, &fixture, format, name, device, spec, &json) {
-                Ok(report) => CompareEntry { backend: name.into(), device, status: "ok".into(), report: Some(report) },
-                Err(_) if crate::interrupt::requested() => status(INTERRUPTED.into()),
-                Err(e) => status(format!("error: {e}")),
-            };
-            entries.push(entry);
+            slots.push((entry.or_else(|| Some(pending(name, device))), format));
         }
     }
-    let done = snapshot(&fixture, spec, &entries);
+    let rounds = spec.rounds.max(1);
+    let mut first = true;
+    for round in 1..=rounds {
+        for i in 0..slots.len() {
+            // Not measurable, or failed in an earlier round (that error stands).
+            let runnable = matches!(&slots[i], (Some(e), Some(_)) if e.status == PENDING || e.status == "ok");
+            if !runnable {
+                continue;
+            }
+            if !first {
+                on_entry(&snapshot(&fixture, spec, &slots))?;
+            }
+            first = false;
+            let (entry, format) = &mut slots[i];
+            let (Some(e), Some(format)) = (entry.as_mut(), *format) else { continue };
+            if crate::interrupt::requested() {
+                if e.report.is_none() {
+                    e.status = INTERRUPTED.into();
+                }
+                continue;
+            }
+            let of = if rounds > 1 { format!(" (round {round} of {rounds})") } else { String::new() };
+            eprintln!("measuring {} on {}{of} ...", e.backend, e.device);
+            let json =
+                scratch.path().join(format!("{}-{}-{round}.json", e.backend, e.device.to_string().replace(':', "")));
+            match run_child(exe, &fixture, format, &e.backend, e.device, spec, &json) {
+                Ok(report) => match e.report.as_mut() {
+                    Some(pooled) => {
+                        if let Err(err) = rounds::pool(pooled, report) {
+                            e.status = format!("error: round {round} of {rounds}: {err}");
+                        }
+                    }
+                    None => {
+                        e.report = Some(report);
+                        e.status = "ok".into();
+                    }
+                },
+                Err(_) if crate::interrupt::requested() && e.report.is_none() => e.status = INTERRUPTED.into(),
+                Err(_) if crate::interrupt::requested() => {}
+                Err(err) if rounds > 1 && e.report.is_some() => {
+                    e.status = format!("error: round {round} of {rounds}: {err}");
+                }
+                Err(err) => e.status = format!("error: {err}"),
+            }
+        }
+    }
+    let done = snapshot(&fixture, spec, &slots);
     on_entry(&done)?;
     Ok(done)
 }
 
-/// The comparison made of the entries so far.
-fn snapshot(fixture: &Fixture, spec: &CompareSpec, entries: &[CompareEntry]) -> Comparison {
+/// The status of a (backend, device) not measured yet.
+const PENDING: &str = "pending";
+
+fn pending(backend: &str, device: Device) -> CompareEntry {
+    CompareEntry { backend: backend.into(), device, status: PENDING.into(), report: None }
+}
+
+/// The comparison made of the entries so far (the ones not measured yet are left out).
+fn snapshot(
+    fixture: &Fixture,
+    spec: &CompareSpec,
+    slots: &[(Option<CompareEntry>, Option<&FormatEntry>)],
+) -> Comparison {
+    let entries: Vec<CompareEntry> =
+        slots.iter().filter_map(|(e, _)| e.clone()).filter(|e| e.status != PENDING).collect();
     let mut environment = Environment::capture(spec.threads);
-    for e in entries {
+    for e in &entries {
         if let Some(r) = &e.report {
             environment.versions.extend(r.environment.versions.clone());
         }
     }
-    Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries: entries.to_vec() }
+    Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -236,7 +280,10 @@ pub fn verdict(report: &BenchReport, tolerance: f64) -> String {
 /// The comparison table: one line per (backend, device, batch size), status lines for the rest.
 #[must_use]
 pub fn table(c: &Comparison) -> Table {
-    let mut t = Table::new(&[&KEY_COLUMNS[..], &["items/s", "RSS +model", "max |diff|", "status"]].concat());
+    let pooled =
+        c.entries.iter().filter_map(|e| e.report.as_ref()).flat_map(|r| &r.rows).any(|r| r.round_medians_ms.is_some());
+    let spread: &[&str] = if pooled { &["rounds (spread)"] } else { &[] };
+    let mut t = Table::new(&[&KEY_COLUMNS[..], spread, &["items/s", "RSS +model", "max |diff|", "status"]].concat());
     for e in &c.entries {
         let Some(r) = &e.report else {
             let mut cells = vec![e.backend.clone(), e.device.to_string()];
@@ -246,9 +293,14 @@ pub fn table(c: &Comparison) -> Table {
             continue;
         };
         let diff = r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"));
-        let verdict = verdict(r, c.tolerance);
+        // A later round's failure stands beside the rounds that did run.
+        let verdict = if e.status == "ok" { verdict(r, c.tolerance) } else { e.status.clone() };
         for row in &r.rows {
             let mut cells = row.key_cells(2);
+            if pooled {
+                let medians = rounds::round_medians(row);
+                cells.push(format!("{} ({:.1}%)", medians.len(), rounds::spread(&medians) * 100.0));
+            }
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
                 model_rss(r).map_or_else(|| "-".into(), mib),
@@ -578,5 +630,20 @@ pub(crate) mod tests {
         assert_eq!((back.entries.len(), back.model.as_str()), (5, "resnet<18>"));
         assert_eq!(back.entries[1].report.as_ref().unwrap().rows[1].samples_ms.len(), 40, "raw samples kept");
         assert!(std::fs::read_to_string(&files[3]).unwrap().starts_with("<!DOCTYPE html>"));
+    }
+
+    #[test]
+    fn table_shows_rounds_and_a_later_rounds_failure() {
+        let mut c = synthetic();
+        assert!(!table(&c).header.iter().any(|h| h.starts_with("rounds")), "one round: no rounds column");
+        let onnx = c.entries[0].report.as_mut().unwrap();
+        crate::rounds::pool(onnx, report("onnx", Device::Cpu, &[(1, 22.0), (8, 150.0)])).unwrap();
+        c.entries[2].status = "error: round 2 of 3: exit code 1: boom".into();
+        let t = table(&c);
+        assert_eq!(t.header[6], "rounds (spread)");
+        assert_eq!(t.rows[0][6], "2 (10.0%)", "{:?}", t.rows[0]);
+        // The torch row keeps round 1's numbers, and says the next round failed.
+        let torch = t.rows.iter().find(|r| r[0] == "torch" && r[1] == "cpu").unwrap();
+        assert_eq!((torch[6].as_str(), torch[10].as_str()), ("1 (0.0%)", "error: round 2 of 3: exit code 1: boom"));
     }
 }

@@ -144,7 +144,15 @@ pub fn comparison_html(c: &Comparison) -> String {
             cells.extend(
                 [
                     row.batch_size.to_string(),
-                    row.iterations.to_string(),
+                    match &row.round_medians_ms {
+                        Some(m) => format!(
+                            "{} ({} rounds, medians {:.1}% apart)",
+                            row.iterations,
+                            m.len(),
+                            crate::rounds::spread(m) * 100.0
+                        ),
+                        None => row.iterations.to_string(),
+                    },
                     with_ci(s.median, &row.median_ci_ms),
                     ms(s.mean),
                     ms(s.std),

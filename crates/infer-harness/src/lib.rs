@@ -22,6 +22,7 @@ pub mod measure;
 pub mod memory;
 pub mod profile;
 pub mod report;
+pub mod rounds;
 pub mod runs;
 pub mod svg;
 pub mod workload;

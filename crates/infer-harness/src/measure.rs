@@ -282,6 +282,7 @@ mod tests {
             input_prep_ms: None,
             stages_ms: None,
             speedup_vs_batch1: None,
+            round_medians_ms: None,
         }
     }
 

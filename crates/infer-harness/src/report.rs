@@ -62,6 +62,10 @@ pub struct BenchRow {
     /// Throughput relative to batch size 1 in the same run (items/s ratio), when batch 1 was measured.
     #[serde(default)]
     pub speedup_vs_batch1: Option<f64>,
+    /// With several rounds (`infer compare --rounds N`): each round's median, milliseconds, in the
+    /// order measured; the statistics above are over the pooled samples of every round.
+    #[serde(default)]
+    pub round_medians_ms: Option<Vec<f64>>,
 }
 
 /// Titles of the columns [`BenchRow::key_cells`] fills.
@@ -119,6 +123,7 @@ impl BenchRow {
             input_prep_ms: None,
             stages_ms: None,
             speedup_vs_batch1: None,
+            round_medians_ms: None,
         })
     }
 

@@ -255,11 +255,14 @@ fn compare_writes_tables_with_status_rows() {
         "5",
         "--warmup",
         "1",
+        "--rounds",
+        "2",
         "--out",
         p(&out_dir),
     ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("measuring onnx on cpu (round 2 of 2)"), "{stderr}");
     let onnx_rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("onnx") && l.contains(" cpu ")).collect();
     assert_eq!(onnx_rows.len(), 2, "{stdout}");
     assert!(onnx_rows.iter().all(|l| l.trim_end().ends_with("ok")), "{stdout}");
@@ -278,6 +281,12 @@ fn compare_writes_tables_with_status_rows() {
     let onnx =
         v["entries"].as_array().unwrap().iter().find(|e| e["backend"] == "onnx" && e["device"] == "cpu").unwrap();
     assert!(onnx["report"]["max_abs_diff"].as_f64().unwrap() < 1e-5);
+    // Two rounds of 5 iterations, pooled: 10 samples per row, and each round's median kept.
+    for row in onnx["report"]["rows"].as_array().unwrap() {
+        assert_eq!(row["samples_ms"].as_array().unwrap().len(), 10, "{row}");
+        assert_eq!(row["round_medians_ms"].as_array().unwrap().len(), 2, "{row}");
+    }
+    assert!(stdout.contains("rounds (spread)") && stdout.lines().any(|l| l.starts_with("onnx") && l.contains(" 2 (")));
 }
 
 /// A reference that does not match makes compare fail loudly, with the row marked.

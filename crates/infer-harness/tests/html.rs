@@ -121,6 +121,7 @@ fn compare_writes_an_html_report_that_renders() {
     let out_dir = dir.path().join("out");
     let out = Command::new(env!("CARGO_BIN_EXE_infer"))
         .args(["compare", fixture.to_str().unwrap(), "--batch-sizes", "1,4", "--iterations", "20", "--warmup", "2"])
+        .args(["--rounds", "2"])
         .arg("--out")
         .arg(&out_dir)
         .output()
@@ -129,7 +130,9 @@ fn compare_writes_an_html_report_that_renders() {
     let html = out_dir.join("compare.html");
     let dom = dom(&html);
     assert_eq!(count(&dom, "<svg"), 4, "2 distributions, throughput, per-item latency (no GPU here)");
-    assert_eq!(count(&dom, "class=\"mark sample\""), 2 * 20);
+    // Two batch sizes, two rounds of 20 pooled: every sample is a dot.
+    assert_eq!(count(&dom, "class=\"mark sample\""), 2 * 2 * 20);
+    assert!(dom.contains("40 (2 rounds, medians "), "the pooled rows say so");
     assert_eq!(count(&dom, "class=\"mark point\""), 4);
     // torch and tf have no model in this fixture: "not compiled" without their features,
     // "the fixture has no … model" with them; either way a status row, not a silent gap.

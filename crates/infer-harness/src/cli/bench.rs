@@ -29,9 +29,9 @@ pub struct BenchArgs {
     /// Devices, comma-separated: cpu, cuda, cuda:N.
     #[arg(long, short, default_value = "cpu", value_parser = parse_devices)]
     device: Devices,
-    /// Untimed warm-up iterations per batch size, or `auto`: windows of 10 until the window
-    /// median changes by less than 2% (at most 200); the count used is reported.
-    #[arg(long, default_value = "10")]
+    /// Untimed warm-up iterations per batch size, or `auto`: windows of 5 until the window
+    /// median changes by less than 3% (at most 100 iterations or 20 s); the count used is reported.
+    #[arg(long, default_value = "auto")]
     warmup: Warmup,
     /// Timed iterations per batch size (default 50 unless --duration is given).
     #[arg(long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]

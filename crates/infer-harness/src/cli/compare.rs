@@ -26,15 +26,22 @@ pub struct CompareArgs {
     /// Batch sizes, comma-separated.
     #[arg(long, default_value = "1,8", value_parser = parse_sizes)]
     batch_sizes: Sizes,
-    /// Untimed warm-up iterations per batch size, or `auto` (until the median settles).
-    #[arg(long, default_value = "5")]
+    /// Untimed warm-up iterations per batch size, or `auto`: windows of 5 until the window
+    /// median changes by less than 3% (at most 100 iterations or 20 s).
+    #[arg(long, default_value = "auto")]
     warmup: Warmup,
-    /// Timed iterations per batch size.
-    #[arg(long, default_value_t = 100, conflicts_with = "duration")]
+    /// Timed iterations per batch size and round (3 rounds of 40 pool 120 samples).
+    #[arg(long, default_value_t = 40, conflicts_with = "duration")]
     iterations: usize,
     /// Time per batch size instead of a count, e.g. 10s.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
+    /// Child processes per backend and device, taken in turns with the other backends; their
+    /// samples are pooled and the spread of their medians reported. One process's median can sit
+    /// several percent from the next one's on the same machine, so 3 rounds make two comparisons
+    /// agree where one round cannot.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    rounds: u64,
     /// Intra-op threads for every backend (0 = each runtime's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -55,6 +62,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         config: BenchConfig { warmup: a.warmup, stop },
         threads: a.threads,
         tolerance: a.tolerance,
+        rounds: usize::try_from(a.rounds)?,
     };
     let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
     // Reports are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
