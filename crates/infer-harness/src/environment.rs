@@ -100,6 +100,17 @@ impl Environment {
             .join("; ")
     }
 
+    /// One thread per physical core (per logical CPU when `/proc/cpuinfo` does not tell): what
+    /// `infer compare` gives every backend unless `--threads` says otherwise, so that no runtime's
+    /// own default (some count logical CPUs, some physical cores) favours it.
+    #[must_use]
+    pub fn default_threads() -> usize {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        parse_cpuinfo(&cpuinfo)
+            .2
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+    }
+
     /// Versions as `name version, ...`.
     #[must_use]
     pub fn versions_text(&self) -> String {

@@ -281,6 +281,9 @@ fn compare_writes_tables_with_status_rows() {
     let onnx =
         v["entries"].as_array().unwrap().iter().find(|e| e["backend"] == "onnx" && e["device"] == "cpu").unwrap();
     assert!(onnx["report"]["max_abs_diff"].as_f64().unwrap() < 1e-5);
+    // No --threads: every backend gets one thread per physical core, recorded, never "default".
+    let threads = v["environment"]["threads"].as_u64().unwrap();
+    assert!(threads >= 1 && onnx["report"]["environment"]["threads"] == threads, "{v}");
     // Two rounds of 5 iterations, pooled: 10 samples per row, and each round's median kept.
     for row in onnx["report"]["rows"].as_array().unwrap() {
         assert_eq!(row["samples_ms"].as_array().unwrap().len(), 10, "{row}");

@@ -42,7 +42,7 @@ pub struct CompareArgs {
     /// agree where one round cannot.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
     rounds: u64,
-    /// Intra-op threads for every backend (0 = each runtime's default).
+    /// Intra-op threads, the same for every backend (0 = one per physical core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Largest acceptable difference to the reference output.
@@ -60,7 +60,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         devices: a.device.0.clone(),
         batch_sizes: a.batch_sizes.0.clone(),
         config: BenchConfig { warmup: a.warmup, stop },
-        threads: a.threads,
+        threads: if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads },
         tolerance: a.tolerance,
         rounds: usize::try_from(a.rounds)?,
     };
