@@ -155,7 +155,7 @@ pub fn compare_each(
             eprintln!("measuring {} on {}{of} ...", e.backend, e.device);
             let json =
                 scratch.path().join(format!("{}-{}-{round}.json", e.backend, e.device.to_string().replace(':', "")));
-            match run_child(exe, &fixture, format, &e.backend, e.device, spec, &json) {
+            match run_child(exe, &fixture, format, &e.backend, e.device, spec, &json, round) {
                 Ok(report) => match e.report.as_mut() {
                     Some(pooled) => {
                         if let Err(err) = rounds::pool(pooled, report) {
@@ -214,8 +214,11 @@ fn run_child(
     device: Device,
     spec: &CompareSpec,
     json: &Path,
+    round: usize,
 ) -> std::result::Result<BenchReport, String> {
     let mut cmd = Command::new(exe);
+    // Which round this child is (1-based): for its log, and the tests' crash hook.
+    cmd.env("INFER_ROUND", round.to_string());
     cmd.arg("bench")
         .arg(fixture.path(&format.file))
         .args(["--backend", backend, "--device", &device.to_string()])

@@ -302,6 +302,30 @@ fn a_crashing_child_becomes_an_error_row() {
     );
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(compare_json(&out)["entries"][0]["status"], "ok");
+    // A crash in a later round: the first round's numbers stay, beside the error; no more rounds.
+    let out = dir.path().join("later");
+    let run = infer_env(
+        &[
+            "compare",
+            p(&fixture),
+            "-d",
+            "cpu",
+            "--batch-sizes",
+            "1",
+            "--iterations",
+            "3",
+            "--rounds",
+            "3",
+            "--out",
+            p(&out),
+        ],
+        &[("INFER_TEST_CRASH", "abort@onnx#2")],
+    );
+    let row = run.stdout.lines().find(|l| l.starts_with("onnx") && l.contains(" cpu ")).unwrap();
+    assert!(row.contains("error: round 2 of 3: the child process was killed by a signal"), "{}", run.stdout);
+    let entry = &compare_json(&out)["entries"][0];
+    assert_eq!(entry["report"]["rows"][0]["samples_ms"].as_array().unwrap().len(), 3, "round 1 kept: {entry}");
+    assert!(!run.stderr.contains("(round 3 of 3)"), "a failed backend is not measured again: {}", run.stderr);
 }
 
 fn resnet18() -> PathBuf {

@@ -250,15 +250,20 @@ fn load(
 }
 
 /// A hidden hook for the tests of `infer compare`: `INFER_TEST_CRASH=abort` or `segv` (optionally
-/// `@BACKEND`) makes this child die as a crash in native code would. Honoured only in debug
-/// builds or with the `test-hooks` feature; release builds ignore it.
+/// `@BACKEND`, then optionally `#ROUND`, matched against the `INFER_ROUND` that `infer compare`
+/// gives its children) makes this child die as a crash in native code would. Honoured only in
+/// debug builds or with the `test-hooks` feature; release builds ignore it.
 fn crash_hook(backend: &str) {
     if !(cfg!(debug_assertions) || cfg!(feature = "test-hooks")) {
         return;
     }
     let Ok(value) = std::env::var("INFER_TEST_CRASH") else { return };
-    let (kind, only) = value.split_once('@').map_or((value.as_str(), None), |(k, b)| (k, Some(b)));
+    let (value, round) = value.split_once('#').map_or((value.as_str(), None), |(v, r)| (v, Some(r)));
+    let (kind, only) = value.split_once('@').map_or((value, None), |(k, b)| (k, Some(b)));
     if only.is_some_and(|b| b != backend) {
+        return;
+    }
+    if round.is_some_and(|r| std::env::var("INFER_ROUND").ok().as_deref() != Some(r)) {
         return;
     }
     match kind {
