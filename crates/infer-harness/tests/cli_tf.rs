@@ -35,7 +35,8 @@ fn info_on_a_savedmodel_lists_every_signature() {
     assert!(stdout.contains("image: f32 [?, 8, 8, 3]  (dynamic dims)"), "{stdout}");
     assert!(stdout.contains("  features\n    input   image: f32 [?, 8, 8, 3]\n    output  "), "{stdout}");
     assert!(stdout.contains("  serving_default  (in use)\n"), "{stdout}");
-    assert!(stdout.contains("parameters: unknown"), "{stdout}");
+    // Keras' count_params(): every variable of the signature once, BatchNorm statistics included.
+    assert!(stdout.contains("parameters: 153 ("), "{stdout}");
     let out = infer(&["info", p(&tiny().join("saved_model")), "--signature", "nope"]);
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
@@ -63,6 +64,7 @@ fn keras_file_info_run_on_an_image_and_bench() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("format:   Keras"), "{stdout}");
+    assert!(stdout.contains("parameters: 153 ("), "{stdout}");
     assert!(stderr.contains("converted") && stderr.contains("tiny.keras.savedmodel"), "{stderr}");
 
     let img = dir.path().join("a.png");
@@ -215,4 +217,14 @@ fn profile_of_the_resnet18_savedmodel_shows_its_convolutions() {
     let nodes = v["by_node"].as_array().unwrap();
     assert!(nodes.iter().all(|n| !n["op_type"].as_str().unwrap().contains("PartitionedCall")));
     assert_eq!(nodes.iter().filter(|n| n["op_type"] == "Conv2D").count(), 20);
+}
+
+/// `infer info` counts ResNet-18's variables as Keras does.
+#[test]
+fn info_counts_the_resnet18_variables() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated/resnet18/saved_model");
+    let out = infer(&["info", p(&model)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("parameters: 11699112 (44.6 MiB)"), "{stdout}");
 }

@@ -166,6 +166,23 @@ fn resnet50_savedmodel_matches_the_pytorch_reference() {
     assert!(rows[..1000].iter().zip(&rows[1000..]).any(|(a, b)| (a - b).abs() > 1e-3));
 }
 
+/// Keras' `model.count_params()` for the ResNet-18 port: 11,689,512 trainable weights (what
+/// torch's `named_parameters` counts) plus 9,600 BatchNorm moving means and variances.
+const RESNET18_KERAS_PARAMS: u64 = 11_699_112;
+
+#[test]
+fn parameters_count_each_variable_the_signature_uses_once() {
+    let s = load(&generated("resnet18").join("saved_model"));
+    let p = s.parameters().unwrap();
+    assert_eq!((p.count, p.bytes), (RESNET18_KERAS_PARAMS, RESNET18_KERAS_PARAMS * 4));
+    // tiny_keras: conv 3x3x3x4 + 4, BatchNorm 4 x 4 (2 of them not trainable), dense 4x5 + 5 =
+    // `count_params()` 153; the `features` signature stops before the dense layer.
+    assert_eq!(load(&tiny().join("saved_model")).parameters().unwrap().count, 153);
+    let opts = LoadOptions { signature: Some("features".into()), ..LoadOptions::default() };
+    let features = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
+    assert_eq!(features.parameters().unwrap().count, 128);
+}
+
 #[test]
 fn resnet18_op_profile_breaks_the_graph_down_per_operator() {
     let dir = generated("resnet18");
