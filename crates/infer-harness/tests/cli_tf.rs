@@ -35,7 +35,8 @@ fn info_on_a_savedmodel_lists_every_signature() {
     assert!(stdout.contains("image: f32 [?, 8, 8, 3]  (dynamic dims)"), "{stdout}");
     assert!(stdout.contains("  features\n    input   image: f32 [?, 8, 8, 3]\n    output  "), "{stdout}");
     assert!(stdout.contains("  serving_default  (in use)\n"), "{stdout}");
-    assert!(stdout.contains("parameters: unknown"), "{stdout}");
+    // Keras' count_params(): every variable of the signature once, BatchNorm statistics included.
+    assert!(stdout.contains("parameters: 153 ("), "{stdout}");
     let out = infer(&["info", p(&tiny().join("saved_model")), "--signature", "nope"]);
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
@@ -63,6 +64,7 @@ fn keras_file_info_run_on_an_image_and_bench() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("format:   Keras"), "{stdout}");
+    assert!(stdout.contains("parameters: 153 ("), "{stdout}");
     assert!(stderr.contains("converted") && stderr.contains("tiny.keras.savedmodel"), "{stderr}");
 
     let img = dir.path().join("a.png");
@@ -170,4 +172,59 @@ fn compare_uses_the_format_entry_input() {
     let tf: Vec<&str> = stdout.lines().filter(|l| l.starts_with("tf ")).collect();
     assert_eq!(tf.len(), 1, "{stdout}");
     assert!(tf[0].trim_end().ends_with("ok"), "{stdout}");
+}
+
+/// `infer profile` on ResNet-18's SavedModel: TensorFlow's step stats, per operator type and node.
+#[test]
+fn profile_of_the_resnet18_savedmodel_shows_its_convolutions() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated/resnet18/saved_model");
+    assert!(model.is_dir(), "{} missing: run `cargo xtask fixtures`", model.display());
+    let dir = tempfile::tempdir().unwrap();
+    let (json, traces) = (dir.path().join("profile.json"), dir.path().join("traces"));
+    let out = infer(&[
+        "profile",
+        p(&model),
+        "--backend",
+        "tf",
+        "--iterations",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+        p(&json),
+        "--keep-trace",
+        p(&traces),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("on tf: 2 profiled runs at batch 1 (1 warm-up runs left out)"), "{stdout}");
+    // The type table's first line is the convolution with its share.
+    let types = stdout.split("top operator types by total time:").nth(1).unwrap();
+    let first = types.lines().nth(3).unwrap();
+    assert!(first.starts_with("Conv2D "), "{stdout}");
+    let share: f64 = first.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(share > 50.0, "{stdout}");
+    assert!(stdout.contains("source: TensorFlow step stats (RunOptions trace_level FULL_TRACE"), "{stdout}");
+    assert!(traces.join("tf.run_metadata.pb").is_file());
+
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((v["runs"].as_u64(), v["warmup_runs"].as_u64()), (Some(2), Some(1)));
+    let conv = &v["by_type"][0];
+    assert_eq!((conv["name"].as_str(), conv["calls"].as_u64()), (Some("Conv2D"), Some(2 * 20)), "{conv}");
+    let shares: f64 = v["by_type"].as_array().unwrap().iter().map(|t| t["share_pct"].as_f64().unwrap()).sum();
+    assert!((shares - 100.0).abs() < 1e-6, "{shares}");
+    // Nodes of the inlined serving function, one per layer, never the call itself.
+    let nodes = v["by_node"].as_array().unwrap();
+    assert!(nodes.iter().all(|n| !n["op_type"].as_str().unwrap().contains("PartitionedCall")));
+    assert_eq!(nodes.iter().filter(|n| n["op_type"] == "Conv2D").count(), 20);
+}
+
+/// `infer info` counts ResNet-18's variables as Keras does.
+#[test]
+fn info_counts_the_resnet18_variables() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/generated/resnet18/saved_model");
+    let out = infer(&["info", p(&model)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("parameters: 11699112 (44.6 MiB)"), "{stdout}");
 }

@@ -22,6 +22,7 @@ pub mod config;
 pub mod keras;
 #[cfg(feature = "runtime")]
 mod runtime;
+pub mod stepstats;
 
 use std::path::{Path, PathBuf};
 

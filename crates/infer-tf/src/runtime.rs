@@ -1,19 +1,27 @@
 //! The TensorFlow C API binding (feature `runtime`): SavedModel sessions and tensor conversion.
 
 use std::{
+    collections::HashSet,
     path::{Path, PathBuf},
     sync::OnceLock,
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, Signature, Tensor, TensorData, TensorSpec,
-    check_inputs,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Signature, Tensor,
+    TensorData, TensorSpec, check_inputs, profile::OpProfile,
 };
 use tensorflow::{
     DataType, FetchToken, Graph, Operation, SavedModelBundle, SessionOptions, SessionRunArgs, Shape, TensorInfo,
 };
 
-use crate::{BACKEND, DEFAULT_SIGNATURE, SERVE_TAG, config::SessionConfig};
+use crate::{BACKEND, DEFAULT_SIGNATURE, SERVE_TAG, config::SessionConfig, stepstats};
+
+/// A serialized `RunOptions` with `trace_level` (field 1) = `FULL_TRACE` (3): per-node step stats.
+const FULL_TRACE_RUN_OPTIONS: [u8; 2] = [0x08, 0x03];
+
+/// Operations that own a variable's storage: resource variables (TF2, Keras) and reference
+/// variables (TF1 graphs).
+const VARIABLE_OPS: [&str; 3] = ["VarHandleOp", "VariableV2", "Variable"];
 
 fn tf_err(e: impl std::fmt::Display) -> Error {
     Error::backend(BACKEND, e)
@@ -109,6 +117,57 @@ fn specs<'a>(
     all.into_iter().map(|(key, info)| Ok((spec(model, signature, key, info)?, info))).collect()
 }
 
+/// Bytes of one element of a variable's dtype, for the dtypes that have a fixed size.
+fn element_bytes(ty: DataType) -> Option<u64> {
+    Some(match ty {
+        DataType::Bool | DataType::Int8 | DataType::UInt8 | DataType::QInt8 | DataType::QUInt8 => 1,
+        DataType::Half
+        | DataType::BFloat16
+        | DataType::Int16
+        | DataType::UInt16
+        | DataType::QInt16
+        | DataType::QUInt16 => 2,
+        DataType::Float | DataType::Int32 | DataType::UInt32 | DataType::QInt32 => 4,
+        DataType::Double | DataType::Int64 | DataType::UInt64 | DataType::Complex64 => 8,
+        DataType::Complex128 => 16,
+        _ => return None,
+    })
+}
+
+/// The variables the `fetches` depend on, each counted once, with their bytes.
+///
+/// Counting every variable op in the graph over-counts a Keras export three times: besides the
+/// handles the signature functions capture (`conv1/kernel_1`), the graph holds the object graph's
+/// own handles (`conv1/kernel`) and the restore function's (`Variable_N`), each with a
+/// `shared_name` of its own, so de-duplicating by `shared_name` does not help either; the
+/// checkpoint (`variables/variables.index`) also holds every value twice (`variables/N` and
+/// `_all_variables/N`). Walking back from the signature's outputs reaches exactly the variable
+/// handles its call consumes. `None` when no variable is reached (weights frozen into constants
+/// are not counted) or a variable has an unknown shape or a dtype without a fixed size.
+fn parameters(fetches: &[(Operation, i32)]) -> Option<ParameterCount> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Operation> = fetches.iter().map(|(op, _)| op.clone()).collect();
+    let mut total = ParameterCount { count: 0, bytes: 0 };
+    let mut variables = 0;
+    while let Some(op) = stack.pop() {
+        if !seen.insert(op.name().ok()?) {
+            continue;
+        }
+        if VARIABLE_OPS.contains(&op.op_type().ok()?.as_str()) {
+            let shape = op.get_attr_shape("shape").ok()?;
+            let count = (0..shape.dims()?).try_fold(1u64, |n, i| n.checked_mul(u64::try_from(shape[i]?).ok()?))?;
+            let bytes = element_bytes(op.get_attr_type("dtype").ok()?)?;
+            total.count += count;
+            total.bytes += count * bytes;
+            variables += 1;
+            continue;
+        }
+        stack.extend((0..op.num_inputs()).map(|i| op.input(i).0));
+        stack.extend(op.control_inputs());
+    }
+    (variables > 0).then_some(total)
+}
+
 fn operation(model: &Path, graph: &Graph, info: &TensorInfo) -> Result<(Operation, i32)> {
     let op = graph.operation_by_name_required(&info.name().name).map_err(|e| {
         Error::load(model, format!("the graph has no operation `{}` named by the signature: {e}", info.name().name))
@@ -187,27 +246,61 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
         fetches.push(operation(model, &graph, info)?);
         outputs.push(spec);
     }
+    let parameters = parameters(&fetches);
+    let profile = opts.profile_prefix.clone().map(|prefix| Profiling { prefix, runs: Vec::new() });
     Ok(Box::new(TfSession {
         session: bundle.session,
-        _graph: graph,
+        graph,
         inputs,
         outputs,
         feeds,
         fetches,
         signatures,
         device,
+        parameters,
+        profile,
     }))
 }
 
 struct TfSession {
     session: tensorflow::Session,
-    _graph: Graph,
+    graph: Graph,
     inputs: Vec<TensorSpec>,
     outputs: Vec<TensorSpec>,
     feeds: Vec<(Operation, i32)>,
     fetches: Vec<(Operation, i32)>,
     signatures: Vec<Signature>,
     device: Device,
+    parameters: Option<ParameterCount>,
+    /// Set while runs are traced (`LoadOptions::profile_prefix`); taken by `end_profiling`.
+    profile: Option<Profiling>,
+}
+
+/// The step stats collected while profiling.
+struct Profiling {
+    /// Where the raw `RunMetadata` goes (`<prefix>.run_metadata.pb`).
+    prefix: PathBuf,
+    /// One serialized `RunMetadata` per run, in run order.
+    runs: Vec<Vec<u8>>,
+}
+
+impl TfSession {
+    /// Stops tracing and writes every run's `RunMetadata`, concatenated, to
+    /// `<prefix>.run_metadata.pb`; protobuf merges concatenated messages, so Python's
+    /// `RunMetadata.FromString` reads it as one whose `step_stats.dev_stats` lists every run's
+    /// devices in order.
+    fn finish_profiling(&mut self) -> Result<(PathBuf, Vec<Vec<u8>>)> {
+        let Some(Profiling { prefix, runs }) = self.profile.take() else {
+            return Err(Error::InvalidInput(
+                "profiling was not enabled: load the model with LoadOptions::profile_prefix".into(),
+            ));
+        };
+        let mut name = prefix.into_os_string();
+        name.push(".run_metadata.pb");
+        let path = PathBuf::from(name);
+        std::fs::write(&path, runs.concat()).map_err(|e| Error::io(&path, e))?;
+        Ok((path, runs))
+    }
 }
 
 /// An input copied into a TensorFlow tensor.
@@ -295,11 +388,58 @@ impl Session for TfSession {
             }
         }
         let tokens: Vec<FetchToken> = self.fetches.iter().map(|(op, index)| args.request_fetch(op, *index)).collect();
+        if self.profile.is_some() {
+            args.set_run_options(&FULL_TRACE_RUN_OPTIONS);
+            args.set_request_metadata(true);
+        }
         self.session.run(&mut args).map_err(tf_err)?;
+        if let Some(profile) = &mut self.profile {
+            let meta = args.get_metadata().ok_or_else(|| tf_err("a traced run returned no RunMetadata"))?;
+            profile.runs.push(meta.to_vec());
+        }
         tokens.into_iter().zip(&self.outputs).map(|(token, spec)| fetch(&mut args, token, spec)).collect()
     }
 
     fn signatures(&self) -> &[Signature] {
         &self.signatures
+    }
+
+    fn parameters(&self) -> Option<ParameterCount> {
+        self.parameters
+    }
+
+    fn end_profiling(&mut self) -> Result<PathBuf> {
+        self.finish_profiling().map(|(path, _)| path)
+    }
+
+    fn op_profile(&mut self) -> Result<OpProfile> {
+        let (path, runs) = self.finish_profiling()?;
+        let graph = &self.graph;
+        // Nodes of inlined function bodies are not in the loaded graph; their labels name them.
+        let op_type_of = |name: &str| graph.operation_by_name(name).ok().flatten().and_then(|op| op.op_type().ok());
+        let mut events = Vec::new();
+        let mut devices: Vec<String> = Vec::new();
+        for (i, bytes) in runs.iter().enumerate() {
+            let stats =
+                stepstats::parse_run_metadata(bytes).map_err(|e| Error::file(&path, format!("run {i}: {e}")))?;
+            for d in stats.iter().filter(|d| !stepstats::is_tracer_pseudo_device(&d.device)) {
+                if !devices.contains(&d.device) {
+                    devices.push(d.device.clone());
+                }
+            }
+            events.extend(stepstats::events(&stats, i as u64, op_type_of));
+        }
+        Ok(OpProfile {
+            backend: BACKEND.into(),
+            source: format!(
+                "TensorFlow step stats (RunOptions trace_level FULL_TRACE, kernel time op_end - op_start per node) \
+                 on {}, RunMetadata of {} runs in {}",
+                if devices.is_empty() { "no device".to_string() } else { devices.join(", ") },
+                runs.len(),
+                path.display()
+            ),
+            runs: runs.len() as u64,
+            events,
+        })
     }
 }

@@ -165,3 +165,68 @@ fn resnet50_savedmodel_matches_the_pytorch_reference() {
     let rows = expected.to_f64_vec();
     assert!(rows[..1000].iter().zip(&rows[1000..]).any(|(a, b)| (a - b).abs() > 1e-3));
 }
+
+/// Keras' `model.count_params()` for the ResNet-18 port: 11,689,512 trainable weights (what
+/// torch's `named_parameters` counts) plus 9,600 BatchNorm moving means and variances.
+const RESNET18_KERAS_PARAMS: u64 = 11_699_112;
+
+#[test]
+fn parameters_count_each_variable_the_signature_uses_once() {
+    let s = load(&generated("resnet18").join("saved_model"));
+    let p = s.parameters().unwrap();
+    assert_eq!((p.count, p.bytes), (RESNET18_KERAS_PARAMS, RESNET18_KERAS_PARAMS * 4));
+    // tiny_keras: conv 3x3x3x4 + 4, BatchNorm 4 x 4 (2 of them not trainable), dense 4x5 + 5 =
+    // `count_params()` 153; the `features` signature stops before the dense layer.
+    assert_eq!(load(&tiny().join("saved_model")).parameters().unwrap().count, 153);
+    let opts = LoadOptions { signature: Some("features".into()), ..LoadOptions::default() };
+    let features = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
+    assert_eq!(features.parameters().unwrap().count, 128);
+}
+
+#[test]
+fn resnet18_op_profile_breaks_the_graph_down_per_operator() {
+    let dir = generated("resnet18");
+    let scratch = tempfile::tempdir().unwrap();
+    let opts = LoadOptions { profile_prefix: Some(scratch.path().join("tf")), ..LoadOptions::default() };
+    let mut s = TfBackend.load(&dir.join("saved_model"), &opts).unwrap();
+    let x = read_npy(&dir.join("input_nhwc.npy")).unwrap().slice_rows(0, 1).unwrap();
+    let runs = 3;
+    for _ in 0..runs {
+        s.run(std::slice::from_ref(&x)).unwrap();
+    }
+    let p = s.op_profile().unwrap();
+    assert_eq!((p.backend.as_str(), p.runs), ("tf", runs));
+    assert!(p.source.contains("FULL_TRACE") && p.source.contains("device:CPU:0"), "{}", p.source);
+    let file = scratch.path().join("tf.run_metadata.pb");
+    assert!(p.source.contains(&file.display().to_string()), "{}", p.source);
+    assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    assert!(p.total_us() > 0.0);
+    for run in 0..runs {
+        let ops: Vec<&str> = p.events.iter().filter(|e| e.run == Some(run)).map(|e| e.op_type.as_str()).collect();
+        // The function bodies are inlined into the session's graph, so every layer is a node: 20
+        // convolutions (17 of the blocks and the stem, 3 1x1 downsample shortcuts), ReLUs, the
+        // pooling and the classifier's matmul, never the signature's StatefulPartitionedCall.
+        let convs = ops.iter().filter(|op| op.contains("Conv2D")).count();
+        assert_eq!(convs, 20, "run {run}: {ops:?}");
+        for op in ["Relu", "MaxPool"] {
+            assert!(ops.contains(&op), "run {run}: no {op} in {ops:?}");
+        }
+        assert!(ops.iter().any(|op| op.contains("MatMul")), "run {run}: {ops:?}");
+        assert!(!ops.iter().any(|op| op.contains("PartitionedCall")), "run {run}: {ops:?}");
+        assert!(!p.events.iter().any(|e| e.node == "_SOURCE" || e.node == "_SINK"));
+    }
+    assert!(p.events.iter().all(|e| e.run.is_some_and(|r| r < runs) && e.calls == 1 && e.duration_us >= 0.0));
+    let conv_us: f64 = p.events.iter().filter(|e| e.op_type.contains("Conv2D")).map(|e| e.duration_us).sum();
+    assert!(conv_us > 0.5 * p.total_us(), "convolutions {conv_us} us of {} us", p.total_us());
+    // Profiling ended: a second call says so, and runs are no longer traced.
+    let err = s.op_profile().unwrap_err().to_string();
+    assert!(err.contains("profiling was not enabled"), "{err}");
+    s.run(std::slice::from_ref(&x)).unwrap();
+}
+
+#[test]
+fn op_profile_without_profile_prefix_is_an_error() {
+    let mut s = load(&tiny().join("saved_model"));
+    let err = s.op_profile().unwrap_err().to_string();
+    assert!(err.contains("profiling was not enabled"), "{err}");
+}
