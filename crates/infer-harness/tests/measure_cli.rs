@@ -44,9 +44,9 @@ fn sweep_reports_speedups_stages_warmup_and_memory() {
         assert!((r["speedup_vs_batch1"].as_f64().unwrap() - tput / base).abs() < 1e-9 * tput / base);
         assert!((r["per_item_ms"].as_f64().unwrap() - median / batch).abs() < 1e-12 * median);
         assert!((tput - batch * 1e3 / median).abs() < 1e-9 * tput);
-        // Auto warm-up runs whole windows of 10, at least two of them, at most 200 iterations.
+        // Auto warm-up runs whole windows of 5, at least two of them, at most 100 iterations.
         let w = r["warmup_iterations"].as_u64().unwrap();
-        assert!((20..=200).contains(&w) && w.is_multiple_of(10), "warm-up {w}");
+        assert!((10..=100).contains(&w) && w.is_multiple_of(5), "warm-up {w}");
         assert!(r["warmup_settled"].is_boolean());
         assert!(r["input_prep_ms"].as_f64().unwrap() >= 0.0);
         let st = &r["stages_ms"];
