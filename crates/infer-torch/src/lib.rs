@@ -10,6 +10,9 @@
 //!   `--arch`). The file is read by [`checkpoint`], a pure-Rust reader that never executes code
 //!   from the file, and matched key by key: missing and unexpected keys and shape mismatches are
 //!   reported by name.
+//! - A session loaded with `LoadOptions::profile_prefix` runs libtorch's Kineto profiler
+//!   (through a C++ shim of ours) and `Session::op_profile` returns each ATen op of each run by
+//!   self time ([`profile`]).
 //!
 //! Without the `runtime` feature the backend reports itself as not compiled; [`checkpoint`] and
 //! the sidecar format are always available.
@@ -23,6 +26,9 @@
 //! ```
 
 pub mod checkpoint;
+pub mod profile;
+#[cfg(feature = "runtime")]
+mod profiler;
 #[cfg(feature = "runtime")]
 mod runtime;
 

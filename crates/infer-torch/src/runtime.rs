@@ -9,11 +9,15 @@ use std::{
 use half::{bf16, f16};
 use infer_core::{
     BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorData,
-    TensorSpec, check_inputs,
+    TensorSpec, check_inputs, profile::OpProfile,
 };
 use tch::{CModule, IValue, Kind, nn, nn::ModuleT};
 
-use crate::{ARCHITECTURES, BACKEND, Plan, checkpoint};
+use crate::{
+    ARCHITECTURES, BACKEND, Plan, checkpoint,
+    profile::RUN_SCOPE,
+    profiler::{Profiler, trace_path},
+};
 
 /// The folder libtorch was linked from at build time (also the binaries' rpath).
 const BUILD_LIBTORCH_LIB: Option<&str> = option_env!("INFER_TORCH_LIBTORCH_LIB");
@@ -104,10 +108,15 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> 
     let plan = crate::plan(path, opts)?;
     let (tdev, dev) = device(opts)?;
     configure_threads(opts);
-    match plan {
-        Plan::TorchScript => load_script(path, tdev, dev),
-        Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev),
+    let mut session = match plan {
+        Plan::TorchScript => load_script(path, tdev, dev)?,
+        Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev)?,
+    };
+    if let Some(prefix) = &opts.profile_prefix {
+        // Started after loading, so the profile holds the runs only.
+        session.profiling = Some(Profiling { profiler: Profiler::start()?, prefix: prefix.clone(), runs: 0 });
     }
+    Ok(Box::new(session))
 }
 
 fn parameters(tensors: impl IntoIterator<Item = tch::Tensor>) -> ParameterCount {
@@ -118,7 +127,7 @@ fn parameters(tensors: impl IntoIterator<Item = tch::Tensor>) -> ParameterCount 
     })
 }
 
-fn load_script(path: &Path, tdev: tch::Device, dev: Device) -> Result<Box<dyn Session>> {
+fn load_script(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
     let sidecar = crate::read_sidecar(path)?;
     let mut module = CModule::load_on_device(path, tdev).map_err(|e| Error::load(path, e.to_string()))?;
     module.f_set_eval().map_err(|e| Error::load(path, e.to_string()))?;
@@ -128,10 +137,19 @@ fn load_script(path: &Path, tdev: tch::Device, dev: Device) -> Result<Box<dyn Se
         Some(s) => (s.inputs, s.outputs, true),
         None => (vec![TensorSpec { name: "input".into(), dtype: DType::F32, dims: None }], Vec::new(), false),
     };
-    Ok(Box::new(TorchSession { model: Model::Script(module), tdev, dev, inputs, outputs, described, parameters }))
+    Ok(TorchSession {
+        model: Model::Script(module),
+        tdev,
+        dev,
+        inputs,
+        outputs,
+        described,
+        parameters,
+        profiling: None,
+    })
 }
 
-fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> Result<Box<dyn Session>> {
+fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
     let ckpt = checkpoint::read(path)?;
     let nclasses = ckpt
         .tensors
@@ -177,7 +195,7 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
     )];
     let outputs =
         vec![TensorSpec::new("logits", DType::F32, vec![Dim::Dynamic(Some("batch".into())), Dim::Fixed(nclasses)])];
-    Ok(Box::new(TorchSession {
+    Ok(TorchSession {
         model: Model::Arch { net, _vs: vs },
         tdev,
         dev,
@@ -185,7 +203,8 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
         outputs,
         described: true,
         parameters,
-    }))
+        profiling: None,
+    })
 }
 
 enum Model {
@@ -202,6 +221,15 @@ struct TorchSession {
     /// Whether `inputs` came from a description (sidecar, architecture) rather than a guess.
     described: bool,
     parameters: ParameterCount,
+    /// libtorch's profiler, when the session was loaded with `LoadOptions::profile_prefix`.
+    profiling: Option<Profiling>,
+}
+
+/// A profile in progress: each run is a user scope named [`RUN_SCOPE`] + its index.
+struct Profiling {
+    profiler: Profiler,
+    prefix: PathBuf,
+    runs: u64,
 }
 
 /// Copies one of our tensors into a libtorch tensor on `device`.
@@ -296,6 +324,15 @@ impl Session for TorchSession {
         let _guard = tch::no_grad_guard();
         let xs = inputs.iter().map(|t| to_tch(t, self.tdev)).collect::<Result<Vec<_>>>()?;
         let mut ys = Vec::new();
+        // The run's scope holds the model's ops only, not the copies of inputs and outputs.
+        let scope = match &mut self.profiling {
+            Some(p) => {
+                let scope = p.profiler.scope(&format!("{RUN_SCOPE}{}", p.runs))?;
+                p.runs += 1;
+                Some(scope)
+            }
+            None => None,
+        };
         match &self.model {
             Model::Script(m) => {
                 let args: Vec<IValue> = xs.into_iter().map(IValue::Tensor).collect();
@@ -309,6 +346,7 @@ impl Session for TorchSession {
                 ys.push(y);
             }
         }
+        drop(scope);
         ys.iter()
             .enumerate()
             .map(|(i, y)| {
@@ -327,5 +365,34 @@ impl Session for TorchSession {
 
     fn parameters(&self) -> Option<ParameterCount> {
         Some(self.parameters)
+    }
+
+    fn op_profile(&mut self) -> Result<OpProfile> {
+        let p = self.profiling.as_mut().ok_or_else(|| {
+            Error::InvalidInput(
+                "no profile in progress: load the model with LoadOptions::profile_prefix (a profile is returned once)"
+                    .into(),
+            )
+        })?;
+        let trace = trace_path(&p.prefix);
+        let stopped = p.profiler.stop(Some(&trace))?;
+        self.profiling = None;
+        let trace_note = match &stopped.trace_error {
+            None => format!("; libtorch's trace: {}", trace.display()),
+            Some(e) => {
+                eprintln!("warning: torch: libtorch could not save its trace to {}: {e}", trace.display());
+                String::new()
+            }
+        };
+        let device_note = match self.dev {
+            Device::Cpu => "",
+            Device::Cuda(_) => ", host side: CUDA kernels run asynchronously and are not timed",
+        };
+        let events = crate::profile::parse(&stopped.events)?;
+        let source = format!(
+            "libtorch {} Kineto profiler through infer's C++ shim (CPU ops, self time{device_note}){trace_note}",
+            version(library().as_deref())
+        );
+        Ok(crate::profile::op_profile(&events, source))
     }
 }

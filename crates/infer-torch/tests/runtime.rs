@@ -1,12 +1,17 @@
 //! The PyTorch backend on the generated ResNets (`cargo xtask fixtures`): TorchScript (script and
 //! trace) and every checkpoint variant loaded into the architecture reproduce PyTorch's eager
-//! output; bad checkpoints and devices give errors that name what is wrong.
+//! output; bad checkpoints and devices give errors that name what is wrong; libtorch's profiler
+//! reports the ops of each run by self time.
 #![cfg(feature = "runtime")]
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
-use infer_core::{Backend, DType, Device, Error, LoadOptions, Session, Tensor, npy::read_npy};
+use infer_core::{
+    Backend, DType, Device, Error, LoadOptions, Session, Tensor,
+    npy::read_npy,
+    profile::{OpEvent, OpProfile},
+};
 use infer_torch::TorchBackend;
 
 fn root() -> PathBuf {
@@ -265,4 +270,130 @@ fn a_malicious_pickle_is_refused_and_nothing_runs() {
         assert!(status.success());
         assert!(marker.exists(), "the crafted pickle is not a working exploit");
     }
+}
+
+/// Held by the tests that profile: libtorch's Kineto profiler is one per process.
+static PROFILER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn profiler_lock() -> std::sync::MutexGuard<'static, ()> {
+    PROFILER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Loads `file` with the profiler on, runs it `runs` times on the fixture input and returns the
+/// profile with the wall time of each run.
+fn profile_runs(file: &Path, opts: LoadOptions, prefix: &Path, runs: usize) -> (OpProfile, Vec<f64>) {
+    let (dir, _) = fixture("resnet18");
+    let opts = LoadOptions { profile_prefix: Some(prefix.to_path_buf()), ..opts };
+    let mut s = TorchBackend.load(file, &opts).unwrap();
+    let x = read_npy(&dir.join("input.npy")).unwrap();
+    let wall_us = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            s.run(std::slice::from_ref(&x)).unwrap();
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    (s.op_profile().unwrap(), wall_us)
+}
+
+/// Per run: calls of `op_type`.
+fn calls_per_run(p: &OpProfile, op_type: &str) -> Vec<usize> {
+    (0..p.runs).map(|r| p.events.iter().filter(|e| e.run == Some(r) && e.op_type == op_type).count()).collect()
+}
+
+/// Every event is in a run, every run has events, nodes are unique within a run, and the self
+/// times of a run add up to less than its wall time (inclusive times would not: conv2d holds
+/// convolution, which holds _convolution, which holds mkldnn_convolution).
+fn check_runs(p: &OpProfile, wall_us: &[f64]) {
+    assert_eq!(p.runs, wall_us.len() as u64);
+    for (r, wall) in wall_us.iter().enumerate() {
+        let run: Vec<&OpEvent> = p.events.iter().filter(|e| e.run == Some(r as u64)).collect();
+        assert!(!run.is_empty(), "run {r} has no events");
+        let nodes: std::collections::HashSet<&str> = run.iter().map(|e| e.node.as_str()).collect();
+        assert_eq!(nodes.len(), run.len(), "run {r}: a node appears twice");
+        let total: f64 = run.iter().map(|e| e.duration_us).sum();
+        assert!(total > 0.0 && total <= *wall, "run {r}: {total} us of ops in {wall} us");
+        assert!(run.iter().all(|e| e.calls == 1 && e.duration_us >= 0.0));
+    }
+    assert!(p.events.iter().all(|e| e.run.is_some_and(|r| r < p.runs)));
+    let self_us = |op: &str| p.events.iter().filter(|e| e.op_type == op).map(|e| e.duration_us).sum::<f64>();
+    // The wrapper's own time is a sliver of the kernel's: times are exclusive.
+    assert!(self_us("aten::conv2d") < self_us("aten::mkldnn_convolution") / 10.0);
+}
+
+#[test]
+fn profile_reports_resnet18_ops_by_self_time_and_run() {
+    let _lock = profiler_lock();
+    let (dir, _) = fixture("resnet18");
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("torch");
+    let (p, wall_us) = profile_runs(&dir.join("model.torchscript.pt"), LoadOptions::default(), &prefix, 3);
+    assert_eq!(p.backend, "torch");
+    assert!(p.source.contains("Kineto") && p.source.contains(infer_torch::REQUIRED_VERSION), "{}", p.source);
+    check_runs(&p, &wall_us);
+    // ResNet-18's 20 convolutions (17 3x3/7x7 and 3 1x1 downsamples), each run, each level.
+    for op in ["aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution"] {
+        assert_eq!(calls_per_run(&p, op), [20, 20, 20], "{op}");
+    }
+    assert_eq!(calls_per_run(&p, "aten::addmm"), [1, 1, 1]);
+    // Nodes carry the TorchScript module path; BasicBlock's one ReLU module runs twice.
+    let nodes: Vec<&str> = p.events.iter().filter(|e| e.run == Some(2)).map(|e| e.node.as_str()).collect();
+    for node in [
+        "conv1/aten::conv2d",
+        "layer4.1.conv2/aten::mkldnn_convolution",
+        "layer2.0.downsample.0/aten::conv2d",
+        "layer1.0.relu/aten::relu_",
+        "layer1.0.relu/aten::relu_#1",
+        "fc/aten::addmm",
+    ] {
+        assert!(nodes.contains(&node), "{node} missing from {nodes:?}");
+    }
+    // libtorch's own Chrome trace is kept beside the prefix.
+    let trace = tmp.path().join("torch_libtorch_trace.json");
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(trace).unwrap()).unwrap();
+    assert!(trace["traceEvents"].as_array().unwrap().iter().any(|e| e["name"] == "infer::run#2"));
+}
+
+#[test]
+fn profile_of_an_architecture_names_ops_by_call_index() {
+    let _lock = profiler_lock();
+    let (dir, _) = fixture("resnet18");
+    let tmp = tempfile::tempdir().unwrap();
+    let (p, wall_us) = profile_runs(&dir.join("weights.safetensors"), arch("resnet18"), &tmp.path().join("t"), 2);
+    check_runs(&p, &wall_us);
+    assert_eq!(calls_per_run(&p, "aten::conv2d"), [20, 20]);
+    let nodes: Vec<&str> = p.events.iter().filter(|e| e.run == Some(1)).map(|e| e.node.as_str()).collect();
+    assert!(nodes.contains(&"aten::conv2d") && nodes.contains(&"aten::conv2d#19"), "{nodes:?}");
+}
+
+#[test]
+fn profiling_errors_are_clear() {
+    let _lock = profiler_lock();
+    let (dir, _) = fixture("resnet18");
+    let file = dir.join("model.torchscript.pt");
+    let tmp = tempfile::tempdir().unwrap();
+    let x = read_npy(&dir.join("input.npy")).unwrap();
+    // Not enabled.
+    let mut plain = TorchBackend.load(&file, &LoadOptions::default()).unwrap();
+    let err = plain.op_profile().unwrap_err().to_string();
+    assert!(err.contains("LoadOptions::profile_prefix"), "{err}");
+    // A session dropped while profiling stops its profiler: the next one can start.
+    let opts = LoadOptions { profile_prefix: Some(tmp.path().join("t")), ..LoadOptions::default() };
+    drop(TorchBackend.load(&file, &opts).unwrap());
+    let mut s = TorchBackend.load(&file, &opts).unwrap();
+    // Kineto profiles one session of a process at a time.
+    let err = TorchBackend.load(&file, &opts).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("another session of this process is being profiled"), "{err}");
+    // libtorch's profiler is per thread: another thread's run is refused, not silently unprofiled.
+    let (mut s, err) = std::thread::spawn(move || {
+        let err = s.run(std::slice::from_ref(&x)).unwrap_err().to_string();
+        (s, err)
+    })
+    .join()
+    .unwrap();
+    assert!(err.contains("per thread"), "{err}");
+    let p = s.op_profile().unwrap();
+    assert_eq!((p.runs, p.events.len()), (0, 0));
+    let err = s.op_profile().unwrap_err().to_string();
+    assert!(err.contains("no profile in progress"), "{err}");
 }

@@ -1,0 +1,208 @@
+// infer's bridge to libtorch's Kineto profiler (torch/csrc/autograd/profiler_kineto.h), which
+// tch does not expose. Compiled by build.rs with the `runtime` feature; used by src/profiler.rs.
+//
+// Every function catches every C++ exception: a failure comes back as a message allocated with
+// malloc (free it with infer_torch_string_free), never as an exception crossing into Rust.
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <ATen/record_function.h>
+#include <c10/util/Exception.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
+
+namespace {
+
+namespace prof = torch::autograd::profiler;
+
+char* copy_string(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (out != nullptr) {
+    std::memcpy(out, s.data(), s.size());
+    out[s.size()] = '\0';
+  }
+  return out;
+}
+
+// Stores the message of the exception being handled in *err; returns 1 (failure).
+int fail(char** err, const std::string& what) {
+  if (err != nullptr) {
+    *err = copy_string(what);
+  }
+  return 1;
+}
+
+#define INFER_CATCH(err)                                     \
+  catch (const c10::Error& e) {                              \
+    return fail(err, e.what_without_backtrace());            \
+  }                                                          \
+  catch (const std::exception& e) {                          \
+    return fail(err, e.what());                              \
+  }                                                          \
+  catch (...) {                                              \
+    return fail(err, "unknown C++ exception from libtorch"); \
+  }
+
+void json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 0xf]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// One user scope: the name must outlive the RecordFunction that points at it, so it is declared
+// first (members are destroyed in reverse order: the RecordFunction ends before the name goes).
+struct Scope {
+  std::string name;
+  at::RecordFunction record{at::RecordScope::USER_SCOPE};
+
+  explicit Scope(const char* n) : name(n) {
+    if (record.isActive()) {
+      record.before(std::string_view(name), c10::ArrayRef<const c10::IValue>{});
+    }
+  }
+};
+
+} // namespace
+
+extern "C" {
+
+// Starts the Kineto profiler (CPU activities; `with_modules`: record the TorchScript module
+// hierarchy of each op) on the calling thread. Returns 0, or 1 with *err set.
+int infer_torch_profiler_start(int with_modules, char** err) {
+  try {
+    if (prof::profilerEnabled()) {
+      return fail(err, "a libtorch profiler is already running on this thread");
+    }
+    prof::ProfilerConfig config(
+        prof::ProfilerState::KINETO,
+        /*report_input_shapes=*/false,
+        /*profile_memory=*/false,
+        /*with_stack=*/false,
+        /*with_flops=*/false,
+        /*with_modules=*/with_modules != 0);
+    const std::set<prof::ActivityType> activities{prof::ActivityType::CPU};
+    prof::prepareProfiler(config, activities);
+    prof::enableProfiler(config, activities);
+    return 0;
+  }
+  INFER_CATCH(err)
+}
+
+// Opens a user scope named `name` (recorded only while a profiler runs on this thread). Returns
+// a handle for infer_torch_scope_end, or null with *err set.
+void* infer_torch_scope_begin(const char* name, char** err) {
+  try {
+    return new Scope(name);
+  } catch (const c10::Error& e) {
+    fail(err, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fail(err, e.what());
+  } catch (...) {
+    fail(err, "unknown C++ exception from libtorch");
+  }
+  return nullptr;
+}
+
+// Closes a scope opened by infer_torch_scope_begin on the same thread.
+void infer_torch_scope_end(void* scope) {
+  try {
+    delete static_cast<Scope*>(scope);
+  } catch (...) {
+    // ~RecordFunction runs the profiler's end callback; nothing can be done about a failure.
+  }
+}
+
+// Stops the profiler started on this thread and returns its events in *events as a JSON array of
+// {"name", "scope", "tid", "start_ns", "end_ns", "modules"} objects; with a non-null
+// `trace_path`, also saves libtorch's own Chrome trace there. Returns 0; 1 with *err set when
+// there are no events; 2 with *events and *err set when the events are there but the trace
+// could not be saved.
+int infer_torch_profiler_stop(const char* trace_path, char** events, char** err) {
+  try {
+    if (!prof::profilerEnabled()) {
+      return fail(err, "no libtorch profiler is running on this thread");
+    }
+    std::unique_ptr<prof::ProfilerResult> result = prof::disableProfiler();
+    if (!result) {
+      return fail(err, "libtorch's profiler returned no result");
+    }
+    std::string out = "[";
+    bool first = true;
+    for (const auto& e : result->events()) {
+      if (!first) {
+        out += ",\n";
+      }
+      first = false;
+      out += "{\"name\":";
+      json_string(out, e.name());
+      out += ",\"scope\":" + std::to_string(static_cast<unsigned>(e.scope()));
+      out += ",\"tid\":" + std::to_string(e.startThreadId());
+      out += ",\"start_ns\":" + std::to_string(e.startNs());
+      out += ",\"end_ns\":" + std::to_string(e.endNs());
+      out += ",\"modules\":[";
+      if (e.hasModuleHierarchy()) {
+        bool first_module = true;
+        for (const auto& m : e.moduleHierarchy()) {
+          if (!first_module) {
+            out += ",";
+          }
+          first_module = false;
+          json_string(out, m);
+        }
+      }
+      out += "]}";
+    }
+    out += "]";
+    *events = copy_string(out);
+    if (trace_path != nullptr) {
+      try {
+        result->save(trace_path);
+      } catch (const c10::Error& e) {
+        fail(err, e.what_without_backtrace());
+        return 2;
+      } catch (const std::exception& e) {
+        fail(err, e.what());
+        return 2;
+      }
+    }
+    return 0;
+  }
+  INFER_CATCH(err)
+}
+
+// Frees a string returned by this file's functions.
+void infer_torch_string_free(char* s) {
+  std::free(s);
+}
+
+} // extern "C"
