@@ -160,6 +160,10 @@ pub enum Verdict {
     WithinThreshold,
     /// Not distinguishable from noise.
     WithinNoise,
+    /// Beyond the threshold by the samples, but both runs have rounds (separate processes) and
+    /// their round medians overlap: the change is no larger than one run's own process-to-process
+    /// spread.
+    WithinRounds,
     /// Only in the new run.
     Added,
     /// Only in the old run.
@@ -173,6 +177,7 @@ impl fmt::Display for Verdict {
             Verdict::Improvement => "improvement",
             Verdict::WithinThreshold => "within threshold",
             Verdict::WithinNoise => "within noise",
+            Verdict::WithinRounds => "within the rounds' spread",
             Verdict::Added => "added",
             Verdict::Removed => "removed",
         })
@@ -271,13 +276,30 @@ pub fn decide(key: RowKey, old: &BenchRow, new: &BenchRow, threshold: f64) -> Ch
                 confidence: o.confidence.min(n.confidence),
             })
         });
+    let overlap = rounds_overlap(old, new);
     let verdict = match &ratio {
+        Some(r) if r.point > 1.0 + threshold && r.lower > 1.0 && overlap => Verdict::WithinRounds,
+        Some(r) if r.point < 1.0 - threshold && r.upper < 1.0 && overlap => Verdict::WithinRounds,
         Some(r) if r.point > 1.0 + threshold && r.lower > 1.0 => Verdict::Regression,
         Some(r) if r.point < 1.0 - threshold && r.upper < 1.0 => Verdict::Improvement,
         Some(r) if r.lower > 1.0 || r.upper < 1.0 => Verdict::WithinThreshold,
         _ => Verdict::WithinNoise,
     };
     Change { key, old_median_ms: Some(om), new_median_ms: Some(nm), ratio, verdict }
+}
+
+/// Whether both rows pooled several rounds and the ranges of their round medians overlap. The
+/// bootstrap over pooled samples sees only the spread within processes; on a shared machine the
+/// medians of separate processes spread further, and a change inside that spread is not one.
+fn rounds_overlap(old: &BenchRow, new: &BenchRow) -> bool {
+    let range = |r: &BenchRow| {
+        let m = r.round_medians_ms.as_ref().filter(|m| m.len() >= 2)?;
+        Some(m.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x))))
+    };
+    match (range(old), range(new)) {
+        (Some((olo, ohi)), Some((nlo, nhi))) => olo <= nhi && nlo <= ohi,
+        _ => false,
+    }
 }
 
 /// Every row of both runs: matched rows decided by [`decide`], the others added or removed.
@@ -405,6 +427,22 @@ mod tests {
         assert_eq!(decide(key(), &new, &old, 0.05).verdict, Verdict::Improvement);
         // The same 20% slowdown is only "within threshold" when the threshold is 30%.
         assert_eq!(decide(key(), &old, &new, 0.30).verdict, Verdict::WithinThreshold);
+    }
+
+    #[test]
+    fn a_change_inside_both_runs_round_spread_is_not_a_regression() {
+        let (mut old, mut new) = (row(around(10.0, 0.02, 100, 1)), row(around(12.0, 0.02, 100, 2)));
+        // Rounds of the old run reached 12.5 ms: a new run at 12 ms is within its own spread.
+        old.round_medians_ms = Some(vec![9.5, 10.0, 12.5]);
+        new.round_medians_ms = Some(vec![11.8, 12.0, 12.2]);
+        assert_eq!(decide(key(), &old, &new, 0.05).verdict, Verdict::WithinRounds);
+        assert_eq!(Verdict::WithinRounds.to_string(), "within the rounds' spread");
+        // Every new round slower than every old one: a regression again.
+        old.round_medians_ms = Some(vec![9.5, 10.0, 10.4]);
+        assert_eq!(decide(key(), &old, &new, 0.05).verdict, Verdict::Regression);
+        // One round on either side tells nothing about the spread.
+        old.round_medians_ms = Some(vec![12.5]);
+        assert_eq!(decide(key(), &old, &new, 0.05).verdict, Verdict::Regression);
     }
 
     #[test]
