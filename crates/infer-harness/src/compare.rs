@@ -15,6 +15,7 @@ use crate::{
     environment::Environment,
     fixture::{Fixture, FormatEntry},
     memory::mib,
+    profile::ProfileSummary,
     report::{BenchReport, KEY_COLUMNS, Table, read_json, write_json},
     rounds,
 };
@@ -41,7 +42,25 @@ pub struct CompareEntry {
     pub status: String,
     /// The measurement, when it ran.
     pub report: Option<BenchReport>,
+    /// Where the time goes: the runtime's operator profile at the first batch size (a separate
+    /// child process after the timed rounds; by-node rows cut to the top [`PROFILE_NODES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileSummary>,
+    /// Why there is no profile, when one was asked for and the measurement ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_error: Option<String>,
 }
+
+impl CompareEntry {
+    /// An entry without a profile.
+    #[must_use]
+    pub fn new(backend: &str, device: Device, status: impl Into<String>, report: Option<BenchReport>) -> Self {
+        Self { backend: backend.into(), device, status: status.into(), report, profile: None, profile_error: None }
+    }
+}
+
+/// Nodes kept per profile in a comparison (every operator type is kept).
+pub const PROFILE_NODES: usize = 20;
 
 /// Everything a comparison produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +93,8 @@ pub struct CompareSpec {
     /// Child processes per (backend, device), taken in turns with the other backends and pooled
     /// (see [`crate::rounds`]); 1 measures each once.
     pub rounds: usize,
+    /// Profiled runs of the operator profile taken after the rounds (0: no profile).
+    pub profile_runs: usize,
 }
 
 /// The status of the rows not measured because of Ctrl-C.
@@ -109,7 +130,7 @@ pub fn compare_each(
         let name = backend.name();
         let avail = availability(backend);
         for &device in &spec.devices {
-            let status = |s: String| Some(CompareEntry { backend: name.into(), device, status: s, report: None });
+            let status = |s: String| Some(CompareEntry::new(name, device, s, None));
             let (entry, format) = match &avail {
                 Availability::NotCompiled { .. } => (status("not compiled".into()), None),
                 Availability::Unavailable { reason } => (status(format!("unavailable: {reason}")), None),
@@ -176,6 +197,28 @@ pub fn compare_each(
             }
         }
     }
+    if spec.profile_runs > 0 {
+        for i in 0..slots.len() {
+            let measured = matches!(&slots[i], (Some(e), Some(_)) if e.report.is_some());
+            if !measured || crate::interrupt::requested() {
+                continue;
+            }
+            on_entry(&snapshot(&fixture, spec, &slots))?;
+            let (entry, format) = &mut slots[i];
+            let (Some(e), Some(format)) = (entry.as_mut(), *format) else { continue };
+            eprintln!("profiling {} on {} ...", e.backend, e.device);
+            let json =
+                scratch.path().join(format!("{}-{}-profile.json", e.backend, e.device.to_string().replace(':', "")));
+            match profile_child(exe, &fixture, format, &e.backend, e.device, spec, &json) {
+                Ok(mut p) => {
+                    p.by_node.truncate(PROFILE_NODES);
+                    e.profile = Some(p);
+                }
+                Err(_) if crate::interrupt::requested() => {}
+                Err(err) => e.profile_error = Some(err),
+            }
+        }
+    }
     let done = snapshot(&fixture, spec, &slots);
     on_entry(&done)?;
     Ok(done)
@@ -185,7 +228,7 @@ pub fn compare_each(
 const PENDING: &str = "pending";
 
 fn pending(backend: &str, device: Device) -> CompareEntry {
-    CompareEntry { backend: backend.into(), device, status: PENDING.into(), report: None }
+    CompareEntry::new(backend, device, PENDING, None)
 }
 
 /// The comparison made of the entries so far (the ones not measured yet are left out).
@@ -236,7 +279,40 @@ fn run_child(
         Stop::Iterations(n) => cmd.args(["--iterations", &n.to_string()]),
         Stop::Duration(d) => cmd.args(["--duration", &format!("{}ms", d.as_millis())]),
     };
-    // The child's stderr goes to a file beside its JSON (no pipe to drain while polling).
+    wait_child(cmd, exe, json)
+}
+
+/// `infer profile` of the fixture's model for one (backend, device), in a child process, at the
+/// first batch size with the comparison's threads.
+fn profile_child(
+    exe: &Path,
+    fixture: &Fixture,
+    format: &FormatEntry,
+    backend: &str,
+    device: Device,
+    spec: &CompareSpec,
+    json: &Path,
+) -> std::result::Result<ProfileSummary, String> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("profile")
+        .arg(fixture.path(&format.file))
+        .args(["--backend", backend, "--device", &device.to_string()])
+        .args(["--batch-size", &spec.batch_sizes.first().copied().unwrap_or(1).to_string()])
+        .args(["--iterations", &spec.profile_runs.to_string(), "--warmup", "2"])
+        .args(["--threads", &spec.threads.to_string()])
+        .arg("--json")
+        .arg(json);
+    wait_child(cmd, exe, json)
+}
+
+/// Runs a child `infer` that writes `json`, with its stderr in a file beside it, polling so that
+/// Ctrl-C in the parent stops it at once; then reads `json`. The error is the child's exit code
+/// or signal with the last line of its stderr.
+fn wait_child<T: for<'de> Deserialize<'de>>(
+    mut cmd: Command,
+    exe: &Path,
+    json: &Path,
+) -> std::result::Result<T, String> {
     let log_path = json.with_extension("stderr.txt");
     let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let mut child = cmd
@@ -245,7 +321,6 @@ fn run_child(
         .stderr(log)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    // Poll, so that Ctrl-C in the parent can stop the child at once.
     let status = loop {
         if crate::interrupt::requested() {
             let _ = child.kill();
@@ -441,6 +516,60 @@ pub fn relative_table(c: &Comparison) -> Table {
     t
 }
 
+/// Operator types shown per backend in the reports' profile section.
+pub const PROFILE_TOP: usize = 5;
+
+/// Where the time goes: the top [`PROFILE_TOP`] operator types of each profiled (backend,
+/// device), then a line per profile that failed.
+#[must_use]
+pub fn profile_table(c: &Comparison) -> Table {
+    let mut t = Table::new(&["backend", "device", "op type", "per run ms", "calls per run", "share %"]);
+    for e in &c.entries {
+        if let Some(p) = &e.profile {
+            for r in p.by_type.iter().take(PROFILE_TOP) {
+                #[allow(clippy::cast_precision_loss)]
+                let calls = r.calls as f64 / p.runs.max(1) as f64;
+                t.rows.push(vec![
+                    e.backend.clone(),
+                    e.device.to_string(),
+                    r.name.clone(),
+                    format!("{:.3}", r.per_run_us / 1e3),
+                    format!("{calls:.0}"),
+                    format!("{:.1}", r.share_pct),
+                ]);
+            }
+        } else if let Some(err) = &e.profile_error {
+            t.rows.push(vec![
+                e.backend.clone(),
+                e.device.to_string(),
+                format!("no profile: {err}"),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
+    }
+    t
+}
+
+/// The note under the profile tables: what the shares mean and where each profile came from.
+#[must_use]
+pub fn profile_note(c: &Comparison) -> String {
+    let mut text = String::from(
+        "Each backend's own profiler, in a child process after the timed rounds, at the first batch size          (2 warm-up runs left out). Shares are of the operator time that profiler saw. The profilers name          different things (ONNX Runtime: fused graph nodes; libtorch: ATen ops by self time; TensorFlow: graph          kernels), so compare where the time goes, not the names.",
+    );
+    for e in &c.entries {
+        if let Some(p) = &e.profile {
+            text.push_str(&format!(
+                "
+- {} on {}: batch {}, {} runs; {}",
+                e.backend, e.device, p.batch_size, p.runs, p.source
+            ));
+        }
+    }
+    text
+}
+
 /// The Markdown report: the table, CPU against GPU, backends against each other, the environment.
 #[must_use]
 pub fn markdown(c: &Comparison) -> String {
@@ -465,6 +594,14 @@ pub fn markdown(c: &Comparison) -> String {
             "\n## Backends against each other\n\nEach backend's median relative to the fastest on the same device \
              and batch size.\n\n{}",
             rel.to_markdown()
+        ));
+    }
+    let prof = profile_table(c);
+    if !prof.rows.is_empty() {
+        text.push_str(&format!(
+            "\n## Where the time goes\n\nTop {PROFILE_TOP} operator types per backend.\n\n{}\n{}\n",
+            prof.to_markdown(),
+            profile_note(c)
         ));
     }
     text.push_str("\n## Environment\n\n");
@@ -545,12 +682,7 @@ pub(crate) mod tests {
     /// onnx and torch on CPU and GPU at batch 1 and 8, tf not compiled, and a failed entry whose
     /// message contains markup.
     pub(crate) fn synthetic() -> Comparison {
-        let ok = |r: BenchReport| CompareEntry {
-            backend: r.backend.clone(),
-            device: r.device,
-            status: "ok".into(),
-            report: Some(r),
-        };
+        let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r));
         Comparison {
             model: "resnet<18>".into(),
             environment: Environment::capture(2),
@@ -560,12 +692,7 @@ pub(crate) mod tests {
                 ok(report("onnx", Device::Cuda(0), &[(1, 2.0), (8, 5.0)])),
                 ok(report("torch", Device::Cpu, &[(1, 25.0), (8, 170.0)])),
                 ok(report("torch", Device::Cuda(0), &[(1, 2.5), (8, 6.0)])),
-                CompareEntry {
-                    backend: "tf".into(),
-                    device: Device::Cpu,
-                    status: "error: exit code 1: <script>alert(1)</script>".into(),
-                    report: None,
-                },
+                CompareEntry::new("tf", Device::Cpu, "error: exit code 1: <script>alert(1)</script>", None),
             ],
         }
     }
@@ -648,5 +775,37 @@ pub(crate) mod tests {
         // The torch row keeps round 1's numbers, and says the next round failed.
         let torch = t.rows.iter().find(|r| r[0] == "torch" && r[1] == "cpu").unwrap();
         assert_eq!((torch[6].as_str(), torch[10].as_str()), ("1 (0.0%)", "error: round 2 of 3: exit code 1: boom"));
+    }
+
+    #[test]
+    fn reports_show_where_the_time_goes() {
+        let mut c = synthetic();
+        assert!(profile_table(&c).rows.is_empty() && !markdown(&c).contains("Where the time goes"));
+        let events = (0..6)
+            .map(|i| infer_core::profile::OpEvent {
+                op_type: ["Conv", "Relu", "Add", "Gemm", "MaxPool", "Flatten"][i].into(),
+                node: format!("n{i}"),
+                duration_us: [700.0, 100.0, 80.0, 60.0, 40.0, 20.0][i],
+                calls: 2,
+                run: Some(1),
+            })
+            .collect();
+        let p = infer_core::profile::OpProfile { backend: "onnx".into(), source: "ORT JSON".into(), runs: 2, events };
+        c.entries[0].profile = Some(crate::profile::summarize(&p, 1, "m.onnx", 1));
+        c.entries[2].profile_error = Some("exit code 1: boom".into());
+        let t = profile_table(&c);
+        assert_eq!(t.rows.len(), PROFILE_TOP + 1, "top 5 of onnx, then torch's error");
+        assert_eq!(t.rows[0], ["onnx", "cpu", "Conv", "0.700", "2", "70.0"]);
+        assert_eq!(t.rows[5][2], "no profile: exit code 1: boom");
+        let md = markdown(&c);
+        assert!(
+            md.contains("## Where the time goes") && md.contains("- onnx on cpu: batch 1, 1 runs; ORT JSON"),
+            "{md}"
+        );
+        let html = crate::html::comparison_html(&c);
+        assert!(html.contains("id=\"profile\"") && html.contains("no profile: exit code 1: boom"));
+        let back: Comparison = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back.entries[0].profile, c.entries[0].profile, "profiles survive the JSON round trip");
+        assert_eq!(back.entries[2].profile_error, c.entries[2].profile_error);
     }
 }

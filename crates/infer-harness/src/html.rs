@@ -309,6 +309,30 @@ pub fn comparison_html(c: &Comparison) -> String {
         out.push_str("</section>\n");
     }
 
+    // Where the time goes: each backend's operator profile.
+    let prof = crate::compare::profile_table(c);
+    if !prof.rows.is_empty() {
+        out.push_str("<section id=\"profile\"><h2>Where the time goes</h2>\n");
+        let rows: Vec<(String, Vec<String>)> = prof
+            .rows
+            .iter()
+            .map(|r| {
+                let mut cells: Vec<String> = r[..3].iter().map(|t| text_cell(t)).collect();
+                cells.extend(r[3..].iter().map(|t| cell(t)));
+                (String::new(), cells)
+            })
+            .collect();
+        let header: Vec<&str> = prof.header.iter().map(String::as_str).collect();
+        out.push_str(&table(&header, 3, &rows));
+        let note = crate::compare::profile_note(c);
+        let mut lines = note.lines();
+        out.push_str(&format!("<p class=\"note\">{}</p><ul class=\"note\">", escape(lines.next().unwrap_or(""))));
+        for l in lines {
+            out.push_str(&format!("<li>{}</li>", escape(l.trim_start_matches("- "))));
+        }
+        out.push_str("</ul></section>\n");
+    }
+
     // Runs: load, first inference, memory, correctness.
     out.push_str("<section id=\"runs\"><h2>Load, memory and correctness</h2>\n");
     let opt = |v: Option<u64>, f: fn(u64) -> String| v.map_or_else(|| "-".into(), f);

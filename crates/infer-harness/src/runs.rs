@@ -100,12 +100,7 @@ impl Results {
                 let model = reports.first().map_or_else(String::new, |r| model_name(&r.model));
                 let entries = reports
                     .into_iter()
-                    .map(|r| CompareEntry {
-                        backend: r.backend.clone(),
-                        device: r.device,
-                        status: "ok".into(),
-                        report: Some(r),
-                    })
+                    .map(|r| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r)))
                     .collect();
                 Comparison { model, environment, tolerance: DEFAULT_TOLERANCE, entries }
             }

@@ -263,7 +263,8 @@ fn compare_writes_tables_with_status_rows() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("measuring onnx on cpu (round 2 of 2)"), "{stderr}");
-    let onnx_rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("onnx") && l.contains(" cpu ")).collect();
+    let main_table = stdout.split("Where the time goes").next().unwrap();
+    let onnx_rows: Vec<&str> = main_table.lines().filter(|l| l.starts_with("onnx") && l.contains(" cpu ")).collect();
     assert_eq!(onnx_rows.len(), 2, "{stdout}");
     assert!(onnx_rows.iter().all(|l| l.trim_end().ends_with("ok")), "{stdout}");
     assert!(
@@ -290,6 +291,17 @@ fn compare_writes_tables_with_status_rows() {
         assert_eq!(row["round_medians_ms"].as_array().unwrap().len(), 2, "{row}");
     }
     assert!(stdout.contains("rounds (spread)") && stdout.lines().any(|l| l.starts_with("onnx") && l.contains(" 2 (")));
+    // After the rounds, ONNX Runtime's own profiler says where the time goes.
+    assert!(stderr.contains("profiling onnx on cpu"), "{stderr}");
+    let profile = &onnx["profile"];
+    assert_eq!((profile["runs"].as_u64(), profile["batch_size"].as_u64()), (Some(5), Some(1)), "{profile}");
+    let types: Vec<&str> = profile["by_type"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(types.contains(&"Conv"), "{types:?}");
+    assert!(
+        stdout.contains("Where the time goes") && stdout.lines().any(|l| l.starts_with("onnx") && l.contains("Conv"))
+    );
+    let md = std::fs::read_to_string(out_dir.join("compare.md")).unwrap();
+    assert!(md.contains("## Where the time goes") && md.contains("| onnx | cpu | Conv |"), "{md}");
 }
 
 /// A reference that does not match makes compare fail loudly, with the row marked.
@@ -315,10 +327,13 @@ fn compare_flags_a_reference_mismatch() {
         "1",
         "--iterations",
         "3",
+        "--profile-runs",
+        "0",
         "--out",
         p(&dir.path().join("o")),
     ]);
-    let (stdout, _) = text(&out);
+    let (stdout, stderr) = text(&out);
     assert_fails(&out, &["differ from the reference"]);
     assert!(stdout.contains("MISMATCH"), "{stdout}");
+    assert!(!stderr.contains("profiling") && !stdout.contains("Where the time goes"), "--profile-runs 0: no profile");
 }

@@ -169,9 +169,12 @@ fn compare_uses_the_format_entry_input() {
     ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    let tf: Vec<&str> = stdout.lines().filter(|l| l.starts_with("tf ")).collect();
+    let (main_table, profile) = stdout.split_once("Where the time goes").unwrap_or((&stdout, ""));
+    let tf: Vec<&str> = main_table.lines().filter(|l| l.starts_with("tf ")).collect();
     assert_eq!(tf.len(), 1, "{stdout}");
     assert!(tf[0].trim_end().ends_with("ok"), "{stdout}");
+    // TensorFlow's step stats give the comparison its profile rows too.
+    assert!(profile.lines().any(|l| l.starts_with("tf ") && l.contains(" cpu ")), "{stdout}\n{stderr}");
 }
 
 /// `infer profile` on ResNet-18's SavedModel: TensorFlow's step stats, per operator type and node.

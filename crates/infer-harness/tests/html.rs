@@ -133,6 +133,7 @@ fn compare_writes_an_html_report_that_renders() {
     // Two batch sizes, two rounds of 20 pooled: every sample is a dot.
     assert_eq!(count(&dom, "class=\"mark sample\""), 2 * 2 * 20);
     assert!(dom.contains("40 (2 rounds, medians "), "the pooled rows say so");
+    assert!(dom.contains("Where the time goes") && dom.contains(">Conv<"), "ONNX Runtime's profile is in the report");
     assert_eq!(count(&dom, "class=\"mark point\""), 4);
     // torch and tf have no model in this fixture: "not compiled" without their features,
     // "the fixture has no … model" with them; either way a status row, not a silent gap.

@@ -42,6 +42,10 @@ pub struct CompareArgs {
     /// agree where one round cannot.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
     rounds: u64,
+    /// Profiled runs of each backend's operator profile, taken in a child process after the
+    /// timed rounds at the first batch size (0: no profile).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    profile_runs: u64,
     /// Intra-op threads, the same for every backend (0 = one per physical core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -63,6 +67,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         threads: if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads },
         tolerance: a.tolerance,
         rounds: usize::try_from(a.rounds)?,
+        profile_runs: usize::try_from(a.profile_runs)?,
     };
     let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
     // Reports are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
@@ -75,6 +80,10 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     let speed = speedup_table(&c);
     if !speed.rows.is_empty() {
         print!("\nCPU against GPU (speed-up = cpu median / gpu median):\n{}", speed.to_text());
+    }
+    let prof = infer_harness::compare::profile_table(&c);
+    if !prof.rows.is_empty() {
+        print!("\nWhere the time goes (top operator types per backend, from its own profiler):\n{}", prof.to_text());
     }
     for f in write_all(&c, &a.out)? {
         eprintln!("wrote {}", f.display());

@@ -62,12 +62,7 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
 /// onnx and torch on CPU and GPU at batch sizes 1, 8 and 32, tf failed with markup in its
 /// message.
 pub fn comparison() -> Comparison {
-    let ok = |r: BenchReport| CompareEntry {
-        backend: r.backend.clone(),
-        device: r.device,
-        status: "ok".into(),
-        report: Some(r),
-    };
+    let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r));
     Comparison {
         model: "resnet18".into(),
         environment: Environment::capture(0),
@@ -77,13 +72,8 @@ pub fn comparison() -> Comparison {
             ok(report("onnx", Device::Cuda(0), &[(1, 1.9), (8, 4.1), (32, 12.5)])),
             ok(report("torch", Device::Cpu, &[(1, 24.0), (8, 170.0), (32, 650.0)])),
             ok(report("torch", Device::Cuda(0), &[(1, 2.4), (8, 4.6), (32, 13.9)])),
-            CompareEntry {
-                backend: "tf".into(),
-                device: Device::Cpu,
-                status: "error: exit code 134: <script>alert('pwned')</script>".into(),
-                report: None,
-            },
-            CompareEntry { backend: "tf".into(), device: Device::Cuda(0), status: "not compiled".into(), report: None },
+            CompareEntry::new("tf", Device::Cpu, "error: exit code 134: <script>alert('pwned')</script>", None),
+            CompareEntry::new("tf", Device::Cuda(0), "not compiled", None),
         ],
     }
 }
