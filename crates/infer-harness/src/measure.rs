@@ -229,7 +229,7 @@ impl CudaProbe {
 }
 
 /// Seed of the bootstrap resampling, fixed so reports are reproducible.
-const SEED: u64 = 0x1fe_2025;
+pub const SEED: u64 = 0x1fe_2025;
 /// Above this coefficient of variation a run is flagged unstable.
 pub const UNSTABLE_COV: f64 = 0.10;
 /// Fewer samples than this make p99 little more than the maximum.

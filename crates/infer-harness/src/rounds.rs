@@ -10,17 +10,12 @@
 use infer_core::{Result, stats::Sample};
 
 use crate::{
-    measure::{fill_speedups, trust_warnings},
+    measure::{SEED, fill_speedups, trust_warnings},
     report::{BenchReport, BenchRow, RowSource},
 };
 
 /// Above this spread of the per-round medians ((max - min) / min) a row gets a warning.
 pub const ROUNDS_DISAGREE: f64 = 0.05;
-
-/// Bootstrap resamples for the pooled rows' confidence intervals.
-const RESAMPLES: usize = infer_core::stats::DEFAULT_RESAMPLES;
-/// Seed of the pooled rows' resampling, fixed so reports are reproducible.
-const SEED: u64 = 0x1fe_2025;
 
 /// `(max - min) / min` of some medians; 0 for fewer than two.
 #[must_use]
@@ -55,7 +50,7 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
             device: row.device,
             batch_size: row.batch_size,
             environment: &row.environment,
-            resamples: RESAMPLES,
+            resamples: infer_core::stats::DEFAULT_RESAMPLES,
             seed: SEED,
         };
         let mut merged = BenchRow::from_samples(&src, samples)?;
