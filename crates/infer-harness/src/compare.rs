@@ -248,6 +248,20 @@ fn snapshot(
     Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries }
 }
 
+/// `infer SUBCOMMAND MODEL --backend B --device D` for the fixture's model in `format`.
+fn child_command(
+    exe: &Path,
+    sub: &str,
+    fixture: &Fixture,
+    format: &FormatEntry,
+    backend: &str,
+    device: Device,
+) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg(sub).arg(fixture.path(&format.file)).args(["--backend", backend, "--device", &device.to_string()]);
+    cmd
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_child(
     exe: &Path,
@@ -259,13 +273,10 @@ fn run_child(
     json: &Path,
     round: usize,
 ) -> std::result::Result<BenchReport, String> {
-    let mut cmd = Command::new(exe);
+    let mut cmd = child_command(exe, "bench", fixture, format, backend, device);
     // Which round this child is (1-based): for its log, and the tests' crash hook.
     cmd.env("INFER_ROUND", round.to_string());
-    cmd.arg("bench")
-        .arg(fixture.path(&format.file))
-        .args(["--backend", backend, "--device", &device.to_string()])
-        .arg("--batch-sizes")
+    cmd.arg("--batch-sizes")
         .arg(spec.batch_sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
         .args(["--warmup", &spec.config.warmup.to_string(), "--threads", &spec.threads.to_string()])
         .arg("--reference-input")
@@ -293,11 +304,8 @@ fn profile_child(
     spec: &CompareSpec,
     json: &Path,
 ) -> std::result::Result<ProfileSummary, String> {
-    let mut cmd = Command::new(exe);
-    cmd.arg("profile")
-        .arg(fixture.path(&format.file))
-        .args(["--backend", backend, "--device", &device.to_string()])
-        .args(["--batch-size", &spec.batch_sizes.first().copied().unwrap_or(1).to_string()])
+    let mut cmd = child_command(exe, "profile", fixture, format, backend, device);
+    cmd.args(["--batch-size", &spec.batch_sizes.first().copied().unwrap_or(1).to_string()])
         .args(["--iterations", &spec.profile_runs.to_string(), "--warmup", "2"])
         .args(["--threads", &spec.threads.to_string()])
         .arg("--json")
