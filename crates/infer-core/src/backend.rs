@@ -6,79 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Device, Error, Result, Tensor, TensorSpec,
+    format::{ModelFormat, Probe, Sniff},
+    options::{OptionMap, OptionSpec},
     profile::{OpProfile, RunStages},
 };
-
-/// The on-disk format of a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelFormat {
-    /// An ONNX protobuf file (`.onnx`).
-    Onnx,
-    /// A TorchScript archive (`.pt`, `.pth`, `.torchscript`).
-    TorchScript,
-    /// A TensorFlow SavedModel folder.
-    SavedModel,
-    /// A Keras file (`.keras`, `.h5`).
-    Keras,
-    /// A weights-only checkpoint (`.safetensors`, or a `torch.save` file given with an architecture).
-    Checkpoint,
-}
-
-impl ModelFormat {
-    /// Guesses the format from a path: a folder is a SavedModel, otherwise the extension decides.
-    ///
-    /// # Errors
-    /// [`Error::Load`] when the path does not exist or its extension is not a known model format.
-    pub fn detect(path: &Path) -> Result<Self> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
-        if meta.is_dir() {
-            if !path.join("saved_model.pb").is_file() {
-                return Err(Error::load(
-                    path,
-                    "not a SavedModel: expected a folder with saved_model.pb (and variables/), found none",
-                ));
-            }
-            return Ok(ModelFormat::SavedModel);
-        }
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-        match ext.as_str() {
-            "onnx" => Ok(ModelFormat::Onnx),
-            "pt" | "pth" | "torchscript" | "ts" => Ok(ModelFormat::TorchScript),
-            "keras" | "h5" => Ok(ModelFormat::Keras),
-            "safetensors" | "ckpt" | "bin" => Ok(ModelFormat::Checkpoint),
-            _ => Err(Error::load(
-                path,
-                format!(
-                    "unknown model format (extension `{ext}`): expected .onnx, .pt/.pth (TorchScript), \
-                     .safetensors (checkpoint), .keras/.h5 or a SavedModel folder; pass --backend to choose explicitly"
-                ),
-            )),
-        }
-    }
-
-    /// The backend that reads this format by default.
-    #[must_use]
-    pub fn default_backend(self) -> &'static str {
-        match self {
-            ModelFormat::Onnx => "onnx",
-            ModelFormat::TorchScript | ModelFormat::Checkpoint => "torch",
-            ModelFormat::SavedModel | ModelFormat::Keras => "tf",
-        }
-    }
-}
-
-impl std::fmt::Display for ModelFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ModelFormat::Onnx => "ONNX",
-            ModelFormat::TorchScript => "TorchScript",
-            ModelFormat::SavedModel => "SavedModel",
-            ModelFormat::Keras => "Keras",
-            ModelFormat::Checkpoint => "checkpoint",
-        })
-    }
-}
 
 /// How a backend should create a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,11 +26,24 @@ pub struct LoadOptions {
     pub fallback_to_cpu: bool,
     /// Write a runtime profile with this path prefix, for runtimes that can.
     pub profile_prefix: Option<PathBuf>,
-    /// The SavedModel signature to run (default `serving_default`), for backends that have signatures.
-    pub signature: Option<String>,
-    /// The architecture a weights-only checkpoint is loaded into (e.g. `resnet18`), for backends that
-    /// build models by name.
-    pub architecture: Option<String>,
+    /// Options of the backend's own, by key, as it declares them in [`Backend::options`]
+    /// (a SavedModel `signature`, a checkpoint's `arch`, a performance `hint`, ...).
+    pub options: OptionMap,
+}
+
+impl LoadOptions {
+    /// The backend option `key`, if given.
+    #[must_use]
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+
+    /// These options with `key` set to `value`.
+    #[must_use]
+    pub fn with_option(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.options.insert(key.into(), value.into());
+        self
+    }
 }
 
 impl Default for LoadOptions {
@@ -111,8 +55,7 @@ impl Default for LoadOptions {
             optimization: OptLevel::All,
             fallback_to_cpu: false,
             profile_prefix: None,
-            signature: None,
-            architecture: None,
+            options: OptionMap::new(),
         }
     }
 }
@@ -170,12 +113,24 @@ pub struct BackendInfo {
 }
 
 /// A framework runtime that can load models.
+///
+/// A backend owns its formats ([`Backend::formats`], [`Backend::sniff`]) and its options
+/// ([`Backend::options`]); the registry asks each one which files it reads.
 pub trait Backend: Send + Sync {
-    /// Short name: `onnx`, `torch`, `tf`.
+    /// Short name used on the command line and in reports (`onnx`).
     fn name(&self) -> &'static str;
 
     /// The model formats this backend reads.
     fn formats(&self) -> &'static [ModelFormat];
+
+    /// Whether `probe`'s path is one of this backend's formats, from its name *and* content.
+    /// Must not load a native library: it runs for every backend on every model given.
+    fn sniff(&self, probe: &Probe) -> Sniff;
+
+    /// The options of this backend's own, read from [`LoadOptions::options`].
+    fn options(&self) -> &'static [OptionSpec] {
+        &[]
+    }
 
     /// Checks that the runtime is compiled in and its native library loads.
     ///
@@ -317,28 +272,6 @@ pub fn check_inputs(specs: &[TensorSpec], inputs: &[Tensor]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detects_formats() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = ModelFormat::detect(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("saved_model.pb"), "{err}");
-        std::fs::write(dir.path().join("saved_model.pb"), b"x").unwrap();
-        assert_eq!(ModelFormat::detect(dir.path()).unwrap(), ModelFormat::SavedModel);
-        for (name, fmt) in
-            [("m.onnx", ModelFormat::Onnx), ("m.PT", ModelFormat::TorchScript), ("m.keras", ModelFormat::Keras)]
-        {
-            let p = dir.path().join(name);
-            std::fs::write(&p, b"x").unwrap();
-            assert_eq!(ModelFormat::detect(&p).unwrap(), fmt);
-        }
-        let p = dir.path().join("m.txt");
-        std::fs::write(&p, b"x").unwrap();
-        let err = ModelFormat::detect(&p).unwrap_err().to_string();
-        assert!(err.contains("m.txt") && err.contains("expected .onnx"), "{err}");
-        let err = ModelFormat::detect(&dir.path().join("missing.onnx")).unwrap_err().to_string();
-        assert!(err.contains("missing.onnx"), "{err}");
-    }
 
     /// A session that implements only the required methods.
     struct Minimal(Vec<TensorSpec>);

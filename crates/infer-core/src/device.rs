@@ -4,9 +4,11 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-/// A compute device: the CPU or one CUDA GPU.
+/// A compute device: the CPU or one CUDA GPU. Non-exhaustive, so that a backend can add a kind
+/// of device (another accelerator) without breaking code that matches on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[non_exhaustive]
 pub enum Device {
     /// The host CPU.
     Cpu,

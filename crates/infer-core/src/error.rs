@@ -18,7 +18,7 @@ pub enum Error {
     NotCompiled {
         /// Backend name.
         backend: String,
-        /// Cargo feature that enables it.
+        /// Cargo feature that enables it, as `crate/feature` (see [`crate::kit::not_compiled`]).
         feature: String,
     },
     /// The backend is compiled in but cannot be used here (library missing, device absent, ...).
@@ -87,13 +87,26 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An error raised by a backend's framework, converted to text.
+    /// An error raised by a backend's framework. `message` is its one-line summary (a native
+    /// stack trace or log prefix removed); `source` keeps the framework's error where there is one.
     #[error("{backend}: {message}")]
     Backend {
         /// Backend name.
         backend: String,
-        /// The framework's message.
+        /// The framework's message, reduced to one line.
         message: String,
+        /// The framework's own error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+    /// Another error with what was being done when it happened.
+    #[error("{context}: {source}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: Box<Error>,
     },
 }
 
@@ -113,8 +126,135 @@ impl Error {
         Self::Load { path: path.into(), reason: reason.into() }
     }
 
-    /// Builds an [`Error::Backend`] error.
+    /// Builds an [`Error::Backend`] error from a message alone.
     pub fn backend(backend: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        Self::Backend { backend: backend.into(), message: message.to_string() }
+        Self::Backend { backend: backend.into(), message: first_line(&message.to_string()), source: None }
+    }
+
+    /// Builds an [`Error::Backend`] error that keeps the framework's error as its source; the
+    /// message is that error's first meaningful line (see [`first_line`]).
+    pub fn wrap(backend: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend {
+            backend: backend.into(),
+            message: first_line(&source.to_string()),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Adds what was being done (`Error::Context`).
+    #[must_use]
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Self::Context { context: context.into(), source: Box::new(self) }
+    }
+
+    /// The innermost error below any [`Error::Context`] layers.
+    #[must_use]
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            e => e,
+        }
+    }
+}
+
+/// Adds context to a failed [`Result`], as `anyhow::Context` does, keeping the [`Error`] type.
+pub trait Context<T> {
+    /// Wraps the error in [`Error::Context`] with `context`.
+    ///
+    /// # Errors
+    /// The original error, with the context.
+    fn context(self, context: impl Into<String>) -> Result<T>;
+
+    /// Like [`Context::context`], building the text only on failure.
+    ///
+    /// # Errors
+    /// The original error, with the context.
+    fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T> Context<T> for Result<T> {
+    fn context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|e| e.context(context))
+    }
+
+    fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|e| e.context(f()))
+    }
+}
+
+/// The one line of a native runtime's message that says what went wrong: C++ stack traces
+/// (`Exception raised from …`, `frame #N: …`), runtime log prefixes (`[E:onnxruntime:…]`,
+/// `2026-… E tensorflow/…`) and ANSI colour codes are dropped, and of what is left the first
+/// non-empty line is kept.
+#[must_use]
+pub fn first_line(message: &str) -> String {
+    let clean: String = strip_ansi(message);
+    let mut lines = clean.lines().map(str::trim).filter(|l| !l.is_empty()).filter(|l| {
+        !(l.starts_with("frame #")
+            || l.starts_with("Exception raised from")
+            || l.starts_with("Traceback")
+            || l.starts_with("The above operation failed")
+            || l.starts_with("C++ exception with description"))
+    });
+    let first = lines.next().unwrap_or("").to_string();
+    strip_log_prefix(&first).to_string()
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `[E:onnxruntime:, sequential_executor.cc:572 ExecuteKernel] Non-zero status …` → `Non-zero status …`.
+fn strip_log_prefix(line: &str) -> &str {
+    if line.starts_with('[')
+        && let Some(end) = line.find("] ")
+    {
+        return line[end + 2..].trim();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn native_messages_are_reduced_to_their_line() {
+        let torch = "Expected 4-dimensional input for 4-dimensional weight [64, 3, 7, 7]\nException raised from \
+                     check_shape at conv.cpp:12 (most recent call first):\nframe #0: c10::Error::Error() + 0x9a\nframe #1: x";
+        assert_eq!(first_line(torch), "Expected 4-dimensional input for 4-dimensional weight [64, 3, 7, 7]");
+        let ort = "\u{1b}[0;31m[E:onnxruntime:, sequential_executor.cc:572 ExecuteKernel] Non-zero status code\u{1b}[m";
+        assert_eq!(first_line(ort), "Non-zero status code");
+        assert_eq!(first_line("\n\n  plain  \n"), "plain");
+    }
+
+    #[test]
+    fn wrapped_errors_keep_their_source_and_context() {
+        use std::error::Error as _;
+        let io = std::io::Error::other("disk on fire\nframe #0: x");
+        let e = Error::wrap("onnx", io);
+        assert_eq!(e.to_string(), "onnx: disk on fire");
+        assert!(e.source().unwrap().to_string().contains("frame #0"));
+        let r: Result<()> = Err(e);
+        let e = r.context("loading m.onnx").unwrap_err();
+        assert_eq!(e.to_string(), "loading m.onnx: onnx: disk on fire");
+        assert!(matches!(e.root(), Error::Backend { .. }));
     }
 }

@@ -14,8 +14,11 @@ pub mod backend;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod format;
 pub mod fsutil;
+pub mod kit;
 pub mod npy;
+pub mod options;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
@@ -26,12 +29,15 @@ pub mod stats;
 pub mod tensor;
 
 pub use backend::{
-    Backend, BackendInfo, DeviceMemory, LoadOptions, ModelFormat, OptLevel, ParameterCount, Session, Signature,
-    check_inputs,
+    Backend, BackendInfo, DeviceMemory, LoadOptions, OptLevel, ParameterCount, Session, Signature, check_inputs,
 };
 pub use device::Device;
 pub use dtype::DType;
-pub use error::{Error, Result};
+pub use error::{Context, Error, Result};
+pub use format::{ModelFormat, Probe, Sniff};
+/// Re-exported for [`with_dtype!`]: the 16-bit float types of [`DType::F16`] and [`DType::BF16`].
+pub use half;
+pub use options::{OptionMap, OptionSpec};
 pub use registry::{Availability, Registry};
 pub use spec::{Dim, TensorSpec};
 pub use tensor::{Element, Tensor, TensorData};

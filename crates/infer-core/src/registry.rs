@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Backend, BackendInfo, Error, ModelFormat};
+use std::path::Path;
+
+use crate::{Backend, BackendInfo, Error, ModelFormat, Probe, Result, Sniff};
 
 /// Every backend of this build, stubs included, so reports can say why one is missing.
 #[derive(Default)]
@@ -63,9 +65,69 @@ impl Registry {
         self.iter().find(|b| b.name() == name)
     }
 
-    /// The backends that read `format`.
-    pub fn for_format(&self, format: ModelFormat) -> impl Iterator<Item = &dyn Backend> {
-        self.iter().filter(move |b| b.formats().contains(&format))
+    /// The backend named `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] listing the known names.
+    pub fn named(&self, name: &str) -> Result<&dyn Backend> {
+        self.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.iter().map(Backend::name).collect();
+            Error::InvalidInput(format!("unknown backend `{name}`: expected one of {}", known.join(", ")))
+        })
+    }
+
+    /// Every backend that reads `model`, with the format it recognised, best first: those whose
+    /// content check passed, in registration order (so the first registered reader of a format
+    /// is its default), then those that only recognised the name.
+    ///
+    /// # Errors
+    /// [`Error::Load`] naming the path when it cannot be read.
+    pub fn readers(&self, model: &Path) -> Result<Vec<(&dyn Backend, ModelFormat)>> {
+        let probe = Probe::new(model)?;
+        let sniffs: Vec<(&dyn Backend, Sniff)> = self.iter().map(|b| (b, b.sniff(&probe))).collect();
+        let with = |content: bool| {
+            sniffs.iter().filter_map(move |&(b, s)| match s {
+                Sniff::Content(f) if content => Some((b, f)),
+                Sniff::Name(f) if !content => Some((b, f)),
+                _ => None,
+            })
+        };
+        Ok(with(true).chain(with(false)).collect())
+    }
+
+    /// The backend for `model`: the one named, or the default reader of its format.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an unknown name; [`Error::Load`] naming the path when it does
+    /// not exist or no backend reads it (listing what each backend reads).
+    pub fn choose(&self, model: &Path, name: Option<&str>) -> Result<(&dyn Backend, Option<ModelFormat>)> {
+        if let Some(name) = name {
+            let backend = self.named(name)?;
+            let probe = Probe::new(model)?;
+            return Ok((backend, backend.sniff(&probe).format()));
+        }
+        match self.readers(model)?.first() {
+            Some(&(b, f)) => Ok((b, Some(f))),
+            None => Err(Error::load(
+                model,
+                format!("unknown model format: expected {}; pass --backend to choose explicitly", self.format_hints()),
+            )),
+        }
+    }
+
+    /// What the backends read, for messages: `.onnx (onnx), a SavedModel folder (tf), …`.
+    #[must_use]
+    pub fn format_hints(&self) -> String {
+        let mut hints: Vec<String> = Vec::new();
+        for b in self.iter() {
+            for f in b.formats() {
+                let h = format!("{} ({})", f.hint, b.name());
+                if !hints.contains(&h) {
+                    hints.push(h);
+                }
+            }
+        }
+        hints.join(", ")
     }
 
     /// Probes every backend.
@@ -83,5 +145,63 @@ pub fn availability(backend: &dyn Backend) -> Availability {
         Err(e @ Error::NotCompiled { .. }) => Availability::NotCompiled { reason: e.to_string() },
         Err(Error::Unavailable { reason, .. }) => Availability::Unavailable { reason },
         Err(e) => Availability::Unavailable { reason: e.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{LoadOptions, Session};
+
+    const A: ModelFormat = ModelFormat { id: "a", name: "A", hint: ".a" };
+
+    /// Reads `.a` files that start with `A` (content) or any `.a` (name); `strict` ones only by content.
+    struct Fake(&'static str, bool);
+
+    impl Backend for Fake {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn formats(&self) -> &'static [ModelFormat] {
+            &[A]
+        }
+        fn sniff(&self, p: &Probe) -> Sniff {
+            match (p.has_extension(&["a"]), p.head.starts_with(b"A")) {
+                (true, true) => Sniff::Content(A),
+                (true, false) if !self.1 => Sniff::Name(A),
+                _ => Sniff::No,
+            }
+        }
+        fn probe(&self) -> Result<BackendInfo> {
+            Err(Error::Unavailable { backend: self.0.into(), reason: "fake".into() })
+        }
+        fn load(&self, path: &Path, _: &LoadOptions) -> Result<Box<dyn Session>> {
+            Err(Error::load(path, "fake"))
+        }
+    }
+
+    #[test]
+    fn chooses_by_content_then_name_then_registration_order() {
+        let mut r = Registry::new();
+        r.register(Box::new(Fake("loose", false)));
+        r.register(Box::new(Fake("strict", true)));
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("m.a");
+        std::fs::write(&good, b"A...").unwrap();
+        let names = |p| r.readers(p).unwrap().iter().map(|(b, _)| b.name()).collect::<Vec<_>>();
+        assert_eq!(names(&good), ["loose", "strict"]);
+        assert_eq!(r.choose(&good, None).unwrap().0.name(), "loose");
+        assert_eq!(r.choose(&good, Some("strict")).unwrap().0.name(), "strict");
+        let bad = dir.path().join("m2.a");
+        std::fs::write(&bad, b"junk").unwrap();
+        assert_eq!(names(&bad), ["loose"]);
+        let other = dir.path().join("m.txt");
+        std::fs::write(&other, b"A").unwrap();
+        let e = r.choose(&other, None).err().unwrap().to_string();
+        assert!(e.contains("m.txt") && e.contains(".a (loose), .a (strict)"), "{e}");
+        let e = r.choose(&good, Some("nope")).err().unwrap().to_string();
+        assert!(e.contains("unknown backend `nope`: expected one of loose, strict"), "{e}");
+        assert!(r.choose(&dir.path().join("gone.a"), None).err().unwrap().to_string().contains("gone.a"));
     }
 }

@@ -1,8 +1,12 @@
 //! The registry of every backend in this build, and choosing one for a model.
+//!
+//! Adding a backend is one line in [`registry`]: the backend crate declares its formats, how it
+//! recognises them and its options ([`infer_core::Backend`]). Registration order decides the
+//! default where several backends read one format.
 
 use std::path::Path;
 
-use infer_core::{Backend, Error, ModelFormat, Registry, Result};
+use infer_core::{Backend, Registry, Result};
 
 /// All backends, compiled in or not, in a fixed order.
 #[must_use]
@@ -17,18 +21,8 @@ pub fn registry() -> Registry {
 /// The backend named `name`, or the default one for the model's format.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for an unknown name; [`Error::Load`] when the format cannot be detected.
+/// [`infer_core::Error::InvalidInput`] for an unknown name; [`infer_core::Error::Load`] naming
+/// the model when it cannot be read or no backend reads it.
 pub fn choose<'r>(registry: &'r Registry, model: &Path, name: Option<&str>) -> Result<&'r dyn Backend> {
-    let name = match name {
-        Some(n) => {
-            // A missing model is named as such, whichever backend was asked for.
-            std::fs::metadata(model).map_err(|e| Error::load(model, format!("cannot read: {e}")))?;
-            n.to_string()
-        }
-        None => ModelFormat::detect(model)?.default_backend().to_string(),
-    };
-    registry.get(&name).ok_or_else(|| {
-        let known: Vec<&str> = registry.iter().map(Backend::name).collect();
-        Error::InvalidInput(format!("unknown backend `{name}`: expected one of {}", known.join(", ")))
-    })
+    registry.choose(model, name).map(|(b, _)| b)
 }

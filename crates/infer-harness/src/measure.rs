@@ -61,7 +61,7 @@ pub fn measure_each(
     }
     let cuda_ordinal = match spec.options.device {
         Device::Cuda(n) => Some(n),
-        Device::Cpu => None,
+        _ => None,
     };
     let mut cuda = CudaProbe::new(cuda_ordinal);
     cuda.before_load();

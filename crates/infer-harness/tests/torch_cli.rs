@@ -146,7 +146,7 @@ fn onnx_and_torch_agree_on_the_same_weights() {
     let x = infer_core::npy::read_npy(&dir.join("input.npy")).unwrap();
     let registry = infer_harness::backends::registry();
     let run = |backend: &str, file: &str, arch: Option<&str>| {
-        let opts = LoadOptions { architecture: arch.map(str::to_string), ..LoadOptions::default() };
+        let opts = arch.map_or_else(LoadOptions::default, |a| LoadOptions::default().with_option("arch", a));
         let mut s = registry.get(backend).unwrap().load(&dir.join(file), &opts).unwrap();
         s.run(std::slice::from_ref(&x)).unwrap().remove(0)
     };

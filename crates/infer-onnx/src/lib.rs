@@ -17,10 +17,15 @@ pub mod profile;
 pub mod proto;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(not(feature = "runtime"))]
+#[path = "stub.rs"]
+mod runtime;
 
 use std::path::Path;
 
-use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, ParameterCount, Result, Session};
+use infer_core::{
+    Backend, BackendInfo, Error, LoadOptions, ModelFormat, ParameterCount, Probe, Result, Session, Sniff,
+};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "onnx";
@@ -32,6 +37,19 @@ pub const REQUIRED_MINOR: u32 = 31;
 /// The ONNX Runtime backend.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OnnxBackend;
+
+/// An ONNX protobuf file.
+pub const ONNX: ModelFormat = ModelFormat { id: "onnx", name: "ONNX", hint: ".onnx" };
+
+/// Recognises an ONNX file: the `.onnx` extension, confirmed by a protobuf `ModelProto` start
+/// (field 1, `ir_version`, a varint: byte `0x08`), which every exporter writes first.
+#[must_use]
+pub fn sniff(probe: &Probe) -> Sniff {
+    if !probe.has_extension(&["onnx"]) {
+        return Sniff::No;
+    }
+    if probe.head.first() == Some(&0x08) { Sniff::Content(ONNX) } else { Sniff::Name(ONNX) }
+}
 
 /// Reads and validates an ONNX file without ONNX Runtime.
 ///
@@ -87,26 +105,22 @@ impl Backend for OnnxBackend {
     }
 
     fn formats(&self) -> &'static [ModelFormat] {
-        &[ModelFormat::Onnx]
+        &[ONNX]
+    }
+
+    fn sniff(&self, probe: &Probe) -> Sniff {
+        sniff(probe)
     }
 
     fn probe(&self) -> Result<BackendInfo> {
-        #[cfg(feature = "runtime")]
-        return runtime::probe();
-        #[cfg(not(feature = "runtime"))]
-        Err(Error::NotCompiled { backend: BACKEND.into(), feature: "onnx".into() })
+        runtime::probe()
     }
 
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
+        infer_core::options::check(BACKEND, self.options(), &opts.options)?;
         let summary = inspect(path)?;
-        let _parameters = ParameterCount { count: summary.parameters, bytes: summary.parameter_bytes };
-        #[cfg(feature = "runtime")]
-        return runtime::load(path, opts, _parameters);
-        #[cfg(not(feature = "runtime"))]
-        {
-            let _ = opts;
-            Err(Error::NotCompiled { backend: BACKEND.into(), feature: "onnx".into() })
-        }
+        let parameters = ParameterCount { count: summary.parameters, bytes: summary.parameter_bytes };
+        runtime::load(path, opts, parameters)
     }
 }
 

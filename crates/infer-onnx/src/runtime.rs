@@ -7,8 +7,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor, TensorData,
-    TensorSpec, check_inputs,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor, TensorSpec,
+    check_inputs,
     profile::{OpProfile, RunStages},
 };
 use ort::{
@@ -19,6 +19,7 @@ use ort::{
 };
 
 use crate::{BACKEND, locate};
+use infer_core::{with_dtype, with_tensor_data};
 
 struct Loaded {
     env: Environment,
@@ -32,8 +33,8 @@ fn unavailable(reason: impl Into<String>) -> Error {
     Error::Unavailable { backend: BACKEND.into(), reason: reason.into() }
 }
 
-fn ort_err(e: impl std::fmt::Display) -> Error {
-    Error::backend(BACKEND, e)
+fn ort_err(e: ort::Error) -> Error {
+    Error::wrap(BACKEND, e)
 }
 
 /// Loads the library once per process; later calls return the same answer.
@@ -89,7 +90,7 @@ pub(crate) fn probe() -> Result<BackendInfo> {
 /// Creates a session for `path` (already validated as an ONNX file).
 pub(crate) fn load(path: &Path, opts: &LoadOptions, parameters: ParameterCount) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
-    let load_err = |e: ort::Error| Error::load(path, e.to_string());
+    let load_err = |e: ort::Error| Error::load(path, infer_core::error::first_line(&e.to_string()));
     let level = match opts.optimization {
         OptLevel::None => GraphOptimizationLevel::Disable,
         OptLevel::Basic => GraphOptimizationLevel::Level1,
@@ -109,34 +110,23 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions, parameters: ParameterCount) 
     if let Some(prefix) = &opts.profile_prefix {
         builder = builder.with_profiling(prefix).map_err(|e| load_err(e.into()))?;
     }
-    let device = match opts.device {
-        Device::Cpu => Device::Cpu,
-        Device::Cuda(ordinal) => {
-            let cuda = ep::CUDA::default().with_device_id(i32::try_from(ordinal).unwrap_or(i32::MAX));
-            let reason = match ep::CUDA::is_available() {
-                Ok(true) => match cuda.register(&mut builder) {
-                    Ok(()) => None,
-                    Err(e) => Some(format!("the CUDA execution provider failed to start: {e}")),
-                },
-                Ok(false) => Some(format!(
-                    "CUDA not available: the ONNX Runtime at {} was built without the CUDA execution provider \
-                     (install onnxruntime-gpu)",
-                    rt.library.display()
-                )),
-                Err(e) => Some(format!("CUDA not available: {e}")),
-            };
-            match reason {
-                None => opts.device,
-                Some(reason) if opts.fallback_to_cpu => {
-                    eprintln!("warning: onnx: {reason}; falling back to cpu");
-                    Device::Cpu
-                }
-                Some(reason) => {
-                    return Err(Error::DeviceUnavailable { backend: BACKEND.into(), device: opts.device, reason });
-                }
+    let device = infer_core::kit::resolve_device(BACKEND, opts.device, opts.fallback_to_cpu, |device| {
+        let Device::Cuda(ordinal) = device else {
+            return Err(format!("ONNX Runtime has no {device} execution provider in infer"));
+        };
+        let cuda = ep::CUDA::default().with_device_id(i32::try_from(ordinal).unwrap_or(i32::MAX));
+        match ep::CUDA::is_available() {
+            Ok(true) => {
+                cuda.register(&mut builder).map_err(|e| format!("the CUDA execution provider failed to start: {e}"))
             }
+            Ok(false) => Err(format!(
+                "CUDA not available: the ONNX Runtime at {} was built without the CUDA execution provider \
+                 (install onnxruntime-gpu)",
+                rt.library.display()
+            )),
+            Err(e) => Err(format!("CUDA not available: {e}")),
         }
-    };
+    })?;
     let session = builder.commit_from_file(path).map_err(load_err)?;
     let inputs = session.inputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
     let outputs = session.outputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
@@ -188,47 +178,22 @@ struct OnnxSession {
 
 fn view(t: &Tensor) -> Result<SessionInputValue<'_>> {
     let shape: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
-    macro_rules! r {
-        ($v:expr) => {
-            TensorRef::from_array_view((shape, $v.as_slice())).map(SessionInputValue::from).map_err(ort_err)
-        };
-    }
-    match t.data() {
-        TensorData::F32(v) => r!(v),
-        TensorData::F16(v) => r!(v),
-        TensorData::BF16(v) => r!(v),
-        TensorData::F64(v) => r!(v),
-        TensorData::I64(v) => r!(v),
-        TensorData::I32(v) => r!(v),
-        TensorData::I8(v) => r!(v),
-        TensorData::U8(v) => r!(v),
-        TensorData::Bool(v) => r!(v),
-    }
+    with_tensor_data!(t.data(), v => {
+        TensorRef::from_array_view((shape, v.as_slice())).map(SessionInputValue::from).map_err(ort_err)
+    })
 }
 
 fn to_tensor(name: &str, value: &DynValue) -> Result<Tensor> {
     let ValueType::Tensor { ty, .. } = value.dtype() else {
         return Err(Error::InvalidInput(format!("output `{name}` is not a tensor")));
     };
-    macro_rules! x {
-        ($t:ty) => {{
-            let (shape, data) = value.try_extract_tensor::<$t>().map_err(ort_err)?;
-            let shape = shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
-            Tensor::from_vec(shape, data.to_vec())
-        }};
-    }
-    match dtype(*ty) {
-        Some(DType::F32) => x!(f32),
-        Some(DType::F16) => x!(half::f16),
-        Some(DType::BF16) => x!(half::bf16),
-        Some(DType::F64) => x!(f64),
-        Some(DType::I64) => x!(i64),
-        Some(DType::I32) => x!(i32),
-        Some(DType::I8) => x!(i8),
-        Some(DType::U8) => x!(u8),
-        Some(DType::Bool) => x!(bool),
-        None => Err(Error::InvalidInput(format!("output `{name}` has unsupported element type {ty:?}"))),
-    }
+    let dtype = dtype(*ty)
+        .ok_or_else(|| Error::InvalidInput(format!("output `{name}` has unsupported element type {ty:?}")))?;
+    with_dtype!(dtype, T => {
+        let (shape, data) = value.try_extract_tensor::<T>().map_err(ort_err)?;
+        let shape = shape.iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
+        Tensor::from_vec(shape, data.to_vec())
+    })
 }
 
 impl Session for OnnxSession {

@@ -22,11 +22,14 @@ pub mod config;
 pub mod keras;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(not(feature = "runtime"))]
+#[path = "stub.rs"]
+mod runtime;
 pub mod stepstats;
 
 use std::path::{Path, PathBuf};
 
-use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, Result, Session};
+use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSpec, Probe, Result, Session, Sniff};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "tf";
@@ -38,6 +41,38 @@ pub const SERVE_TAG: &str = "serve";
 /// The TensorFlow backend.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TfBackend;
+
+/// A TensorFlow SavedModel folder.
+pub const SAVED_MODEL: ModelFormat = ModelFormat { id: "savedmodel", name: "SavedModel", hint: "a SavedModel folder" };
+/// A Keras file, converted once to a SavedModel.
+pub const KERAS: ModelFormat = ModelFormat { id: "keras", name: "Keras", hint: ".keras/.h5" };
+
+/// The options of the tf backend.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: "signature",
+    help: "the SavedModel signature to run (default serving_default; CLI shorthand: --signature)",
+    values: None,
+}];
+
+/// Recognises the tf backend's inputs: a folder is a SavedModel when it holds `saved_model.pb`
+/// (any other folder is claimed by name only, so that loading it says what is missing); a
+/// `.keras` file is a zip archive, an `.h5` file starts with the HDF5 signature.
+#[must_use]
+pub fn sniff(probe: &Probe) -> Sniff {
+    if probe.is_dir {
+        return if probe.path.join("saved_model.pb").is_file() {
+            Sniff::Content(SAVED_MODEL)
+        } else {
+            Sniff::Name(SAVED_MODEL)
+        };
+    }
+    let content = match probe.extension.as_str() {
+        "keras" => probe.is_zip(),
+        "h5" | "hdf5" => probe.head.starts_with(b"\x89HDF\r\n\x1a\n"),
+        _ => return Sniff::No,
+    };
+    if content { Sniff::Content(KERAS) } else { Sniff::Name(KERAS) }
+}
 
 /// The SavedModel folder for `path`: the folder itself when it holds a `saved_model.pb`, or the
 /// SavedModel converted from a `.keras`/`.h5` file (cached beside it; see [`keras`]).
@@ -58,11 +93,12 @@ pub fn saved_model_dir(path: &Path) -> Result<PathBuf> {
             ))
         };
     }
-    match ModelFormat::detect(path)? {
-        ModelFormat::Keras => keras::ensure_saved_model(path).map(|c| c.dir),
-        other => Err(Error::load(
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    match ext.as_str() {
+        "keras" | "h5" | "hdf5" => keras::ensure_saved_model(path).map(|c| c.dir),
+        _ => Err(Error::load(
             path,
-            format!("the tf backend reads SavedModel folders and .keras/.h5 files, not {other} files"),
+            format!("the tf backend reads SavedModel folders and .keras/.h5 files, not `.{ext}` files"),
         )),
     }
 }
@@ -73,27 +109,25 @@ impl Backend for TfBackend {
     }
 
     fn formats(&self) -> &'static [ModelFormat] {
-        &[ModelFormat::SavedModel, ModelFormat::Keras]
+        &[SAVED_MODEL, KERAS]
+    }
+
+    fn sniff(&self, probe: &Probe) -> Sniff {
+        sniff(probe)
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        OPTIONS
     }
 
     fn probe(&self) -> Result<BackendInfo> {
-        #[cfg(feature = "runtime")]
-        return runtime::probe();
-        #[cfg(not(feature = "runtime"))]
-        Err(Error::NotCompiled { backend: BACKEND.into(), feature: "tf".into() })
+        runtime::probe()
     }
 
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
-        #[cfg(feature = "runtime")]
-        {
-            runtime::probe()?;
-            let dir = saved_model_dir(path)?;
-            runtime::load(path, &dir, opts)
-        }
-        #[cfg(not(feature = "runtime"))]
-        {
-            let _ = (path, opts);
-            Err(Error::NotCompiled { backend: BACKEND.into(), feature: "tf".into() })
-        }
+        infer_core::options::check(BACKEND, OPTIONS, &opts.options)?;
+        runtime::probe()?;
+        let dir = saved_model_dir(path)?;
+        runtime::load(path, &dir, opts)
     }
 }

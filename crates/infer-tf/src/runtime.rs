@@ -178,21 +178,13 @@ fn operation(model: &Path, graph: &Graph, info: &TensorInfo) -> Result<(Operatio
 /// Loads the SavedModel in `dir` (`model` is what the user named, for messages).
 pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
-    let device = match opts.device {
-        Device::Cpu => Device::Cpu,
-        Device::Cuda(n) if rt.gpus.contains(&n) => Device::Cuda(n),
-        Device::Cuda(_) => {
-            let reason = format!(
-                "CUDA not available: TensorFlow {} here sees no such GPU (the tensorflow-cpu wheel has no GPU support)",
-                rt.version
-            );
-            if !opts.fallback_to_cpu {
-                return Err(Error::DeviceUnavailable { backend: BACKEND.into(), device: opts.device, reason });
-            }
-            eprintln!("warning: tf: {reason}; falling back to cpu");
-            Device::Cpu
-        }
-    };
+    let device = infer_core::kit::resolve_device(BACKEND, opts.device, opts.fallback_to_cpu, |device| match device {
+        Device::Cuda(n) if rt.gpus.contains(&n) => Ok(()),
+        _ => Err(format!(
+            "CUDA not available: TensorFlow {} here sees no such GPU (the tensorflow-cpu wheel has no GPU support)",
+            rt.version
+        )),
+    })?;
     let threads = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let config = SessionConfig {
         intra_op_threads: threads(opts.intra_threads),
@@ -208,7 +200,7 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
             format!("TensorFlow cannot load the SavedModel in {} (tag `{SERVE_TAG}`): {e}", dir.display()),
         )
     })?;
-    let wanted = opts.signature.as_deref().unwrap_or(DEFAULT_SIGNATURE);
+    let wanted = opts.option("signature").unwrap_or(DEFAULT_SIGNATURE);
     let meta = bundle.meta_graph_def();
     // `__saved_model_init_op` and the like are TensorFlow's own, not entry points.
     let mut names: Vec<&String> = meta.signatures().keys().filter(|k| !k.starts_with("__")).collect();

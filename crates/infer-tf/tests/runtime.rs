@@ -68,7 +68,7 @@ fn every_signature_is_listed_and_another_can_be_chosen() {
     assert_eq!(s.signatures()[0].outputs[0].shape_string(), "[?, 4]");
     assert_eq!(s.signatures()[0].inputs[0].name, "image");
 
-    let opts = LoadOptions { signature: Some("features".into()), ..LoadOptions::default() };
+    let opts = LoadOptions::default().with_option("signature", "features");
     let mut s = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
     assert!(s.signatures().iter().any(|g| g.name == "features" && g.in_use));
     let x = read_npy(&tiny().join("input.npy")).unwrap();
@@ -79,7 +79,7 @@ fn every_signature_is_listed_and_another_can_be_chosen() {
 
 #[test]
 fn unknown_signature_lists_the_available_ones() {
-    let opts = LoadOptions { signature: Some("predict".into()), ..LoadOptions::default() };
+    let opts = LoadOptions::default().with_option("signature", "predict");
     let err = TfBackend.load(&tiny().join("saved_model"), &opts).err().unwrap().to_string();
     assert!(err.contains("no signature `predict`"), "{err}");
     assert!(err.contains("features, serving_default"), "{err}");
@@ -178,7 +178,7 @@ fn parameters_count_each_variable_the_signature_uses_once() {
     // tiny_keras: conv 3x3x3x4 + 4, BatchNorm 4 x 4 (2 of them not trainable), dense 4x5 + 5 =
     // `count_params()` 153; the `features` signature stops before the dense layer.
     assert_eq!(load(&tiny().join("saved_model")).parameters().unwrap().count, 153);
-    let opts = LoadOptions { signature: Some("features".into()), ..LoadOptions::default() };
+    let opts = LoadOptions::default().with_option("signature", "features");
     let features = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
     assert_eq!(features.parameters().unwrap().count, 128);
 }

@@ -31,10 +31,15 @@ pub mod profile;
 mod profiler;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(not(feature = "runtime"))]
+#[path = "stub.rs"]
+mod runtime;
 
 use std::path::{Path, PathBuf};
 
-use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, Result, Session, TensorSpec};
+use infer_core::{
+    Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSpec, Probe, Result, Session, Sniff, TensorSpec,
+};
 use serde::{Deserialize, Serialize};
 
 /// Backend name used in reports and on the command line.
@@ -47,6 +52,58 @@ pub const ARCHITECTURES: &[&str] = &["resnet18", "resnet50"];
 /// The PyTorch backend.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TorchBackend;
+
+/// A TorchScript archive (`torch.jit.save`).
+pub const TORCHSCRIPT: ModelFormat =
+    ModelFormat { id: "torchscript", name: "TorchScript", hint: ".pt/.pth (TorchScript)" };
+/// A weights-only checkpoint: safetensors, or a `torch.save` state dict, loaded into `--arch`.
+pub const CHECKPOINT: ModelFormat =
+    ModelFormat { id: "checkpoint", name: "checkpoint", hint: ".safetensors/.pth checkpoint with --arch" };
+
+/// The options of the torch backend.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
+    key: "arch",
+    help: "the architecture a weights-only checkpoint is loaded into (CLI shorthand: --arch)",
+    values: Some(ARCHITECTURES),
+}];
+
+/// Extensions of TorchScript archives.
+const TORCHSCRIPT_EXTENSIONS: &[&str] = &["pt", "pth", "torchscript", "ts"];
+/// Extensions of weights-only checkpoints (content decides for `.bin`/`.ckpt`, which other
+/// formats use too: an OpenVINO IR's weights are a `.bin`).
+const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "ckpt", "bin"];
+
+/// Recognises the torch backend's files: a zip archive is TorchScript when it holds `code/` or
+/// `constants.pkl`, else a `torch.save` checkpoint; a safetensors header or a legacy pickle is a
+/// checkpoint. The zip's central directory is read, not the whole file.
+#[must_use]
+pub fn sniff(probe: &Probe) -> Sniff {
+    let named = probe.has_extension(TORCHSCRIPT_EXTENSIONS) || probe.has_extension(CHECKPOINT_EXTENSIONS);
+    let kind = if probe.is_zip() {
+        std::fs::File::open(&probe.path).ok().and_then(|f| zip::ZipArchive::new(std::io::BufReader::new(f)).ok()).map(
+            |archive| {
+                let torchscript = archive.file_names().filter_map(std::result::Result::ok).any(|n| {
+                    let (_, rest) = n.split_once('/').unwrap_or(("", &n));
+                    rest == "constants.pkl" || rest.starts_with("code/")
+                });
+                if torchscript { checkpoint::Kind::TorchScript } else { checkpoint::Kind::TorchSave }
+            },
+        )
+    } else if probe.is_dir {
+        None
+    } else {
+        checkpoint::sniff_bytes(&probe.head).ok()
+    };
+    match kind {
+        Some(checkpoint::Kind::TorchScript) if named || probe.extension.is_empty() => Sniff::Content(TORCHSCRIPT),
+        Some(checkpoint::Kind::TorchSave | checkpoint::Kind::Safetensors | checkpoint::Kind::LegacyPickle) if named => {
+            Sniff::Content(CHECKPOINT)
+        }
+        _ if probe.has_extension(TORCHSCRIPT_EXTENSIONS) => Sniff::Name(TORCHSCRIPT),
+        _ if probe.has_extension(&["safetensors"]) => Sniff::Name(CHECKPOINT),
+        _ => Sniff::No,
+    }
+}
 
 /// Input and output descriptions of a TorchScript model, stored next to it as JSON.
 ///
@@ -110,7 +167,7 @@ pub enum Plan {
 /// [`Error::Load`] naming the file: unknown architecture, or a checkpoint given without one
 /// ("this is a weights-only checkpoint; pass --arch resnet18|resnet50").
 pub fn plan(path: &Path, opts: &LoadOptions) -> Result<Plan> {
-    if let Some(arch) = &opts.architecture {
+    if let Some(arch) = opts.option("arch") {
         let arch = arch.to_ascii_lowercase();
         if !ARCHITECTURES.contains(&arch.as_str()) {
             return Err(Error::load(
@@ -122,7 +179,8 @@ pub fn plan(path: &Path, opts: &LoadOptions) -> Result<Plan> {
     }
     let weights_only =
         || Error::load(path, format!("this is a weights-only checkpoint; pass --arch {}", ARCHITECTURES.join("|")));
-    if ModelFormat::detect(path)? == ModelFormat::Checkpoint {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    if CHECKPOINT_EXTENSIONS.contains(&ext.as_str()) {
         return Err(weights_only());
     }
     match checkpoint::sniff(path) {
@@ -150,24 +208,24 @@ impl Backend for TorchBackend {
     }
 
     fn formats(&self) -> &'static [ModelFormat] {
-        &[ModelFormat::TorchScript, ModelFormat::Checkpoint]
+        &[TORCHSCRIPT, CHECKPOINT]
+    }
+
+    fn sniff(&self, probe: &Probe) -> Sniff {
+        sniff(probe)
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        OPTIONS
     }
 
     fn probe(&self) -> Result<BackendInfo> {
-        #[cfg(feature = "runtime")]
-        return runtime::probe();
-        #[cfg(not(feature = "runtime"))]
-        Err(Error::NotCompiled { backend: BACKEND.into(), feature: "torch".into() })
+        runtime::probe()
     }
 
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
-        #[cfg(feature = "runtime")]
-        return runtime::load(path, opts);
-        #[cfg(not(feature = "runtime"))]
-        {
-            let _ = (path, opts);
-            Err(Error::NotCompiled { backend: BACKEND.into(), feature: "torch".into() })
-        }
+        infer_core::options::check(BACKEND, OPTIONS, &opts.options)?;
+        runtime::load(path, opts)
     }
 }
 
@@ -183,9 +241,9 @@ mod tests {
         std::fs::write(&st, b"\x02\x00\x00\x00\x00\x00\x00\x00{}").unwrap();
         let err = plan(&st, &LoadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("w.safetensors") && err.contains("pass --arch resnet18|resnet50"), "{err}");
-        let opts = LoadOptions { architecture: Some("ResNet18".into()), ..LoadOptions::default() };
+        let opts = LoadOptions::default().with_option("arch", "ResNet18");
         assert_eq!(plan(&st, &opts).unwrap(), Plan::Checkpoint { arch: "resnet18".into() });
-        let opts = LoadOptions { architecture: Some("vgg16".into()), ..LoadOptions::default() };
+        let opts = LoadOptions::default().with_option("arch", "vgg16");
         assert!(plan(&st, &opts).unwrap_err().to_string().contains("unknown architecture `vgg16`"));
         let junk = dir.path().join("m.pt");
         std::fs::write(&junk, b"not a model").unwrap();

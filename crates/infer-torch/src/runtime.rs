@@ -6,10 +6,9 @@ use std::{
     sync::OnceLock,
 };
 
-use half::{bf16, f16};
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorData,
-    TensorSpec, check_inputs, profile::OpProfile,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorSpec,
+    check_inputs, profile::OpProfile, with_dtype, with_tensor_data,
 };
 use tch::{CModule, IValue, Kind, nn, nn::ModuleT};
 
@@ -22,8 +21,8 @@ use crate::{
 /// The folder libtorch was linked from at build time (also the binaries' rpath).
 const BUILD_LIBTORCH_LIB: Option<&str> = option_env!("INFER_TORCH_LIBTORCH_LIB");
 
-fn tch_err(e: impl std::fmt::Display) -> Error {
-    Error::backend(BACKEND, e)
+fn tch_err(e: tch::TchError) -> Error {
+    Error::wrap(BACKEND, e)
 }
 
 /// The `libtorch_cpu.so` this process actually loaded (from `/proc/self/maps`), else the build's.
@@ -82,26 +81,24 @@ fn configure_threads(opts: &LoadOptions) {
 
 /// The tch device for `opts.device`, or the CPU with a warning when allowed.
 fn device(opts: &LoadOptions) -> Result<(tch::Device, Device)> {
-    let Device::Cuda(ordinal) = opts.device else {
-        return Ok((tch::Device::Cpu, Device::Cpu));
-    };
-    let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
-    let reason = if !tch::Cuda::is_available() || count == 0 {
-        let lib = library().map(|p| p.display().to_string()).unwrap_or_else(|| "libtorch".into());
-        Some(format!("CUDA not available: {lib} finds no CUDA device (no GPU, no driver, or a CPU-only libtorch)"))
-    } else if ordinal >= count {
-        Some(format!("CUDA not available: cuda:{ordinal} requested but only {count} CUDA device(s) are present"))
-    } else {
-        None
-    };
-    match reason {
-        None => Ok((tch::Device::Cuda(ordinal), opts.device)),
-        Some(reason) if opts.fallback_to_cpu => {
-            eprintln!("warning: torch: {reason}; falling back to cpu");
-            Ok((tch::Device::Cpu, Device::Cpu))
+    let device = infer_core::kit::resolve_device(BACKEND, opts.device, opts.fallback_to_cpu, |device| {
+        let Device::Cuda(ordinal) = device else {
+            return Err(format!("libtorch has no {device} device in infer"));
+        };
+        let count = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+        if !tch::Cuda::is_available() || count == 0 {
+            let lib = library().map(|p| p.display().to_string()).unwrap_or_else(|| "libtorch".into());
+            Err(format!("CUDA not available: {lib} finds no CUDA device (no GPU, no driver, or a CPU-only libtorch)"))
+        } else if ordinal >= count {
+            Err(format!("CUDA not available: cuda:{ordinal} requested but only {count} CUDA device(s) are present"))
+        } else {
+            Ok(())
         }
-        Some(reason) => Err(Error::DeviceUnavailable { backend: BACKEND.into(), device: opts.device, reason }),
-    }
+    })?;
+    Ok(match device {
+        Device::Cuda(ordinal) => (tch::Device::Cuda(ordinal), device),
+        _ => (tch::Device::Cpu, Device::Cpu),
+    })
 }
 
 pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> {
@@ -235,20 +232,25 @@ struct Profiling {
 /// Copies one of our tensors into a libtorch tensor on `device`.
 fn to_tch(t: &Tensor, device: tch::Device) -> Result<tch::Tensor> {
     let shape: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
-    let flat = match t.data() {
-        TensorData::F32(v) => tch::Tensor::f_from_slice(v),
-        TensorData::F16(v) => tch::Tensor::f_from_slice(v),
-        TensorData::BF16(v) => tch::Tensor::f_from_slice(v),
-        TensorData::F64(v) => tch::Tensor::f_from_slice(v),
-        TensorData::I64(v) => tch::Tensor::f_from_slice(v),
-        TensorData::I32(v) => tch::Tensor::f_from_slice(v),
-        TensorData::I8(v) => tch::Tensor::f_from_slice(v),
-        TensorData::U8(v) => tch::Tensor::f_from_slice(v),
-        TensorData::Bool(v) => tch::Tensor::f_from_slice(v),
-    }
-    .map_err(tch_err)?;
+    let flat = with_tensor_data!(t.data(), v => tch::Tensor::f_from_slice(v)).map_err(tch_err)?;
     let t = flat.f_reshape(shape.as_slice()).map_err(tch_err)?;
     if device == tch::Device::Cpu { Ok(t) } else { t.f_to(device).map_err(tch_err) }
+}
+
+/// Our dtype of a libtorch kind, where we have one.
+fn dtype(kind: Kind) -> Option<DType> {
+    Some(match kind {
+        Kind::Float => DType::F32,
+        Kind::Half => DType::F16,
+        Kind::BFloat16 => DType::BF16,
+        Kind::Double => DType::F64,
+        Kind::Int64 => DType::I64,
+        Kind::Int => DType::I32,
+        Kind::Int8 => DType::I8,
+        Kind::Uint8 => DType::U8,
+        Kind::Bool => DType::Bool,
+        _ => return None,
+    })
 }
 
 /// Copies a libtorch tensor (any device, any layout) into one of ours.
@@ -256,30 +258,15 @@ fn from_tch(name: &str, t: &tch::Tensor) -> Result<Tensor> {
     let t = t.f_to(tch::Device::Cpu).and_then(|t| t.f_contiguous()).map_err(tch_err)?;
     let shape: Vec<usize> = t.size().iter().map(|&d| usize::try_from(d).unwrap_or(0)).collect();
     let n = t.numel();
-    macro_rules! copy {
-        ($ty:ty, $zero:expr, $variant:ident) => {{
-            let mut v: Vec<$ty> = vec![$zero; n];
-            t.f_copy_data(&mut v, n).map_err(tch_err)?;
-            TensorData::$variant(v)
-        }};
-    }
-    let data = match t.f_kind().map_err(tch_err)? {
-        Kind::Float => copy!(f32, 0.0, F32),
-        Kind::Half => copy!(f16, f16::ZERO, F16),
-        Kind::BFloat16 => copy!(bf16, bf16::ZERO, BF16),
-        Kind::Double => copy!(f64, 0.0, F64),
-        Kind::Int64 => copy!(i64, 0, I64),
-        Kind::Int => copy!(i32, 0, I32),
-        Kind::Int8 => copy!(i8, 0, I8),
-        Kind::Uint8 => copy!(u8, 0, U8),
-        Kind::Bool => copy!(bool, false, Bool),
-        other => {
-            return Err(Error::InvalidInput(format!(
-                "output `{name}` has element type {other:?}, which infer does not support"
-            )));
-        }
-    };
-    Tensor::new(shape, data)
+    let kind = t.f_kind().map_err(tch_err)?;
+    let dtype = dtype(kind).ok_or_else(|| {
+        Error::InvalidInput(format!("output `{name}` has element type {kind:?}, which infer does not support"))
+    })?;
+    with_dtype!(dtype, T => {
+        let mut v: Vec<T> = vec![T::default(); n];
+        t.f_copy_data(&mut v, n).map_err(tch_err)?;
+        Tensor::from_vec(shape, v)
+    })
 }
 
 /// Flattens a TorchScript result into its tensors (a tensor, or a tuple/list of them).
@@ -384,10 +371,8 @@ impl Session for TorchSession {
                 String::new()
             }
         };
-        let device_note = match self.dev {
-            Device::Cpu => "",
-            Device::Cuda(_) => ", host side: CUDA kernels run asynchronously and are not timed",
-        };
+        let device_note =
+            if self.dev.is_gpu() { ", host side: CUDA kernels run asynchronously and are not timed" } else { "" };
         let events = crate::profile::parse(&stopped.events)?;
         let source = format!(
             "libtorch {} Kineto profiler through infer's C++ shim (CPU ops, self time{device_note}){trace_note}",

@@ -33,7 +33,7 @@ fn fixture(model: &str) -> (PathBuf, serde_json::Value) {
 }
 
 fn arch(name: &str) -> LoadOptions {
-    LoadOptions { architecture: Some(name.into()), ..LoadOptions::default() }
+    LoadOptions::default().with_option("arch", name)
 }
 
 /// Runs `session` on the fixture input; returns the max abs difference to the reference.
@@ -210,10 +210,9 @@ fn cuda_runs_the_reference_when_a_gpu_is_present() {
     }
     let (dir, _) = fixture("resnet18");
     let opts = LoadOptions { device: Device::Cuda(0), ..LoadOptions::default() };
-    for (file, o) in [
-        ("model.torchscript.pt", opts.clone()),
-        ("weights.safetensors", LoadOptions { architecture: Some("resnet18".into()), ..opts }),
-    ] {
+    for (file, o) in
+        [("model.torchscript.pt", opts.clone()), ("weights.safetensors", opts.clone().with_option("arch", "resnet18"))]
+    {
         let mut s = TorchBackend.load(&dir.join(file), &o).unwrap();
         assert_eq!(s.device(), Device::Cuda(0));
         let diff = diff_to_reference(s.as_mut(), &dir);

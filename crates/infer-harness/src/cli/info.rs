@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use infer_core::{Device, ModelFormat, Registry};
+use infer_core::{Device, Registry};
 
 use super::ModelArgs;
 
@@ -16,11 +16,10 @@ pub struct InfoArgs {
 
 pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     let m = &a.model;
-    let format = ModelFormat::detect(&m.model)?;
-    let backend = infer_harness::backends::choose(registry, &m.model, m.backend.as_deref())?;
+    let (backend, format) = registry.choose(&m.model, m.backend.as_deref())?;
     let session = backend.load(&m.model, &m.options(Device::Cpu))?;
     println!("model:    {}", m.model.display());
-    println!("format:   {format}");
+    println!("format:   {}", format.map_or_else(|| "unknown to this backend".to_string(), |f| f.to_string()));
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
     println!("backend:  {} {version}", backend.name());
     println!("inputs:");

@@ -25,8 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List every backend and whether it can be used here.
-    Backends,
+    /// List every backend, whether it can be used here, the formats it reads and its options.
+    Backends(BackendsArgs),
     /// Show a model's format, backend, inputs, outputs and parameter count.
     Info(info::InfoArgs),
     /// Run a model on .npy inputs, images, or a folder of images.
@@ -51,7 +51,7 @@ struct ModelArgs {
     /// Model file (.onnx, TorchScript .pt, .safetensors or torch.save checkpoint with --arch, .keras/.h5)
     /// or SavedModel folder.
     model: PathBuf,
-    /// Backend to use (onnx, torch, tf); default: chosen from the model's format.
+    /// Backend to use (see `infer backends`); default: the first that reads the model's format.
     #[arg(long, short)]
     backend: Option<String>,
     /// Intra-op threads (0 = the runtime's default).
@@ -63,15 +63,31 @@ struct ModelArgs {
     /// When the device is not available, warn and run on the CPU instead of failing.
     #[arg(long)]
     fallback: bool,
-    /// SavedModel signature to run (default: serving_default).
+    /// A backend's own option, KEY=VALUE (repeatable; `infer backends --options` lists them).
+    #[arg(long = "option", short = 'O', value_name = "KEY=VALUE", value_parser = infer_core::options::parse_pair)]
+    options: Vec<(String, String)>,
+    /// SavedModel signature to run (default: serving_default); shorthand for `--option signature=NAME`.
     #[arg(long)]
     signature: Option<String>,
-    /// Architecture to load a weights-only checkpoint into (e.g. resnet18, resnet50).
+    /// Architecture to load a weights-only checkpoint into (e.g. resnet18, resnet50); shorthand for
+    /// `--option arch=NAME`.
     #[arg(long)]
     arch: Option<String>,
 }
 
 impl ModelArgs {
+    /// The backend options given: `--option` pairs plus the `--signature` / `--arch` shorthands.
+    fn option_map(&self) -> infer_core::OptionMap {
+        let mut map: infer_core::OptionMap = self.options.iter().cloned().collect();
+        if let Some(s) = &self.signature {
+            map.insert("signature".into(), s.clone());
+        }
+        if let Some(a) = &self.arch {
+            map.insert("arch".into(), a.clone());
+        }
+        map
+    }
+
     fn options(&self, device: Device) -> LoadOptions {
         LoadOptions {
             device,
@@ -80,32 +96,51 @@ impl ModelArgs {
             optimization: self.optimization,
             fallback_to_cpu: self.fallback,
             profile_prefix: None,
-            signature: self.signature.clone(),
-            architecture: self.arch.clone(),
+            options: self.option_map(),
         }
     }
+}
+
+/// Arguments of `infer backends`.
+#[derive(Debug, Args)]
+struct BackendsArgs {
+    /// Also list each backend's own options (`--option KEY=VALUE`).
+    #[arg(long)]
+    options: bool,
+}
+
+fn backends(registry: &infer_core::Registry, a: &BackendsArgs) -> ExitCode {
+    let mut t = infer_harness::report::Table::new(&["backend", "status", "devices", "reads", "library"]);
+    for b in registry.iter() {
+        let avail = infer_core::registry::availability(b);
+        let (devices, lib) = match &avail {
+            infer_core::Availability::Available(i) => (
+                i.devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                i.library.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        let reads: Vec<&str> = b.formats().iter().map(|f| f.hint).collect();
+        t.rows.push(vec![b.name().into(), avail.summary(), devices, reads.join(", "), lib]);
+    }
+    print!("{}", t.to_text());
+    if a.options {
+        println!("\noptions (--option KEY=VALUE):");
+        for b in registry.iter() {
+            for o in b.options() {
+                let values = o.values.map(|v| format!(" [{}]", v.join("|"))).unwrap_or_default();
+                println!("  {:<8} {}{values}: {}", b.name(), o.key, o.help);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let registry = infer_harness::backends::registry();
     match cli.command {
-        Command::Backends => {
-            let mut t = infer_harness::report::Table::new(&["backend", "status", "devices", "library"]);
-            for b in registry.iter() {
-                let avail = infer_core::registry::availability(b);
-                let (devices, lib) = match &avail {
-                    infer_core::Availability::Available(i) => (
-                        i.devices.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-                        i.library.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                    ),
-                    _ => (String::new(), String::new()),
-                };
-                t.rows.push(vec![b.name().into(), avail.summary(), devices, lib]);
-            }
-            print!("{}", t.to_text());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Backends(a) => Ok(backends(&registry, &a)),
         Command::Info(a) => info::info(&registry, &a),
         Command::Run(a) => run::run(&registry, &a),
         Command::Bench(a) => bench::bench(&registry, &a),
