@@ -1,6 +1,7 @@
-"""TensorFlow fixtures for `infer`: torchvision ResNets ported weight for weight to Keras.
+"""TensorFlow fixtures for `infer`: torchvision ResNets and MobileNetV2 ported weight for weight to Keras.
 
-`keras_resnet(torch_model)` builds a Keras 3 functional model (NHWC) that mirrors torchvision's
+`keras_mobilenet_v2(torch_model)` does the same for MobileNetV2 (depthwise convolutions, ReLU6,
+inverted residuals); `keras_port` picks the one that fits. `keras_resnet(torch_model)` builds a Keras 3 functional model (NHWC) that mirrors torchvision's
 ResNet-18/50 layer by layer and copies every weight, so the SavedModel and .keras fixtures compute
 the same function as the ONNX and TorchScript ones and are compared to the same PyTorch reference:
 
@@ -115,6 +116,77 @@ def keras_resnet(torch_model: Any, input_hw: tuple[int, int]) -> Any:
     return keras.Model(inputs, outputs, name=type(torch_model).__name__.lower())
 
 
+def keras_mobilenet_v2(torch_model: Any, input_hw: tuple[int, int]) -> Any:
+    """The Keras twin of a torchvision MobileNetV2, with its weights.
+
+    Walks `features` in order: Conv2d -> ZeroPadding2D + Conv2D (groups 1) or DepthwiseConv2D
+    (groups = channels, OIHW [C, 1, kh, kw] -> [kh, kw, C, 1]); BatchNorm2d -> BatchNormalization;
+    ReLU6 -> ReLU(max_value=6); an InvertedResidual with use_res_connect adds its input. Then
+    GlobalAveragePooling2D and the classifier's Linear (its Dropout is the identity in eval mode).
+    """
+    import keras
+    import torch
+    from keras import layers
+    from torchvision.models.mobilenetv2 import InvertedResidual
+
+    def np_(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    def walk(x: Any, m: torch.nn.Module, name: str) -> Any:
+        if isinstance(m, InvertedResidual):
+            y = walk(x, m.conv, name)
+            return layers.Add(name=f"{name}_add")([x, y]) if m.use_res_connect else y
+        if isinstance(m, torch.nn.Sequential):
+            for i, child in enumerate(m):
+                x = walk(x, child, f"{name}_{i}")
+            return x
+        if isinstance(m, torch.nn.Conv2d):
+            if m.bias is not None or m.dilation != (1, 1):
+                raise TypeError(f"{name}: unsupported Conv2d {m}")
+            if m.padding != (0, 0):
+                x = layers.ZeroPadding2D(m.padding, name=f"{name}_pad")(x)
+            w = np_(m.weight)
+            if m.groups == 1:
+                layer = layers.Conv2D(m.out_channels, m.kernel_size, strides=m.stride, padding="valid", use_bias=False, name=name)
+                x = layer(x)
+                layer.set_weights([w.transpose(2, 3, 1, 0)])  # OIHW -> HWIO
+            elif m.groups == m.in_channels == m.out_channels:
+                layer = layers.DepthwiseConv2D(m.kernel_size, strides=m.stride, padding="valid", depth_multiplier=1, use_bias=False, name=name)
+                x = layer(x)
+                layer.set_weights([w.transpose(2, 3, 0, 1)])  # [C, 1, kh, kw] -> [kh, kw, C, 1]
+            else:
+                raise TypeError(f"{name}: unsupported grouped Conv2d {m}")
+            return x
+        if isinstance(m, torch.nn.BatchNorm2d):
+            layer = layers.BatchNormalization(axis=-1, epsilon=m.eps, name=name)
+            x = layer(x)
+            layer.set_weights([np_(m.weight), np_(m.bias), np_(m.running_mean), np_(m.running_var)])
+            return x
+        if isinstance(m, torch.nn.ReLU6):
+            return layers.ReLU(max_value=6.0, name=name)(x)
+        raise TypeError(f"{name}: unsupported layer {type(m).__name__}")
+
+    inputs = keras.Input(shape=(*input_hw, 3), name=INPUT_KEY)
+    x = walk(inputs, torch_model.features, "features")
+    x = layers.GlobalAveragePooling2D(name="avgpool")(x)
+    linear = torch_model.classifier[-1]
+    fc = layers.Dense(linear.out_features, name="classifier")
+    outputs = fc(x)
+    fc.set_weights([np_(linear.weight).T, np_(linear.bias)])
+    return keras.Model(inputs, outputs, name="mobilenet_v2")
+
+
+def keras_port(torch_model: Any, input_hw: tuple[int, int]) -> Any:
+    """The Keras twin of a fixture's torchvision model: ResNet or MobileNetV2."""
+    from torchvision.models import MobileNetV2, ResNet
+
+    if isinstance(torch_model, ResNet):
+        return keras_resnet(torch_model, input_hw)
+    if isinstance(torch_model, MobileNetV2):
+        return keras_mobilenet_v2(torch_model, input_hw)
+    raise TypeError(f"no Keras port of {type(torch_model).__name__}")
+
+
 def _diff(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"shape {list(a.shape)} != reference {list(b.shape)}")
@@ -143,7 +215,7 @@ class _Built:
             name = ctx.spec.name
             _log(name, "porting the torch weights to a Keras functional model (NHWC) ...")
             x_nhwc = np.ascontiguousarray(ctx.input.transpose(0, 2, 3, 1))
-            model = keras_resnet(ctx.model, ctx.input.shape[2:4])
+            model = keras_port(ctx.model, ctx.input.shape[2:4])
             got = np.asarray(model(x_nhwc, training=False))
             d = _diff(got, ctx.reference)
             from make_fixtures import FixtureError, npy_bytes, write_atomic

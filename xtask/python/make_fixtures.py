@@ -2,9 +2,11 @@
 """Generate benchmark fixtures for `infer`: real-sized models with random weights.
 
 Usage:
-    make_fixtures.py [--out DIR] [--models resnet18,resnet50] [--force]
+    make_fixtures.py [--out DIR] [--models resnet18,resnet50,mobilenet_v2,bert] [--force]
 
-For every model this writes, into DIR/<model>/:
+Models: the image classifiers resnet18, resnet50 and mobilenet_v2 (torchvision, random weights),
+and bert, a small BERT-like encoder written in plain torch (bert.py; three int64 inputs, two
+outputs, dynamic batch and sequence). For every image model this writes, into DIR/<model>/:
 
     input.npy             float32 [2,3,224,224], standard normal from a fixed-seed numpy RNG
     reference_torch.npy   float32 [2,1000], PyTorch eager output on input.npy (inference_mode)
@@ -17,7 +19,42 @@ For every model this writes, into DIR/<model>/:
     meta.json             description of the above; written last, so a directory that has a
                           meta.json is complete
 
-Weights are random (no download): torch.manual_seed(<per-model seed>), then every BatchNorm
+mobilenet_v2 has every format above except the weights-only checkpoints (`unavailable`, below).
+bert's files are listed in bert.py.
+
+meta.json (every model):
+
+    model, generator_version, seed, *_version   what wrote it
+    input                 {"file": the reference input, ...}; an image model's is input.npy with
+                          "name", "shape", "dtype"; bert's is input.npz (every input by name) with
+                          "names", "shape", "dtype"
+    formats               {format: {"file", "reference", ...}}: "file" is the model file or folder,
+                          "reference" PyTorch eager's output on this format's input (.npy; .npz by
+                          output name for a model with several outputs), "input" this format's own
+                          input when it is not meta["input"]["file"] (input_nhwc.npy for the
+                          TensorFlow formats of image models), "input_name"/"output_name" (one
+                          input and output) or "input_names"/"output_names" (several, in the
+                          model's order), "sidecar" (TorchScript), "arch"/"checkpoint" (checkpoints)
+    unavailable           {format: reason}: formats of the usual set that this model does not
+                          have, keyed like "formats", each with a one-line reason to show where
+                          that format's row would be (`infer compare` reads "onnx", "torchscript"
+                          and "savedmodel" for its onnx, torch and tf rows); absent when every
+                          format is there (the ResNets)
+    max_abs_diff_*_vs_torch   what the verification of each format measured (<= 1e-4)
+    parameters, parameter_bytes
+
+and, for a model with several inputs or symbolic dimensions (bert):
+
+    inputs                [{"name", "dtype", "dims" (numbers or symbols), "shape" (of the reference
+                          input), "file" (.npy of that input alone), "range": [lo, hi) of valid
+                          values (integer inputs)}], in the model's order
+    outputs               [{"name", "dtype", "dims", "file" (.npy of the reference output)}]
+    dims                  {symbol: size}: the size of each symbolic dimension other than the batch
+                          for synthetic inputs ({"sequence": 128}, the reference input's)
+    config                the architecture's hyper-parameters
+
+Weights are random (no download). bert: see bert.build_torch. Image models:
+torch.manual_seed(<per-model seed>), then every BatchNorm
 gets random affine parameters and running statistics that are calibrated on random data and
 then perturbed, so that BatchNorm is not an identity, and the classifier head is rescaled so
 that logits are O(1) (see `randomize_batchnorm` and `rescale_head`).
@@ -57,7 +94,9 @@ if __name__ == "__main__":
 import export_tf  # noqa: E402  (TensorFlow formats; imports TensorFlow only when used)
 
 # Bump whenever the content of generated fixtures changes (weights, input, export options,
-# meta.json schema): existing fixture directories are then regenerated.
+# meta.json schema): existing fixture directories are then regenerated. Each model has its own
+# (ModelSpec.version), so that a change to one model does not regenerate the others; this is the
+# ResNets'.
 GENERATOR_VERSION = 3
 
 ONNX_OPSET = 17
@@ -82,6 +121,12 @@ class FixtureError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
+# The weights-only checkpoint formats (export_torch.py): infer loads them only into an
+# architecture it has built in (--arch), which only the ResNets have.
+CHECKPOINT_FORMATS = ("safetensors", "state_dict", "checkpoint_state_dict", "checkpoint_model", "dataparallel")
+NO_ARCH = "not written: a weights-only checkpoint needs an architecture built into infer (--arch knows resnet18 and resnet50)"
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -89,6 +134,10 @@ class ModelSpec:
     build: Callable[[], Any]  # returns a torch.nn.Module with random weights (untouched)
     input_shape: tuple[int, ...] = (BATCH, 3, 224, 224)
     num_outputs: int = 1000
+    version: int = GENERATOR_VERSION  # meta["generator_version"]
+    # Formats of FORMATS not written, with the reason recorded in meta["unavailable"].
+    unavailable: tuple[tuple[str, str], ...] = ()
+    kind: str = "image"  # "image": the FORMATS pipeline below; "bert": bert.py
 
 
 def _torchvision(name: str) -> Callable[[], Any]:
@@ -105,6 +154,21 @@ MODELS: dict[str, ModelSpec] = {
     for spec in [
         ModelSpec("resnet18", seed=18, build=_torchvision("resnet18")),
         ModelSpec("resnet50", seed=50, build=_torchvision("resnet50")),
+        ModelSpec(
+            "mobilenet_v2",
+            seed=2,
+            build=_torchvision("mobilenet_v2"),
+            version=1,
+            unavailable=tuple((fmt, NO_ARCH) for fmt in CHECKPOINT_FORMATS),
+        ),
+        ModelSpec(
+            "bert",
+            seed=12,
+            build=lambda: __import__("bert").TorchBert(),
+            version=1,
+            unavailable=tuple((fmt, NO_ARCH) for fmt in CHECKPOINT_FORMATS),
+            kind="bert",
+        ),
     ]
 }
 
@@ -188,7 +252,7 @@ def quick_versions() -> dict[str, str | None]:
     }
 
 
-def is_up_to_date(model_dir: Path, name: str, current: dict[str, str | None]) -> bool:
+def is_up_to_date(model_dir: Path, spec: ModelSpec, current: dict[str, str | None]) -> bool:
     meta_path = model_dir / "meta.json"
     try:
         meta = json.loads(meta_path.read_text())
@@ -196,7 +260,7 @@ def is_up_to_date(model_dir: Path, name: str, current: dict[str, str | None]) ->
         return False
     if not isinstance(meta, dict):
         return False
-    if meta.get("model") != name or meta.get("generator_version") != GENERATOR_VERSION:
+    if meta.get("model") != spec.name or meta.get("generator_version") != spec.version:
         return False
     for key in ("torch_version", "torchvision_version"):
         if current[key] is None or meta.get(key) != current[key]:
@@ -425,7 +489,7 @@ FORMATS: list[tuple[str, Callable[[Context], FormatResult]]] = [
 def generate(spec: ModelSpec, out: Path, force: bool) -> None:
     name = spec.name
     model_dir = out / name
-    if not force and is_up_to_date(model_dir, name, quick_versions()):
+    if not force and is_up_to_date(model_dir, spec, quick_versions()):
         log(name, "up to date")
         return
     start = time.perf_counter()
@@ -435,6 +499,10 @@ def generate(spec: ModelSpec, out: Path, force: bool) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     # The directory is incomplete from now on until the new meta.json is written.
     (model_dir / "meta.json").unlink(missing_ok=True)
+
+    if spec.kind == "bert":
+        _generate_bert(spec, model_dir, current, start)
+        return
 
     log(name, f"building model (seed {spec.seed}, random weights) ...")
     model = build_model(spec)
@@ -455,14 +523,17 @@ def generate(spec: ModelSpec, out: Path, force: bool) -> None:
     ctx = Context(spec, model, model_dir, x, reference, "reference_torch.npy")
     formats: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    skipped = dict(spec.unavailable)
     for fmt, export in FORMATS:
+        if fmt in skipped:
+            continue
         result = export(ctx)
         formats[fmt] = result.entry
         extra.update(result.extra)
 
     meta: dict[str, Any] = {
         "model": name,
-        "generator_version": GENERATOR_VERSION,
+        "generator_version": spec.version,
         "seed": spec.seed,
         **current,
         "onnx_opset": ONNX_OPSET,
@@ -473,6 +544,7 @@ def generate(spec: ModelSpec, out: Path, force: bool) -> None:
             "file": "input.npy",
         },
         "formats": formats,
+        **({"unavailable": skipped} if skipped else {}),
         "parameters": n_params,
         "parameter_bytes": n_bytes,
         **extra,
@@ -481,13 +553,34 @@ def generate(spec: ModelSpec, out: Path, force: bool) -> None:
     log(name, f"done in {time.perf_counter() - start:.1f} s ({n_params} parameters)")
 
 
+def _generate_bert(spec: ModelSpec, model_dir: Path, current: dict[str, str], start: float) -> None:
+    """The bert fixture (bert.py writes its files; meta.json is written here, last)."""
+    import bert
+
+    try:
+        described = bert.generate(spec.name, spec.seed, model_dir, ONNX_OPSET, write_atomic, npy_bytes, log)
+    except bert.BertError as e:
+        raise FixtureError(str(e)) from e
+    meta: dict[str, Any] = {
+        "model": spec.name,
+        "generator_version": spec.version,
+        "seed": spec.seed,
+        **current,
+        "onnx_opset": ONNX_OPSET,
+        **described,
+        "unavailable": dict(spec.unavailable),
+    }
+    write_atomic(model_dir / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    log(spec.name, f"done in {time.perf_counter() - start:.1f} s ({meta['parameters']} parameters)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
     parser.add_argument(
         "--models",
-        default="resnet18,resnet50",
-        help=f"comma-separated model names (known: {', '.join(MODELS)}; default: resnet18,resnet50)",
+        default=",".join(MODELS),
+        help=f"comma-separated model names (default: all of {', '.join(MODELS)})",
     )
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
     args = parser.parse_args(argv)

@@ -13,7 +13,7 @@ use crate::{
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Model to generate and compare.
-    #[arg(long, default_value = "resnet18")]
+    #[arg(long, default_value = "resnet18", value_parser = clap::builder::PossibleValuesParser::new(fixtures::MODELS))]
     pub model: String,
     /// Further arguments for `infer compare` (e.g. --batch-sizes 1,8,32 --iterations 50).
     #[arg(last = true)]

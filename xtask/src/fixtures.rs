@@ -7,14 +7,22 @@ use clap::Args;
 
 use crate::{setup, util::root};
 
-/// The models `fixtures` knows.
-pub const MODELS: &[&str] = &["resnet18", "resnet50"];
+/// The models `fixtures` knows: torchvision's ResNet-18/50 and MobileNetV2 (image classifiers,
+/// one f32 input) and `bert`, a 4-layer BERT-like encoder (three i64 inputs, two outputs, dynamic
+/// batch and sequence). What each folder holds: `xtask/python/make_fixtures.py`.
+pub const MODELS: &[&str] = &["resnet18", "resnet50", "mobilenet_v2", "bert"];
 
 /// Arguments of `cargo xtask fixtures`.
 #[derive(Debug, Args)]
 pub struct FixturesArgs {
     /// Models to generate, comma-separated.
-    #[arg(long, default_value = "resnet18,resnet50", value_delimiter = ',')]
+    #[arg(
+        long,
+        visible_alias = "model",
+        value_delimiter = ',',
+        default_values_t = MODELS.iter().map(ToString::to_string),
+        value_parser = clap::builder::PossibleValuesParser::new(MODELS),
+    )]
     pub models: Vec<String>,
     /// Regenerate even when up to date.
     #[arg(long)]
@@ -28,11 +36,7 @@ pub fn dir() -> PathBuf {
 
 /// Generates the fixtures (after making sure the venv exists).
 pub fn run(args: &FixturesArgs) -> anyhow::Result<()> {
-    for m in &args.models {
-        if !MODELS.contains(&m.as_str()) {
-            anyhow::bail!("unknown model `{m}`: expected one of {}", MODELS.join(", "));
-        }
-    }
+    check(&args.models)?;
     setup::ensure()?;
     let mut cmd = Command::new(setup::python());
     cmd.arg("xtask/python/make_fixtures.py").arg("--out").arg(dir()).arg("--models").arg(args.models.join(","));
@@ -40,6 +44,17 @@ pub fn run(args: &FixturesArgs) -> anyhow::Result<()> {
         cmd.arg("--force");
     }
     crate::util::run(&mut cmd)
+}
+
+/// Fails on a model name that `fixtures` does not know.
+pub fn check<S: AsRef<str>>(models: &[S]) -> anyhow::Result<()> {
+    for m in models {
+        let m = m.as_ref();
+        if !MODELS.contains(&m) {
+            anyhow::bail!("unknown model `{m}`: expected one of {}", MODELS.join(", "));
+        }
+    }
+    Ok(())
 }
 
 /// Makes sure the fixtures of `models` exist.
