@@ -137,7 +137,7 @@ pub fn comparison_html(c: &Comparison) -> String {
         for row in &r.rows {
             let s = &row.latency_ms;
             let with_ci = |v: f64, e: &Option<infer_core::stats::Estimate>| match e {
-                Some(e) => format!("{} ({}–{})", ms(v), ms(e.lower), ms(e.upper)),
+                Some(e) => format!("{} ({}–{})", ms(v), ms(e.lower()), ms(e.upper())),
                 None => ms(v),
             };
             let mut cells = vec![text_cell(&r.backend), text_cell(&r.device.to_string())];
