@@ -1,23 +1,20 @@
 //! The same workload on every backend and device, each measured in its own child process so a
 //! crash in native code becomes that row's error and loses no other row.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
 use infer_core::{Availability, Device, Registry, Result, registry::availability};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    bench::{BenchConfig, Stop},
+    bench::BenchConfig,
     environment::Environment,
     fixture::{Fixture, FormatEntry},
     memory::mib,
     profile::ProfileSummary,
-    report::{BenchReport, KEY_COLUMNS, Table, read_json, write_json},
+    report::{BenchReport, KEY_COLUMNS, Table, write_json},
     rounds,
+    runner::{self, BenchJob, ChildError, ChildTarget, ProfileJob},
 };
 
 /// The fixture format each backend reads.
@@ -176,7 +173,8 @@ pub fn compare_each(
             eprintln!("measuring {} on {}{of} ...", e.backend, e.device);
             let json =
                 scratch.path().join(format!("{}-{}-{round}.json", e.backend, e.device.to_string().replace(':', "")));
-            match run_child(exe, &fixture, format, &e.backend, e.device, spec, &json, round) {
+            let target = child_target(exe, &fixture, format, &e.backend, e.device, spec);
+            match run_child(&target, &fixture, format, spec, &json, round) {
                 Ok(report) => match e.report.as_mut() {
                     Some(pooled) => {
                         if let Err(err) = rounds::pool(pooled, report) {
@@ -209,13 +207,14 @@ pub fn compare_each(
             eprintln!("profiling {} on {} ...", e.backend, e.device);
             let json =
                 scratch.path().join(format!("{}-{}-profile.json", e.backend, e.device.to_string().replace(':', "")));
-            match profile_child(exe, &fixture, format, &e.backend, e.device, spec, &json) {
+            let target = child_target(exe, &fixture, format, &e.backend, e.device, spec);
+            match profile_child(&target, spec, &json) {
                 Ok(mut p) => {
                     p.by_node.truncate(PROFILE_NODES);
                     e.profile = Some(p);
                 }
                 Err(_) if crate::interrupt::requested() => {}
-                Err(err) => e.profile_error = Some(err),
+                Err(err) => e.profile_error = Some(err.to_string()),
             }
         }
     }
@@ -248,108 +247,55 @@ fn snapshot(
     Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries }
 }
 
-/// `infer SUBCOMMAND MODEL --backend B --device D` for the fixture's model in `format`.
-fn child_command(
+/// The child target of the fixture's model in `format` for one (backend, device).
+fn child_target(
     exe: &Path,
-    sub: &str,
     fixture: &Fixture,
     format: &FormatEntry,
     backend: &str,
     device: Device,
-) -> Command {
-    let mut cmd = Command::new(exe);
-    cmd.arg(sub).arg(fixture.path(&format.file)).args(["--backend", backend, "--device", &device.to_string()]);
-    cmd
+    spec: &CompareSpec,
+) -> ChildTarget {
+    ChildTarget {
+        exe: exe.to_path_buf(),
+        model: fixture.path(&format.file),
+        backend: backend.into(),
+        device,
+        threads: spec.threads,
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One round of `infer bench` on every batch size, checked against the format's reference.
 fn run_child(
-    exe: &Path,
+    target: &ChildTarget,
     fixture: &Fixture,
     format: &FormatEntry,
-    backend: &str,
-    device: Device,
     spec: &CompareSpec,
     json: &Path,
     round: usize,
-) -> std::result::Result<BenchReport, String> {
-    let mut cmd = child_command(exe, "bench", fixture, format, backend, device);
+) -> std::result::Result<BenchReport, ChildError> {
+    let job = BenchJob {
+        batch_sizes: spec.batch_sizes.clone(),
+        config: spec.config,
+        dim_fill: Vec::new(),
+        reference: Some((fixture.input_for(format), fixture.path(&format.reference))),
+        memory_limit: None,
+    };
+    let mut cmd = target.bench(&job, json);
     // Which round this child is (1-based): for its log, and the tests' crash hook.
     cmd.env("INFER_ROUND", round.to_string());
-    cmd.arg("--batch-sizes")
-        .arg(spec.batch_sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
-        .args(["--warmup", &spec.config.warmup.to_string(), "--threads", &spec.threads.to_string()])
-        .arg("--reference-input")
-        .arg(fixture.input_for(format))
-        .arg("--reference-output")
-        .arg(fixture.path(&format.reference))
-        .arg("--quiet")
-        .arg("--json")
-        .arg(json);
-    match spec.config.stop {
-        Stop::Iterations(n) => cmd.args(["--iterations", &n.to_string()]),
-        Stop::Duration(d) => cmd.args(["--duration", &format!("{}ms", d.as_millis())]),
-    };
-    wait_child(cmd, exe, json)
+    runner::run(cmd, json)
 }
 
-/// `infer profile` of the fixture's model for one (backend, device), in a child process, at the
-/// first batch size with the comparison's threads.
+/// `infer profile` of one (backend, device) at the first batch size, after 2 warm-up runs.
 fn profile_child(
-    exe: &Path,
-    fixture: &Fixture,
-    format: &FormatEntry,
-    backend: &str,
-    device: Device,
+    target: &ChildTarget,
     spec: &CompareSpec,
     json: &Path,
-) -> std::result::Result<ProfileSummary, String> {
-    let mut cmd = child_command(exe, "profile", fixture, format, backend, device);
-    cmd.args(["--batch-size", &spec.batch_sizes.first().copied().unwrap_or(1).to_string()])
-        .args(["--iterations", &spec.profile_runs.to_string(), "--warmup", "2"])
-        .args(["--threads", &spec.threads.to_string()])
-        .arg("--json")
-        .arg(json);
-    wait_child(cmd, exe, json)
-}
-
-/// Runs a child `infer` that writes `json`, with its stderr in a file beside it, polling so that
-/// Ctrl-C in the parent stops it at once; then reads `json`. The error is the child's exit code
-/// or signal with the last line of its stderr.
-fn wait_child<T: for<'de> Deserialize<'de>>(
-    mut cmd: Command,
-    exe: &Path,
-    json: &Path,
-) -> std::result::Result<T, String> {
-    let log_path = json.with_extension("stderr.txt");
-    let log = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let status = loop {
-        if crate::interrupt::requested() {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(INTERRUPTED.into());
-        }
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("cannot wait for the child process: {e}")),
-        }
-    };
-    if !status.success() {
-        let stderr = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        return Err(match status.code() {
-            Some(code) => format!("exit code {code}: {last}"),
-            None => format!("the child process was killed by a signal ({status}): {last}"),
-        });
-    }
-    read_json(json).map_err(|e| e.to_string())
+) -> std::result::Result<ProfileSummary, ChildError> {
+    let job =
+        ProfileJob { batch_size: spec.batch_sizes.first().copied().unwrap_or(1), runs: spec.profile_runs, warmup: 2 };
+    runner::run(target.profile(&job, json), json)
 }
 
 /// Whether a report's output matched the reference: `ok`, `ok (no reference)` or `MISMATCH (...)`.
@@ -642,7 +588,7 @@ pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
 pub(crate) mod tests {
 
     use super::*;
-    use crate::report::{BenchRow, RowSource};
+    use crate::report::{BenchRow, RowSource, read_json};
 
     /// A measured row whose samples are `median` ± a little.
     fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow {

@@ -23,6 +23,7 @@ pub mod memory;
 pub mod profile;
 pub mod report;
 pub mod rounds;
+pub mod runner;
 pub mod runs;
 pub mod svg;
 pub mod workload;
