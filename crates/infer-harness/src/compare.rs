@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use infer_core::{Availability, Device, Registry, Result, registry::availability};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     bench::BenchConfig,
+    comparison::{CompareEntry, Comparison, PROFILE_NODES, RowStatus},
     environment::Environment,
     fixture::{Fixture, FormatEntry},
     memory::mib,
@@ -26,50 +26,6 @@ pub fn fixture_format(backend: &str) -> &'static str {
         "tf" => "savedmodel",
         _ => "",
     }
-}
-
-/// The outcome for one (backend, device).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompareEntry {
-    /// Backend name.
-    pub backend: String,
-    /// Device.
-    pub device: Device,
-    /// `ok`, `not compiled`, `unavailable: ...` or `error: ...`.
-    pub status: String,
-    /// The measurement, when it ran.
-    pub report: Option<BenchReport>,
-    /// Where the time goes: the runtime's operator profile at the first batch size (a separate
-    /// child process after the timed rounds; by-node rows cut to the top [`PROFILE_NODES`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<ProfileSummary>,
-    /// Why there is no profile, when one was asked for and the measurement ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile_error: Option<String>,
-}
-
-impl CompareEntry {
-    /// An entry without a profile.
-    #[must_use]
-    pub fn new(backend: &str, device: Device, status: impl Into<String>, report: Option<BenchReport>) -> Self {
-        Self { backend: backend.into(), device, status: status.into(), report, profile: None, profile_error: None }
-    }
-}
-
-/// Nodes kept per profile in a comparison (every operator type is kept).
-pub const PROFILE_NODES: usize = 20;
-
-/// Everything a comparison produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// Fixture model name.
-    pub model: String,
-    /// Fingerprint of the machine.
-    pub environment: Environment,
-    /// Tolerance on the max abs difference to the reference.
-    pub tolerance: f64,
-    /// One entry per backend and device.
-    pub entries: Vec<CompareEntry>,
 }
 
 /// Settings of a comparison.
@@ -94,9 +50,6 @@ pub struct CompareSpec {
     pub profile_runs: usize,
 }
 
-/// The status of the rows not measured because of Ctrl-C.
-pub const INTERRUPTED: &str = "interrupted";
-
 /// Runs the comparison; `exe` is the `infer` binary used for the child processes.
 ///
 /// # Errors
@@ -108,7 +61,7 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
 /// As [`compare`], calling `on_entry` with the comparison so far after each entry (so a caller
 /// can save it before the next child starts). After Ctrl-C ([`crate::interrupt::requested`],
 /// once [`crate::interrupt::watch`] was called) the running child is killed and it and every
-/// remaining row get the status [`INTERRUPTED`].
+/// remaining row get the status [`RowStatus::Interrupted`].
 ///
 /// # Errors
 /// When the fixture cannot be read, and the first error of `on_entry`.
@@ -127,25 +80,23 @@ pub fn compare_each(
         let name = backend.name();
         let avail = availability(backend);
         for &device in &spec.devices {
-            let status = |s: String| Some(CompareEntry::new(name, device, s, None));
+            let status = |s: RowStatus| Some(CompareEntry::new(name, device, s, None));
+            let unavailable = |reason: String| status(RowStatus::Unavailable { reason });
             let (entry, format) = match &avail {
-                Availability::NotCompiled { .. } => (status("not compiled".into()), None),
-                Availability::Unavailable { reason } => (status(format!("unavailable: {reason}")), None),
+                Availability::NotCompiled { .. } => (status(RowStatus::NotCompiled), None),
+                Availability::Unavailable { reason } => (unavailable(reason.clone()), None),
                 Availability::Available(info) if !info.devices.contains(&device) => {
                     let have: Vec<String> = info.devices.iter().map(ToString::to_string).collect();
-                    let why = format!(
-                        "unavailable: {name} {} has no {device} here (devices: {})",
-                        info.runtime_version,
-                        have.join(", ")
-                    );
-                    (status(why), None)
+                    let why =
+                        format!("{name} {} has no {device} here (devices: {})", info.runtime_version, have.join(", "));
+                    (unavailable(why), None)
                 }
                 Availability::Available(_) => match fixture.meta.formats.get(fixture_format(name)) {
                     Some(format) => (None, Some(format)),
-                    None => (status(format!("unavailable: the fixture has no {} model", fixture_format(name))), None),
+                    None => (unavailable(format!("the fixture has no {} model", fixture_format(name))), None),
                 },
             };
-            slots.push((entry.or_else(|| Some(pending(name, device))), format));
+            slots.push((entry.or_else(|| status(RowStatus::Pending)), format));
         }
     }
     let rounds = spec.rounds.max(1);
@@ -153,7 +104,8 @@ pub fn compare_each(
     for round in 1..=rounds {
         for i in 0..slots.len() {
             // Not measurable, or failed in an earlier round (that error stands).
-            let runnable = matches!(&slots[i], (Some(e), Some(_)) if e.status == PENDING || e.status == "ok");
+            let runnable =
+                matches!(&slots[i], (Some(e), Some(_)) if matches!(e.status, RowStatus::Pending | RowStatus::Ok));
             if !runnable {
                 continue;
             }
@@ -165,7 +117,7 @@ pub fn compare_each(
             let (Some(e), Some(format)) = (entry.as_mut(), *format) else { continue };
             if crate::interrupt::requested() {
                 if e.report.is_none() {
-                    e.status = INTERRUPTED.into();
+                    e.status = RowStatus::Interrupted;
                 }
                 continue;
             }
@@ -178,20 +130,20 @@ pub fn compare_each(
                 Ok(report) => match e.report.as_mut() {
                     Some(pooled) => {
                         if let Err(err) = rounds::pool(pooled, report) {
-                            e.status = format!("error: round {round} of {rounds}: {err}");
+                            e.status = RowStatus::Error { message: format!("round {round} of {rounds}: {err}") };
                         }
                     }
                     None => {
                         e.report = Some(report);
-                        e.status = "ok".into();
+                        e.status = RowStatus::Ok;
                     }
                 },
-                Err(_) if crate::interrupt::requested() && e.report.is_none() => e.status = INTERRUPTED.into(),
+                Err(_) if crate::interrupt::requested() && e.report.is_none() => e.status = RowStatus::Interrupted,
                 Err(_) if crate::interrupt::requested() => {}
                 Err(err) if rounds > 1 && e.report.is_some() => {
-                    e.status = format!("error: round {round} of {rounds}: {err}");
+                    e.status = RowStatus::Error { message: format!("round {round} of {rounds}: {err}") };
                 }
-                Err(err) => e.status = format!("error: {err}"),
+                Err(err) => e.status = RowStatus::Error { message: err.to_string() },
             }
         }
     }
@@ -223,13 +175,6 @@ pub fn compare_each(
     Ok(done)
 }
 
-/// The status of a (backend, device) not measured yet.
-const PENDING: &str = "pending";
-
-fn pending(backend: &str, device: Device) -> CompareEntry {
-    CompareEntry::new(backend, device, PENDING, None)
-}
-
 /// The comparison made of the entries so far (the ones not measured yet are left out).
 fn snapshot(
     fixture: &Fixture,
@@ -237,7 +182,7 @@ fn snapshot(
     slots: &[(Option<CompareEntry>, Option<&FormatEntry>)],
 ) -> Comparison {
     let entries: Vec<CompareEntry> =
-        slots.iter().filter_map(|(e, _)| e.clone()).filter(|e| e.status != PENDING).collect();
+        slots.iter().filter_map(|(e, _)| e.clone()).filter(|e| !matches!(e.status, RowStatus::Pending)).collect();
     let mut environment = Environment::capture(spec.threads);
     for e in &entries {
         if let Some(r) = &e.report {
@@ -320,13 +265,16 @@ pub fn table(c: &Comparison) -> Table {
         let Some(r) = &e.report else {
             let mut cells = vec![e.backend.clone(), e.device.to_string()];
             cells.resize(t.header.len() - 1, "-".into());
-            cells.push(e.status.clone());
+            cells.push(e.status.to_string());
             t.rows.push(cells);
             continue;
         };
         let diff = r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"));
         // A later round's failure stands beside the rounds that did run.
-        let verdict = if e.status == "ok" { verdict(r, c.tolerance) } else { e.status.clone() };
+        let verdict = match &e.status {
+            RowStatus::Ok => verdict(r, c.tolerance),
+            other => other.to_string(),
+        };
         for row in &r.rows {
             let mut cells = row.key_cells(2);
             if pooled {
@@ -636,7 +584,7 @@ pub(crate) mod tests {
     /// onnx and torch on CPU and GPU at batch 1 and 8, tf not compiled, and a failed entry whose
     /// message contains markup.
     pub(crate) fn synthetic() -> Comparison {
-        let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r));
+        let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, RowStatus::Ok, Some(r));
         Comparison {
             model: "resnet<18>".into(),
             environment: Environment::capture(2),
@@ -646,7 +594,12 @@ pub(crate) mod tests {
                 ok(report("onnx", Device::Cuda(0), &[(1, 2.0), (8, 5.0)])),
                 ok(report("torch", Device::Cpu, &[(1, 25.0), (8, 170.0)])),
                 ok(report("torch", Device::Cuda(0), &[(1, 2.5), (8, 6.0)])),
-                CompareEntry::new("tf", Device::Cpu, "error: exit code 1: <script>alert(1)</script>", None),
+                CompareEntry::new(
+                    "tf",
+                    Device::Cpu,
+                    RowStatus::Error { message: "exit code 1: <script>alert(1)</script>".into() },
+                    None,
+                ),
             ],
         }
     }
@@ -722,7 +675,7 @@ pub(crate) mod tests {
         assert!(!table(&c).header.iter().any(|h| h.starts_with("rounds")), "one round: no rounds column");
         let onnx = c.entries[0].report.as_mut().unwrap();
         crate::rounds::pool(onnx, report("onnx", Device::Cpu, &[(1, 22.0), (8, 150.0)])).unwrap();
-        c.entries[2].status = "error: round 2 of 3: exit code 1: boom".into();
+        c.entries[2].status = RowStatus::Error { message: "round 2 of 3: exit code 1: boom".into() };
         let t = table(&c);
         assert_eq!(t.header[6], "rounds (spread)");
         assert_eq!(t.rows[0][6], "2 (10.0%)", "{:?}", t.rows[0]);

@@ -13,7 +13,8 @@
 use std::collections::BTreeSet;
 
 use crate::{
-    compare::{Comparison, relative, speedups, verdict},
+    compare::{relative, speedups, verdict},
+    comparison::Comparison,
     memory::mib,
     report::BenchReport,
     svg::{Bar, BarGroup, BoxRow, PALETTE, Series, bar_chart, box_chart, escape, line_chart},
@@ -129,8 +130,8 @@ pub fn comparison_html(c: &Comparison) -> String {
         let Some(r) = &e.report else {
             let mut cells = vec![text_cell(&e.backend), text_cell(&e.device.to_string())];
             cells.extend((2..header.len() - 1).map(|_| cell("-")));
-            let class = if e.status.starts_with("error") { "bad" } else { "" };
-            cells.push(classed_cell(class, &e.status));
+            let class = if e.status.is_error() { "bad" } else { "" };
+            cells.push(classed_cell(class, &e.status.to_string()));
             rows.push(("missing".to_string(), cells));
             continue;
         };
@@ -343,8 +344,8 @@ pub fn comparison_html(c: &Comparison) -> String {
             let Some(r) = &e.report else {
                 let mut cells = vec![text_cell(&e.backend), text_cell(&e.device.to_string())];
                 cells.extend((0..8).map(|_| cell("-")));
-                let class = if e.status.starts_with("error") { "bad" } else { "" };
-                cells.push(classed_cell(class, &e.status));
+                let class = if e.status.is_error() { "bad" } else { "" };
+                cells.push(classed_cell(class, &e.status.to_string()));
                 return ("missing".into(), cells);
             };
             let v = verdict(r, c.tolerance);

@@ -13,6 +13,7 @@ pub mod backends;
 pub mod batch_search;
 pub mod bench;
 pub mod compare;
+pub mod comparison;
 pub mod environment;
 pub mod fixture;
 pub mod html;

@@ -16,7 +16,7 @@ use infer_core::{
 use serde_json::Value;
 
 use crate::{
-    compare::{CompareEntry, Comparison},
+    comparison::{CompareEntry, Comparison, RowStatus},
     report::{BenchReport, BenchRow, SCHEMA_VERSION, Table},
 };
 
@@ -99,7 +99,7 @@ impl Results {
                 let model = reports.first().map_or_else(String::new, |r| model_name(&r.model));
                 let entries = reports
                     .into_iter()
-                    .map(|r| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r)))
+                    .map(|r| CompareEntry::new(&r.backend.clone(), r.device, RowStatus::Ok, Some(r)))
                     .collect();
                 Comparison { model, environment, tolerance: DEFAULT_TOLERANCE, entries }
             }

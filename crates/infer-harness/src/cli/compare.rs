@@ -7,7 +7,8 @@ use clap::Args;
 use infer_core::Registry;
 use infer_harness::{
     bench::{BenchConfig, Stop, Warmup, parse_duration},
-    compare::{CompareSpec, INTERRUPTED, compare_each, speedup_table, table, write_all},
+    compare::{CompareSpec, compare_each, speedup_table, table, write_all},
+    comparison::RowStatus,
     interrupt,
 };
 
@@ -88,7 +89,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     for f in write_all(&c, &a.out)? {
         eprintln!("wrote {}", f.display());
     }
-    if c.entries.iter().any(|e| e.status == INTERRUPTED) {
+    if c.entries.iter().any(|e| matches!(e.status, RowStatus::Interrupted)) {
         eprintln!("interrupted: the rows measured so far are kept in {}", a.out.display());
         return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
     }
