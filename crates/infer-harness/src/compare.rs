@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use infer_core::{Availability, Device, Registry, Result, registry::availability};
 
 use crate::{
+    analysis::{self, PROFILE_TOP, ProfileOutcome},
     bench::BenchConfig,
     comparison::{CompareEntry, Comparison, PROFILE_NODES, RowStatus},
     environment::Environment,
@@ -243,17 +244,6 @@ fn profile_child(
     runner::run(target.profile(&job, json), json)
 }
 
-/// Whether a report's output matched the reference: `ok`, `ok (no reference)` or `MISMATCH (...)`.
-#[must_use]
-pub fn verdict(report: &BenchReport, tolerance: f64) -> String {
-    match report.max_abs_diff {
-        Some(d) if d <= tolerance => "ok".to_string(),
-        Some(d) if d.is_nan() => "MISMATCH (NaN)".to_string(),
-        Some(_) => format!("MISMATCH (> {tolerance:.0e})"),
-        None => "ok (no reference)".to_string(),
-    }
-}
-
 /// The comparison table: one line per (backend, device, batch size), status lines for the rest.
 #[must_use]
 pub fn table(c: &Comparison) -> Table {
@@ -272,7 +262,7 @@ pub fn table(c: &Comparison) -> Table {
         let diff = r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"));
         // A later round's failure stands beside the rounds that did run.
         let verdict = match &e.status {
-            RowStatus::Ok => verdict(r, c.tolerance),
+            RowStatus::Ok => analysis::parity(r, c.tolerance).to_string(),
             other => other.to_string(),
         };
         for row in &r.rows {
@@ -283,7 +273,7 @@ pub fn table(c: &Comparison) -> Table {
             }
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
-                model_rss(r).map_or_else(|| "-".into(), mib),
+                analysis::model_rss(r).map_or_else(|| "-".into(), mib),
                 diff.clone(),
                 verdict.clone(),
             ]);
@@ -293,61 +283,11 @@ pub fn table(c: &Comparison) -> Table {
     t
 }
 
-/// What loading and running the model added to the process's memory: peak RSS minus RSS before
-/// loading. The `infer` binary links every compiled-in runtime, so the peak alone would count
-/// the other frameworks' libraries against each backend.
-#[must_use]
-pub fn model_rss(r: &BenchReport) -> Option<u64> {
-    r.peak_rss.zip(r.rss_before_load).map(|(peak, before)| peak.saturating_sub(before))
-}
-
-/// One backend measured on the CPU and on a GPU at the same batch size.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Speedup {
-    /// Backend name.
-    pub backend: String,
-    /// The GPU.
-    pub gpu: Device,
-    /// Items per call.
-    pub batch_size: usize,
-    /// Median latency on the CPU, milliseconds.
-    pub cpu_median_ms: f64,
-    /// Median latency on the GPU, milliseconds.
-    pub gpu_median_ms: f64,
-    /// CPU median / GPU median: how many times faster the GPU is (below 1: slower).
-    pub speedup: f64,
-}
-
-/// Every (backend, GPU, batch size) that has both a CPU and a GPU measurement, in entry order.
-#[must_use]
-pub fn speedups(c: &Comparison) -> Vec<Speedup> {
-    let reports: Vec<&BenchReport> = c.entries.iter().filter_map(|e| e.report.as_ref()).collect();
-    let mut out = Vec::new();
-    for gpu in reports.iter().filter(|r| r.device.is_gpu()) {
-        let Some(cpu) = reports.iter().find(|r| r.backend == gpu.backend && r.device == Device::Cpu) else {
-            continue;
-        };
-        for g in &gpu.rows {
-            if let Some(c) = cpu.rows.iter().find(|r| r.batch_size == g.batch_size) {
-                out.push(Speedup {
-                    backend: gpu.backend.clone(),
-                    gpu: gpu.device,
-                    batch_size: g.batch_size,
-                    cpu_median_ms: c.latency_ms.median,
-                    gpu_median_ms: g.latency_ms.median,
-                    speedup: c.latency_ms.median / g.latency_ms.median,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The CPU-versus-GPU table: one line per [`Speedup`].
+/// The CPU-versus-GPU table: one line per [`analysis::Speedup`].
 #[must_use]
 pub fn speedup_table(c: &Comparison) -> Table {
     let mut t = Table::new(&["backend", "gpu", "batch", "cpu median ms", "gpu median ms", "gpu speed-up"]);
-    for s in speedups(c) {
+    for s in analysis::speedups(c) {
         t.rows.push(vec![
             s.backend,
             s.gpu.to_string(),
@@ -360,53 +300,11 @@ pub fn speedup_table(c: &Comparison) -> Table {
     t
 }
 
-/// One backend's median on one device and batch size, relative to the fastest backend there.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Relative {
-    /// Device.
-    pub device: Device,
-    /// Items per call.
-    pub batch_size: usize,
-    /// Backend name.
-    pub backend: String,
-    /// Median latency, milliseconds.
-    pub median_ms: f64,
-    /// Median / the fastest backend's median on the same device and batch size (1 = fastest).
-    pub relative: f64,
-}
-
-/// The cross-backend view: for each device and batch size, each backend against the fastest,
-/// sorted by device, batch size, then speed.
-#[must_use]
-pub fn relative(c: &Comparison) -> Vec<Relative> {
-    let mut rows: Vec<Relative> = c
-        .entries
-        .iter()
-        .filter_map(|e| e.report.as_ref())
-        .flat_map(|r| {
-            r.rows.iter().map(|row| Relative {
-                device: r.device,
-                batch_size: row.batch_size,
-                backend: r.backend.clone(),
-                median_ms: row.latency_ms.median,
-                relative: f64::NAN,
-            })
-        })
-        .collect();
-    let key = |r: &Relative| (r.device.is_gpu(), r.device.to_string(), r.batch_size);
-    for i in 0..rows.len() {
-        let best = rows.iter().filter(|o| key(o) == key(&rows[i])).map(|o| o.median_ms).fold(f64::INFINITY, f64::min);
-        rows[i].relative = rows[i].median_ms / best;
-    }
-    rows.sort_by(|a, b| key(a).cmp(&key(b)).then(a.relative.total_cmp(&b.relative)));
-    rows
-}
-
-/// The cross-backend table: one line per [`Relative`].
+/// The cross-backend table: one line per [`analysis::Relative`].
 #[must_use]
 pub fn relative_table(c: &Comparison) -> Table {
     let mut t = Table::new(&["device", "batch", "backend", "median ms", "vs fastest"]);
-    for r in relative(c) {
+    for r in analysis::relative(c) {
         t.rows.push(vec![
             r.device.to_string(),
             r.batch_size.to_string(),
@@ -418,37 +316,31 @@ pub fn relative_table(c: &Comparison) -> Table {
     t
 }
 
-/// Operator types shown per backend in the reports' profile section.
-pub const PROFILE_TOP: usize = 5;
-
-/// Where the time goes: the top [`PROFILE_TOP`] operator types of each profiled (backend,
+/// Where the time goes: the top [`analysis::PROFILE_TOP`] operator types of each profiled (backend,
 /// device), then a line per profile that failed.
 #[must_use]
 pub fn profile_table(c: &Comparison) -> Table {
     let mut t = Table::new(&["backend", "device", "op type", "per run ms", "calls per run", "share %"]);
-    for e in &c.entries {
-        if let Some(p) = &e.profile {
-            for r in p.by_type.iter().take(PROFILE_TOP) {
-                #[allow(clippy::cast_precision_loss)]
-                let calls = r.calls as f64 / p.runs.max(1) as f64;
-                t.rows.push(vec![
-                    e.backend.clone(),
-                    e.device.to_string(),
-                    r.name.clone(),
-                    format!("{:.3}", r.per_run_us / 1e3),
-                    format!("{calls:.0}"),
-                    format!("{:.1}", r.share_pct),
-                ]);
+    for p in analysis::profiles(c) {
+        let key = [p.backend.to_string(), p.device.to_string()];
+        match p.outcome {
+            ProfileOutcome::Profiled { top, .. } => {
+                for op in top {
+                    let mut cells = key.to_vec();
+                    cells.extend([
+                        op.name,
+                        format!("{:.3}", op.per_run_ms),
+                        format!("{:.0}", op.calls_per_run),
+                        format!("{:.1}", op.share_pct),
+                    ]);
+                    t.rows.push(cells);
+                }
             }
-        } else if let Some(err) = &e.profile_error {
-            t.rows.push(vec![
-                e.backend.clone(),
-                e.device.to_string(),
-                format!("no profile: {err}"),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ]);
+            ProfileOutcome::Failed(err) => {
+                let mut cells = key.to_vec();
+                cells.extend([format!("no profile: {err}"), "-".into(), "-".into(), "-".into()]);
+                t.rows.push(cells);
+            }
         }
     }
     t
@@ -533,123 +425,21 @@ pub fn write_all(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use infer_core::Device;
 
     use super::*;
-    use crate::report::{BenchRow, RowSource, read_json};
-
-    /// A measured row whose samples are `median` ± a little.
-    fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow {
-        let samples: Vec<f64> = (0..40).map(|i| median * (1.0 + f64::from(i % 7 - 3) * 0.01)).collect();
-        let env = Environment::capture(0);
-        let src = RowSource {
-            model: "m.onnx",
-            backend,
-            device,
-            batch_size: batch,
-            environment: &env,
-            resamples: 200,
-            seed: 1,
-        };
-        let mut row = BenchRow::from_samples(&src, samples).unwrap();
-        row.warnings = vec!["p99 from 40 samples is unreliable".into()];
-        row
-    }
-
-    fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
-        BenchReport {
-            schema_version: crate::report::SCHEMA_VERSION,
-            model: "m.onnx".into(),
-            backend: backend.into(),
-            device,
-            environment: Environment::capture(0),
-            load_ms: 12.0,
-            first_inference_ms: 30.0,
-            parameters: Some(1000),
-            parameter_bytes: None,
-            rss_before_load: None,
-            rss_after_load: Some(1 << 20),
-            peak_rss: Some(2 << 20),
-            max_abs_diff: Some(1e-6),
-            reference: None,
-            rows: medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect(),
-            rss_load_increase: None,
-            rss_inference_increase: None,
-            memory_method: None,
-            cuda_memory: None,
-            device_memory: None,
-        }
-    }
-
-    /// onnx and torch on CPU and GPU at batch 1 and 8, tf not compiled, and a failed entry whose
-    /// message contains markup.
-    pub(crate) fn synthetic() -> Comparison {
-        let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, RowStatus::Ok, Some(r));
-        Comparison {
-            model: "resnet<18>".into(),
-            environment: Environment::capture(2),
-            tolerance: 1e-4,
-            entries: vec![
-                ok(report("onnx", Device::Cpu, &[(1, 20.0), (8, 150.0)])),
-                ok(report("onnx", Device::Cuda(0), &[(1, 2.0), (8, 5.0)])),
-                ok(report("torch", Device::Cpu, &[(1, 25.0), (8, 170.0)])),
-                ok(report("torch", Device::Cuda(0), &[(1, 2.5), (8, 6.0)])),
-                CompareEntry::new(
-                    "tf",
-                    Device::Cpu,
-                    RowStatus::Error { message: "exit code 1: <script>alert(1)</script>".into() },
-                    None,
-                ),
-            ],
-        }
-    }
+    use crate::{
+        report::read_json,
+        testing::{report, synthetic, with_profiles},
+    };
 
     #[test]
-    fn speedups_pair_cpu_and_gpu_rows_of_the_same_backend_and_batch() {
-        let s = speedups(&synthetic());
-        let got: Vec<(&str, usize, String)> =
-            s.iter().map(|s| (s.backend.as_str(), s.batch_size, format!("{:.1}", s.speedup))).collect();
-        assert_eq!(
-            got,
-            [
-                ("onnx", 1, "10.0".into()),
-                ("onnx", 8, "30.0".into()),
-                ("torch", 1, "10.0".into()),
-                ("torch", 8, "28.3".into())
-            ]
-        );
-        assert!(s.iter().all(|s| s.gpu == Device::Cuda(0)));
+    fn tables_show_speedups_and_ranks() {
         let t = speedup_table(&synthetic());
         assert_eq!(t.rows[0], ["onnx", "cuda:0", "1", "20.00", "2.00", "10.00x"]);
-        // Without the GPU rows there is nothing to pair.
-        let mut cpu_only = synthetic();
-        cpu_only.entries.retain(|e| e.device == Device::Cpu);
-        assert!(speedups(&cpu_only).is_empty());
-    }
-
-    #[test]
-    fn relative_view_ranks_backends_per_device_and_batch() {
-        let rel = relative(&synthetic());
-        let got: Vec<(String, usize, &str, String)> = rel
-            .iter()
-            .map(|r| (r.device.to_string(), r.batch_size, r.backend.as_str(), format!("{:.2}", r.relative)))
-            .collect();
-        let want = [
-            ("cpu", 1, "onnx", "1.00"),
-            ("cpu", 1, "torch", "1.25"),
-            ("cpu", 8, "onnx", "1.00"),
-            ("cpu", 8, "torch", "1.13"),
-            ("cuda:0", 1, "onnx", "1.00"),
-            ("cuda:0", 1, "torch", "1.25"),
-            ("cuda:0", 8, "onnx", "1.00"),
-            ("cuda:0", 8, "torch", "1.20"),
-        ];
-        let want: Vec<(String, usize, &str, String)> =
-            want.iter().map(|&(d, b, n, r)| (d.to_string(), b, n, r.to_string())).collect();
-        assert_eq!(got, want);
         assert_eq!(relative_table(&synthetic()).rows[1][4], "1.25x slower");
     }
-
     #[test]
     fn markdown_and_files_include_speedups_environment_and_html() {
         let c = synthetic();
@@ -686,22 +476,11 @@ pub(crate) mod tests {
 
     #[test]
     fn reports_show_where_the_time_goes() {
-        let mut c = synthetic();
+        let c = synthetic();
         assert!(profile_table(&c).rows.is_empty() && !markdown(&c).contains("Where the time goes"));
-        let events = (0..6)
-            .map(|i| infer_core::profile::OpEvent {
-                op_type: ["Conv", "Relu", "Add", "Gemm", "MaxPool", "Flatten"][i].into(),
-                node: format!("n{i}"),
-                duration_us: [700.0, 100.0, 80.0, 60.0, 40.0, 20.0][i],
-                calls: 2,
-                run: Some(1),
-            })
-            .collect();
-        let p = infer_core::profile::OpProfile { backend: "onnx".into(), source: "ORT JSON".into(), runs: 2, events };
-        c.entries[0].profile = Some(crate::profile::summarize(&p, 1, "m.onnx", 1));
-        c.entries[2].profile_error = Some("exit code 1: boom".into());
+        let c = with_profiles(c);
         let t = profile_table(&c);
-        assert_eq!(t.rows.len(), PROFILE_TOP + 1, "top 5 of onnx, then torch's error");
+        assert_eq!(t.rows.len(), analysis::PROFILE_TOP + 1, "top 5 of onnx, then torch's error");
         assert_eq!(t.rows[0], ["onnx", "cpu", "Conv", "0.700", "2", "70.0"]);
         assert_eq!(t.rows[5][2], "no profile: exit code 1: boom");
         let md = markdown(&c);

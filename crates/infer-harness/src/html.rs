@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use crate::{
-    compare::{relative, speedups, verdict},
+    analysis::{parity, relative, speedups},
     comparison::Comparison,
     memory::mib,
     report::BenchReport,
@@ -348,7 +348,7 @@ pub fn comparison_html(c: &Comparison) -> String {
                 cells.push(classed_cell(class, &e.status.to_string()));
                 return ("missing".into(), cells);
             };
-            let v = verdict(r, c.tolerance);
+            let v = parity(r, c.tolerance);
             (
                 String::new(),
                 vec![
@@ -362,7 +362,7 @@ pub fn comparison_html(c: &Comparison) -> String {
                     cell(&opt(r.peak_rss, mib)),
                     cell(&r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"))),
                     cell(&format!("{:.0e}", c.tolerance)),
-                    classed_cell(if v.starts_with("ok") { "" } else { "bad" }, &v),
+                    classed_cell(if v.is_ok() { "" } else { "bad" }, &v.to_string()),
                 ],
             )
         })
@@ -417,7 +417,7 @@ mod tests {
     use infer_core::Device;
 
     use super::*;
-    use crate::compare::tests::synthetic;
+    use crate::testing::synthetic;
 
     #[test]
     fn report_has_every_plot_and_escapes_data() {

@@ -8,6 +8,7 @@
 //! assert_eq!(names, ["onnx", "torch", "tf"]);
 //! ```
 
+pub mod analysis;
 pub mod args;
 pub mod backends;
 pub mod batch_search;
@@ -27,4 +28,6 @@ pub mod rounds;
 pub mod runner;
 pub mod runs;
 pub mod svg;
+#[cfg(test)]
+mod testing;
 pub mod workload;
