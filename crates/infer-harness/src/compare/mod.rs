@@ -5,13 +5,16 @@
 //! comparison so far goes to the [`Reporter`] after every row, so a crash or Ctrl-C loses
 //! nothing already measured.
 
+mod plan;
+
 use std::path::{Path, PathBuf};
 
-use infer_core::{Availability, Device, Registry, Result, registry::availability};
+use infer_core::{Device, Registry, Result};
 
+use self::plan::Slot;
 use crate::{
     bench::BenchConfig,
-    comparison::{CompareEntry, Comparison, PROFILE_NODES, RowStatus},
+    comparison::{Comparison, PROFILE_NODES, RowStatus},
     environment::Environment,
     fixture::{Fixture, FormatEntry},
     profile::ProfileSummary,
@@ -19,17 +22,6 @@ use crate::{
     rounds,
     runner::{self, BenchJob, ChildError, ChildTarget, ProfileJob},
 };
-
-/// The fixture format each backend reads.
-#[must_use]
-pub fn fixture_format(backend: &str) -> &'static str {
-    match backend {
-        "onnx" => "onnx",
-        "torch" => "torchscript",
-        "tf" => "savedmodel",
-        _ => "",
-    }
-}
 
 /// Settings of a comparison.
 #[derive(Debug, Clone)]
@@ -78,7 +70,7 @@ pub fn compare_each(
 ) -> Result<Comparison> {
     let fixture = Fixture::open(&spec.fixture)?;
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
-    let mut slots = slots(registry, &fixture, &spec.devices);
+    let mut slots = plan::slots(registry, &fixture, &spec.devices);
     // Measured in rounds, each round visiting every backend in turn.
     let rounds = spec.rounds.max(1);
     let mut first = true;
@@ -215,50 +207,4 @@ fn profile_child(
     let job =
         ProfileJob { batch_size: spec.batch_sizes.first().copied().unwrap_or(1), runs: spec.profile_runs, warmup: 2 };
     runner::run(target.profile(&job, json), json)
-}
-
-/// One (backend, device) of a comparison, and the fixture's file it reads when it can run.
-#[derive(Debug, Clone)]
-struct Slot<'f> {
-    /// The row as it stands.
-    entry: CompareEntry,
-    /// The fixture's model and reference for this backend; `None` when it cannot run.
-    format: Option<&'f FormatEntry>,
-}
-
-impl Slot<'_> {
-    /// Whether a child should measure it (again): it can run, and no round has failed.
-    fn runnable(&self) -> bool {
-        self.format.is_some() && matches!(self.entry.status, RowStatus::Pending | RowStatus::Ok)
-    }
-}
-
-/// The slots of every backend of `registry` on every device of `devices`.
-fn slots<'f>(registry: &Registry, fixture: &'f Fixture, devices: &[Device]) -> Vec<Slot<'f>> {
-    let mut slots = Vec::new();
-    for backend in registry.iter() {
-        let name = backend.name();
-        let avail = availability(backend);
-        for &device in devices {
-            let unavailable = |reason: String| (RowStatus::Unavailable { reason }, None);
-            let (status, format) = match &avail {
-                Availability::NotCompiled { .. } => (RowStatus::NotCompiled, None),
-                Availability::Unavailable { reason } => unavailable(reason.clone()),
-                Availability::Available(info) if !info.devices.contains(&device) => {
-                    let have: Vec<String> = info.devices.iter().map(ToString::to_string).collect();
-                    unavailable(format!(
-                        "{name} {} has no {device} here (devices: {})",
-                        info.runtime_version,
-                        have.join(", ")
-                    ))
-                }
-                Availability::Available(_) => match fixture.meta.formats.get(fixture_format(name)) {
-                    Some(format) => (RowStatus::Pending, Some(format)),
-                    None => unavailable(format!("the fixture has no {} model", fixture_format(name))),
-                },
-            };
-            slots.push(Slot { entry: CompareEntry::new(name, device, status, None), format });
-        }
-    }
-    slots
 }
