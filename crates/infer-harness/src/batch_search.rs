@@ -4,18 +4,16 @@
 //! process (`infer bench --json` on one batch size, address space limited), so an out-of-memory
 //! error, an abort or a kill only ends that probe.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 use infer_core::{Device, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    bench::{BenchConfig, Stop},
+    bench::BenchConfig,
     memory::mib,
-    report::{BenchReport, Table, read_json},
+    report::{BenchReport, Table},
+    runner::{self, BenchJob, ChildTarget},
 };
 
 /// What one probe found.
@@ -162,43 +160,26 @@ pub struct ProbeSpec {
     pub memory_limit: Option<u64>,
 }
 
-/// Runs `infer bench` on one batch size in a child process and reads its JSON.
+/// Runs `infer bench` on one batch size in a child process ([`crate::runner`]) and reads its
+/// JSON; a failed child is a probe that did not fit, with the child's reason.
 #[must_use]
 pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
     let json = scratch.join(format!("probe-{batch}.json"));
-    let mut cmd = Command::new(&spec.exe);
-    cmd.arg("bench")
-        .arg(&spec.model)
-        .args(["--backend", &spec.backend, "--device", &spec.device.to_string()])
-        .args(["--batch-sizes", &batch.to_string()])
-        .args(["--warmup", &spec.config.warmup.to_string(), "--threads", &spec.threads.to_string()])
-        .arg("--quiet")
-        .arg("--json")
-        .arg(&json);
-    if !spec.dim_fill.is_empty() {
-        cmd.arg("--dims").arg(spec.dim_fill.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
-    }
-    if let Some(limit) = spec.memory_limit {
-        cmd.args(["--memory-limit", &limit.to_string()]);
-    }
-    match spec.config.stop {
-        Stop::Iterations(n) => cmd.args(["--iterations", &n.to_string()]),
-        Stop::Duration(d) => cmd.args(["--duration", &format!("{}ms", d.as_millis().max(1))]),
+    let target = ChildTarget {
+        exe: spec.exe.clone(),
+        model: spec.model.clone(),
+        backend: spec.backend.clone(),
+        device: spec.device,
+        threads: spec.threads,
     };
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) => return Outcome::DidNotFit { reason: format!("cannot start {}: {e}", spec.exe.display()) },
+    let job = BenchJob {
+        batch_sizes: vec![batch],
+        config: spec.config,
+        dim_fill: spec.dim_fill.clone(),
+        reference: None,
+        memory_limit: spec.memory_limit,
     };
-    if !out.status.success() {
-        let last = failure_line(&String::from_utf8_lossy(&out.stderr));
-        return Outcome::DidNotFit {
-            reason: match out.status.code() {
-                Some(code) => format!("exit code {code}: {last}"),
-                None => format!("killed by a signal ({}): {last}", out.status),
-            },
-        };
-    }
-    match read_json::<BenchReport>(&json) {
+    match runner::run::<BenchReport>(target.bench(&job, &json), &json) {
         Ok(report) => match report.rows.first() {
             Some(row) => Outcome::Fit {
                 median_ms: row.latency_ms.median,
@@ -209,22 +190,6 @@ pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
         },
         Err(e) => Outcome::DidNotFit { reason: e.to_string() },
     }
-}
-
-/// The line of a failed child's stderr that says why: the last one that is not part of a
-/// backtrace or a progress display.
-#[must_use]
-pub fn failure_line(stderr: &str) -> String {
-    let noise = |l: &str| {
-        let t = l.trim();
-        t.is_empty()
-            || l.starts_with(char::is_whitespace)
-            || t.starts_with("stack backtrace")
-            || t.starts_with("note: ")
-            || t.starts_with("skipping backtrace")
-            || t.starts_with("probing batch")
-    };
-    stderr.lines().rev().find(|l| !noise(l)).map_or_else(|| "no message".to_string(), |l| l.trim().to_string())
 }
 
 /// Runs the whole search with child-process probes.
@@ -290,15 +255,6 @@ mod tests {
                 Outcome::DidNotFit { reason: "out of memory".into() }
             }
         }
-    }
-
-    #[test]
-    fn failure_line_skips_backtraces() {
-        let stderr = "memory allocation of 32000000 bytes failed\nstack backtrace:\n   0: foo\n             at x.rs:1\n\
-                      note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.\n";
-        assert_eq!(failure_line(stderr), "memory allocation of 32000000 bytes failed");
-        assert_eq!(failure_line("error: onnx: Failed to allocate memory\n"), "error: onnx: Failed to allocate memory");
-        assert_eq!(failure_line(""), "no message");
     }
 
     #[test]

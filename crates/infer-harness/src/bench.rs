@@ -4,7 +4,11 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use infer_core::{Result, Session, Tensor, profile::RunStages, stats::Sample};
+use infer_core::{
+    Result, Session, Tensor,
+    profile::RunStages,
+    stats::{Sample, Summary},
+};
 use serde::{Deserialize, Serialize};
 
 /// When to stop the timed phase.
@@ -120,7 +124,7 @@ impl Timing {
     /// The validated sample.
     ///
     /// # Errors
-    /// When no iteration ran.
+    /// When fewer than two iterations ran.
     pub fn sample(&self) -> Result<Sample> {
         Sample::new(self.samples_ms.clone())
     }
@@ -191,7 +195,7 @@ fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Resu
             while run + window <= max.max(window) && (run == 0 || start.elapsed() < max_time) {
                 let times = (0..window).map(|_| once()).collect::<Result<Vec<f64>>>()?;
                 run += window;
-                let median = Sample::new(times)?.median();
+                let median = Summary::new(&times)?.median;
                 if previous.is_some_and(|p| settled(p, median, tolerance)) {
                     return Ok((run, Some(true)));
                 }
@@ -229,8 +233,9 @@ pub const STAGES_COVER: &str = "medians over the timed iterations of Session::ru
 /// Summarizes per-iteration stages; `None` when there are none.
 #[must_use]
 pub fn summarize_stages(stages: &[RunStages]) -> Option<StageSummary> {
-    let median =
-        |f: fn(&RunStages) -> f64| Sample::new(stages.iter().map(|s| f(s) * 1e3).collect()).ok().map(|s| s.median());
+    let median = |f: fn(&RunStages) -> f64| {
+        Summary::new(&stages.iter().map(|s| f(s) * 1e3).collect::<Vec<_>>()).ok().map(|s| s.median)
+    };
     Some(StageSummary {
         bind_ms: median(|s| s.bind_s)?,
         compute_ms: median(|s| s.compute_s)?,

@@ -9,6 +9,17 @@ use std::{
 use infer_core::{Error, Result};
 use serde::Deserialize;
 
+/// The fixture format each backend reads.
+#[must_use]
+pub fn fixture_format(backend: &str) -> &'static str {
+    match backend {
+        "onnx" => "onnx",
+        "torch" => "torchscript",
+        "tf" => "savedmodel",
+        _ => "",
+    }
+}
+
 /// One format's files inside a fixture folder.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FormatEntry {

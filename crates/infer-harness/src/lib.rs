@@ -8,21 +8,25 @@
 //! assert_eq!(names, ["onnx", "torch", "tf"]);
 //! ```
 
+pub mod analysis;
 pub mod args;
 pub mod backends;
 pub mod batch_search;
 pub mod bench;
 pub mod compare;
+pub mod comparison;
 pub mod environment;
 pub mod fixture;
-pub mod html;
 pub mod interrupt;
 pub mod load;
 pub mod measure;
 pub mod memory;
 pub mod profile;
 pub mod report;
+pub mod reporters;
 pub mod rounds;
+pub mod runner;
 pub mod runs;
-pub mod svg;
+#[cfg(test)]
+mod testing;
 pub mod workload;

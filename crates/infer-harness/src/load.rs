@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use infer_core::{Backend, Error, LoadOptions, Result, Session, Tensor, stats::Sample, stats::Summary};
+use infer_core::{Backend, Error, LoadOptions, Result, Session, Tensor, stats::Summary};
 use serde::{Deserialize, Serialize};
 
 use crate::{bench::Stop, environment::Environment, memory, report::Table, workload::synthetic_inputs};
@@ -153,7 +153,7 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
         _ => start.elapsed().as_secs_f64(),
     };
     let requests = all.len();
-    let latency_ms = Sample::new(all)?.summary();
+    let latency_ms = Summary::new(&all)?;
     let rss_growth = growth(&rss);
     let mut warnings = Vec::new();
     if let (Some(g), Some(first)) = (rss_growth, rss.first())

@@ -4,9 +4,7 @@
 use std::{path::PathBuf, time::Instant};
 
 use infer_core::{
-    Backend, Device, DeviceMemory, Error, LoadOptions, Result, Tensor,
-    npy::read_npy,
-    stats::{DEFAULT_RESAMPLES, Sample},
+    Backend, Device, DeviceMemory, Error, LoadOptions, Result, Tensor, npy::read_npy, stats::DEFAULT_RESAMPLES,
 };
 
 use crate::{
@@ -134,7 +132,6 @@ pub fn measure_each(
         let timing = time_session(session.as_mut(), &inputs, &spec.config, &pb);
         pb.finish_and_clear();
         let timing = timing?;
-        let sample = timing.sample()?;
         let src = RowSource {
             model: &model,
             backend: backend.name(),
@@ -145,7 +142,7 @@ pub fn measure_each(
             seed: SEED,
         };
         let mut row = BenchRow::from_samples(&src, timing.samples_ms.clone())?;
-        row.warnings = trust_warnings(&sample, row.cov);
+        row.warnings = trust_warnings(row.iterations, row.cov);
         if timing.warmup_settled == Some(false) {
             row.warnings.push(format!(
                 "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
@@ -235,9 +232,10 @@ pub const UNSTABLE_COV: f64 = 0.10;
 /// Fewer samples than this make p99 little more than the maximum.
 pub const MIN_SAMPLES_FOR_P99: usize = 100;
 
-/// Warnings about how far a sample can be trusted.
+/// Warnings about how far `samples` timed calls with coefficient of variation `cov` can be
+/// trusted.
 #[must_use]
-pub fn trust_warnings(sample: &Sample, cov: f64) -> Vec<String> {
+pub fn trust_warnings(samples: usize, cov: f64) -> Vec<String> {
     let mut w = Vec::new();
     if cov > UNSTABLE_COV {
         w.push(format!(
@@ -246,11 +244,8 @@ pub fn trust_warnings(sample: &Sample, cov: f64) -> Vec<String> {
             UNSTABLE_COV * 100.0
         ));
     }
-    if sample.count() < MIN_SAMPLES_FOR_P99 {
-        w.push(format!(
-            "p99 from {} samples is unreliable: use at least {MIN_SAMPLES_FOR_P99} iterations",
-            sample.count()
-        ));
+    if samples < MIN_SAMPLES_FOR_P99 {
+        w.push(format!("p99 from {samples} samples is unreliable: use at least {MIN_SAMPLES_FOR_P99} iterations"));
     }
     w
 }
@@ -258,6 +253,8 @@ pub fn trust_warnings(sample: &Sample, cov: f64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use infer_core::stats::Sample;
+
     use super::*;
 
     fn row(batch: usize, throughput: f64) -> BenchRow {
@@ -313,13 +310,12 @@ mod tests {
     #[test]
     fn warns_about_unstable_and_short_runs() {
         let steady = Sample::new((0..200).map(|i| 10.0 + f64::from(i % 3) * 0.01).collect()).unwrap();
-        assert!(trust_warnings(&steady, steady.coefficient_of_variation()).is_empty());
+        assert!(trust_warnings(steady.count(), steady.coefficient_of_variation()).is_empty());
         let noisy = Sample::new((0..200).map(|i| if i % 2 == 0 { 5.0 } else { 15.0 }).collect()).unwrap();
-        let w = trust_warnings(&noisy, noisy.coefficient_of_variation());
+        let w = trust_warnings(noisy.count(), noisy.coefficient_of_variation());
         assert_eq!(w.len(), 1);
         assert!(w[0].starts_with("unstable: coefficient of variation 50%"), "{w:?}");
-        let short = Sample::new(vec![10.0; 20]).unwrap();
-        let w = trust_warnings(&short, 0.0);
+        let w = trust_warnings(20, 0.0);
         assert_eq!(w, ["p99 from 20 samples is unreliable: use at least 100 iterations"]);
     }
 }

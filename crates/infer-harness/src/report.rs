@@ -94,13 +94,17 @@ pub struct RowSource<'a> {
 impl BenchRow {
     /// A row from raw per-call latencies: summary, bootstrap 95% intervals on the median and p99,
     /// CoV, items/s and per-item latency. Warnings and the optional details are left empty for
-    /// the caller.
+    /// the caller. A single timed call (`--iterations 1`) has a summary but no [`Sample`]: no
+    /// intervals, and a CoV of 0.
     ///
     /// # Errors
     /// [`infer_core::Error::InvalidInput`] when there are no samples or one is not finite.
     pub fn from_samples(src: &RowSource<'_>, samples_ms: Vec<f64>) -> Result<Self> {
-        let sample = Sample::new(samples_ms.clone())?;
-        let summary = sample.summary();
+        let summary = Summary::new(&samples_ms)?;
+        let sample = Sample::new(samples_ms.clone()).ok();
+        let ci = |f: fn(&Sample, usize, f64, u64) -> Result<Estimate>| {
+            sample.as_ref().and_then(|s| f(s, src.resamples, DEFAULT_CONFIDENCE, src.seed).ok())
+        };
         #[allow(clippy::cast_precision_loss)]
         let batch = src.batch_size as f64;
         Ok(Self {
@@ -111,9 +115,9 @@ impl BenchRow {
             throughput_per_s: batch * 1e3 / summary.median,
             per_item_ms: summary.median / batch,
             iterations: samples_ms.len(),
-            median_ci_ms: sample.median_ci(src.resamples, DEFAULT_CONFIDENCE, src.seed).ok(),
-            p99_ci_ms: sample.p99_ci(src.resamples, DEFAULT_CONFIDENCE, src.seed).ok(),
-            cov: sample.coefficient_of_variation(),
+            median_ci_ms: ci(Sample::median_ci),
+            p99_ci_ms: ci(Sample::p99_ci),
+            cov: sample.as_ref().map_or(0.0, Sample::coefficient_of_variation),
             warnings: Vec::new(),
             latency_ms: summary,
             environment: src.environment.clone(),

@@ -7,7 +7,7 @@
 //! measured in turns with the other backends, makes a comparison repeatable and fair to every
 //! backend; the spread of the per-process medians shows how much one process could have misled.
 
-use infer_core::{Result, stats::Sample};
+use infer_core::Result;
 
 use crate::{
     measure::{SEED, fill_speedups, trust_warnings},
@@ -54,7 +54,7 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
             seed: SEED,
         };
         let mut merged = BenchRow::from_samples(&src, samples)?;
-        merged.warnings = trust_warnings(&Sample::new(merged.samples_ms.clone())?, merged.cov);
+        merged.warnings = trust_warnings(merged.iterations, merged.cov);
         let rounds = medians.len();
         let s = spread(&medians);
         if s > ROUNDS_DISAGREE {

@@ -11,13 +11,12 @@ use std::{collections::BTreeMap, fmt, path::Path};
 
 use infer_core::{
     Error, Result,
-    rng::SplitMix64,
-    stats::{DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate, percentile_sorted},
+    stats::{self, ConfidenceInterval, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate, Sample},
 };
 use serde_json::Value;
 
 use crate::{
-    compare::{CompareEntry, Comparison},
+    comparison::{CompareEntry, Comparison, RowStatus},
     report::{BenchReport, BenchRow, SCHEMA_VERSION, Table},
 };
 
@@ -100,7 +99,7 @@ impl Results {
                 let model = reports.first().map_or_else(String::new, |r| model_name(&r.model));
                 let entries = reports
                     .into_iter()
-                    .map(|r| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r)))
+                    .map(|r| CompareEntry::new(&r.backend.clone(), r.device, RowStatus::Ok, Some(r)))
                     .collect();
                 Comparison { model, environment, tolerance: DEFAULT_TOLERANCE, entries }
             }
@@ -197,60 +196,20 @@ pub struct Change {
 /// Seed of the ratio bootstrap, fixed so the decision is reproducible.
 const SEED: u64 = 0x5eed_2bad;
 
-/// The median of a resample of `sorted` drawn with replacement (indices counted, not sorted).
-fn resampled_median(sorted: &[f64], rng: &mut SplitMix64, counts: &mut [usize], buf: &mut Vec<f64>) -> f64 {
-    counts.fill(0);
-    for _ in 0..sorted.len() {
-        counts[rng.below(sorted.len())] += 1;
-    }
-    buf.clear();
-    for (&v, &c) in sorted.iter().zip(counts.iter()) {
-        buf.extend(std::iter::repeat_n(v, c));
-    }
-    percentile_sorted(buf, 50.0)
-}
-
 /// Percentile-bootstrap confidence interval of `median(new) / median(old)`, resampling both sets
-/// independently.
+/// independently (the two-sample bootstrap of [`infer_core::stats`]).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when a set is empty or holds a non-finite or non-positive value, or
-/// `confidence` is not strictly between 0 and 1.
+/// [`Error::InvalidInput`] when a set has fewer than two values or holds a non-finite or
+/// non-positive value, or `confidence` is not strictly between 0 and 1.
 pub fn median_ratio_ci(old: &[f64], new: &[f64], resamples: usize, confidence: f64, seed: u64) -> Result<Estimate> {
-    let sorted = |v: &[f64], which: &str| -> Result<Vec<f64>> {
-        if v.is_empty() || v.iter().any(|x| !x.is_finite() || *x <= 0.0) {
-            return Err(Error::InvalidInput(format!(
-                "the {which} samples must be non-empty, finite and positive to compare medians"
-            )));
+    let sample = |v: &[f64], which: &str| -> Result<Sample> {
+        if v.iter().any(|x| *x <= 0.0) {
+            return Err(Error::InvalidInput(format!("the {which} samples must be positive to compare medians")));
         }
-        let mut s = v.to_vec();
-        s.sort_by(f64::total_cmp);
-        Ok(s)
+        Sample::new(v.to_vec()).map_err(|e| Error::InvalidInput(format!("the {which} samples: {e}")))
     };
-    if !(confidence > 0.0 && confidence < 1.0) || resamples == 0 {
-        return Err(Error::InvalidInput(format!(
-            "confidence must be strictly between 0 and 1 and resamples positive, got {confidence} and {resamples}"
-        )));
-    }
-    let (old, new) = (sorted(old, "old")?, sorted(new, "new")?);
-    let point = percentile_sorted(&new, 50.0) / percentile_sorted(&old, 50.0);
-    let mut rng = SplitMix64::new(seed);
-    let (mut co, mut cn) = (vec![0; old.len()], vec![0; new.len()]);
-    let mut buf = Vec::with_capacity(old.len().max(new.len()));
-    let mut ratios: Vec<f64> = (0..resamples)
-        .map(|_| {
-            let o = resampled_median(&old, &mut rng, &mut co, &mut buf);
-            resampled_median(&new, &mut rng, &mut cn, &mut buf) / o
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let alpha = (1.0 - confidence) / 2.0;
-    Ok(Estimate {
-        point,
-        lower: percentile_sorted(&ratios, alpha * 100.0),
-        upper: percentile_sorted(&ratios, (1.0 - alpha) * 100.0),
-        confidence,
-    })
+    stats::median_ratio_ci(&sample(old, "old")?, &sample(new, "new")?, resamples, confidence, seed)
 }
 
 /// Decides whether `new` changed against `old`: the ratio of medians with a bootstrap CI from the
@@ -264,20 +223,23 @@ pub fn decide(key: RowKey, old: &BenchRow, new: &BenchRow, threshold: f64) -> Ch
         .or_else(|| {
             // No raw samples: the widest ratio the two median intervals allow.
             let (o, n) = (old.median_ci_ms.as_ref()?, new.median_ci_ms.as_ref()?);
-            (o.lower > 0.0).then(|| Estimate {
+            (o.lower() > 0.0).then(|| Estimate {
                 point: nm / om,
-                lower: n.lower / o.upper,
-                upper: n.upper / o.lower,
-                confidence: o.confidence.min(n.confidence),
+                confidence_interval: ConfidenceInterval {
+                    lower: n.lower() / o.upper(),
+                    upper: n.upper() / o.lower(),
+                    confidence: o.confidence().min(n.confidence()),
+                },
+                standard_error: None,
             })
         });
     let overlap = rounds_overlap(old, new);
     let verdict = match &ratio {
-        Some(r) if r.point > 1.0 + threshold && r.lower > 1.0 && overlap => Verdict::WithinRounds,
-        Some(r) if r.point < 1.0 - threshold && r.upper < 1.0 && overlap => Verdict::WithinRounds,
-        Some(r) if r.point > 1.0 + threshold && r.lower > 1.0 => Verdict::Regression,
-        Some(r) if r.point < 1.0 - threshold && r.upper < 1.0 => Verdict::Improvement,
-        Some(r) if r.lower > 1.0 || r.upper < 1.0 => Verdict::WithinThreshold,
+        Some(r) if r.point > 1.0 + threshold && r.lower() > 1.0 && overlap => Verdict::WithinRounds,
+        Some(r) if r.point < 1.0 - threshold && r.upper() < 1.0 && overlap => Verdict::WithinRounds,
+        Some(r) if r.point > 1.0 + threshold && r.lower() > 1.0 => Verdict::Regression,
+        Some(r) if r.point < 1.0 - threshold && r.upper() < 1.0 => Verdict::Improvement,
+        Some(r) if r.lower() > 1.0 || r.upper() < 1.0 => Verdict::WithinThreshold,
         _ => Verdict::WithinNoise,
     };
     Change { key, old_median_ms: Some(om), new_median_ms: Some(nm), ratio, verdict }
@@ -356,7 +318,7 @@ pub fn changes_table(changes: &[Change]) -> Table {
                 (Some(o), Some(n)) => pct(n / o),
                 _ => "-".into(),
             },
-            c.ratio.as_ref().map_or_else(|| "-".into(), |r| format!("{} to {}", pct(r.lower), pct(r.upper))),
+            c.ratio.as_ref().map_or_else(|| "-".into(), |r| format!("{} to {}", pct(r.lower()), pct(r.upper()))),
             c.verdict.to_string(),
         ]);
     }
@@ -378,7 +340,7 @@ pub fn parse_threshold(text: &str) -> std::result::Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
-    use infer_core::{Device, stats::Sample};
+    use infer_core::{Device, rng::SplitMix64};
 
     use super::*;
     use crate::{environment::Environment, report::RowSource};
@@ -418,7 +380,7 @@ mod tests {
         let c = decide(key(), &old, &new, 0.05);
         assert_eq!(c.verdict, Verdict::Regression);
         let r = c.ratio.unwrap();
-        assert!(r.lower > 1.15 && r.upper < 1.25 && r.lower <= r.point && r.point <= r.upper, "{r:?}");
+        assert!(r.lower() > 1.15 && r.upper() < 1.25 && r.lower() <= r.point && r.point <= r.upper(), "{r:?}");
         assert_eq!(decide(key(), &new, &old, 0.05).verdict, Verdict::Improvement);
         // The same 20% slowdown is only "within threshold" when the threshold is 30%.
         assert_eq!(decide(key(), &old, &new, 0.30).verdict, Verdict::WithinThreshold);
@@ -447,7 +409,7 @@ mod tests {
         let c = decide(key(), &old, &new, 0.05);
         assert_eq!(c.verdict, Verdict::WithinNoise, "{c:?}");
         let r = c.ratio.unwrap();
-        assert!(r.lower < 1.0 && r.upper > 1.0);
+        assert!(r.lower() < 1.0 && r.upper() > 1.0);
     }
 
     #[test]
@@ -462,7 +424,7 @@ mod tests {
         let c = decide(key(), &old, &new, 0.05);
         let r = c.ratio.unwrap();
         assert!((r.point - 1.1).abs() < 1e-9, "{r:?}");
-        assert!(r.lower < 1.0, "{r:?}");
+        assert!(r.lower() < 1.0, "{r:?}");
         assert_eq!(c.verdict, Verdict::WithinNoise);
     }
 
@@ -490,7 +452,10 @@ mod tests {
     fn ratio_ci_rejects_bad_samples() {
         assert!(median_ratio_ci(&[], &[1.0], 10, 0.95, 1).is_err());
         assert!(median_ratio_ci(&[1.0, f64::NAN], &[1.0], 10, 0.95, 1).is_err());
-        assert!(median_ratio_ci(&[1.0], &[1.0], 10, 1.0, 1).is_err());
+        assert!(median_ratio_ci(&[1.0, 2.0], &[1.0, 2.0], 10, 1.0, 1).is_err());
+        assert!(median_ratio_ci(&[1.0, -2.0], &[1.0, 2.0], 10, 0.95, 1).unwrap_err().to_string().contains("positive"));
+        // One value is no sample: no ratio interval (decide falls back to the median intervals).
+        assert!(median_ratio_ci(&[1.0], &[1.0, 2.0], 10, 0.95, 1).unwrap_err().to_string().contains("at least 2"));
     }
 
     #[test]

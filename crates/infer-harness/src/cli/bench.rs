@@ -125,8 +125,8 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
                         "batch {}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%",
                         row.batch_size,
                         ci.point,
-                        ci.lower,
-                        ci.upper,
+                        ci.lower(),
+                        ci.upper(),
                         row.cov * 100.0
                     );
                 }

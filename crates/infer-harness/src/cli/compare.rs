@@ -7,8 +7,10 @@ use clap::Args;
 use infer_core::Registry;
 use infer_harness::{
     bench::{BenchConfig, Stop, Warmup, parse_duration},
-    compare::{CompareSpec, INTERRUPTED, compare_each, speedup_table, table, write_all},
+    compare::{CompareSpec, compare_each},
+    comparison::RowStatus,
     interrupt,
+    reporters::{Reporter, Reports, TerminalReport},
 };
 
 use super::{Devices, Sizes, parse_devices, parse_sizes};
@@ -70,25 +72,18 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         profile_runs: usize::try_from(a.profile_runs)?,
     };
     let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
-    // Reports are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
-    // marks the rest "interrupted" and keeps every row already measured.
+    // The files are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
+    // marks the rest "interrupted" and keeps every row already measured; the terminal shows
+    // progress, then the tables.
     std::fs::create_dir_all(&a.out).map_err(|e| infer_core::Error::io(&a.out, e))?;
     infer_core::fsutil::check_writable(&a.out.join("compare.json"))?;
     interrupt::watch().map_err(anyhow::Error::msg)?;
-    let c = compare_each(registry, &exe, &spec, &mut |partial| write_all(partial, &a.out).map(drop))?;
-    print!("{}", table(&c).to_text());
-    let speed = speedup_table(&c);
-    if !speed.rows.is_empty() {
-        print!("\nCPU against GPU (speed-up = cpu median / gpu median):\n{}", speed.to_text());
-    }
-    let prof = infer_harness::compare::profile_table(&c);
-    if !prof.rows.is_empty() {
-        print!("\nWhere the time goes (top operator types per backend, from its own profiler):\n{}", prof.to_text());
-    }
-    for f in write_all(&c, &a.out)? {
+    let reports = Reports::files(&a.out).with(TerminalReport);
+    let c = compare_each(registry, &exe, &spec, &reports)?;
+    for f in reports.files() {
         eprintln!("wrote {}", f.display());
     }
-    if c.entries.iter().any(|e| e.status == INTERRUPTED) {
+    if c.entries.iter().any(|e| matches!(e.status, RowStatus::Interrupted)) {
         eprintln!("interrupted: the rows measured so far are kept in {}", a.out.display());
         return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
     }

@@ -4,7 +4,10 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
-use infer_harness::{compare, html, report::write_json, runs};
+use infer_harness::{
+    reporters::{CsvReport, HtmlReport, JsonReport, MarkdownReport, Reporter},
+    runs,
+};
 
 /// Output formats of `infer report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,13 +50,13 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let c = runs::load(&a.result)?.into_comparison();
-    let write = |text: String| infer_core::fsutil::write_atomic(&a.output, text.as_bytes());
-    match format {
-        Format::Html => write(html::comparison_html(&c))?,
-        Format::Md => write(compare::markdown(&c))?,
-        Format::Csv => write(compare::table(&c).to_csv()?)?,
-        Format::Json => write_json(&a.output, &c)?,
-    }
+    let reporter: Box<dyn Reporter> = match format {
+        Format::Html => Box::new(HtmlReport::new(&a.output)),
+        Format::Md => Box::new(MarkdownReport::new(&a.output)),
+        Format::Csv => Box::new(CsvReport::new(&a.output)),
+        Format::Json => Box::new(JsonReport::new(&a.output)),
+    };
+    reporter.final_summary(&c)?;
     eprintln!("wrote {}", a.output.display());
     Ok(ExitCode::SUCCESS)
 }

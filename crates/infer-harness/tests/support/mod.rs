@@ -8,7 +8,7 @@ use std::{
 
 use infer_core::Device;
 use infer_harness::{
-    compare::{CompareEntry, Comparison},
+    comparison::{CompareEntry, Comparison, RowStatus},
     environment::Environment,
     report::{BenchReport, BenchRow, RowSource, SCHEMA_VERSION},
 };
@@ -62,7 +62,7 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
 /// onnx and torch on CPU and GPU at batch sizes 1, 8 and 32, tf failed with markup in its
 /// message.
 pub fn comparison() -> Comparison {
-    let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, "ok", Some(r));
+    let ok = |r: BenchReport| CompareEntry::new(&r.backend.clone(), r.device, RowStatus::Ok, Some(r));
     Comparison {
         model: "resnet18".into(),
         environment: Environment::capture(0),
@@ -72,8 +72,13 @@ pub fn comparison() -> Comparison {
             ok(report("onnx", Device::Cuda(0), &[(1, 1.9), (8, 4.1), (32, 12.5)])),
             ok(report("torch", Device::Cpu, &[(1, 24.0), (8, 170.0), (32, 650.0)])),
             ok(report("torch", Device::Cuda(0), &[(1, 2.4), (8, 4.6), (32, 13.9)])),
-            CompareEntry::new("tf", Device::Cpu, "error: exit code 134: <script>alert('pwned')</script>", None),
-            CompareEntry::new("tf", Device::Cuda(0), "not compiled", None),
+            CompareEntry::new(
+                "tf",
+                Device::Cpu,
+                RowStatus::Error { message: "exit code 134: <script>alert('pwned')</script>".into() },
+                None,
+            ),
+            CompareEntry::new("tf", Device::Cuda(0), RowStatus::NotCompiled, None),
         ],
     }
 }
