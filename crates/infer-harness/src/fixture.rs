@@ -6,19 +6,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use infer_core::{Error, Result};
+use infer_core::{Backend, Error, Result};
 use serde::Deserialize;
-
-/// The fixture format each backend reads.
-#[must_use]
-pub fn fixture_format(backend: &str) -> &'static str {
-    match backend {
-        "onnx" => "onnx",
-        "torch" => "torchscript",
-        "tf" => "savedmodel",
-        _ => "",
-    }
-}
 
 /// One format's files inside a fixture folder.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -47,8 +36,11 @@ pub struct FixtureMeta {
     pub model: String,
     /// The reference input.
     pub input: InputEntry,
-    /// Files per format name (`onnx`, `torchscript`, ...).
+    /// Files per format id (`onnx`, `torchscript`, `savedmodel`: the ids the backends declare).
     pub formats: BTreeMap<String, FormatEntry>,
+    /// Formats the generator could not export, by format id, with the reason.
+    #[serde(default)]
+    pub unavailable: BTreeMap<String, String>,
 }
 
 /// A fixture folder with its metadata.
@@ -88,6 +80,24 @@ impl Fixture {
     #[must_use]
     pub fn input(&self) -> PathBuf {
         self.path(&self.meta.input.file)
+    }
+
+    /// The fixture's files for `backend`: those of the first format it reads (in its own order)
+    /// that the fixture has. `Err` says why there is none, with the generator's reason where it
+    /// gave one.
+    ///
+    /// # Errors
+    /// The reason, as text for the comparison's row.
+    pub fn entry_for(&self, backend: &dyn Backend) -> std::result::Result<&FormatEntry, String> {
+        let formats = backend.formats();
+        if let Some(entry) = formats.iter().find_map(|f| self.meta.formats.get(f.id)) {
+            return Ok(entry);
+        }
+        let first = formats.first().map_or("", |f| f.id);
+        match formats.iter().find_map(|f| self.meta.unavailable.get(f.id)) {
+            Some(reason) => Err(format!("the fixture has no {first} model: {reason}")),
+            None => Err(format!("the fixture has no {first} model")),
+        }
     }
 
     /// The input file of one format: its own when the entry names one, else the fixture's.

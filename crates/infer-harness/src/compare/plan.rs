@@ -6,7 +6,7 @@ use infer_core::{Availability, Device, Registry, registry::availability};
 
 use crate::{
     comparison::{CompareEntry, RowStatus},
-    fixture::{Fixture, FormatEntry, fixture_format},
+    fixture::{Fixture, FormatEntry},
 };
 
 /// One (backend, device) of a comparison, and the fixture's file it reads when it can run.
@@ -44,9 +44,9 @@ pub(super) fn slots<'f>(registry: &Registry, fixture: &'f Fixture, devices: &[De
                         have.join(", ")
                     ))
                 }
-                Availability::Available(_) => match fixture.meta.formats.get(fixture_format(name)) {
-                    Some(format) => (RowStatus::Pending, Some(format)),
-                    None => unavailable(format!("the fixture has no {} model", fixture_format(name))),
+                Availability::Available(_) => match fixture.entry_for(backend) {
+                    Ok(format) => (RowStatus::Pending, Some(format)),
+                    Err(reason) => unavailable(reason),
                 },
             };
             slots.push(Slot { entry: CompareEntry::new(name, device, status, None), format });
