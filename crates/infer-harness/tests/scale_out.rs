@@ -6,12 +6,11 @@
 mod support;
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Command,
 };
 
-use support::{p, root, text};
+use support::{root, text};
 
 /// The Python of the project's venv, if it can import `kubernetes_validate`; otherwise why not.
 fn validator_python() -> Result<PathBuf, String> {
@@ -133,8 +132,10 @@ fn slurm_script_parses_and_needs_an_array_index() {
 
 #[cfg(feature = "onnx")]
 mod with_onnx {
+    use std::{collections::BTreeMap, process::Output};
+
     use infer_core::rng::SplitMix64;
-    use support::tiny;
+    use support::{p, tiny};
 
     use super::*;
 
