@@ -1,13 +1,22 @@
-//! The environment fingerprint saved beside every result: CPU model and SIMD flags, cores and
-//! threads, OS, the version of infer and of every runtime, the GPUs and their driver, the
-//! precision, and the command line that produced the result.
+//! The environment fingerprint saved beside every result: the host name, CPU model and SIMD
+//! flags, cores and threads, OS, the version of infer and of every runtime, the GPUs and their
+//! driver, the precision, the command line that produced the result, and digests of the model
+//! and of the inputs measured (so results from several machines can be checked to be of the
+//! same workload before they are put side by side).
 //!
 //! Every field added after the first layout has `#[serde(default)]`, so older result files still
 //! load.
 
-use std::{collections::BTreeMap, process::Command};
+use std::{
+    collections::BTreeMap,
+    io::Read,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
+use infer_core::{Error, Result};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Where and with what a measurement was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +46,17 @@ pub struct Environment {
     /// The command line that produced the result, when recorded.
     #[serde(default)]
     pub command: Vec<String>,
+    /// The machine's host name (empty in results written before it was recorded).
+    #[serde(default)]
+    pub host: String,
+    /// `sha256:…` of the model measured (a folder: of its files and their relative paths), when
+    /// known; see [`digest_path`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_digest: Option<String>,
+    /// `sha256:…` of the inputs measured: the reference input file, if any, and the rule that
+    /// made the synthetic timing inputs; see [`Environment::set_workload`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_digest: Option<String>,
 }
 
 /// One GPU as `nvidia-smi` reports it.
@@ -78,6 +98,39 @@ impl Environment {
             gpus: nvidia_gpus(),
             precision: default_precision(),
             command: std::env::args().collect(),
+            host: host_name(),
+            model_digest: None,
+            inputs_digest: None,
+        }
+    }
+
+    /// Records what was measured: the digest of the model file or folder, and of the inputs, which
+    /// are the synthetic tensors of [`crate::workload::synthetic_inputs`] (fixed seed, the sizes
+    /// `dim_fill` for dynamic dimensions) plus the reference input file when one is checked. A
+    /// model that cannot be read leaves its digest unset (loading it will say why).
+    pub fn set_workload(&mut self, model: &Path, reference_input: Option<&Path>, dim_fill: &[usize]) {
+        self.model_digest = digest_path(model).ok();
+        let mut h = Sha256::new();
+        h.update(format!("synthetic-inputs v1 seed 0x5eed dim-fill {dim_fill:?}\n"));
+        if let Some(input) = reference_input {
+            match digest_path(input) {
+                Ok(d) => h.update(format!("reference {d}\n")),
+                Err(_) => h.update(format!("reference unreadable {}\n", input.display())),
+            }
+        }
+        self.inputs_digest = Some(format!("sha256:{:x}", h.finalize()));
+    }
+
+    /// The machine in a few words, for the machine column of a fleet report: the host name, or
+    /// (results that have none) the CPU and the first GPU.
+    #[must_use]
+    pub fn machine(&self) -> String {
+        if !self.host.is_empty() {
+            return self.host.clone();
+        }
+        match self.gpus.first() {
+            Some(g) => format!("{} + {}", self.cpu, g.name),
+            None => self.cpu.clone(),
         }
     }
 
@@ -121,7 +174,11 @@ impl Environment {
     #[must_use]
     pub fn lines(&self) -> Vec<(&'static str, String)> {
         let cores = self.physical_cores.map_or_else(String::new, |c| format!("{c} physical cores, "));
-        let mut out = vec![
+        let mut out = Vec::new();
+        if !self.host.is_empty() {
+            out.push(("Host", self.host.clone()));
+        }
+        out.extend([
             ("CPU", self.cpu.clone()),
             ("CPU flags", if self.cpu_flags.is_empty() { "unknown".into() } else { self.cpu_flags.join(" ") }),
             ("Cores", format!("{cores}{} logical CPUs", self.logical_cpus)),
@@ -130,7 +187,13 @@ impl Environment {
             ("Versions", self.versions_text()),
             ("GPU", self.gpus_text()),
             ("Precision", self.precision.clone()),
-        ];
+        ]);
+        if let Some(d) = &self.model_digest {
+            out.push(("Model digest", d.clone()));
+        }
+        if let Some(d) = &self.inputs_digest {
+            out.push(("Inputs digest", d.clone()));
+        }
         if !self.command.is_empty() {
             out.push(("Command", shell_words(&self.command)));
         }
@@ -148,6 +211,70 @@ pub fn shell_words(args: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// This machine's host name: the kernel's (`/proc/sys/kernel/hostname`), else `$HOSTNAME`, else
+/// empty.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `sha256:…` of a file's bytes, or of a folder: every file under it (symbolic links followed for
+/// files, not for folders), in the byte order of their relative paths, each as its relative path
+/// and its own digest. The same model gives the same digest on every machine, wherever it lies.
+///
+/// # Errors
+/// [`Error::Io`] naming the file or folder that cannot be read.
+pub fn digest_path(path: &Path) -> Result<String> {
+    if !path.is_dir() {
+        return digest_file(path);
+    }
+    let mut files = Vec::new();
+    walk(path, path, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    for rel in files {
+        let d = digest_file(&path.join(&rel))?;
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update(b"\0");
+        h.update(d.as_bytes());
+        h.update(b"\n");
+    }
+    Ok(format!("sha256:{:x}", h.finalize()))
+}
+
+/// The files under `dir`, relative to `root`.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else if path.is_file() {
+            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// `sha256:…` of one file, read in blocks.
+fn digest_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{:x}", h.finalize()))
 }
 
 /// CPU model, relevant flags (sorted, de-duplicated) and physical core count from the text of
@@ -246,6 +373,41 @@ mod tests {
         assert_eq!(env.precision, "fp32");
         assert_eq!(env.gpus_text(), "none");
         assert!(env.command.is_empty() && env.cpu_flags.is_empty());
+        assert!(env.host.is_empty() && env.model_digest.is_none() && env.inputs_digest.is_none());
+        assert_eq!(env.machine(), "x");
         assert_eq!(shell_words(&["infer".into(), "a b".into(), "it's".into()]), r"infer 'a b' 'it'\''s'");
+    }
+
+    #[test]
+    fn digests_name_the_content_not_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("elsewhere/b");
+        for d in [&a, &b] {
+            std::fs::create_dir_all(d.join("variables")).unwrap();
+            std::fs::write(d.join("saved_model.pb"), b"graph").unwrap();
+            std::fs::write(d.join("variables/v.data"), b"weights").unwrap();
+        }
+        let da = digest_path(&a).unwrap();
+        assert!(da.starts_with("sha256:") && da.len() == 7 + 64, "{da}");
+        assert_eq!(da, digest_path(&b).unwrap(), "the same folder elsewhere");
+        std::fs::write(b.join("variables/v.data"), b"weightz").unwrap();
+        assert_ne!(da, digest_path(&b).unwrap(), "one changed byte");
+        // A file: the sha256 of its bytes (`printf graph | sha256sum`).
+        assert_eq!(
+            digest_path(&a.join("saved_model.pb")).unwrap(),
+            "sha256:eef93e1d14482804277fca0172464032d1a4fdbcc338524059fa1e861454ad4d"
+        );
+        let missing = digest_path(&dir.path().join("nope.onnx")).unwrap_err().to_string();
+        assert!(missing.contains("nope.onnx"), "{missing}");
+
+        let mut env = Environment::capture(0);
+        env.set_workload(&a, None, &[]);
+        let first = env.inputs_digest.clone().unwrap();
+        assert_eq!(env.model_digest.as_deref(), Some(da.as_str()));
+        env.set_workload(&a, None, &[7]);
+        assert_ne!(env.inputs_digest.as_deref(), Some(first.as_str()), "other dynamic sizes, other inputs");
+        env.set_workload(&a, Some(&a.join("saved_model.pb")), &[]);
+        assert_ne!(env.inputs_digest.as_deref(), Some(first.as_str()), "a reference input counts");
     }
 }

@@ -17,6 +17,7 @@ pub mod compare;
 pub mod comparison;
 pub mod environment;
 pub mod fixture;
+pub mod fleet;
 pub mod interrupt;
 pub mod load;
 pub mod measure;
@@ -27,6 +28,7 @@ pub mod reporters;
 pub mod rounds;
 pub mod runner;
 pub mod runs;
+pub mod shard;
 #[cfg(test)]
 mod testing;
 pub mod workload;

@@ -54,6 +54,7 @@ pub fn measure_each(
         return Err(Error::InvalidInput("batch sizes must be positive integers, e.g. 1,8,32".into()));
     }
     let mut environment = Environment::capture(spec.options.intra_threads);
+    environment.set_workload(&spec.model, spec.reference.as_ref().map(|(i, _)| i.as_path()), &spec.dim_fill);
     if let Ok(info) = backend.probe() {
         environment.versions.insert(backend.name().into(), info.runtime_version);
     }

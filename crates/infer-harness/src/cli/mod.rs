@@ -4,6 +4,7 @@ mod bench;
 mod compare;
 mod compare_runs;
 mod info;
+mod merge;
 mod optimize;
 mod profile;
 mod report;
@@ -35,7 +36,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the same workload on every backend and device of a fixture folder and compare.
     Compare(compare::CompareArgs),
-    /// Rebuild a report (HTML with plots, Markdown, CSV) from a saved result file.
+    /// Rebuild a report (HTML with plots, Markdown, CSV) from a saved result file; several results
+    /// (from several machines) make one fleet report.
     Report(report::ReportArgs),
     /// Compare two saved runs; exit code 1 on a significant regression beyond the threshold.
     CompareRuns(compare_runs::CompareRunsArgs),
@@ -43,6 +45,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Find the largest batch that fits and the best-throughput batch (each probe in a child process).
     OptimizeBatch(optimize::OptimizeArgs),
+    /// Join the outputs of `infer run --shard I/N` into one predictions file, checking every shard.
+    Merge(merge::MergeArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -149,5 +153,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CompareRuns(a) => Ok(compare_runs::compare_runs_cmd(&a)),
         Command::Profile(a) => profile::profile_cmd(&registry, &a),
         Command::OptimizeBatch(a) => optimize::optimize_batch(&registry, &a),
+        Command::Merge(a) => merge::merge(&a),
     }
 }

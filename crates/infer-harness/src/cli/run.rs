@@ -1,6 +1,11 @@
 //! `infer run`: one inference on `.npy` inputs, or classification of images in batches.
 
-use std::{io::Write, path::PathBuf, process::ExitCode, sync::mpsc};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::mpsc,
+};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -10,7 +15,12 @@ use infer_core::{
     postprocess::{Labels, Prediction, top_k_batch},
     preprocess::Preprocess,
 };
-use infer_harness::workload::{images_in, npy_inputs, preprocess_for};
+use infer_harness::{
+    environment::digest_path,
+    report::write_json,
+    shard::{self, CSV_HEADER, Existing, Expected, Manifest, Shard, Skipped},
+    workload::{images_in, npy_inputs, preprocess_for},
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -26,6 +36,16 @@ enum Format {
     Jsonl,
     /// One line per (image, rank).
     Csv,
+}
+
+impl Format {
+    /// The file extension, also the format's name in shard manifests.
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
 }
 
 /// Arguments of `infer run`.
@@ -59,17 +79,29 @@ pub struct RunArgs {
     /// Show raw scores instead of softmax probabilities.
     #[arg(long)]
     no_softmax: bool,
-    /// Write predictions to this file instead of stdout.
+    /// Write predictions to this file instead of stdout (with --shard: into this folder).
     #[arg(long)]
     predictions: Option<PathBuf>,
     /// Predictions format.
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
+    /// Classify only part I of N (0-based) of the folder, ordered by relative path: `I/N`, or
+    /// `auto/N` / `auto` to take I (and N) from the job engine (JOB_COMPLETION_INDEX,
+    /// SLURM_ARRAY_TASK_ID and _MIN/_COUNT, AWS_BATCH_JOB_ARRAY_INDEX). --predictions then names
+    /// a folder that receives shard-I-of-N.csv (or .jsonl) and its manifest; `infer merge` joins them.
+    #[arg(long, value_name = "I/N|auto/N|auto")]
+    shard: Option<String>,
+    /// With --shard: redo the shard even when the folder holds its complete output.
+    #[arg(long, requires = "shard")]
+    overwrite: bool,
 }
 
 pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     if a.input.is_empty() == a.images.is_empty() {
         bail!("give either --input x.npy (one or more) or image files / a folder of images");
+    }
+    if let Some(text) = &a.shard {
+        return run_shard(registry, a, text);
     }
     if let Some(path) = &a.output {
         infer_core::fsutil::check_writable(path)?;
@@ -114,7 +146,32 @@ fn warn_non_finite(inputs: &[Tensor], specs: &[infer_core::TensorSpec]) {
 struct Decoded {
     names: Vec<String>,
     images: Vec<image::RgbImage>,
-    failures: Vec<String>,
+    failures: Vec<Skipped>,
+}
+
+/// What a classification did.
+struct Outcome {
+    done: usize,
+    total: usize,
+    failures: Vec<Skipped>,
+}
+
+impl Outcome {
+    /// Prints the summary; exit code 3 when some images were skipped.
+    fn finish(&self, fail_when_none_read: bool) -> anyhow::Result<ExitCode> {
+        eprintln!("classified {} of {} image(s)", self.done, self.total);
+        if self.failures.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!("{} image(s) skipped:", self.failures.len());
+        for f in &self.failures {
+            eprintln!("  {}", f.error);
+        }
+        if self.done == 0 && fail_when_none_read {
+            bail!("no image could be read");
+        }
+        Ok(ExitCode::from(EXIT_PARTIAL))
+    }
 }
 
 fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> anyhow::Result<ExitCode> {
@@ -127,6 +184,25 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
             files.to_vec()
         }
     };
+    let items: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .map(|p| {
+            let name = p.display().to_string();
+            (p, name)
+        })
+        .collect();
+    classify_items(session, a, labels, &items, a.predictions.as_deref())?.finish(true)
+}
+
+/// Classifies `items` (file, name to print) in batches, writing predictions to `target` (atomically)
+/// or to stdout.
+fn classify_items(
+    session: &mut dyn Session,
+    a: &RunArgs,
+    labels: Option<&Labels>,
+    items: &[(PathBuf, String)],
+    target: Option<&Path>,
+) -> anyhow::Result<Outcome> {
     let spec = session.inputs().first().context("the model has no inputs")?.clone();
     if session.inputs().len() != 1 {
         bail!("the model takes {} inputs; images can feed only single-input models", session.inputs().len());
@@ -140,18 +216,18 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
     }
     // Predictions go to a temporary file beside the target, renamed into place at the end: an
     // unwritable path fails before any work, and an interrupted run never leaves half a file.
-    let mut file = a.predictions.as_deref().map(infer_core::fsutil::temp_for).transpose()?;
+    let mut file = target.map(infer_core::fsutil::temp_for).transpose()?;
     let mut out: Box<dyn Write + '_> = match &mut file {
         Some(f) => Box::new(std::io::BufWriter::new(f.as_file_mut())),
         None => Box::new(std::io::stdout().lock()),
     };
     if matches!(a.format, Format::Csv) {
-        writeln!(out, "file,rank,index,score,label")?;
+        writeln!(out, "{CSV_HEADER}")?;
     }
     // Decode the next batch on the rayon pool while the model runs the current one.
     let (tx, rx) = mpsc::sync_channel::<Decoded>(1);
-    let chunks: Vec<Vec<PathBuf>> = files.chunks(a.batch_size as usize).map(<[PathBuf]>::to_vec).collect();
-    let total = files.len();
+    let chunks: Vec<Vec<(PathBuf, String)>> = items.chunks(a.batch_size as usize).map(<[_]>::to_vec).collect();
+    let total = items.len();
     let progress = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) = indicatif::ProgressStyle::with_template("classifying [{bar:30}] {pos}/{len} images ({elapsed})")
     {
@@ -159,6 +235,7 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
     }
     let mut failures = Vec::new();
     let mut done = 0;
+    let mut batches = 0;
     std::thread::scope(|scope| -> anyhow::Result<()> {
         scope.spawn(move || {
             for chunk in chunks {
@@ -183,33 +260,132 @@ fn classify(session: &mut dyn Session, a: &RunArgs, labels: Option<&Labels>) -> 
             )?;
             write_predictions(&mut out, a.format, &batch.names, &preds)?;
             done += batch.names.len();
+            batches += 1;
+            kill_hook(batches);
         }
         Ok(())
     })?;
     out.flush()?;
     drop(out);
     progress.finish_and_clear();
-    if let (Some(f), Some(p)) = (file, &a.predictions) {
+    if let (Some(f), Some(p)) = (file, target) {
         f.persist(p).with_context(|| format!("{}: cannot write the predictions file", p.display()))?;
     }
-    eprintln!("classified {done} of {total} image(s)");
-    if failures.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("{} image(s) skipped:", failures.len());
-    for f in &failures {
-        eprintln!("  {f}");
-    }
-    if done == 0 {
-        bail!("no image could be read");
-    }
-    Ok(ExitCode::from(EXIT_PARTIAL))
+    Ok(Outcome { done, total, failures })
 }
 
-fn decode(paths: &[PathBuf]) -> Decoded {
-    let results: Vec<(String, Result<image::RgbImage, String>)> = paths
+/// A hidden hook for the sharding tests: `INFER_TEST_KILL_AFTER_BATCHES=K` makes `infer run` abort
+/// after its K-th batch, as a killed job would, leaving its output unfinished. Honoured only in
+/// debug builds or with the `test-hooks` feature.
+fn kill_hook(batches: usize) {
+    if !(cfg!(debug_assertions) || cfg!(feature = "test-hooks")) {
+        return;
+    }
+    if std::env::var("INFER_TEST_KILL_AFTER_BATCHES").ok().and_then(|v| v.parse().ok()) == Some(batches) {
+        std::process::abort();
+    }
+}
+
+/// `infer run MODEL DIR --shard I/N --predictions FOLDER`: classifies this shard's part of the
+/// folder into `FOLDER/shard-I-of-N.{csv,jsonl}` and writes its manifest last; keeps a complete
+/// earlier output of the same work unless `--overwrite`.
+fn run_shard(registry: &Registry, a: &RunArgs, text: &str) -> anyhow::Result<ExitCode> {
+    let (shard, origin) = Shard::from_arg(text).map_err(anyhow::Error::msg)?;
+    if !a.input.is_empty() {
+        bail!("--shard splits a folder of images; it does not apply to --input");
+    }
+    let dir = match a.images.as_slice() {
+        [dir] if dir.is_dir() => dir,
+        _ => bail!("--shard takes one folder of images (its images are split by relative path), not files"),
+    };
+    let folder = a.predictions.as_deref().context(
+        "--shard needs --predictions FOLDER: each shard writes shard-I-of-N.csv (or .jsonl) and its manifest there",
+    )?;
+    if folder.is_file() {
+        bail!("{}: with --shard, --predictions names a folder, and this is a file", folder.display());
+    }
+    std::fs::create_dir_all(folder).with_context(|| format!("{}: cannot create the folder", folder.display()))?;
+    let list = shard::list_inputs(dir)?;
+    let model_digest = digest_path(&a.model.model)?;
+    let settings = settings(a)?;
+    let ext = a.format.extension();
+    let expected = Expected {
+        shard,
+        inputs_digest: &list.digest,
+        format: ext,
+        settings: &settings,
+        model_digest: Some(&model_digest),
+    };
+    let manifest_path = shard.manifest_path(folder);
+    match shard::existing(folder, &expected)? {
+        Existing::Complete(m) if !a.overwrite => {
+            eprintln!(
+                "shard {shard} ({origin}): {} is complete ({} inputs); kept (--overwrite redoes it)",
+                manifest_path.display(),
+                m.inputs.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Existing::Other(why) if !a.overwrite => {
+            bail!("{}: {why}; use --overwrite to replace it, or another --predictions folder", manifest_path.display())
+        }
+        _ => {}
+    }
+    // The manifest marks a complete output: gone until this run has written its predictions.
+    match std::fs::remove_file(&manifest_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("{}: cannot remove the old manifest", manifest_path.display()));
+        }
+        _ => {}
+    }
+    let range = shard.range(list.names.len());
+    eprintln!(
+        "shard {shard} ({origin}): inputs {} to {} of {} (sorted by relative path)",
+        range.start,
+        range.end,
+        list.names.len()
+    );
+    let labels = a.labels.as_deref().map(Labels::from_file).transpose()?;
+    let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
+    let mut session = backend.load(&a.model.model, &a.model.options(a.device))?;
+    let items: Vec<(PathBuf, String)> =
+        list.files[range.clone()].iter().cloned().zip(list.names[range.clone()].iter().cloned()).collect();
+    let predictions = shard.predictions_path(folder, ext);
+    let outcome = classify_items(session.as_mut(), a, labels.as_ref(), &items, Some(&predictions))?;
+    let manifest = Manifest {
+        shard: shard.index,
+        shards: shard.count,
+        inputs_digest: list.digest.clone(),
+        inputs_total: list.names.len(),
+        inputs: list.names[range].to_vec(),
+        skipped: outcome.failures.clone(),
+        predictions: format!("{}.{ext}", shard.stem()),
+        predictions_digest: digest_path(&predictions)?,
+        format: ext.into(),
+        settings,
+        model: a.model.model.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        model_digest: Some(model_digest),
+        host: infer_harness::environment::Environment::capture(0).host,
+        infer_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    write_json(&manifest_path, &manifest)?;
+    eprintln!("wrote {} and {}", predictions.display(), manifest_path.display());
+    outcome.finish(false)
+}
+
+/// The settings that shape the predictions, in words (shards with other settings do not merge).
+fn settings(a: &RunArgs) -> anyhow::Result<String> {
+    let labels = match &a.labels {
+        Some(p) => format!("labels {}", digest_path(p)?),
+        None => "no labels".into(),
+    };
+    Ok(format!("top {}, {}, {labels}", a.top.unwrap_or(5), if a.no_softmax { "raw scores" } else { "softmax" }))
+}
+
+fn decode(items: &[(PathBuf, String)]) -> Decoded {
+    let results: Vec<(String, Result<image::RgbImage, String>)> = items
         .par_iter()
-        .map(|p| (p.display().to_string(), Preprocess::load_image(p).map_err(|e| e.to_string())))
+        .map(|(p, name)| (name.clone(), Preprocess::load_image(p).map_err(|e| e.to_string())))
         .collect();
     let mut d = Decoded { names: Vec::new(), images: Vec::new(), failures: Vec::new() };
     for (name, r) in results {
@@ -218,7 +394,7 @@ fn decode(paths: &[PathBuf]) -> Decoded {
                 d.names.push(name);
                 d.images.push(img);
             }
-            Err(e) => d.failures.push(e),
+            Err(error) => d.failures.push(Skipped { input: name, error }),
         }
     }
     d

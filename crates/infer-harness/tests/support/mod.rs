@@ -1,6 +1,8 @@
 //! Synthetic results shared by the report tests: rows with known medians and raw samples.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod browser;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
