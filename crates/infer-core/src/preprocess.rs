@@ -38,7 +38,8 @@ pub const MAX_DECODE_ALLOC: u64 = 1 << 30;
 pub const MAX_RESIZED_PIXELS: u64 = 1 << 28;
 
 /// How an image is brought to the model's input size. Both use bilinear filtering
-/// (`FilterType::Triangle`, antialiased when shrinking, like PIL's bilinear).
+/// (`FilterType::Triangle`, antialiased when shrinking, like PIL's bilinear), horizontally and
+/// then vertically with the intermediate image rounded to 8 bits, as PIL does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Resize {
@@ -332,7 +333,11 @@ impl Preprocess {
         let src = if (rw, rh) == (w, h) {
             img
         } else {
-            resized = image::imageops::resize(img, rw, rh, FilterType::Triangle);
+            // As PIL (torchvision's image backend) does: the horizontal pass first, rounded to
+            // 8 bits, then the vertical pass. Resampling both ways at once rounds once instead,
+            // which differs from torchvision by a level over whole smooth areas (a sky, a glow).
+            let wide = image::imageops::resize(img, rw, h, FilterType::Triangle);
+            resized = image::imageops::resize(&wide, rw, rh, FilterType::Triangle);
             &resized
         };
         let (ow, oh) = self.output_size();
@@ -374,7 +379,8 @@ impl Preprocess {
                 (rw, rh, offset(rw), offset(rh))
             }
         };
-        let pixels = u64::from(rw) * u64::from(rh);
+        // The horizontal pass makes an `rw` x `h` image before the vertical one.
+        let pixels = u64::from(rw) * u64::from(rh.max(h));
         if pixels > MAX_RESIZED_PIXELS {
             return Err(too_large(w, h, pixels));
         }

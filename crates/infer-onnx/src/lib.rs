@@ -69,7 +69,9 @@ pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
 
 /// Refuses an external-data `location` that would make ONNX Runtime read a file outside the
 /// model's folder (cf. CVE-2024-27318): an absolute path, a `..` component, or a link inside the
-/// folder that resolves to a file outside it.
+/// folder that resolves to a file outside it. A path that cannot be resolved (a missing file, a
+/// dangling link, a loop of links) is refused too: what it would point to cannot be checked, and
+/// a link that dangles now may point anywhere by the time ONNX Runtime opens it.
 fn check_external_data(model: &Path, location: &str) -> Result<()> {
     let refuse = |why: &str| {
         Err(Error::load(
@@ -91,9 +93,15 @@ fn check_external_data(model: &Path, location: &str) -> Result<()> {
     }
     let folder = model.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let target = folder.join(p);
-    if let (Ok(folder), Ok(target)) = (folder.canonicalize(), target.canonicalize())
-        && !target.starts_with(&folder)
-    {
+    let folder = match folder.canonicalize() {
+        Ok(f) => f,
+        Err(e) => return refuse(&format!("cannot be checked: the model's folder cannot be resolved ({e})")),
+    };
+    let target = match target.canonicalize() {
+        Ok(t) => t,
+        Err(e) => return refuse(&format!("cannot be resolved ({e}): a missing file or a dangling link")),
+    };
+    if !target.starts_with(&folder) {
         return refuse(&format!("leaves the model's folder through a link (it resolves to {})", target.display()));
     }
     Ok(())
@@ -150,6 +158,11 @@ mod tests {
         std::fs::create_dir(&models).unwrap();
         std::fs::write(models.join("w.bin"), b"1234").unwrap();
         std::os::unix::fs::symlink(&secret, models.join("link.bin")).unwrap();
+        // A link to nothing (yet): canonicalize fails, which must not count as "inside".
+        std::os::unix::fs::symlink(dir.path().join("not_yet.bin"), models.join("dangling.bin")).unwrap();
+        // Two links pointing at each other never resolve.
+        std::os::unix::fs::symlink(models.join("loop_b.bin"), models.join("loop_a.bin")).unwrap();
+        std::os::unix::fs::symlink(models.join("loop_a.bin"), models.join("loop_b.bin")).unwrap();
         let cases = [
             ("w.bin", None),
             ("./w.bin", None),
@@ -160,6 +173,9 @@ mod tests {
             ("C:\\secret.bin", Some("is absolute")),
             ("", Some("is empty")),
             ("link.bin", Some("through a link")),
+            ("dangling.bin", Some("cannot be resolved")),
+            ("loop_a.bin", Some("cannot be resolved")),
+            ("missing.bin", Some("cannot be resolved")),
         ];
         for (location, refusal) in cases {
             let path = models.join("m.onnx");
