@@ -24,5 +24,6 @@ pub mod profile;
 pub mod report;
 pub mod rounds;
 pub mod runs;
+pub mod scenario;
 pub mod svg;
 pub mod workload;
