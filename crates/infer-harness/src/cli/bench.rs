@@ -81,8 +81,9 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &a.json {
         infer_core::fsutil::check_writable(path)?;
+        let done = if a.serving.scenario == ScenarioKind::SingleStream { "batch sizes" } else { "devices" };
         infer_harness::interrupt::announce(format!(
-            "interrupted: the batch sizes finished so far are in {}",
+            "interrupted: the {done} finished so far are in {}",
             path.display()
         ))
         .map_err(anyhow::Error::msg)?;

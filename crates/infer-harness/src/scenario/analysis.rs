@@ -96,8 +96,8 @@ pub struct QueueingReport {
     pub last_quarter_queue_ms: f64,
     /// Last minus first.
     pub growth_ms: f64,
-    /// The growth above which queueing counts as growing: [`GROWTH_COMPUTES`] median compute
-    /// times, at least 1 ms.
+    /// The growth above which queueing counts as growing: [`GROWTH_COMPUTES`] times the median
+    /// compute time, at least 1 ms.
     pub growth_threshold_ms: f64,
     /// Completed requests per second (first-to-last completion).
     pub completed_rate: Option<f64>,
@@ -143,7 +143,7 @@ pub struct Analysis {
 /// The largest generator shortfall for a valid run: sending 2% slower than scheduled.
 pub const RATE_MARGIN: f64 = 0.02;
 /// Queue-time growth above this many median compute times (and [`SERVED_MARGIN`]) is growth.
-pub const GROWTH_COMPUTES: f64 = 2.0;
+pub const GROWTH_COMPUTES: f64 = 1.0;
 /// Serving fewer than `1 − SERVED_MARGIN` of the offered requests per second (and a growing queue
 /// time) is a growing backlog.
 pub const SERVED_MARGIN: f64 = 0.05;

@@ -26,6 +26,11 @@ use std::path::{Path, PathBuf};
 use infer_core::{Error, Result, rng::SplitMix64};
 use serde::{Deserialize, Serialize};
 
+/// The lowest rate accepted, requests per second (one an hour).
+pub const MIN_RATE: f64 = 1.0 / 3600.0;
+/// The highest rate accepted, requests per second.
+pub const MAX_RATE: f64 = 1e6;
+
 /// The largest trace file read (a trace is text: 64 MiB is millions of gaps).
 pub const MAX_TRACE_BYTES: u64 = 64 << 20;
 
@@ -80,10 +85,10 @@ impl Arrivals {
     /// that needs one.
     pub fn gaps(&self, rate: Option<f64>, seed: u64) -> Result<Gaps> {
         if let Some(r) = rate
-            && !(r.is_finite() && r > 0.0)
+            && !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r))
         {
             return Err(Error::InvalidInput(format!(
-                "invalid rate {r}: expected a positive number of requests per second"
+                "invalid rate {r}: expected requests per second between {MIN_RATE} and {MAX_RATE}"
             )));
         }
         let need_rate = || {

@@ -7,9 +7,11 @@
 //! pass and the lowest failure until they are within the precision asked. A probe passes when
 //! the rule says, at its confidence, that the percentile is within the bound, the generator kept
 //! to its schedule, and queueing did not grow; it fails when the rule says the percentile is over
-//! the bound, the generator fell behind, or queueing grew. A probe the rule could not decide
-//! within its caps counts as a failure above a pass; below any pass it ends the search, since a
-//! lower rate gives even fewer requests in the same time.
+//! the bound, the generator fell behind, or queueing grew. A probe that reaches its caps
+//! undecided although it had the requests a pass needs (the percentile is close to the bound)
+//! fails. One whose caps left it fewer requests than a pass needs has too few: it counts as a
+//! failure above a pass, and with no pass yet it ends the search, since a lower rate gives even
+//! fewer requests in the same time.
 
 use std::time::{Duration, Instant};
 
@@ -17,9 +19,10 @@ use infer_core::{Error, Result, Session};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    early_stopping::{Rule, Verdict},
+    arrivals::MAX_RATE,
+    early_stopping::{EarlyStopping, Rule, Verdict},
     samples::Samples,
-    server::{ServerConfig, ServerReport, ServerStop, fmt_pct, run_server, warm_up},
+    server::{ServerConfig, ServerReport, ServerStop, fmt_num, fmt_pct, run_server, warm_up},
 };
 
 /// How to search.
@@ -69,8 +72,8 @@ pub enum Outcome {
     Pass,
     /// Over the bound, not sustained, or not offered (generator behind).
     Fail,
-    /// The rule could not decide within the probe's caps.
-    Undecided,
+    /// Undecided because the probe's caps left fewer requests than a pass needs.
+    TooFew,
 }
 
 /// One probe of the search.
@@ -80,7 +83,7 @@ pub struct Probe {
     pub rate: f64,
     /// Whether the probe passed (verdict pass, valid, sustainable).
     pub passed: bool,
-    /// Pass, fail or undecided.
+    /// Pass, fail, or too few requests to tell.
     pub outcome: Outcome,
     /// The early-stopping verdict.
     pub verdict: Verdict,
@@ -148,8 +151,8 @@ pub struct Bisection {
 
 /// Searches for the highest passing rate from `start`: doubling while probes pass, halving while
 /// they fail (giving up below `min_rate`), then bisecting until the lowest failure is within
-/// `precision` above the highest pass, at most `max_probes` probes. An undecided probe is a
-/// failure above a pass, and ends the search when nothing passed yet.
+/// `precision` above the highest pass, at most `max_probes` probes. A probe with too few requests
+/// is a failure above a pass, and ends the search when nothing passed yet.
 ///
 /// # Errors
 /// Invalid settings and the first error of `probe`.
@@ -176,14 +179,14 @@ pub fn bisect(
         // Every probe lies above the highest pass and below the lowest failure.
         match outcome {
             Outcome::Pass => lo = Some(rate),
-            Outcome::Undecided if lo.is_none() => {
+            Outcome::TooFew if lo.is_none() => {
                 note = Some(format!(
-                    "undecided at {rate:.3} req/s within the probe's limits, with nothing passed yet: \
-                     lower rates would give even fewer requests (raise the probe time)"
+                    "too few requests at {rate:.3} req/s within the probe's time to decide, with nothing passed yet: \
+                     lower rates would give even fewer (raise --probe-time)"
                 ));
                 break;
             }
-            Outcome::Fail | Outcome::Undecided => hi = Some(rate),
+            Outcome::Fail | Outcome::TooFew => hi = Some(rate),
         }
         rate = match (lo, hi) {
             (Some(l), Some(h)) if h <= l * (1.0 + precision) => {
@@ -235,8 +238,15 @@ pub fn find_max_rate(
     let mut runs: Vec<ServerReport> = Vec::new();
     let mut probes: Vec<Probe> = Vec::new();
     let pct = fmt_pct(config.rule.percentile);
+    let needed = EarlyStopping::new(config.rule).min_passing(0);
     let bisection =
         bisect(closed_loop_per_s / 2.0, closed_loop_per_s / 64.0, config.precision, config.max_probes, &mut |rate| {
+            if rate > MAX_RATE {
+                log(&format!(
+                    "{rate:.0} req/s is above the highest rate a run accepts ({MAX_RATE}): counted as a failure"
+                ));
+                return Ok(Outcome::Fail);
+            }
             let probe_config = ServerConfig {
                 rate: Some(rate),
                 stop,
@@ -244,7 +254,7 @@ pub fn find_max_rate(
                 ..config.server.clone()
             };
             let run = run_server(session, samples, &probe_config)?;
-            let probe = judge(rate, &run, &pct);
+            let probe = judge(rate, &run, &pct, needed);
             log(&format!(
                 "probe {}: {rate:.2} req/s: {} ({})",
                 probes.len() + 1,
@@ -276,30 +286,35 @@ pub fn find_max_rate(
     })
 }
 
-/// A probe's outcome from its run.
-fn judge(rate: f64, run: &ServerReport, pct: &str) -> Probe {
+/// A probe's outcome from its run; `needed` is the fewest requests a pass takes (`h(0)`).
+fn judge(rate: f64, run: &ServerReport, pct: &str, needed: u64) -> Probe {
     let es = run.early_stopping.as_ref();
     let verdict = es.map_or(Verdict::Undecided, |e| e.verdict);
     let (judged, over) = es.map_or((0, 0), |e| (e.judged, e.over));
-    let bound = es.map_or(f64::NAN, |e| e.bound_ms);
+    let bound = fmt_num(es.map_or(f64::NAN, |e| e.bound_ms));
+    let too_few = (judged as u64) < needed;
     let reason = if !run.valid {
         format!("invalid: the generator sent {:.1}% slower than scheduled", run.analysis.generator.shortfall * 100.0)
     } else if verdict == Verdict::Fail {
-        format!("p{pct} over {bound:.3} ms: {over} of {judged} requests over the bound")
+        format!("p{pct} over {bound} ms: {over} of {judged} requests over the bound")
     } else if !run.sustainable {
         "not sustainable: queueing grows".to_string()
     } else if verdict == Verdict::Pass {
-        format!("p{pct} within {bound:.3} ms: {over} of {judged} requests over the bound")
+        format!("p{pct} within {bound} ms: {over} of {judged} requests over the bound")
+    } else if too_few {
+        format!("too few requests to decide: {judged} within the probe's time, a pass needs {needed}")
     } else {
-        format!("undecided after {judged} requests ({over} over the bound)")
+        format!("undecided after {judged} requests ({over} over the bound): p{pct} is close to the bound")
     };
     let l = &run.analysis.latency_ms;
     let outcome = if !run.valid || !run.sustainable || verdict == Verdict::Fail {
         Outcome::Fail
     } else if verdict == Verdict::Pass {
         Outcome::Pass
+    } else if too_few {
+        Outcome::TooFew
     } else {
-        Outcome::Undecided
+        Outcome::Fail
     };
     Probe {
         rate,
@@ -322,7 +337,7 @@ pub fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Pass => "pass",
         Outcome::Fail => "fail",
-        Outcome::Undecided => "undecided",
+        Outcome::TooFew => "too few",
     }
 }
 
@@ -378,17 +393,17 @@ mod tests {
 
     #[test]
     fn the_bracket_follows_the_answers() {
-        use Outcome::{Fail, Pass, Undecided};
-        let mut answers = [Pass, Fail, Pass, Undecided, Fail, Pass].into_iter();
+        use Outcome::{Fail, Pass, TooFew};
+        let mut answers = [Pass, Fail, Pass, TooFew, Fail, Pass].into_iter();
         let b = bisect(50.0, 1.0, 0.05, 6, &mut |_| Ok(answers.next().unwrap())).unwrap();
         let rates: Vec<f64> = b.tried.iter().map(|t| t.0).collect();
-        assert_eq!(rates, [50.0, 100.0, 75.0, 87.5, 81.25, 78.125], "undecided above a pass is a failure");
+        assert_eq!(rates, [50.0, 100.0, 75.0, 87.5, 81.25, 78.125], "too few above a pass is a failure");
         assert_eq!(b.max_rate, Some(78.125));
         assert!(b.converged && b.note.is_none(), "81.25 is within 5% of 78.125");
-        // Undecided with nothing passed: lower rates cannot decide sooner, the search ends.
-        let mut answers = [Fail, Undecided].into_iter();
+        // Too few with nothing passed: lower rates cannot decide sooner, the search ends.
+        let mut answers = [Fail, TooFew].into_iter();
         let b = bisect(50.0, 1.0, 0.05, 6, &mut |_| Ok(answers.next().unwrap())).unwrap();
         assert_eq!((b.tried.len(), b.max_rate), (2, None));
-        assert!(b.note.unwrap().starts_with("undecided at 25.000 req/s"));
+        assert!(b.note.unwrap().starts_with("too few requests at 25.000 req/s"));
     }
 }

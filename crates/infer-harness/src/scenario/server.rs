@@ -57,14 +57,18 @@ impl ServerStop {
     pub fn label(&self) -> String {
         match self {
             ServerStop::Requests(n) => format!("{n} requests"),
-            ServerStop::Duration(d) => format!("requests scheduled within {:.3} s", d.as_secs_f64()),
-            ServerStop::EarlyStopping { bound, rule, max_requests, max_time } => format!(
-                "early stopping on p{} ≤ {:.3} ms at {}% confidence (at most {max_requests} requests or {:.0} s)",
-                fmt_pct(rule.percentile),
-                bound.as_secs_f64() * 1e3,
-                fmt_pct(rule.confidence),
-                max_time.as_secs_f64()
-            ),
+            ServerStop::Duration(d) => format!("requests scheduled within {} s", fmt_num(d.as_secs_f64())),
+            ServerStop::EarlyStopping { bound, rule, max_requests, max_time } => {
+                let requests =
+                    if *max_requests == usize::MAX { String::new() } else { format!("{max_requests} requests or ") };
+                format!(
+                    "early stopping on p{} ≤ {} ms at {}% confidence (at most {requests}{} s of schedule)",
+                    fmt_pct(rule.percentile),
+                    fmt_num(bound.as_secs_f64() * 1e3),
+                    fmt_pct(rule.confidence),
+                    fmt_num(max_time.as_secs_f64())
+                )
+            }
         }
     }
 }
@@ -72,8 +76,14 @@ impl ServerStop {
 /// A fraction as a percentage without trailing zeros (0.99 → 99, 0.995 → 99.5).
 #[must_use]
 pub fn fmt_pct(fraction: f64) -> String {
-    let s = format!("{:.3}", fraction * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    fmt_num(fraction * 100.0)
+}
+
+/// A number with at most three decimals and no trailing zeros (500.0 → 500, 2.5 → 2.5).
+#[must_use]
+pub fn fmt_num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 /// How to run the server scenario.
@@ -234,8 +244,19 @@ pub fn run_server(session: &mut dyn Session, samples: &Samples, config: &ServerC
     run.finish(queue.waiting.len(), warmup_iterations)
 }
 
+/// Tells the worker that the generator is done, however the generator ends.
+struct Done<'a>(&'a Shared);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.lock().generator_done = true;
+        self.0.ready.notify_all();
+    }
+}
+
 /// The generator: sends each request at its scheduled time until the stop rule or the flag says so.
 fn generate(shared: &Shared, schedule: Schedule, stop: ServerStop, origin: Instant) {
+    let _done = Done(shared);
     for (id, at) in schedule.enumerate() {
         if shared.stop.load(Ordering::SeqCst) {
             break;
@@ -250,7 +271,7 @@ fn generate(shared: &Shared, schedule: Schedule, stop: ServerStop, origin: Insta
         if !more {
             break;
         }
-        let target = origin + Duration::from_secs_f64(at);
+        let Some(target) = Duration::try_from_secs_f64(at).ok().and_then(|d| origin.checked_add(d)) else { break };
         loop {
             let now = Instant::now();
             if now >= target || shared.stop.load(Ordering::SeqCst) {
@@ -265,10 +286,6 @@ fn generate(shared: &Shared, schedule: Schedule, stop: ServerStop, origin: Insta
         shared.lock().waiting.push_back(Pending { id, scheduled: at, sent });
         shared.ready.notify_one();
     }
-    let mut queue = shared.lock();
-    queue.generator_done = true;
-    drop(queue);
-    shared.ready.notify_all();
 }
 
 /// The worker's side of a run: records and the early-stopping state.

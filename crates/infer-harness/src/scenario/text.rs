@@ -7,7 +7,7 @@ use super::{
     early_stopping::Verdict,
     offline::OfflineReport,
     search::SearchReport,
-    server::{ServerReport, fmt_pct},
+    server::{ServerReport, fmt_num, fmt_pct},
 };
 use crate::report::Table;
 
@@ -124,14 +124,14 @@ pub fn server_text(r: &ServerReport) -> String {
     if let Some(es) = &r.early_stopping {
         let _ = writeln!(
             s,
-            "early stopping: p{} {} {:.3} ms ({} of {} judged requests over; estimate {}); {} unserved",
+            "early stopping: p{} {} {} ms ({} of {} judged requests over; estimate {}); {} unserved",
             fmt_pct(es.percentile),
             match es.verdict {
                 Verdict::Pass => "within",
                 Verdict::Fail => "over",
                 Verdict::Undecided => "undecided against",
             },
-            es.bound_ms,
+            fmt_num(es.bound_ms),
             es.over,
             es.judged,
             es.estimate_ms.map_or_else(|| "-".into(), |v| format!("{v:.3} ms")),
@@ -190,6 +190,5 @@ pub fn search_text(r: &SearchReport, backend: &str, device: &str) -> String {
 }
 
 fn trim(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    fmt_num(v)
 }

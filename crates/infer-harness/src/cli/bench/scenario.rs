@@ -10,7 +10,7 @@ use infer_harness::{
     report::write_json,
     scenario::{
         Scenario, ScenarioKind, ScenarioReport, ScenarioSpec,
-        arrivals::Arrivals,
+        arrivals::{Arrivals, MAX_RATE, MIN_RATE},
         batcher::BatchPolicy,
         early_stopping::Rule,
         measure,
@@ -262,12 +262,14 @@ fn stall_hook(backend: &str) -> Option<(Duration, Duration)> {
     Some((parse_duration(stall).ok()?, parse_duration(after).ok()?))
 }
 
-/// A rate in requests per second: positive, at most a million.
+/// A rate in requests per second, within [`MIN_RATE`]..=[`MAX_RATE`].
 fn parse_rate(text: &str) -> Result<f64, String> {
     let t = text.trim().trim_end_matches("/s");
     match t.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
-        _ => Err(format!("invalid rate `{text}`: expected requests per second, e.g. 25 or 12.5")),
+        Ok(v) if v.is_finite() && (MIN_RATE..=MAX_RATE).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "invalid rate `{text}`: expected requests per second between {MIN_RATE:.6} and {MAX_RATE}, e.g. 25 or 12.5"
+        )),
     }
 }
 
