@@ -28,6 +28,7 @@ pub mod reporters;
 pub mod rounds;
 pub mod runner;
 pub mod runs;
+pub mod scenario;
 pub mod shard;
 #[cfg(test)]
 mod testing;

@@ -9,9 +9,12 @@ use infer_harness::{
     measure::{MeasureSpec, measure_each},
     memory::{self, mib, parse_bytes},
     report::{BenchReport, bench_table, write_json},
+    scenario::ScenarioKind,
 };
 
 use super::{Devices, ModelArgs, Sizes, parse_devices, parse_sizes};
+
+mod scenario;
 
 /// Arguments of `infer bench`.
 #[derive(Debug, Args)]
@@ -63,6 +66,8 @@ pub struct BenchArgs {
     /// per-request latency across workers, total throughput and RSS over time.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: Option<u16>,
+    #[command(flatten)]
+    pub(super) serving: scenario::ScenarioArgs,
 }
 
 /// The batch sizes of `--sweep`.
@@ -76,14 +81,30 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &a.json {
         infer_core::fsutil::check_writable(path)?;
+        let done = if a.serving.scenario == ScenarioKind::SingleStream { "batch sizes" } else { "devices" };
         infer_harness::interrupt::announce(format!(
-            "interrupted: the batch sizes finished so far are in {}",
+            "interrupted: the {done} finished so far are in {}",
             path.display()
         ))
         .map_err(anyhow::Error::msg)?;
     }
     let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     crash_hook(backend.name());
+    a.serving.check(a.concurrency.is_some(), a.sweep)?;
+    if a.serving.scenario != ScenarioKind::SingleStream {
+        let plan = scenario::Plan {
+            model: &a.model,
+            devices: &a.device.0,
+            warmup: a.warmup,
+            iterations: a.iterations,
+            duration: a.duration,
+            batch_sizes: a.batch_sizes.as_ref().map(|s| s.0.clone()),
+            dims: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+            json: a.json.as_deref(),
+            quiet: a.quiet,
+        };
+        return scenario::run(backend, &a.serving, &plan);
+    }
     let stop = match (a.iterations, a.duration) {
         (_, Some(d)) => Stop::Duration(d),
         (Some(n), None) => Stop::Iterations(usize::try_from(n)?),
@@ -253,7 +274,7 @@ fn load(
 /// `@BACKEND`, then optionally `#ROUND`, matched against the `INFER_ROUND` that `infer compare`
 /// gives its children) makes this child die as a crash in native code would. Honoured only in
 /// debug builds or with the `test-hooks` feature; release builds ignore it.
-fn crash_hook(backend: &str) {
+pub(super) fn crash_hook(backend: &str) {
     if !(cfg!(debug_assertions) || cfg!(feature = "test-hooks")) {
         return;
     }
