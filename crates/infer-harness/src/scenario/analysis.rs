@@ -157,7 +157,7 @@ pub const MIN_FOR_GROWTH: usize = 8;
 pub fn analyze(records: &[RequestRecord], batches: &[BatchRecord]) -> Result<Analysis> {
     let mut r = records.to_vec();
     r.sort_by(|a, b| a.scheduled_ms.total_cmp(&b.scheduled_ms).then(a.id.cmp(&b.id)));
-    let summary = |f: fn(&RequestRecord) -> f64| Sample::new(r.iter().map(f).collect()).map(|s| s.summary());
+    let summary = |f: fn(&RequestRecord) -> f64| Summary::new(&r.iter().map(f).collect::<Vec<_>>());
     let latency_ms = summary(RequestRecord::latency_ms)?;
     let queue_ms = summary(RequestRecord::queue_ms)?;
     let compute_ms = summary(RequestRecord::compute_ms)?;

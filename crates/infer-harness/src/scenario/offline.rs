@@ -6,10 +6,7 @@
 
 use std::time::Instant;
 
-use infer_core::{
-    Error, Result, Session,
-    stats::{Sample, Summary},
-};
+use infer_core::{Error, Result, Session, stats::Summary};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -116,7 +113,7 @@ pub fn run_offline(session: &mut dyn Session, samples: &Samples, config: &Offlin
             calls: calls_ms.len(),
             elapsed_s,
             throughput_per_s,
-            call_ms: Sample::new(calls_ms.clone())?.summary(),
+            call_ms: Summary::new(&calls_ms)?,
             calls_ms,
         });
     }
