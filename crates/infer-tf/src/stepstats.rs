@@ -209,13 +209,22 @@ pub fn events(devices: &[DeviceStats], run: u64, op_type_of: impl Fn(&str) -> Op
                 .op_type()
                 .map(str::to_string)
                 .or_else(|| op_type_of(&n.node_name))
-                .unwrap_or_else(|| "unknown".into()),
+                .map_or_else(|| "unknown".into(), |t| tf_op_name(&t).to_string()),
             node: n.node_name.clone(),
             duration_us: n.op_duration_us(),
             calls: 1,
             run: Some(run),
         })
         .collect()
+}
+
+/// The TensorFlow operator a kernel implements: oneDNN builds rewrite the graph with their own
+/// kernels (`_MklNativeMaxPool`, `_MklNativePadWithConv2D`, `_MklFusedMatMul`), which are
+/// reported under the operator they stand for (`MaxPool`, `PadWithConv2D`, `FusedMatMul`), so
+/// profiles read the same on every CPU.
+#[must_use]
+pub fn tf_op_name(kernel: &str) -> &str {
+    ["_MklNative", "_MklLayoutDependent", "_Mkl"].iter().find_map(|p| kernel.strip_prefix(p)).unwrap_or(kernel)
 }
 
 /// A field's value as the wire carries it.
@@ -533,5 +542,20 @@ mod tests {
         assert!(err.to_string().contains("NodeExecStats") && err.reason.contains("not UTF-8"), "{err}");
         // Empty input: no step stats, no devices.
         assert!(parse_run_metadata(&[]).unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod onednn_names {
+    #[test]
+    fn onednn_kernels_are_reported_as_the_operator_they_implement() {
+        for (kernel, op) in [
+            ("_MklNativeMaxPool", "MaxPool"),
+            ("_MklNativePadWithConv2D", "PadWithConv2D"),
+            ("_MklFusedMatMul", "FusedMatMul"),
+            ("Conv2D", "Conv2D"),
+        ] {
+            assert_eq!(super::tf_op_name(kernel), op);
+        }
     }
 }
