@@ -158,7 +158,22 @@ fn link_runtimes() -> anyhow::Result<()> {
         bail!("torch is not installed in the venv ({} has no lib/libtorch_cpu.so)", torch.display());
     }
     link(&torch, &root().join(".runtimes/libtorch"))?;
-    link_tensorflow(&site)
+    link_tensorflow(&site)?;
+    link_openvino(&site)
+}
+
+/// OpenVINO's C API from the `openvino` wheel, for infer-openvino (opened at run time):
+/// `.runtimes/openvino` is a link to the wheel's `openvino/libs` folder, where
+/// `libopenvino_c.so.<ver>` sits beside what it loads from its own folder (`$ORIGIN`):
+/// `libopenvino.so.<ver>`, TBB and the device plugins.
+fn link_openvino(site: &Path) -> anyhow::Result<()> {
+    let libs = site.join("openvino/libs");
+    let has_c_api = std::fs::read_dir(&libs)
+        .with_context(|| format!("openvino is not installed in the venv ({})", libs.display()))?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("libopenvino_c.so")));
+    anyhow::ensure!(has_c_api, "openvino is not installed in the venv (no libopenvino_c.so* in {})", libs.display());
+    link(&libs, &root().join(".runtimes/openvino"))
 }
 
 /// The TensorFlow C API from the `tensorflow-cpu` wheel, for the `tensorflow` crate:

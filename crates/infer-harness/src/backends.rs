@@ -15,6 +15,7 @@ pub fn registry() -> Registry {
     r.register(Box::new(infer_onnx::OnnxBackend));
     r.register(Box::new(infer_torch::TorchBackend));
     r.register(Box::new(infer_tf::TfBackend));
+    r.register(Box::new(infer_openvino::OpenVinoBackend));
     r
 }
 

@@ -5,7 +5,7 @@
 //! let registry = infer_harness::backends::registry();
 //! // Every backend is listed, usable or not, so reports can say why one is missing.
 //! let names: Vec<_> = registry.iter().map(|b| b.name()).collect();
-//! assert_eq!(names, ["onnx", "torch", "tf"]);
+//! assert_eq!(names, ["onnx", "torch", "tf", "openvino"]);
 //! ```
 
 pub mod analysis;

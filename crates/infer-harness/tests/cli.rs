@@ -31,6 +31,8 @@ fn backends_lists_every_backend_with_its_status() {
     assert!(stdout.lines().any(|l| l.starts_with("torch") && l.contains(torch)), "{stdout}");
     let tf = if cfg!(feature = "tf") { "available (2.21.0)" } else { "not compiled" };
     assert!(stdout.lines().any(|l| l.starts_with("tf") && l.contains(tf)), "{stdout}");
+    let openvino = if cfg!(feature = "openvino") { "available (2026.4.1)" } else { "not compiled" };
+    assert!(stdout.lines().any(|l| l.starts_with("openvino") && l.contains(openvino)), "{stdout}");
 }
 
 #[test]
@@ -275,6 +277,9 @@ fn compare_writes_tables_with_status_rows() {
     assert!(stdout.lines().any(|l| l.starts_with("torch") && l.contains(torch)), "{stdout}");
     let tf = if cfg!(feature = "tf") { "unavailable: the fixture has no savedmodel model" } else { "not compiled" };
     assert!(stdout.lines().any(|l| l.starts_with("tf") && l.contains(tf)), "{stdout}");
+    // OpenVINO reads the same model.onnx: measured too (ONNX Runtime stays `.onnx`'s default elsewhere).
+    let openvino = if cfg!(feature = "openvino") { "ok" } else { "not compiled" };
+    assert!(stdout.lines().any(|l| l.starts_with("openvino") && l.trim_end().ends_with(openvino)), "{stdout}");
     for f in ["compare.json", "compare.csv", "compare.md"] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
