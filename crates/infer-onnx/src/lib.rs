@@ -209,6 +209,22 @@ mod tests {
         let tiny = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny").join(name);
         // `two_inputs`: the int64 input `b` is cast and added, never gathered: no range.
         assert!(integer_input_ranges(&tiny("two_inputs.onnx")).unwrap().is_empty());
+        // `tiny_encoder` (written by `make_tiny.py` with `onnx.helper`): both tables found behind
+        // their shape-only ops; `attention_mask` reaches none.
+        let ranges = integer_input_ranges(&tiny("tiny_encoder.onnx")).unwrap();
+        let got: Vec<_> = ranges.iter().map(|(k, r)| (k.as_str(), r.lo, r.hi, r.evidence.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("input_ids", 0, 50, "Gather on initializer `word_embeddings` (50 rows), through Cast"),
+                (
+                    "token_type_ids",
+                    0,
+                    2,
+                    "Gather on initializer `token_type_embeddings` (2 rows), through Unsqueeze → Reshape"
+                ),
+            ]
+        );
         let dir = tempfile::tempdir().unwrap();
         let cut = dir.path().join("cut.onnx");
         let bytes = std::fs::read(tiny("tiny_cnn.onnx")).unwrap();
