@@ -15,13 +15,16 @@
 pub mod locate;
 pub mod profile;
 pub mod proto;
+pub mod ranges;
 #[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(not(feature = "runtime"))]
 #[path = "stub.rs"]
 mod runtime;
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
+
+pub use ranges::IntRange;
 
 use infer_core::{
     Backend, BackendInfo, Error, LoadOptions, ModelFormat, ParameterCount, Probe, Result, Session, Sniff,
@@ -51,20 +54,34 @@ pub fn sniff(probe: &Probe) -> Sniff {
     if probe.head.first() == Some(&0x08) { Sniff::Content(ONNX) } else { Sniff::Name(ONNX) }
 }
 
+/// Reads and decodes an ONNX file.
+fn read_model(path: &Path) -> Result<proto::ModelProto> {
+    let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
+    if bytes.is_empty() {
+        return Err(Error::load(path, "the file is empty: expected an ONNX model (protobuf)"));
+    }
+    proto::decode(&bytes).map_err(|reason| Error::load(path, reason))
+}
+
 /// Reads and validates an ONNX file without ONNX Runtime.
 ///
 /// # Errors
 /// [`Error::Load`] naming the file when it cannot be read or is not an ONNX model.
 pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
-    let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
-    if bytes.is_empty() {
-        return Err(Error::load(path, "the file is empty: expected an ONNX model (protobuf)"));
-    }
-    let summary = proto::summarize(&bytes).map_err(|reason| Error::load(path, reason))?;
+    let summary = proto::ModelSummary::of(&read_model(path)?);
     for location in &summary.external_data {
         check_external_data(path, location)?;
     }
     Ok(summary)
+}
+
+/// The range each integer input of an ONNX file must stay in, where the graph proves one (the
+/// input reaches an embedding lookup; see [`ranges`]), by input name.
+///
+/// # Errors
+/// [`Error::Load`] naming the file when it cannot be read or is not an ONNX model.
+pub fn integer_input_ranges(path: &Path) -> Result<BTreeMap<String, IntRange>> {
+    Ok(ranges::integer_input_ranges_of(&read_model(path)?))
 }
 
 /// Refuses an external-data `location` that would make ONNX Runtime read a file outside the
@@ -136,17 +153,13 @@ impl Backend for OnnxBackend {
 mod tests {
     use super::*;
 
-    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
-        let mut out = vec![(number << 3) | 2, u8::try_from(bytes.len()).unwrap()];
-        out.extend_from_slice(bytes);
-        out
-    }
-
     /// A model (IR 8) whose one initializer is stored as external data at `location`.
     fn model(location: &str) -> Vec<u8> {
-        let entry = [field(1, b"location"), field(2, location.as_bytes())].concat();
-        let initializer = [field(8, b"w"), field(13, &entry)].concat();
-        [vec![0x08, 8], field(7, &field(5, &initializer))].concat()
+        use prost::Message;
+        let entry = proto::StringStringEntryProto { key: "location".into(), value: location.into() };
+        let initializer = proto::TensorProto { name: "w".into(), external_data: vec![entry], ..Default::default() };
+        let graph = proto::GraphProto { initializer: vec![initializer], ..Default::default() };
+        proto::ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() }.encode_to_vec()
     }
 
     #[test]
@@ -189,5 +202,36 @@ mod tests {
                 (r, _) => panic!("{location}: unexpected {r:?}"),
             }
         }
+    }
+
+    #[test]
+    fn integer_input_ranges_reads_the_file_and_names_it_in_errors() {
+        let tiny = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny").join(name);
+        // `two_inputs`: the int64 input `b` is cast and added, never gathered: no range.
+        assert!(integer_input_ranges(&tiny("two_inputs.onnx")).unwrap().is_empty());
+        // `tiny_encoder` (written by `make_tiny.py` with `onnx.helper`): both tables found behind
+        // their shape-only ops; `attention_mask` reaches none.
+        let ranges = integer_input_ranges(&tiny("tiny_encoder.onnx")).unwrap();
+        let got: Vec<_> = ranges.iter().map(|(k, r)| (k.as_str(), r.lo, r.hi, r.evidence.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("input_ids", 0, 50, "Gather on initializer `word_embeddings` (50 rows), through Cast"),
+                (
+                    "token_type_ids",
+                    0,
+                    2,
+                    "Gather on initializer `token_type_embeddings` (2 rows), through Unsqueeze → Reshape"
+                ),
+            ]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cut = dir.path().join("cut.onnx");
+        let bytes = std::fs::read(tiny("tiny_cnn.onnx")).unwrap();
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let err = integer_input_ranges(&cut).unwrap_err().to_string();
+        assert!(err.contains("cut.onnx") && err.contains("not an ONNX model: truncated protobuf"), "{err}");
+        let err = integer_input_ranges(&dir.path().join("missing.onnx")).unwrap_err().to_string();
+        assert!(err.contains("missing.onnx") && err.contains("cannot read"), "{err}");
     }
 }

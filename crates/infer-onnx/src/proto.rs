@@ -1,6 +1,293 @@
-//! A minimal reader of the ONNX protobuf wire format: enough to validate that a file is an ONNX
-//! model, count its parameters and list the external-data files it refers to, without ONNX
-//! Runtime and without executing anything. Hostile bytes give an error, never a panic.
+//! ONNX's protobuf messages, declared by hand for `prost` (no `protoc`, nothing generated at build
+//! time), with only the fields infer reads: enough to check that a file is an ONNX model, count its
+//! parameters, list its external-data files and walk its main graph (nodes, initializers, typed
+//! inputs and outputs), without ONNX Runtime and without executing anything.
+//!
+//! Field numbers and types are those of `onnx/onnx.proto` (ONNX 1.23, proto2). Every other field
+//! (tensor data, doc strings, subgraphs, functions, …) is skipped by the decoder without being
+//! copied, so a 100 MB model costs its node list, not its weights. Hostile bytes give an error, never
+//! a panic: `prost` checks every length against the bytes that remain before it allocates, and
+//! stops nested messages at its recursion limit.
+//!
+//! ```
+//! use infer_onnx::proto::{GraphProto, ModelProto, NodeProto, summarize};
+//! use prost::Message;
+//!
+//! let node = NodeProto { op_type: "Relu".into(), input: vec!["x".into()], output: vec!["y".into()], ..Default::default() };
+//! let graph = GraphProto { node: vec![node], ..Default::default() };
+//! let bytes = ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() }.encode_to_vec();
+//! let summary = summarize(&bytes)?;
+//! assert_eq!((summary.ir_version, summary.nodes, summary.parameters), (8, 1, 0));
+//! # Ok::<(), String>(())
+//! ```
+
+use prost::Message;
+
+/// `ModelProto`: the file.
+#[derive(Clone, PartialEq, Message)]
+pub struct ModelProto {
+    /// The IR version the model was written for (0 or absent: not a model).
+    #[prost(int64, tag = "1")]
+    pub ir_version: i64,
+    /// The tool that wrote the model.
+    #[prost(string, tag = "2")]
+    pub producer_name: String,
+    /// The main graph.
+    #[prost(message, optional, tag = "7")]
+    pub graph: Option<GraphProto>,
+    /// The operator sets the graph uses.
+    #[prost(message, repeated, tag = "8")]
+    pub opset_import: Vec<OperatorSetIdProto>,
+}
+
+/// `OperatorSetIdProto`: one opset import.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct OperatorSetIdProto {
+    /// The operator domain (`""` is the default ONNX domain).
+    #[prost(string, tag = "1")]
+    pub domain: String,
+    /// The opset version in that domain.
+    #[prost(int64, tag = "2")]
+    pub version: i64,
+}
+
+/// `GraphProto`: nodes in topological order, the initializers (weights) and the graph's inputs
+/// and outputs.
+#[derive(Clone, PartialEq, Message)]
+pub struct GraphProto {
+    /// The nodes.
+    #[prost(message, repeated, tag = "1")]
+    pub node: Vec<NodeProto>,
+    /// The graph's name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// Constant tensors (weights), by name.
+    #[prost(message, repeated, tag = "5")]
+    pub initializer: Vec<TensorProto>,
+    /// The graph's inputs (before IR 4 they may repeat initializers, as defaults).
+    #[prost(message, repeated, tag = "11")]
+    pub input: Vec<ValueInfoProto>,
+    /// The graph's outputs.
+    #[prost(message, repeated, tag = "12")]
+    pub output: Vec<ValueInfoProto>,
+}
+
+/// `NodeProto`: one operator call.
+#[derive(Clone, PartialEq, Message)]
+pub struct NodeProto {
+    /// Names of the input values (`""` for an omitted optional input).
+    #[prost(string, repeated, tag = "1")]
+    pub input: Vec<String>,
+    /// Names of the output values.
+    #[prost(string, repeated, tag = "2")]
+    pub output: Vec<String>,
+    /// The node's name (may be empty).
+    #[prost(string, tag = "3")]
+    pub name: String,
+    /// The operator (`Gather`, `Cast`, …).
+    #[prost(string, tag = "4")]
+    pub op_type: String,
+    /// The operator's attributes.
+    #[prost(message, repeated, tag = "5")]
+    pub attribute: Vec<AttributeProto>,
+    /// The operator's domain (`""` is the default ONNX domain).
+    #[prost(string, tag = "7")]
+    pub domain: String,
+}
+
+impl NodeProto {
+    /// The attribute called `name`, if the node has it.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&AttributeProto> {
+        self.attribute.iter().find(|a| a.name == name)
+    }
+}
+
+/// `AttributeProto`, with the integer and tensor values only.
+#[derive(Clone, PartialEq, Message)]
+pub struct AttributeProto {
+    /// The attribute's name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// An `INT` attribute's value.
+    #[prost(int64, tag = "3")]
+    pub i: i64,
+    /// A `TENSOR` attribute's value (a `Constant` node's `value`).
+    #[prost(message, optional, tag = "5")]
+    pub t: Option<TensorProto>,
+    /// `AttributeProto.AttributeType` (2 = `INT`, 4 = `TENSOR`, …).
+    #[prost(int32, tag = "20")]
+    pub r#type: i32,
+}
+
+/// `TensorProto` without its data: shape, element type, name and where external data lives.
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorProto {
+    /// The shape.
+    #[prost(int64, repeated, packed = "false", tag = "1")]
+    pub dims: Vec<i64>,
+    /// `TensorProto.DataType` (1 = float, 7 = int64, …; see [`data_type`]).
+    #[prost(int32, tag = "2")]
+    pub data_type: i32,
+    /// The tensor's name (an initializer's is the value name nodes use).
+    #[prost(string, tag = "8")]
+    pub name: String,
+    /// `location`, `offset`, `length`, `checksum` of data stored in another file.
+    #[prost(message, repeated, tag = "13")]
+    pub external_data: Vec<StringStringEntryProto>,
+}
+
+/// `StringStringEntryProto`: one key and value.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct StringStringEntryProto {
+    /// The key.
+    #[prost(string, tag = "1")]
+    pub key: String,
+    /// The value.
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// `ValueInfoProto`: a named, typed value (a graph input or output).
+#[derive(Clone, PartialEq, Message)]
+pub struct ValueInfoProto {
+    /// The value's name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Its type.
+    #[prost(message, optional, tag = "2")]
+    pub r#type: Option<TypeProto>,
+}
+
+impl ValueInfoProto {
+    /// The element type (`TensorProto.DataType`) when the value is a tensor.
+    #[must_use]
+    pub fn elem_type(&self) -> Option<i32> {
+        match self.r#type.as_ref()?.value.as_ref()? {
+            TypeValue::TensorType(t) => Some(t.elem_type),
+        }
+    }
+}
+
+/// `TypeProto`, where only tensors are read (sequences, maps, … decode as no type).
+#[derive(Clone, PartialEq, Message)]
+pub struct TypeProto {
+    /// The kind of value.
+    #[prost(oneof = "TypeValue", tags = "1")]
+    pub value: Option<TypeValue>,
+}
+
+/// `TypeProto.value`.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum TypeValue {
+    /// A tensor.
+    #[prost(message, tag = "1")]
+    TensorType(TypeTensor),
+}
+
+/// `TypeProto.Tensor`: element type and shape.
+#[derive(Clone, PartialEq, Message)]
+pub struct TypeTensor {
+    /// `TensorProto.DataType` of the elements.
+    #[prost(int32, tag = "1")]
+    pub elem_type: i32,
+    /// The shape, where known.
+    #[prost(message, optional, tag = "2")]
+    pub shape: Option<TensorShapeProto>,
+}
+
+/// `TensorShapeProto`.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct TensorShapeProto {
+    /// The dimensions, outermost first.
+    #[prost(message, repeated, tag = "1")]
+    pub dim: Vec<Dimension>,
+}
+
+/// `TensorShapeProto.Dimension`: a size, a symbol, or unknown.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct Dimension {
+    /// The size or the symbol; `None` for an unknown dimension.
+    #[prost(oneof = "DimensionValue", tags = "1, 2")]
+    pub value: Option<DimensionValue>,
+}
+
+/// `TensorShapeProto.Dimension.value`.
+#[derive(Clone, PartialEq, Eq, prost::Oneof)]
+pub enum DimensionValue {
+    /// A fixed size.
+    #[prost(int64, tag = "1")]
+    DimValue(i64),
+    /// A symbolic size (`batch`, `sequence`).
+    #[prost(string, tag = "2")]
+    DimParam(String),
+}
+
+/// The `TensorProto.DataType` values infer names.
+pub mod data_type {
+    /// `float`.
+    pub const FLOAT: i32 = 1;
+    /// `uint8`.
+    pub const UINT8: i32 = 2;
+    /// `int8`.
+    pub const INT8: i32 = 3;
+    /// `uint16`.
+    pub const UINT16: i32 = 4;
+    /// `int16`.
+    pub const INT16: i32 = 5;
+    /// `int32`.
+    pub const INT32: i32 = 6;
+    /// `int64`.
+    pub const INT64: i32 = 7;
+    /// `string`.
+    pub const STRING: i32 = 8;
+    /// `bool`.
+    pub const BOOL: i32 = 9;
+    /// `uint32`.
+    pub const UINT32: i32 = 12;
+    /// `uint64`.
+    pub const UINT64: i32 = 13;
+
+    /// Whether elements of this type are integers (signed or not; not `bool`).
+    #[must_use]
+    pub fn is_integer(data_type: i32) -> bool {
+        matches!(data_type, UINT8 | INT8 | UINT16 | INT16 | INT32 | INT64 | UINT32 | UINT64)
+    }
+
+    /// Bytes per element (1 for 1-byte, sub-byte and unknown types).
+    #[must_use]
+    pub fn element_size(data_type: i32) -> u64 {
+        match data_type {
+            11 | 7 | 13 | 14 => 8, // double, int64, uint64, complex64
+            1 | 6 | 12 => 4,       // float, int32, uint32
+            10 | 16 | 5 | 4 => 2,  // float16, bfloat16, int16, uint16
+            15 => 16,              // complex128
+            _ => 1,                // int8, uint8, bool, float8 and unknown
+        }
+    }
+}
+
+/// Decodes an ONNX model and checks that it is one (an IR version and a graph).
+///
+/// # Errors
+/// A one-line description starting `not an ONNX model: `: truncated (a field needs more bytes
+/// than remain), not protobuf of `ModelProto`'s shape (with the message and field where decoding
+/// stopped), or no graph or IR version.
+pub fn decode(bytes: &[u8]) -> Result<ModelProto, String> {
+    let model = ModelProto::decode(bytes).map_err(|e| {
+        let text = e.to_string();
+        let detail = text.strip_prefix("failed to decode Protobuf message: ").unwrap_or(&text);
+        if detail.ends_with("buffer underflow") {
+            format!("not an ONNX model: truncated protobuf: a field needs more bytes than remain ({detail})")
+        } else {
+            format!("not an ONNX model: invalid protobuf ({detail})")
+        }
+    })?;
+    if model.graph.is_none() || model.ir_version <= 0 {
+        return Err("not an ONNX model: no graph or IR version found in the protobuf".into());
+    }
+    Ok(model)
+}
 
 /// What the reader found in a model file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,183 +308,47 @@ pub struct ModelSummary {
     pub external_data: Vec<String>,
 }
 
-/// Parses an ONNX model.
+impl ModelSummary {
+    /// Summarizes a decoded model. Sizes saturate rather than overflow (a hostile file may
+    /// declare any dimensions).
+    #[must_use]
+    pub fn of(model: &ModelProto) -> Self {
+        let mut summary = ModelSummary {
+            ir_version: u64::try_from(model.ir_version).unwrap_or(0),
+            opsets: model
+                .opset_import
+                .iter()
+                .map(|o| (o.domain.clone(), u64::try_from(o.version).unwrap_or(0)))
+                .collect(),
+            producer: model.producer_name.clone(),
+            ..ModelSummary::default()
+        };
+        let Some(graph) = &model.graph else { return summary };
+        summary.nodes = graph.node.len();
+        for tensor in &graph.initializer {
+            let count = tensor.dims.iter().fold(1u64, |n, &d| n.saturating_mul(u64::try_from(d).unwrap_or(u64::MAX)));
+            summary.parameters = summary.parameters.saturating_add(count);
+            summary.parameter_bytes =
+                summary.parameter_bytes.saturating_add(count.saturating_mul(data_type::element_size(tensor.data_type)));
+            summary
+                .external_data
+                .extend(tensor.external_data.iter().filter(|e| e.key == "location").map(|e| e.value.clone()));
+        }
+        summary
+    }
+}
+
+/// Decodes and summarizes an ONNX model.
 ///
 /// # Errors
-/// A description of what is wrong: not protobuf, truncated, or no graph.
+/// As [`decode`].
 pub fn summarize(bytes: &[u8]) -> Result<ModelSummary, String> {
-    let mut summary = ModelSummary::default();
-    let mut saw_graph = false;
-    for field in Fields::new(bytes) {
-        let (number, value) = field?;
-        match (number, value) {
-            (1, Value::Varint(v)) => summary.ir_version = v,
-            (2, Value::Bytes(b)) => summary.producer = String::from_utf8_lossy(b).into_owned(),
-            (7, Value::Bytes(b)) => {
-                saw_graph = true;
-                read_graph(b, &mut summary)?;
-            }
-            (8, Value::Bytes(b)) => summary.opsets.push(read_opset(b)?),
-            _ => {}
-        }
-    }
-    if !saw_graph || summary.ir_version == 0 {
-        return Err("not an ONNX model: no graph or IR version found in the protobuf".into());
-    }
-    Ok(summary)
-}
-
-fn read_opset(bytes: &[u8]) -> Result<(String, u64), String> {
-    let mut domain = String::new();
-    let mut version = 0;
-    for field in Fields::new(bytes) {
-        match field? {
-            (1, Value::Bytes(b)) => domain = String::from_utf8_lossy(b).into_owned(),
-            (2, Value::Varint(v)) => version = v,
-            _ => {}
-        }
-    }
-    Ok((domain, version))
-}
-
-fn read_graph(bytes: &[u8], summary: &mut ModelSummary) -> Result<(), String> {
-    for field in Fields::new(bytes) {
-        match field? {
-            (1, Value::Bytes(_)) => summary.nodes += 1,
-            (5, Value::Bytes(b)) => read_initializer(b, summary)?,
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn read_initializer(bytes: &[u8], summary: &mut ModelSummary) -> Result<(), String> {
-    let mut count: u64 = 1;
-    let mut data_type = 0;
-    for field in Fields::new(bytes) {
-        match field? {
-            (1, Value::Varint(d)) => count = count.saturating_mul(d),
-            (1, Value::Bytes(packed)) => {
-                let mut rest = packed;
-                while !rest.is_empty() {
-                    let (d, used) = varint(rest)?;
-                    count = count.saturating_mul(d);
-                    rest = &rest[used..];
-                }
-            }
-            (2, Value::Varint(t)) => data_type = t,
-            (13, Value::Bytes(entry)) => {
-                let mut key = "";
-                let mut value = String::new();
-                for f in Fields::new(entry) {
-                    match f? {
-                        (1, Value::Bytes(k)) => key = std::str::from_utf8(k).unwrap_or(""),
-                        (2, Value::Bytes(v)) => value = String::from_utf8_lossy(v).into_owned(),
-                        _ => {}
-                    }
-                }
-                if key == "location" {
-                    summary.external_data.push(value);
-                }
-            }
-            _ => {}
-        }
-    }
-    summary.parameters = summary.parameters.saturating_add(count);
-    summary.parameter_bytes = summary.parameter_bytes.saturating_add(count.saturating_mul(element_size(data_type)));
-    Ok(())
-}
-
-/// Bytes per element of an ONNX `TensorProto.DataType`.
-fn element_size(data_type: u64) -> u64 {
-    match data_type {
-        11 | 7 | 13 | 14 => 8, // double, int64, uint64, complex64
-        1 | 6 | 12 => 4,       // float, int32, uint32
-        10 | 16 | 5 | 4 => 2,  // float16, bfloat16, int16, uint16
-        15 => 16,              // complex128
-        _ => 1,                // int8, uint8, bool, float8 and unknown
-    }
-}
-
-enum Value<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-struct Fields<'a> {
-    rest: &'a [u8],
-    failed: bool,
-}
-
-impl<'a> Fields<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self { rest: bytes, failed: false }
-    }
-
-    fn next_field(&mut self) -> Result<(u64, Value<'a>), String> {
-        let (key, used) = varint(self.rest)?;
-        self.rest = &self.rest[used..];
-        let number = key >> 3;
-        let value = match key & 7 {
-            0 => {
-                let (v, used) = varint(self.rest)?;
-                self.rest = &self.rest[used..];
-                Value::Varint(v)
-            }
-            1 => {
-                self.rest = self.rest.get(8..).ok_or("truncated protobuf: 64-bit field")?;
-                Value::Fixed
-            }
-            2 => {
-                let (len, used) = varint(self.rest)?;
-                let len = usize::try_from(len).map_err(|_| "protobuf length too large")?;
-                let end = used.checked_add(len).ok_or("protobuf length too large")?;
-                let b = self.rest.get(used..end).ok_or_else(|| {
-                    format!("truncated protobuf: a field needs {len} bytes, {} remain", self.rest.len() - used)
-                })?;
-                self.rest = &self.rest[end..];
-                Value::Bytes(b)
-            }
-            5 => {
-                self.rest = self.rest.get(4..).ok_or("truncated protobuf: 32-bit field")?;
-                Value::Fixed
-            }
-            w => return Err(format!("not an ONNX model: invalid protobuf wire type {w}")),
-        };
-        if number == 0 {
-            return Err("not an ONNX model: protobuf field number 0".into());
-        }
-        Ok((number, value))
-    }
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = Result<(u64, Value<'a>), String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() || self.failed {
-            return None;
-        }
-        let item = self.next_field();
-        self.failed = item.is_err();
-        Some(item)
-    }
-}
-
-fn varint(bytes: &[u8]) -> Result<(u64, usize), String> {
-    let mut value = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok((value, i + 1));
-        }
-    }
-    Err("not an ONNX model: truncated or overlong protobuf varint".into())
+    decode(bytes).map(|model| ModelSummary::of(&model))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn tiny() -> Vec<u8> {
@@ -213,16 +364,66 @@ mod tests {
         assert!(s.opsets.iter().any(|(d, v)| d.is_empty() && *v == 17), "{:?}", s.opsets);
         assert!(s.nodes >= 4);
         assert!(s.external_data.is_empty());
+        let graph = decode(&tiny()).unwrap().graph.unwrap();
+        let input = &graph.input[0];
+        assert_eq!(input.elem_type(), Some(data_type::FLOAT));
+        let dims = &input.r#type.as_ref().unwrap().value.as_ref().map(|TypeValue::TensorType(t)| t.clone());
+        let shape: Vec<_> =
+            dims.as_ref().unwrap().shape.as_ref().unwrap().dim.iter().map(|d| d.value.clone()).collect();
+        assert_eq!(shape.len(), 4);
+        assert!(matches!(shape[0], Some(DimensionValue::DimParam(_))), "{shape:?}");
+        assert_eq!(shape[1], Some(DimensionValue::DimValue(3)));
+    }
+
+    #[test]
+    fn unpacked_and_packed_dims_both_count() {
+        let t = TensorProto { dims: vec![3, 5], data_type: data_type::INT64, name: "w".into(), ..Default::default() };
+        let graph = GraphProto { initializer: vec![t], ..Default::default() };
+        let model = ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() };
+        let unpacked = model.encode_to_vec();
+        // dims as two varint fields (proto2's default, what `onnx` writes)…
+        assert!(unpacked.windows(4).any(|w| w == [0x08, 3, 0x08, 5]), "{unpacked:?}");
+        // …and as one packed field, which protobuf readers must accept too.
+        let packed = unpacked
+            .windows(4)
+            .position(|w| w == [0x08, 3, 0x08, 5])
+            .map(|at| [&unpacked[..at], &[0x0a, 2, 3, 5], &unpacked[at + 4..]].concat())
+            .unwrap();
+        for bytes in [unpacked, packed] {
+            let s = summarize(&bytes).unwrap();
+            assert_eq!((s.parameters, s.parameter_bytes), (15, 120));
+        }
+    }
+
+    #[test]
+    fn absurd_dimensions_saturate() {
+        let t = TensorProto { dims: vec![i64::MAX, i64::MAX, -1], data_type: 1, ..Default::default() };
+        let graph = GraphProto { initializer: vec![t.clone(), t], ..Default::default() };
+        let model = ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() };
+        let s = summarize(&model.encode_to_vec()).unwrap();
+        assert_eq!((s.parameters, s.parameter_bytes), (u64::MAX, u64::MAX));
     }
 
     #[test]
     fn rejects_garbage_and_truncation_without_panicking() {
-        assert!(summarize(b"").is_err());
-        assert!(summarize(b"hello, this is not a model").is_err());
+        let err = summarize(b"").unwrap_err();
+        assert_eq!(err, "not an ONNX model: no graph or IR version found in the protobuf");
+        let err = summarize(b"hello, this is not a model").unwrap_err();
+        assert!(err.starts_with("not an ONNX model: invalid protobuf ("), "{err}");
         let bytes = tiny();
         for cut in [1, 7, bytes.len() / 3, bytes.len() - 1] {
-            assert!(summarize(&bytes[..cut]).is_err(), "cut at {cut} accepted");
+            let err = summarize(&bytes[..cut]).unwrap_err();
+            assert!(err.starts_with("not an ONNX model: "), "cut at {cut}: {err}");
         }
+        let err = summarize(&bytes[..bytes.len() / 3]).unwrap_err();
+        assert!(err.contains("truncated protobuf: a field needs more bytes than remain (ModelProto.graph"), "{err}");
+        // A declared length of ~2^63 bytes: refused before anything is allocated.
+        let err = summarize(&[0x3a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).unwrap_err();
+        assert!(err.contains("truncated protobuf"), "{err}");
+        // A known field with the wrong wire type, field number 0.
+        let err = summarize(&[0x0a, 0x00]).unwrap_err();
+        assert!(err.contains("ModelProto.ir_version") && err.contains("invalid wire type"), "{err}");
+        assert!(summarize(&[0x00, 0x00]).unwrap_err().contains("invalid tag value: 0"));
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..200 {
             let noise: Vec<u8> = (0..256)
@@ -235,5 +436,14 @@ mod tests {
                 .collect();
             let _ = summarize(&noise);
         }
+    }
+
+    #[test]
+    fn deep_nesting_stops_at_the_recursion_limit() {
+        // The declared messages do not nest recursively; skipped unknown fields can (groups
+        // inside groups), and prost bounds that depth instead of overflowing the stack.
+        let groups = vec![(15 << 3) | 3; 100_000];
+        let err = summarize(&groups).unwrap_err();
+        assert!(err.contains("recursion limit"), "{err}");
     }
 }

@@ -1,7 +1,12 @@
-//! The few `tensorflow.ConfigProto` fields infer sets, encoded by hand (no protobuf dependency).
+//! The few `tensorflow.ConfigProto` and `RunOptions` fields infer sets, declared by hand for
+//! `prost` (no `protoc`, nothing generated at build time).
 //!
-//! Field numbers from `tensorflow/core/protobuf/config.proto`: `ConfigProto.intra_op_parallelism_threads`
-//! = 2, `inter_op_parallelism_threads` = 5, `gpu_options` = 6; `GPUOptions.allow_growth` = 4.
+//! Field numbers from `tensorflow/core/protobuf/config.proto` (checked against the descriptors of
+//! the venv's TensorFlow 2.21.0): `ConfigProto.intra_op_parallelism_threads` = 2 (int32),
+//! `inter_op_parallelism_threads` = 5 (int32), `gpu_options` = 6; `GPUOptions.allow_growth` = 4
+//! (bool); `RunOptions.trace_level` = 1 (enum, `FULL_TRACE` = 3).
+
+use prost::Message;
 
 /// Session settings that map onto `ConfigProto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -14,18 +19,41 @@ pub struct SessionConfig {
     pub gpu_allow_growth: bool,
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        // Truncation is the point: the low seven bits with the continuation bit.
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+/// `ConfigProto`, fields declared in field-number order (the order protobuf serializers write).
+#[derive(Clone, PartialEq, Message)]
+struct ConfigProto {
+    #[prost(int32, tag = "2")]
+    intra_op_parallelism_threads: i32,
+    #[prost(int32, tag = "5")]
+    inter_op_parallelism_threads: i32,
+    #[prost(message, optional, tag = "6")]
+    gpu_options: Option<GpuOptions>,
 }
 
-fn varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
-    varint(out, field << 3);
-    varint(out, value);
+/// `GPUOptions`.
+#[derive(Clone, PartialEq, Message)]
+struct GpuOptions {
+    #[prost(bool, tag = "4")]
+    allow_growth: bool,
+}
+
+/// `RunOptions`.
+#[derive(Clone, PartialEq, Message)]
+struct RunOptions {
+    /// `RunOptions.TraceLevel`.
+    #[prost(int32, tag = "1")]
+    trace_level: i32,
+}
+
+/// `RunOptions.TraceLevel.FULL_TRACE`: per-node step stats, with hardware traces where a GPU
+/// tracer is present.
+const FULL_TRACE: i32 = 3;
+
+/// The serialized `RunOptions` with `trace_level = FULL_TRACE`, as `SessionRunArgs::set_run_options`
+/// takes it: a run that returns per-node step stats in its `RunMetadata`.
+#[must_use]
+pub fn full_trace_run_options() -> Vec<u8> {
+    RunOptions { trace_level: FULL_TRACE }.encode_to_vec()
 }
 
 impl SessionConfig {
@@ -34,21 +62,13 @@ impl SessionConfig {
     /// `ConfigProto(...).SerializeToString()`.
     #[must_use]
     pub fn to_proto(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if self.intra_op_threads > 0 {
-            varint_field(&mut out, 2, u64::from(self.intra_op_threads));
+        ConfigProto {
+            // Thread counts beyond i32 are meaningless: saturate rather than wrap.
+            intra_op_parallelism_threads: i32::try_from(self.intra_op_threads).unwrap_or(i32::MAX),
+            inter_op_parallelism_threads: i32::try_from(self.inter_op_threads).unwrap_or(i32::MAX),
+            gpu_options: self.gpu_allow_growth.then_some(GpuOptions { allow_growth: true }),
         }
-        if self.inter_op_threads > 0 {
-            varint_field(&mut out, 5, u64::from(self.inter_op_threads));
-        }
-        if self.gpu_allow_growth {
-            let mut gpu = Vec::new();
-            varint_field(&mut gpu, 4, 1);
-            varint(&mut out, (6 << 3) | 2);
-            varint(&mut out, gpu.len() as u64);
-            out.extend(gpu);
-        }
-        out
+        .encode_to_vec()
     }
 }
 
@@ -75,5 +95,12 @@ mod tests {
         // ConfigProto(intra_op_parallelism_threads=4, inter_op_parallelism_threads=2,
         //             gpu_options=GPUOptions(allow_growth=True)) -> b'\x10\x04(\x022\x02 \x01'
         assert_eq!(c(4, 2, true), b"\x10\x04(\x022\x02 \x01");
+    }
+
+    /// `config_pb2.RunOptions(trace_level=config_pb2.RunOptions.FULL_TRACE).SerializeToString()`
+    /// with the venv's TensorFlow 2.21.0 -> b'\x08\x03'.
+    #[test]
+    fn matches_python_run_options_bytes() {
+        assert_eq!(full_trace_run_options(), b"\x08\x03");
     }
 }

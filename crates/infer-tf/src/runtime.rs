@@ -16,9 +16,6 @@ use tensorflow::{
 
 use crate::{BACKEND, DEFAULT_SIGNATURE, SERVE_TAG, config::SessionConfig, stepstats};
 
-/// A serialized `RunOptions` with `trace_level` (field 1) = `FULL_TRACE` (3): per-node step stats.
-const FULL_TRACE_RUN_OPTIONS: [u8; 2] = [0x08, 0x03];
-
 /// Operations that own a variable's storage: resource variables (TF2, Keras) and reference
 /// variables (TF1 graphs).
 const VARIABLE_OPS: [&str; 3] = ["VarHandleOp", "VariableV2", "Variable"];
@@ -381,7 +378,7 @@ impl Session for TfSession {
         }
         let tokens: Vec<FetchToken> = self.fetches.iter().map(|(op, index)| args.request_fetch(op, *index)).collect();
         if self.profile.is_some() {
-            args.set_run_options(&FULL_TRACE_RUN_OPTIONS);
+            args.set_run_options(&crate::config::full_trace_run_options());
             args.set_request_metadata(true);
         }
         self.session.run(&mut args).map_err(tf_err)?;

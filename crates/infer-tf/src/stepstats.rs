@@ -1,5 +1,5 @@
-//! Reading TensorFlow's per-node timings (`RunMetadata.step_stats`) with a small protobuf walker,
-//! so the backend needs no protobuf dependency.
+//! Reading TensorFlow's per-node timings (`RunMetadata.step_stats`), with the few messages and
+//! fields read declared by hand for `prost` (no `protoc`, nothing generated at build time).
 //!
 //! A session run with `RunOptions.trace_level = FULL_TRACE` and run metadata requested returns a
 //! serialized `RunMetadata` whose step stats hold, per device, one `NodeExecStats` per executed
@@ -17,74 +17,108 @@
 //! Every other field (memory, outputs, thread ids, cost graphs, partition graphs) is skipped.
 //!
 //! ```
-//! use infer_tf::stepstats::{parse_run_metadata, NodeStats};
+//! use infer_tf::stepstats::{DeviceStepStats, NodeExecStats, RunMetadata, StepStats, parse_run_metadata};
+//! use prost::Message;
 //!
-//! // RunMetadata { step_stats { dev_stats { device: "cpu" node_stats { node_name: "c"
-//! //   op_start_rel_micros: 2 op_end_rel_micros: 9 timeline_label: "c = Conv2D(x, w)" } } } }
-//! let node = [&[0x0a, 1, b'c', 0x18, 2, 0x20, 9, 0x42, 16][..], b"c = Conv2D(x, w)"].concat();
-//! let dev = [&[0x0a, 3][..], b"cpu", &[0x12, node.len() as u8], &node].concat();
-//! let step = [&[0x0a, dev.len() as u8][..], &dev].concat();
-//! let meta = [&[0x0a, step.len() as u8][..], &step].concat();
+//! let node = NodeExecStats {
+//!     node_name: "c".into(),
+//!     op_start_rel_micros: 2,
+//!     op_end_rel_micros: 9,
+//!     timeline_label: "c = Conv2D(x, w)".into(),
+//!     ..Default::default()
+//! };
+//! let device = DeviceStepStats { device: "cpu".into(), node_stats: vec![node] };
+//! let meta = RunMetadata { step_stats: Some(StepStats { dev_stats: vec![device] }) }.encode_to_vec();
 //!
 //! let devices = parse_run_metadata(&meta)?;
-//! let n: &NodeStats = &devices[0].nodes[0];
+//! let n = &devices[0].node_stats[0];
 //! assert_eq!((devices[0].device.as_str(), n.node_name.as_str(), n.op_type()), ("cpu", "c", Some("Conv2D")));
 //! assert_eq!(n.op_duration_us(), 7.0);
 //! # Ok::<(), infer_tf::stepstats::MalformedProto>(())
 //! ```
 
 use infer_core::profile::OpEvent;
+use prost::Message;
 
 /// Why some bytes are not the `RunMetadata` they should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedProto {
-    /// The message being read (`RunMetadata`, `StepStats`, `DeviceStepStats`, `NodeExecStats`).
-    pub message: &'static str,
-    /// Offset in the whole input where the problem was found.
-    pub offset: usize,
-    /// What is wrong.
-    pub reason: String,
-}
+pub struct MalformedProto(prost::DecodeError);
 
 impl std::fmt::Display for MalformedProto {
+    /// `malformed RunMetadata: ` then where decoding stopped (`NodeExecStats.op_start_rel_micros:
+    /// DeviceStepStats.node_stats: …`) and why (`buffer underflow`, `invalid wire type`, …).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "malformed RunMetadata: {} at byte {}: {}", self.message, self.offset, self.reason)
+        let text = self.0.to_string();
+        let detail = text.strip_prefix("failed to decode Protobuf message: ").unwrap_or(&text);
+        write!(f, "malformed RunMetadata: {detail}")
     }
 }
 
-impl std::error::Error for MalformedProto {}
+impl std::error::Error for MalformedProto {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
-/// One device's node timings of one run.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DeviceStats {
+/// `RunMetadata`: what a traced run returns.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct RunMetadata {
+    /// The run's per-node timings.
+    #[prost(message, optional, tag = "1")]
+    pub step_stats: Option<StepStats>,
+}
+
+/// `StepStats`: the timings of one run, per device.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct StepStats {
+    /// One entry per device.
+    #[prost(message, repeated, tag = "1")]
+    pub dev_stats: Vec<DeviceStepStats>,
+}
+
+/// `DeviceStepStats`: one device's node timings of one run.
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct DeviceStepStats {
     /// Device name (`/job:localhost/replica:0/task:0/device:CPU:0`).
+    #[prost(string, tag = "1")]
     pub device: String,
     /// One entry per executed node, in the order TensorFlow recorded them.
-    pub nodes: Vec<NodeStats>,
+    #[prost(message, repeated, tag = "2")]
+    pub node_stats: Vec<NodeExecStats>,
 }
 
 /// The fields of one `NodeExecStats` that timings need. Times relative to `all_start_*`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NodeStats {
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct NodeExecStats {
     /// Node name in the executed graph (after function inlining and Grappler's rewrites).
+    #[prost(string, tag = "1")]
     pub node_name: String,
-    /// `name = OpType(inputs)`, where the runtime wrote one.
-    pub timeline_label: String,
     /// When the node was scheduled, microseconds since the epoch.
+    #[prost(int64, tag = "2")]
     pub all_start_micros: i64,
     /// Start of the kernel's compute, relative to `all_start_micros`.
+    #[prost(int64, tag = "3")]
     pub op_start_rel_micros: i64,
     /// End of the kernel's compute, relative to `all_start_micros`.
+    #[prost(int64, tag = "4")]
     pub op_end_rel_micros: i64,
     /// End of the node's whole execution, relative to `all_start_micros`.
+    #[prost(int64, tag = "5")]
     pub all_end_rel_micros: i64,
+    /// `name = OpType(inputs)`, where the runtime wrote one.
+    #[prost(string, tag = "8")]
+    pub timeline_label: String,
     /// As `all_start_micros`, in nanoseconds (0 where the runtime does not record nanoseconds).
+    #[prost(int64, tag = "13")]
     pub all_start_nanos: i64,
     /// As `op_start_rel_micros`, in nanoseconds.
+    #[prost(int64, tag = "14")]
     pub op_start_rel_nanos: i64,
     /// As `op_end_rel_micros`, in nanoseconds.
+    #[prost(int64, tag = "15")]
     pub op_end_rel_nanos: i64,
     /// As `all_end_rel_micros`, in nanoseconds.
+    #[prost(int64, tag = "16")]
     pub all_end_rel_nanos: i64,
 }
 
@@ -92,7 +126,7 @@ pub struct NodeStats {
 /// the model (a `NoOp` each) and would only add noise to a per-operator breakdown.
 pub const BOOKKEEPING_NODES: [&str; 2] = ["_SOURCE", "_SINK"];
 
-impl NodeStats {
+impl NodeExecStats {
     /// The operator type from the timeline label (`conv1 = Conv2D(x, w)` → `Conv2D`), where
     /// the label has that form.
     #[must_use]
@@ -136,73 +170,23 @@ pub fn is_tracer_pseudo_device(device: &str) -> bool {
 /// Parses a serialized `RunMetadata` into its step stats, one entry per device.
 ///
 /// # Errors
-/// [`MalformedProto`] naming the message and byte offset when the bytes are not a protobuf
-/// message of that shape (truncated, an impossible wire type or length, text not UTF-8).
-pub fn parse_run_metadata(bytes: &[u8]) -> Result<Vec<DeviceStats>, MalformedProto> {
-    let mut devices = Vec::new();
-    let mut run_metadata = Reader::new(bytes, 0, "RunMetadata");
-    while let Some((field, value)) = run_metadata.next_field()? {
-        if field != 1 {
-            continue;
-        }
-        let (step_bytes, at) = run_metadata.message(value)?;
-        let mut step = Reader::new(step_bytes, at, "StepStats");
-        while let Some((field, value)) = step.next_field()? {
-            if field == 1 {
-                let (dev_bytes, at) = step.message(value)?;
-                devices.push(device_stats(dev_bytes, at)?);
-            }
-        }
-    }
-    Ok(devices)
-}
-
-fn device_stats(bytes: &[u8], base: usize) -> Result<DeviceStats, MalformedProto> {
-    let mut out = DeviceStats::default();
-    let mut r = Reader::new(bytes, base, "DeviceStepStats");
-    while let Some((field, value)) = r.next_field()? {
-        match field {
-            1 => out.device = r.string(value)?,
-            2 => {
-                let (node_bytes, at) = r.message(value)?;
-                out.nodes.push(node_stats(node_bytes, at)?);
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-fn node_stats(bytes: &[u8], base: usize) -> Result<NodeStats, MalformedProto> {
-    let mut n = NodeStats::default();
-    let mut r = Reader::new(bytes, base, "NodeExecStats");
-    while let Some((field, value)) = r.next_field()? {
-        match field {
-            1 => n.node_name = r.string(value)?,
-            8 => n.timeline_label = r.string(value)?,
-            2 => n.all_start_micros = r.int64(value)?,
-            3 => n.op_start_rel_micros = r.int64(value)?,
-            4 => n.op_end_rel_micros = r.int64(value)?,
-            5 => n.all_end_rel_micros = r.int64(value)?,
-            13 => n.all_start_nanos = r.int64(value)?,
-            14 => n.op_start_rel_nanos = r.int64(value)?,
-            15 => n.op_end_rel_nanos = r.int64(value)?,
-            16 => n.all_end_rel_nanos = r.int64(value)?,
-            _ => {}
-        }
-    }
-    Ok(n)
+/// [`MalformedProto`] naming the message and field where decoding stopped when the bytes are not
+/// a protobuf message of that shape (truncated, an impossible wire type or length, text not
+/// UTF-8).
+pub fn parse_run_metadata(bytes: &[u8]) -> Result<Vec<DeviceStepStats>, MalformedProto> {
+    let meta = RunMetadata::decode(bytes).map_err(MalformedProto)?;
+    Ok(meta.step_stats.map(|s| s.dev_stats).unwrap_or_default())
 }
 
 /// The operator events of one run: every node of every device except the executor's
 /// [`BOOKKEEPING_NODES`] and the GPU tracer's pseudo-devices ([`is_tracer_pseudo_device`]).
 /// `op_type_of` names the operator of a node whose timeline label does not (e.g. from the graph);
 /// failing that the type is `unknown`.
-pub fn events(devices: &[DeviceStats], run: u64, op_type_of: impl Fn(&str) -> Option<String>) -> Vec<OpEvent> {
+pub fn events(devices: &[DeviceStepStats], run: u64, op_type_of: impl Fn(&str) -> Option<String>) -> Vec<OpEvent> {
     devices
         .iter()
         .filter(|d| !is_tracer_pseudo_device(&d.device))
-        .flat_map(|d| &d.nodes)
+        .flat_map(|d| &d.node_stats)
         .filter(|n| !n.is_bookkeeping())
         .map(|n| OpEvent {
             op_type: n
@@ -227,182 +211,69 @@ pub fn tf_op_name(kernel: &str) -> &str {
     ["_MklNative", "_MklLayoutDependent", "_Mkl"].iter().find_map(|p| kernel.strip_prefix(p)).unwrap_or(kernel)
 }
 
-/// A field's value as the wire carries it.
-#[derive(Debug, Clone, Copy)]
-enum Value<'a> {
-    Varint(u64),
-    /// A fixed32 or fixed64 value: no field read here has one, so only skipped.
-    Fixed,
-    /// Bytes and their offset in the whole input.
-    Bytes(&'a [u8], usize),
-}
-
-/// Reads the fields of one message, in order.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    /// Offset of `buf` in the whole input, for messages.
-    base: usize,
-    /// Where the field read last starts, for errors about its value.
-    field_start: usize,
-    message: &'static str,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], base: usize, message: &'static str) -> Self {
-        Self { buf, pos: 0, base, field_start: 0, message }
-    }
-
-    fn error(&self, at: usize, reason: impl Into<String>) -> MalformedProto {
-        MalformedProto { message: self.message, offset: self.base + at, reason: reason.into() }
-    }
-
-    fn varint(&mut self) -> Result<u64, MalformedProto> {
-        let start = self.pos;
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(self.error(start, "truncated: the input ends inside a varint"));
-            };
-            self.pos += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(self.error(start, "a varint longer than 10 bytes"))
-    }
-
-    fn take(&mut self, n: u64, start: usize) -> Result<(&'a [u8], usize), MalformedProto> {
-        let left = self.buf.len() - self.pos;
-        match usize::try_from(n) {
-            Ok(n) if n <= left => {
-                let at = self.pos;
-                self.pos += n;
-                Ok((&self.buf[at..at + n], self.base + at))
-            }
-            _ => Err(self.error(start, format!("truncated: a field of {n} bytes, only {left} left"))),
-        }
-    }
-
-    /// The next field number and value, or `None` at the end of the message.
-    fn next_field(&mut self) -> Result<Option<(u64, Value<'a>)>, MalformedProto> {
-        if self.pos == self.buf.len() {
-            return Ok(None);
-        }
-        let start = self.pos;
-        self.field_start = start;
-        let key = self.varint()?;
-        let field = key >> 3;
-        if field == 0 {
-            return Err(self.error(start, "field number 0"));
-        }
-        let value = match key & 7 {
-            0 => Value::Varint(self.varint()?),
-            1 => {
-                self.take(8, start)?;
-                Value::Fixed
-            }
-            2 => {
-                let len = self.varint()?;
-                let (bytes, at) = self.take(len, start)?;
-                Value::Bytes(bytes, at)
-            }
-            5 => {
-                self.take(4, start)?;
-                Value::Fixed
-            }
-            wire => {
-                return Err(self.error(start, format!("field {field} has wire type {wire}, which this reader rejects")));
-            }
-        };
-        Ok(Some((field, value)))
-    }
-
-    fn message(&self, value: Value<'a>) -> Result<(&'a [u8], usize), MalformedProto> {
-        match value {
-            Value::Bytes(bytes, at) => Ok((bytes, at)),
-            _ => Err(self.error(self.field_start, "expected an embedded message (wire type 2)")),
-        }
-    }
-
-    fn string(&self, value: Value<'a>) -> Result<String, MalformedProto> {
-        let (bytes, at) = self.message(value)?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| MalformedProto {
-            message: self.message,
-            offset: at,
-            reason: format!("a string that is not UTF-8 ({e})"),
-        })
-    }
-
-    fn int64(&self, value: Value<'a>) -> Result<i64, MalformedProto> {
-        match value {
-            // int64 varints carry the two's complement bits: the wrap is the encoding.
-            #[allow(clippy::cast_possible_wrap)]
-            Value::Varint(v) => Ok(v as i64),
-            _ => Err(self.error(self.field_start, "expected an integer (wire type 0)")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8 & 0x7f) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
+    /// The outer messages as a later TensorFlow writes them: nodes kept as raw bytes (so a test
+    /// can corrupt one), and fields this reader does not declare, which it must skip.
+    #[derive(Clone, PartialEq, Message)]
+    struct LaterRunMetadata {
+        #[prost(message, optional, tag = "1")]
+        step_stats: Option<LaterStepStats>,
+        /// `cost_graph`.
+        #[prost(bytes = "vec", tag = "2")]
+        cost_graph: Vec<u8>,
+        /// Fixed-width fields of a later version.
+        #[prost(fixed32, tag = "9")]
+        fixed32: u32,
+        #[prost(fixed64, tag = "10")]
+        fixed64: u64,
     }
 
-    fn int(field: u64, v: i64) -> Vec<u8> {
-        let mut out = Vec::new();
-        varint(&mut out, field << 3);
-        varint(&mut out, v as u64);
-        out
+    #[derive(Clone, PartialEq, Message)]
+    struct LaterStepStats {
+        #[prost(message, repeated, tag = "1")]
+        dev_stats: Vec<LaterDevice>,
     }
 
-    fn bytes(field: u64, b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        varint(&mut out, (field << 3) | 2);
-        varint(&mut out, b.len() as u64);
-        out.extend_from_slice(b);
-        out
+    #[derive(Clone, PartialEq, Message)]
+    struct LaterDevice {
+        #[prost(string, tag = "1")]
+        device: String,
+        #[prost(bytes = "vec", repeated, tag = "2")]
+        node_stats: Vec<Vec<u8>>,
     }
 
+    /// A node as bytes, with a `memory` message (6) and a `thread_id` (10) after its timings.
     fn node(name: &str, label: &str, start_rel_ns: i64, end_rel_ns: i64) -> Vec<u8> {
-        [
-            bytes(1, name.as_bytes()),
-            int(2, 1_000),
-            int(3, start_rel_ns / 1000),
-            int(4, end_rel_ns / 1000),
-            // `memory` (6, a message) and `thread_id` (10, a varint), skipped.
-            bytes(6, &bytes(1, b"cpu")),
-            int(10, 3),
-            bytes(8, label.as_bytes()),
-            int(13, 1_000_000),
-            int(14, start_rel_ns),
-            int(15, end_rel_ns),
-            int(16, end_rel_ns + 500),
-        ]
-        .concat()
+        let n = NodeExecStats {
+            node_name: name.into(),
+            all_start_micros: 1_000,
+            op_start_rel_micros: start_rel_ns / 1000,
+            op_end_rel_micros: end_rel_ns / 1000,
+            timeline_label: label.into(),
+            all_start_nanos: 1_000_000,
+            op_start_rel_nanos: start_rel_ns,
+            op_end_rel_nanos: end_rel_ns,
+            all_end_rel_nanos: end_rel_ns + 500,
+            ..Default::default()
+        };
+        // memory { allocator_name: "cpu" }, thread_id: 3.
+        [n.encode_to_vec(), vec![0x32, 5, 0x0a, 3, b'c', b'p', b'u', 0x50, 3]].concat()
     }
 
     fn run_metadata(devices: &[(&str, Vec<Vec<u8>>)]) -> Vec<u8> {
-        let dev_stats: Vec<u8> = devices
-            .iter()
-            .flat_map(|(name, nodes)| {
-                let dev = [bytes(1, name.as_bytes()), nodes.iter().flat_map(|n| bytes(2, n)).collect()].concat();
-                bytes(1, &dev)
-            })
-            .collect();
-        // A `cost_graph` (2) and fixed32 / fixed64 fields of a later version, skipped.
-        let unknown =
-            [bytes(2, b"\x0a\x00"), vec![(9 << 3) | 5, 1, 2, 3, 4], vec![(10 << 3) | 1, 1, 2, 3, 4, 5, 6, 7, 8]];
-        [bytes(1, &dev_stats), unknown.concat()].concat()
+        let dev_stats =
+            devices.iter().map(|(name, nodes)| LaterDevice { device: (*name).into(), node_stats: nodes.clone() });
+        LaterRunMetadata {
+            step_stats: Some(LaterStepStats { dev_stats: dev_stats.collect() }),
+            cost_graph: vec![0x0a, 0x00],
+            fixed32: 0x0403_0201,
+            fixed64: 0x0807_0605_0403_0201,
+        }
+        .encode_to_vec()
     }
 
     #[test]
@@ -423,16 +294,16 @@ mod tests {
         let devices = parse_run_metadata(&meta).unwrap();
         assert_eq!(devices.len(), 2);
         assert_eq!(devices[0].device, cpu);
-        let conv = &devices[0].nodes[1];
+        let conv = &devices[0].node_stats[1];
         assert_eq!((conv.node_name.as_str(), conv.op_type()), ("model/conv1", Some("_FusedConv2D")));
         assert_eq!((conv.all_start_micros, conv.op_start_rel_micros, conv.op_end_rel_micros), (1_000, 2, 9));
         assert_eq!((conv.all_start_nanos, conv.op_start_rel_nanos, conv.op_end_rel_nanos), (1_000_000, 2_000, 9_500));
         assert_eq!((conv.all_end_rel_micros, conv.all_end_rel_nanos), (0, 10_000));
         // Nanoseconds win over microseconds where they were recorded.
         assert!((conv.op_duration_us() - 7.5).abs() < 1e-12);
-        assert_eq!(devices[0].nodes[2].op_type(), Some("Relu"));
-        assert_eq!(devices[0].nodes[3].op_type(), None);
-        assert!(devices[0].nodes[0].is_bookkeeping());
+        assert_eq!(devices[0].node_stats[2].op_type(), Some("Relu"));
+        assert_eq!(devices[0].node_stats[3].op_type(), None);
+        assert!(devices[0].node_stats[0].is_bookkeeping());
 
         let graph = |name: &str| (name == "odd").then(|| "FromGraph".to_string());
         let ev = events(&devices, 4, graph);
@@ -451,11 +322,11 @@ mod tests {
 
     #[test]
     fn microseconds_when_no_nanoseconds_and_never_negative() {
-        let n = NodeStats { op_start_rel_micros: 3, op_end_rel_micros: 10, ..NodeStats::default() };
+        let n = NodeExecStats { op_start_rel_micros: 3, op_end_rel_micros: 10, ..NodeExecStats::default() };
         assert!((n.op_duration_us() - 7.0).abs() < 1e-12);
-        let n = NodeStats { all_start_nanos: 5, op_start_rel_nanos: 900, op_end_rel_nanos: 100, ..n };
+        let n = NodeExecStats { all_start_nanos: 5, op_start_rel_nanos: 900, op_end_rel_nanos: 100, ..n };
         assert!(n.op_duration_us().abs() < 1e-12);
-        let n = NodeStats { node_name: "a".into(), timeline_label: "a = (x)".into(), ..NodeStats::default() };
+        let n = NodeExecStats { node_name: "a".into(), timeline_label: "a = (x)".into(), ..NodeExecStats::default() };
         assert_eq!(n.op_type(), None);
     }
 
@@ -467,9 +338,9 @@ mod tests {
                    \x18\x02 \t(\nB\x14conv1 = Conv2D(x, w)P\x07h\xbb\x85=p\xd0\x0fx\x9cJ\x80\x01\x90N\x12\x1d\n\
                    \x07_SOURCE \x01B\x10_SOURCE = NoOp()";
         let devices = parse_run_metadata(py).unwrap();
-        let nodes = &devices[0].nodes;
+        let nodes = &devices[0].node_stats;
         assert_eq!(devices[0].device, "/job:localhost/replica:0/task:0/device:CPU:0");
-        let want = NodeStats {
+        let want = NodeExecStats {
             node_name: "conv1".into(),
             timeline_label: "conv1 = Conv2D(x, w)".into(),
             all_start_micros: 1000,
@@ -488,6 +359,17 @@ mod tests {
         assert_eq!((ev[0].op_type.as_str(), ev[0].duration_us), ("Conv2D", 7.5));
     }
 
+    fn error(bytes: &[u8]) -> String {
+        parse_run_metadata(bytes).unwrap_err().to_string()
+    }
+
+    /// The metadata of one device whose one node is `node` (raw bytes), the last bytes of the input.
+    fn with_node(node: &[u8]) -> Vec<u8> {
+        let device = LaterDevice { device: "cpu".into(), node_stats: vec![node.to_vec()] };
+        let step_stats = Some(LaterStepStats { dev_stats: vec![device] });
+        LaterRunMetadata { step_stats, ..Default::default() }.encode_to_vec()
+    }
+
     #[test]
     fn malformed_input_is_a_clear_error_never_a_panic() {
         let meta = run_metadata(&[("cpu", vec![node("conv", "conv = Conv2D(x)", 0, 1_000)])]);
@@ -503,43 +385,40 @@ mod tests {
         assert!(errors > meta.len() / 2, "{errors} of {} prefixes rejected", meta.len());
 
         // Cut inside the node: the length of the outer field runs past the end.
-        let err = parse_run_metadata(&meta[..20]).unwrap_err();
-        assert_eq!((err.message, err.offset), ("RunMetadata", 0));
-        assert!(err.reason.starts_with("truncated: a field of"), "{err}");
+        assert_eq!(error(&meta[..20]), "malformed RunMetadata: RunMetadata.step_stats: buffer underflow");
 
-        // A length-consistent message whose last node's varint is cut.
-        let bad_node = vec![0x10, 0x80];
-        let dev = bytes(2, &bad_node);
-        let meta = bytes(1, &bytes(1, &dev));
-        let err = parse_run_metadata(&meta).unwrap_err();
-        assert_eq!(err.message, "NodeExecStats");
+        // A length-consistent message whose node's varint is cut at the end of the input: the
+        // error names the path. (Cut inside the input, prost reads on and finds the message's
+        // length exceeded.)
         assert_eq!(
-            err.to_string(),
-            format!(
-                "malformed RunMetadata: NodeExecStats at byte {}: truncated: the input ends inside a varint",
-                meta.len() - 1
-            )
+            error(&with_node(&[0x10, 0x80])),
+            "malformed RunMetadata: NodeExecStats.all_start_micros: DeviceStepStats.node_stats: \
+             StepStats.dev_stats: RunMetadata.step_stats: invalid varint"
         );
+        let err = error(&run_metadata(&[("cpu", vec![vec![0x10, 0x80]])]));
+        assert!(err.contains("DeviceStepStats.node_stats") && err.contains("delimited length exceeded"), "{err}");
 
-        let err = parse_run_metadata(&[0x0b]).unwrap_err().to_string();
-        assert!(err.contains("wire type 3"), "{err}");
-        let err = parse_run_metadata(&[0x00, 0x00]).unwrap_err().to_string();
-        assert!(err.contains("field number 0"), "{err}");
-        let err = parse_run_metadata(&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("longer than 10 bytes"), "{err}");
-        // step_stats as an integer, a nested message as an integer, a node name that is not UTF-8.
-        let err = parse_run_metadata(&[0x08, 0x01]).unwrap_err();
-        assert_eq!((err.message, err.offset), ("RunMetadata", 0));
-        assert!(err.reason.contains("expected an embedded message"), "{err}");
-        let node_with_bytes_time = bytes(1, &bytes(1, &bytes(2, &bytes(2, b"x"))));
-        let err = parse_run_metadata(&node_with_bytes_time).unwrap_err().to_string();
-        assert!(err.contains("NodeExecStats") && err.contains("expected an integer"), "{err}");
-        let err = parse_run_metadata(&bytes(1, &int(1, 5))).unwrap_err().to_string();
-        assert!(err.contains("StepStats") && err.contains("expected an embedded message"), "{err}");
-        let err = parse_run_metadata(&bytes(1, &bytes(1, &bytes(2, &bytes(1, b"\xff\xfe"))))).unwrap_err();
-        assert!(err.to_string().contains("NodeExecStats") && err.reason.contains("not UTF-8"), "{err}");
+        // A group (wire type 3) where a message belongs, field number 0, an 11-byte varint.
+        let err = error(&[0x0b]);
+        assert!(err.contains("RunMetadata.step_stats") && err.contains("invalid wire type: StartGroup"), "{err}");
+        assert!(error(&[0x00, 0x00]).contains("invalid tag value: 0"));
+        let err = error(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert!(err.contains("invalid varint"), "{err}");
+        let err = error(&with_node(&[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]));
+        assert!(err.contains("NodeExecStats.all_start_micros") && err.contains("invalid varint"), "{err}");
+        // step_stats as an integer, a node's time as bytes, a device as an integer, a node name
+        // that is not UTF-8.
+        let err = error(&[0x08, 0x01]);
+        assert!(err.contains("RunMetadata.step_stats: invalid wire type: Varint (expected LengthDelimited)"), "{err}");
+        let err = error(&with_node(&[0x12, 1, b'x']));
+        assert!(err.contains("NodeExecStats.all_start_micros") && err.contains("invalid wire type"), "{err}");
+        let err = error(&[0x0a, 2, 0x08, 5]);
+        assert!(err.contains("StepStats.dev_stats") && err.contains("invalid wire type"), "{err}");
+        let err = error(&with_node(&[0x0a, 2, 0xff, 0xfe]));
+        assert!(err.contains("NodeExecStats.node_name") && err.contains("not UTF-8"), "{err}");
+        // A declared length of ~2^63 bytes: refused before anything is allocated.
+        let err = error(&[0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+        assert!(err.contains("buffer underflow"), "{err}");
         // Empty input: no step stats, no devices.
         assert!(parse_run_metadata(&[]).unwrap().is_empty());
     }
