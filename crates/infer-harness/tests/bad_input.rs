@@ -337,7 +337,11 @@ fn a_crashing_child_becomes_an_error_row() {
     assert!(row.contains("error: round 2 of 3: the child process was killed by a signal"), "{}", run.stdout);
     let entry = &compare_json(&out)["entries"][0];
     assert_eq!(entry["report"]["rows"][0]["samples_ms"].as_array().unwrap().len(), 3, "round 1 kept: {entry}");
-    assert!(!run.stderr.contains("onnx on cpu (round 3 of 3)"), "a failed backend is not measured again: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("onnx on cpu (round 3 of 3)"),
+        "a failed backend is not measured again: {}",
+        run.stderr
+    );
 }
 
 fn resnet18() -> PathBuf {
