@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use infer_harness::report::write_json;
 use support::browser::{dom, screenshot};
 
@@ -66,7 +64,7 @@ fn compare_writes_an_html_report_that_renders() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = support::tiny_fixture(dir.path());
     let out_dir = dir.path().join("out");
-    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_infer"))
         .args(["compare", fixture.to_str().unwrap(), "--batch-sizes", "1,4", "--iterations", "20", "--warmup", "2"])
         .args(["--rounds", "2"])
         .arg("--out")
