@@ -184,6 +184,13 @@ pub trait Session: Send {
         Err(Error::InvalidInput("profiling is not supported by this backend".into()))
     }
 
+    /// The range each integer input's values must stay in, by input name, where the model proves
+    /// one (an input that reaches an embedding lookup must stay inside the table); `None` when
+    /// this backend cannot tell. Synthetic inputs are drawn from these ranges.
+    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, crate::IntRange>> {
+        None
+    }
+
     /// The model's named entry points (a SavedModel's signatures), for formats that have them;
     /// empty otherwise. Exactly one has [`Signature::in_use`] set when the list is not empty.
     fn signatures(&self) -> &[Signature] {

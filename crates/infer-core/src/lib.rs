@@ -22,6 +22,7 @@ pub mod options;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;
+pub mod ranges;
 pub mod registry;
 pub mod rng;
 pub mod spec;
@@ -38,6 +39,7 @@ pub use format::{ModelFormat, Probe, Sniff};
 /// Re-exported for [`with_dtype!`]: the 16-bit float types of [`DType::F16`] and [`DType::BF16`].
 pub use half;
 pub use options::{OptionMap, OptionSpec};
+pub use ranges::IntRange;
 pub use registry::{Availability, Registry};
 pub use spec::{Dim, TensorSpec};
 pub use tensor::{Element, Tensor, TensorData};

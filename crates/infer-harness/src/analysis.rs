@@ -77,6 +77,8 @@ pub struct Speedup {
     pub gpu: Device,
     /// Items per call.
     pub batch_size: usize,
+    /// The row's dimension sizes (`sequence=128`; empty without any), see [`crate::report::BenchRow::dims_label`].
+    pub dims: String,
     /// Median latency on the CPU, milliseconds.
     pub cpu_median_ms: f64,
     /// Median latency on the GPU, milliseconds.
@@ -95,11 +97,12 @@ pub fn speedups(c: &Comparison) -> Vec<Speedup> {
             continue;
         };
         for g in &gpu.rows {
-            if let Some(c) = cpu.rows.iter().find(|r| r.batch_size == g.batch_size) {
+            if let Some(c) = cpu.rows.iter().find(|r| r.batch_size == g.batch_size && r.dims == g.dims) {
                 out.push(Speedup {
                     backend: gpu.backend.clone(),
                     gpu: gpu.device,
                     batch_size: g.batch_size,
+                    dims: g.dims_label(),
                     cpu_median_ms: c.latency_ms.median,
                     gpu_median_ms: g.latency_ms.median,
                     speedup: c.latency_ms.median / g.latency_ms.median,
@@ -117,6 +120,8 @@ pub struct Relative {
     pub device: Device,
     /// Items per call.
     pub batch_size: usize,
+    /// The row's dimension sizes (`sequence=128`; empty without any), see [`crate::report::BenchRow::dims_label`].
+    pub dims: String,
     /// Backend name.
     pub backend: String,
     /// Median latency, milliseconds.
@@ -135,13 +140,14 @@ pub fn relative(c: &Comparison) -> Vec<Relative> {
             r.rows.iter().map(|row| Relative {
                 device: r.device,
                 batch_size: row.batch_size,
+                dims: row.dims_label(),
                 backend: r.backend.clone(),
                 median_ms: row.latency_ms.median,
                 relative: f64::NAN,
             })
         })
         .collect();
-    let key = |r: &Relative| (r.device.is_gpu(), r.device.to_string(), r.batch_size);
+    let key = |r: &Relative| (r.device.is_gpu(), r.device.to_string(), r.batch_size, r.dims.clone());
     for i in 0..rows.len() {
         let best = rows.iter().filter(|o| key(o) == key(&rows[i])).map(|o| o.median_ms).fold(f64::INFINITY, f64::min);
         rows[i].relative = rows[i].median_ms / best;

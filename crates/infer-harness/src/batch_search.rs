@@ -14,6 +14,7 @@ use crate::{
     memory::mib,
     report::{BenchReport, Table},
     runner::{self, BenchJob, ChildTarget},
+    workload::Workload,
 };
 
 /// What one probe found.
@@ -152,8 +153,8 @@ pub struct ProbeSpec {
     pub device: Device,
     /// Intra-op threads (0 = default).
     pub threads: usize,
-    /// Sizes of dynamic non-batch dimensions.
-    pub dim_fill: Vec<usize>,
+    /// What the inputs are made of, passed on to each probe (one shape).
+    pub workload: Workload,
     /// Timing of each probe.
     pub config: BenchConfig,
     /// Address-space limit of each probe process, bytes.
@@ -175,7 +176,7 @@ pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
     let job = BenchJob {
         batch_sizes: vec![batch],
         config: spec.config,
-        dim_fill: spec.dim_fill.clone(),
+        workload: spec.workload.clone(),
         reference: None,
         memory_limit: spec.memory_limit,
     };

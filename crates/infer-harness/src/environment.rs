@@ -18,6 +18,8 @@ use infer_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::workload::Workload;
+
 /// Where and with what a measurement was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Environment {
@@ -104,14 +106,26 @@ impl Environment {
         }
     }
 
-    /// Records what was measured: the digest of the model file or folder, and of the inputs, which
-    /// are the synthetic tensors of [`crate::workload::synthetic_inputs`] (fixed seed, the sizes
-    /// `dim_fill` for dynamic dimensions) plus the reference input file when one is checked. A
-    /// model that cannot be read leaves its digest unset (loading it will say why).
-    pub fn set_workload(&mut self, model: &Path, reference_input: Option<&Path>, dim_fill: &[usize]) {
+    /// Records what was measured: the digest of the model file or folder, and of the inputs:
+    /// the synthetic tensors (fixed seed; the workload's options: `--dims`, `--dim`, `--shape`,
+    /// `--int-range`), the content of every `--input` file, and the reference input file when one
+    /// is checked. A model that cannot be read leaves its digest unset (loading it will say why).
+    pub fn set_workload(&mut self, model: &Path, reference_input: Option<&Path>, workload: &Workload) {
         self.model_digest = digest_path(model).ok();
         let mut h = Sha256::new();
-        h.update(format!("synthetic-inputs v1 seed 0x5eed dim-fill {dim_fill:?}\n"));
+        // A workload of positional sizes only hashes as it always did, so digests of earlier
+        // results still match.
+        h.update(format!("synthetic-inputs v1 seed 0x5eed dim-fill {:?}\n", workload.positional));
+        let options = Workload { positional: Vec::new(), files: Vec::new(), ..workload.clone() };
+        if options != Workload::default() {
+            h.update(format!("options {}\n", options.child_args().join(" ")));
+        }
+        for input in workload.input_paths() {
+            match digest_path(&input) {
+                Ok(d) => h.update(format!("input {d}\n")),
+                Err(_) => h.update(format!("input unreadable {}\n", input.display())),
+            }
+        }
         if let Some(input) = reference_input {
             match digest_path(input) {
                 Ok(d) => h.update(format!("reference {d}\n")),
@@ -402,12 +416,27 @@ mod tests {
         assert!(missing.contains("nope.onnx"), "{missing}");
 
         let mut env = Environment::capture(0);
-        env.set_workload(&a, None, &[]);
-        let first = env.inputs_digest.clone().unwrap();
+        let digest = |env: &mut Environment, reference: Option<&Path>, w: &Workload| {
+            env.set_workload(&a, reference, w);
+            env.inputs_digest.clone().unwrap()
+        };
+        let first = digest(&mut env, None, &Workload::default());
         assert_eq!(env.model_digest.as_deref(), Some(da.as_str()));
-        env.set_workload(&a, None, &[7]);
-        assert_ne!(env.inputs_digest.as_deref(), Some(first.as_str()), "other dynamic sizes, other inputs");
-        env.set_workload(&a, Some(&a.join("saved_model.pb")), &[]);
-        assert_ne!(env.inputs_digest.as_deref(), Some(first.as_str()), "a reference input counts");
+        // Unchanged from the digests of earlier versions: sha256 of the same line.
+        assert_eq!(first, format!("sha256:{:x}", Sha256::digest(b"synthetic-inputs v1 seed 0x5eed dim-fill []\n")));
+        let mut seen = vec![first.clone()];
+        let ranged =
+            Workload { int_ranges: vec![crate::args::parse_int_range("ids=0:5").unwrap()], ..Workload::default() };
+        let input =
+            Workload { files: vec![format!("x={}", a.join("saved_model.pb").display())], ..Workload::default() };
+        for (why, d) in [
+            ("other dynamic sizes", digest(&mut env, None, &Workload::positional(vec![7]))),
+            ("an integer range", digest(&mut env, None, &ranged)),
+            ("an input file", digest(&mut env, None, &input)),
+            ("a reference input", digest(&mut env, Some(&a.join("saved_model.pb")), &Workload::default())),
+        ] {
+            assert!(!seen.contains(&d), "{why} counts");
+            seen.push(d);
+        }
     }
 }

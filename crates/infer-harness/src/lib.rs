@@ -32,4 +32,5 @@ pub mod scenario;
 pub mod shard;
 #[cfg(test)]
 mod testing;
+pub mod values;
 pub mod workload;

@@ -12,7 +12,7 @@ use std::{
 use infer_core::{Backend, Error, LoadOptions, Result, Session, Tensor, stats::Summary};
 use serde::{Deserialize, Serialize};
 
-use crate::{bench::Stop, environment::Environment, memory, report::Table, workload::synthetic_inputs};
+use crate::{bench::Stop, environment::Environment, memory, report::Table, workload::Workload};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -23,8 +23,8 @@ pub struct LoadSpec {
     pub options: LoadOptions,
     /// Items per request.
     pub batch_size: usize,
-    /// Sizes for dynamic non-batch dimensions.
-    pub dim_fill: Vec<usize>,
+    /// What the inputs are made of (one shape: a `--dim` list is refused).
+    pub workload: Workload,
     /// Workers, each with its own session and thread.
     pub concurrency: usize,
     /// Untimed requests per worker before the timed phase.
@@ -103,7 +103,8 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
         sessions.push(backend.load(&spec.model, &spec.options)?);
     }
     let device = sessions[0].device();
-    let inputs = synthetic_inputs(sessions[0].inputs(), spec.batch_size, &spec.dim_fill)?;
+    let point = spec.workload.single_point("--concurrency")?;
+    let inputs = spec.workload.plan(&spec.model, sessions[0].as_ref())?.build(spec.batch_size, &point)?.tensors;
     let stop = AtomicBool::new(false);
     let mut rss = Vec::new();
     let start = Instant::now();

@@ -3,16 +3,14 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use infer_core::{
-    Backend, Device, DeviceMemory, Error, LoadOptions, Result, Tensor, npy::read_npy, stats::DEFAULT_RESAMPLES,
-};
+use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result, npy::read_npy, stats::DEFAULT_RESAMPLES};
 
 use crate::{
     bench::{BenchConfig, progress_bar, summarize_stages, time_session},
     environment::Environment,
     memory,
     report::{BenchReport, BenchRow, CudaMemoryReport, RowSource, SCHEMA_VERSION},
-    workload::synthetic_inputs,
+    workload::Workload,
 };
 
 /// What to measure.
@@ -24,8 +22,9 @@ pub struct MeasureSpec {
     pub options: LoadOptions,
     /// Batch sizes to time, in order.
     pub batch_sizes: Vec<usize>,
-    /// Sizes for dynamic non-batch dimensions.
-    pub dim_fill: Vec<usize>,
+    /// What the inputs are made of: shapes, dimension sizes (a row per combination of `--dim`
+    /// values and batch size), real data, integer ranges.
+    pub workload: Workload,
     /// Timing configuration.
     pub config: BenchConfig,
     /// Reference input and output files: the output of the input must match within tolerance.
@@ -54,7 +53,7 @@ pub fn measure_each(
         return Err(Error::InvalidInput("batch sizes must be positive integers, e.g. 1,8,32".into()));
     }
     let mut environment = Environment::capture(spec.options.intra_threads);
-    environment.set_workload(&spec.model, spec.reference.as_ref().map(|(i, _)| i.as_path()), &spec.dim_fill);
+    environment.set_workload(&spec.model, spec.reference.as_ref().map(|(i, _)| i.as_path()), &spec.workload);
     if let Ok(info) = backend.probe() {
         environment.versions.insert(backend.name().into(), info.runtime_version);
     }
@@ -118,56 +117,74 @@ pub fn measure_each(
             device_memory,
         }
     };
+    // Every row's shapes are checked before the first is timed: a missing size fails at once.
+    let plan = spec.workload.plan(&spec.model, session.as_ref())?;
+    let points = spec.workload.points();
+    plan.check(&spec.batch_sizes, &points)?;
     let mut rows = Vec::new();
-    for &batch in &spec.batch_sizes {
-        let t = Instant::now();
-        let inputs: Vec<Tensor> = synthetic_inputs(session.inputs(), batch, &spec.dim_fill)?;
-        let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;
-        if first_inference_ms.is_none() {
+    for point in &points {
+        for &batch in &spec.batch_sizes {
             let t = Instant::now();
-            session.run(&inputs)?;
-            session.synchronize()?;
-            first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            let built = plan.build(batch, point)?;
+            let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;
+            let inputs = &built.tensors;
+            let failed = |e: Error| plan.context(e);
+            if first_inference_ms.is_none() {
+                let t = Instant::now();
+                session.run(inputs).map_err(failed)?;
+                session.synchronize()?;
+                first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let dims = if built.dims.is_empty() {
+                String::new()
+            } else {
+                let d: Vec<String> = built.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(" {}", d.join(" "))
+            };
+            let pb = progress_bar(&format!("{} {device} batch {batch}{dims}", backend.name()), &spec.config);
+            let timing = time_session(session.as_mut(), inputs, &spec.config, &pb);
+            pb.finish_and_clear();
+            let timing = timing.map_err(failed)?;
+            let src = RowSource {
+                model: &model,
+                backend: backend.name(),
+                device,
+                batch_size: batch,
+                environment: &environment,
+                resamples: DEFAULT_RESAMPLES,
+                seed: SEED,
+            };
+            let mut row = BenchRow::from_samples(&src, timing.samples_ms.clone())?;
+            row.warnings = trust_warnings(row.iterations, row.cov);
+            if timing.warmup_settled == Some(false) {
+                row.warnings.push(format!(
+                    "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
+                    timing.warmup_iterations
+                ));
+            }
+            row.warmup_iterations = Some(timing.warmup_iterations);
+            row.warmup_settled = timing.warmup_settled;
+            row.input_prep_ms = Some(input_prep_ms);
+            row.stages_ms = summarize_stages(&timing.stages);
+            row.dims = built.dims;
+            row.inputs = built.used;
+            rows.push(row);
+            on_row(&report(rows.clone(), first_inference_ms, None, None))?;
         }
-        let pb = progress_bar(&format!("{} {device} batch {batch}", backend.name()), &spec.config);
-        let timing = time_session(session.as_mut(), &inputs, &spec.config, &pb);
-        pb.finish_and_clear();
-        let timing = timing?;
-        let src = RowSource {
-            model: &model,
-            backend: backend.name(),
-            device,
-            batch_size: batch,
-            environment: &environment,
-            resamples: DEFAULT_RESAMPLES,
-            seed: SEED,
-        };
-        let mut row = BenchRow::from_samples(&src, timing.samples_ms.clone())?;
-        row.warnings = trust_warnings(row.iterations, row.cov);
-        if timing.warmup_settled == Some(false) {
-            row.warnings.push(format!(
-                "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
-                timing.warmup_iterations
-            ));
-        }
-        row.warmup_iterations = Some(timing.warmup_iterations);
-        row.warmup_settled = timing.warmup_settled;
-        row.input_prep_ms = Some(input_prep_ms);
-        row.stages_ms = summarize_stages(&timing.stages);
-        rows.push(row);
-        on_row(&report(rows.clone(), first_inference_ms, None, None))?;
     }
     cuda.after_inference();
     Ok(report(rows, first_inference_ms, cuda.report(), session.device_memory()))
 }
 
-/// Sets each row's `speedup_vs_batch1`: its throughput over the batch-1 row's, when there is one.
+/// Sets each row's `speedup_vs_batch1`: its throughput over that of the batch-1 row with the
+/// same dimension sizes, when there is one.
 pub fn fill_speedups(rows: &mut [BenchRow]) {
-    let Some(base) = rows.iter().find(|r| r.batch_size == 1).map(|r| r.throughput_per_s) else { return };
-    if base > 0.0 {
-        for r in rows {
-            r.speedup_vs_batch1 = Some(r.throughput_per_s / base);
-        }
+    let bases: Vec<Option<f64>> = rows
+        .iter()
+        .map(|r| rows.iter().find(|b| b.batch_size == 1 && b.dims == r.dims).map(|b| b.throughput_per_s))
+        .collect();
+    for (r, base) in rows.iter_mut().zip(bases) {
+        r.speedup_vs_batch1 = base.filter(|&b| b > 0.0).map(|b| r.throughput_per_s / b);
     }
 }
 
@@ -281,6 +298,8 @@ mod tests {
             stages_ms: None,
             speedup_vs_batch1: None,
             round_medians_ms: None,
+            dims: std::collections::BTreeMap::new(),
+            inputs: Vec::new(),
         }
     }
 

@@ -4,12 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use infer_core::{
-    Backend, Error, LoadOptions, Result, Tensor,
+    Backend, Error, LoadOptions, Result,
     profile::{OpEvent, OpProfile},
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{report::Table, workload::synthetic_inputs};
+use crate::{
+    report::Table,
+    workload::{InputUsed, Workload},
+};
 
 /// One line of a summary: an operator type or a node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +52,9 @@ pub struct ProfileSummary {
     pub by_type: Vec<OpRow>,
     /// Every node, largest total first.
     pub by_node: Vec<OpRow>,
+    /// What each input was made of (shape, file or synthetic, integer ranges).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputUsed>,
 }
 
 /// Sums `events` per key; shares over the total of `events`; `runs` divides the per-run figures.
@@ -101,6 +107,7 @@ pub fn summarize(profile: &OpProfile, skip_runs: u64, model: &str, batch_size: u
         total_us: kept.iter().map(|e| e.duration_us).sum(),
         by_type: rows(&kept, runs, |e| (e.op_type.clone(), e.op_type.clone())),
         by_node: rows(&kept, runs, |e| (e.node.clone(), e.op_type.clone())),
+        inputs: Vec::new(),
     }
 }
 
@@ -136,8 +143,8 @@ pub struct ProfileSpec {
     pub options: LoadOptions,
     /// Batch size of the synthetic inputs.
     pub batch_size: usize,
-    /// Sizes for dynamic non-batch dimensions.
-    pub dim_fill: Vec<usize>,
+    /// What the inputs are made of (one shape: a `--dim` list is refused).
+    pub workload: Workload,
     /// Runs excluded from the summary first.
     pub warmup: usize,
     /// Runs summarized.
@@ -155,10 +162,12 @@ pub fn profile(backend: &dyn Backend, spec: &ProfileSpec, scratch: &Path) -> Res
         return Err(Error::InvalidInput("--iterations and --batch-size must be at least 1".into()));
     }
     let options = LoadOptions { profile_prefix: Some(scratch.join(backend.name())), ..spec.options.clone() };
+    let point = spec.workload.single_point("infer profile")?;
     let mut session = backend.load(&spec.model, &options)?;
-    let inputs: Vec<Tensor> = synthetic_inputs(session.inputs(), spec.batch_size, &spec.dim_fill)?;
+    let plan = spec.workload.plan(&spec.model, session.as_ref())?;
+    let built = plan.build(spec.batch_size, &point)?;
     for _ in 0..spec.warmup + spec.iterations {
-        session.run(&inputs)?;
+        session.run(&built.tensors).map_err(|e| plan.context(e))?;
         session.synchronize()?;
     }
     let events = session.op_profile().map_err(|e| match e {
@@ -167,7 +176,9 @@ pub fn profile(backend: &dyn Backend, spec: &ProfileSpec, scratch: &Path) -> Res
         }
         other => other,
     })?;
-    Ok(summarize(&events, spec.warmup as u64, &spec.model.display().to_string(), spec.batch_size))
+    let mut summary = summarize(&events, spec.warmup as u64, &spec.model.display().to_string(), spec.batch_size);
+    summary.inputs = built.used;
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Results as data (JSON, raw samples kept) and as tables (terminal, Markdown, CSV). Every file is
 //! written atomically.
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
 use infer_core::{
     Device, DeviceMemory, Result,
@@ -10,7 +10,7 @@ use infer_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{bench::StageSummary, environment::Environment};
+use crate::{bench::StageSummary, environment::Environment, workload::InputUsed};
 
 /// Version of the JSON layout below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -66,6 +66,14 @@ pub struct BenchRow {
     /// order measured; the statistics above are over the pooled samples of every round.
     #[serde(default)]
     pub round_medians_ms: Option<Vec<f64>>,
+    /// The size of every dynamic dimension other than the batch in this row (`--dim`, `--dims`,
+    /// `--shape` or the input data), by symbol, or `INPUT[AXIS]` for an unnamed one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dims: BTreeMap<String, usize>,
+    /// What each input was made of: dtype, shape, file or synthetic, and for synthetic integers
+    /// the range drawn from and how it was found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputUsed>,
 }
 
 /// Titles of the columns [`BenchRow::key_cells`] fills.
@@ -128,7 +136,25 @@ impl BenchRow {
             stages_ms: None,
             speedup_vs_batch1: None,
             round_medians_ms: None,
+            dims: BTreeMap::new(),
+            inputs: Vec::new(),
         })
+    }
+
+    /// The row's dimension sizes as text, `sequence=128, …` (empty without any).
+    #[must_use]
+    pub fn dims_label(&self) -> String {
+        self.dims.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `batch 8`, or `batch 8, sequence=128` where the row has dimension sizes.
+    #[must_use]
+    pub fn label(&self) -> String {
+        if self.dims.is_empty() {
+            format!("batch {}", self.batch_size)
+        } else {
+            format!("batch {}, {}", self.batch_size, self.dims_label())
+        }
     }
 
     /// Table cells shared by every table: backend, device, batch, median, p95 and p99 (ms).
@@ -304,13 +330,34 @@ impl Table {
     }
 }
 
-/// The table of a bench report: one line per batch size.
+/// The symbols of the dimension sizes `rows` have, in order: one table column each.
+#[must_use]
+pub fn dim_columns<'r>(rows: impl IntoIterator<Item = &'r BenchRow>) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for r in rows {
+        for k in r.dims.keys() {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    columns
+}
+
+/// The table of a bench report: one line per batch size and dimension sizes, with a column per
+/// dynamic dimension after the batch (latency and items/s against the sequence length, …).
 #[must_use]
 pub fn bench_table(report: &BenchReport) -> Table {
-    let mut t =
-        Table::new(&[&KEY_COLUMNS[..], &["mean ms", "std ms", "items/s", "ms/item", "speed-up", "iters"]].concat());
+    let dims = dim_columns(&report.rows);
+    let mut header: Vec<&str> = KEY_COLUMNS[..3].to_vec();
+    header.extend(dims.iter().map(String::as_str));
+    header.extend_from_slice(&KEY_COLUMNS[3..]);
+    header.extend_from_slice(&["mean ms", "std ms", "items/s", "ms/item", "speed-up", "iters"]);
+    let mut t = Table::new(&header);
     for r in &report.rows {
         let mut cells = r.key_cells(3);
+        let sizes = dims.iter().map(|d| r.dims.get(d).map_or_else(|| "-".into(), ToString::to_string));
+        cells.splice(3..3, sizes);
         cells.extend([
             format!("{:.3}", r.latency_ms.mean),
             format!("{:.3}", r.latency_ms.std),
@@ -349,5 +396,59 @@ mod tests {
         std::fs::write(&p, "{oops").unwrap();
         let err = read_json::<Vec<i32>>(&p).unwrap_err().to_string();
         assert!(err.contains("r.json") && err.contains("not a valid result file"), "{err}");
+    }
+
+    #[test]
+    fn bench_table_has_a_column_per_dimension() {
+        let env = Environment::capture(0);
+        let src = RowSource {
+            model: "m.onnx",
+            backend: "onnx",
+            device: Device::Cpu,
+            batch_size: 4,
+            environment: &env,
+            resamples: 100,
+            seed: 1,
+        };
+        let mut rows = Vec::new();
+        for seq in [32, 128] {
+            let mut r = BenchRow::from_samples(&src, vec![2.0, 2.0, 2.0]).unwrap();
+            r.dims.insert("sequence".into(), seq);
+            rows.push(r);
+        }
+        assert_eq!(rows[1].label(), "batch 4, sequence=128");
+        let report = BenchReport {
+            schema_version: SCHEMA_VERSION,
+            model: "m.onnx".into(),
+            backend: "onnx".into(),
+            device: Device::Cpu,
+            environment: env.clone(),
+            load_ms: 1.0,
+            first_inference_ms: 1.0,
+            parameters: None,
+            parameter_bytes: None,
+            rss_before_load: None,
+            rss_after_load: None,
+            peak_rss: None,
+            max_abs_diff: None,
+            reference: None,
+            rows,
+            rss_load_increase: None,
+            rss_inference_increase: None,
+            memory_method: None,
+            cuda_memory: None,
+            device_memory: None,
+        };
+        let t = bench_table(&report);
+        assert_eq!(&t.header[..5], ["backend", "device", "batch", "sequence", "median ms"]);
+        assert_eq!(&t.rows[1][..4], ["onnx", "cpu", "4", "128"]);
+        // Without dimension sizes the table is as before, and rows keep no `dims` in JSON.
+        let mut plain = report.clone();
+        plain.rows.iter_mut().for_each(|r| r.dims.clear());
+        assert_eq!(bench_table(&plain).header[3], "median ms");
+        let json = serde_json::to_string(&plain.rows[0]).unwrap();
+        assert!(!json.contains("\"dims\"") && !json.contains("\"inputs\""), "{json}");
+        let back: BenchRow = serde_json::from_str(&serde_json::to_string(&report.rows[1]).unwrap()).unwrap();
+        assert_eq!(back.dims, report.rows[1].dims);
     }
 }

@@ -31,7 +31,8 @@ pub fn round_medians(row: &BenchRow) -> Vec<f64> {
     row.round_medians_ms.clone().unwrap_or_else(|| vec![row.latency_ms.median])
 }
 
-/// Pools the next round's report into `pooled`: each batch size's samples are joined and its
+/// Pools the next round's report into `pooled`: each row's samples (same batch size and
+/// dimension sizes) are joined and its
 /// statistics, intervals and warnings recomputed from them; warm-up iterations add up; the
 /// largest difference to the reference is kept. Load time, first inference and memory stay
 /// those of the first round. A batch size missing from `next` keeps its rounds so far.
@@ -40,7 +41,9 @@ pub fn round_medians(row: &BenchRow) -> Vec<f64> {
 /// When a pooled sample is invalid (an empty or non-finite latency list).
 pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
     for row in &mut pooled.rows {
-        let Some(new) = next.rows.iter().find(|r| r.batch_size == row.batch_size) else { continue };
+        let Some(new) = next.rows.iter().find(|r| r.batch_size == row.batch_size && r.dims == row.dims) else {
+            continue;
+        };
         let mut medians = round_medians(row);
         medians.push(new.latency_ms.median);
         let samples: Vec<f64> = row.samples_ms.iter().chain(&new.samples_ms).copied().collect();
@@ -74,6 +77,8 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
         merged.input_prep_ms = row.input_prep_ms;
         merged.stages_ms = row.stages_ms.clone();
         merged.round_medians_ms = Some(medians);
+        merged.dims = std::mem::take(&mut row.dims);
+        merged.inputs = std::mem::take(&mut row.inputs);
         *row = merged;
     }
     fill_speedups(&mut pooled.rows);
@@ -170,5 +175,24 @@ mod tests {
         let w = row.warnings.join("\n");
         assert!(w.contains("rounds disagree") && w.contains("10.00-12.00 ms (20% apart"), "{w}");
         assert!(pooled.max_abs_diff.unwrap().is_nan(), "a NaN difference in any round stays visible");
+    }
+
+    #[test]
+    fn rows_of_other_dimension_sizes_pool_apart() {
+        // Two rows of batch 1, sequence 8 and 16: each pools with its own, never the other.
+        let with_dims = |samples: &[Vec<f64>]| {
+            let mut r = report(samples, 0.0);
+            for (row, seq) in r.rows.iter_mut().zip([8, 16]) {
+                row.batch_size = 1;
+                row.dims.insert("sequence".into(), seq);
+            }
+            r
+        };
+        let mut pooled = with_dims(&[vec![10.0; 60], vec![20.0; 60]]);
+        pool(&mut pooled, with_dims(&[vec![11.0; 60], vec![21.0; 60]])).unwrap();
+        let medians: Vec<_> = pooled.rows.iter().map(|r| (r.dims["sequence"], round_medians(r))).collect();
+        assert_eq!(medians, [(8, vec![10.0, 11.0]), (16, vec![20.0, 21.0])]);
+        // Each is its own batch-1 base.
+        assert!(pooled.rows.iter().all(|r| r.speedup_vs_batch1 == Some(1.0)));
     }
 }

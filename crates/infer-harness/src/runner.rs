@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     bench::{BenchConfig, Stop},
     report::read_json,
+    workload::Workload,
 };
 
 /// One model on one backend and device, as every child runs it.
@@ -42,8 +43,8 @@ pub struct BenchJob {
     pub batch_sizes: Vec<usize>,
     /// Warm-up and timing.
     pub config: BenchConfig,
-    /// Sizes of dynamic dimensions other than the batch (`--dims`), empty for none.
-    pub dim_fill: Vec<usize>,
+    /// What the inputs are made of (`--shape`, `--dim`, `--dims`, `--input`, `--int-range`).
+    pub workload: Workload,
     /// Reference input and output (`--reference-input`, `--reference-output`).
     pub reference: Option<(PathBuf, PathBuf)>,
     /// Address-space limit of the child, bytes (`--memory-limit`).
@@ -51,7 +52,7 @@ pub struct BenchJob {
 }
 
 /// What an `infer profile` child profiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileJob {
     /// Items per call.
     pub batch_size: usize,
@@ -59,6 +60,8 @@ pub struct ProfileJob {
     pub runs: usize,
     /// Untimed runs before them.
     pub warmup: usize,
+    /// What the inputs are made of (one shape: no `--dim` list).
+    pub workload: Workload,
 }
 
 impl ChildTarget {
@@ -78,9 +81,7 @@ impl ChildTarget {
         let mut cmd = self.command("bench");
         let join = |v: &[usize]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         cmd.args(["--batch-sizes", &join(&job.batch_sizes), "--warmup", &job.config.warmup.to_string()]);
-        if !job.dim_fill.is_empty() {
-            cmd.args(["--dims", &join(&job.dim_fill)]);
-        }
+        cmd.args(job.workload.child_args());
         if let Some((input, output)) = &job.reference {
             cmd.arg("--reference-input").arg(input).arg("--reference-output").arg(output);
         }
@@ -101,6 +102,7 @@ impl ChildTarget {
         let mut cmd = self.command("profile");
         cmd.args(["--batch-size", &job.batch_size.to_string()])
             .args(["--iterations", &job.runs.to_string(), "--warmup", &job.warmup.to_string()])
+            .args(job.workload.child_args())
             .arg("--json")
             .arg(json);
         cmd
@@ -238,7 +240,7 @@ mod tests {
         let probe = BenchJob {
             batch_sizes: vec![16],
             config: BenchConfig { warmup: Warmup::Count(2), stop: Stop::Duration(Duration::from_micros(10)) },
-            dim_fill: vec![3, 224],
+            workload: Workload::positional(vec![3, 224]),
             memory_limit: Some(1 << 30),
             ..BenchJob::default()
         };
@@ -247,11 +249,16 @@ mod tests {
             "bench /m/model.onnx --backend onnx --device cuda:1 --threads 4 --batch-sizes 16 --warmup 2 \
              --dims 3,224 --memory-limit 1073741824 --duration 1ms --quiet --json p.json"
         );
-        let profile = ProfileJob { batch_size: 8, runs: 5, warmup: 2 };
+        let workload = Workload {
+            dims: vec![crate::args::parse_dim_arg("sequence=128").unwrap()],
+            int_ranges: vec![crate::args::parse_int_range("ids=0:7").unwrap()],
+            ..Workload::default()
+        };
+        let profile = ProfileJob { batch_size: 8, runs: 5, warmup: 2, workload };
         assert_eq!(
             args(&target().profile(&profile, Path::new("q.json"))).join(" "),
             "profile /m/model.onnx --backend onnx --device cuda:1 --threads 4 --batch-size 8 --iterations 5 \
-             --warmup 2 --json q.json"
+             --warmup 2 --dim sequence=128 --int-range ids=0:7 --json q.json"
         );
     }
 

@@ -343,7 +343,7 @@ fn offline_reports_the_best_throughput_over_batch_sizes() {
             warmup: Warmup::Count(2),
             stop: Stop::Iterations(20),
         }),
-        dim_fill: Vec::new(),
+        workload: infer_harness::workload::Workload::default(),
         pool: 4,
     };
     let report = infer_harness::scenario::measure(

@@ -10,9 +10,10 @@ use infer_harness::{
     memory::{self, mib, parse_bytes},
     report::{BenchReport, bench_table, write_json},
     scenario::ScenarioKind,
+    workload::Workload,
 };
 
-use super::{Devices, ModelArgs, Sizes, parse_devices, parse_sizes};
+use super::{Devices, ModelArgs, Sizes, WorkloadArgs, parse_devices, parse_sizes};
 
 mod scenario;
 
@@ -42,9 +43,8 @@ pub struct BenchArgs {
     /// Time per batch size instead of a count, e.g. 10s or 500ms.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Sizes of dynamic dimensions other than the batch, comma-separated, in input order.
-    #[arg(long, value_parser = parse_sizes)]
-    dims: Option<Sizes>,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Reference input (.npy) to check correctness before timing (with --reference-output).
     #[arg(long, requires = "reference_output")]
     reference_input: Option<PathBuf>,
@@ -91,6 +91,8 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     crash_hook(backend.name());
     a.serving.check(a.concurrency.is_some(), a.sweep)?;
+    let workload = a.workload.workload();
+    workload.check()?;
     if a.serving.scenario != ScenarioKind::SingleStream {
         let plan = scenario::Plan {
             model: &a.model,
@@ -99,7 +101,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             iterations: a.iterations,
             duration: a.duration,
             batch_sizes: a.batch_sizes.as_ref().map(|s| s.0.clone()),
-            dims: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+            workload: workload.clone(),
             json: a.json.as_deref(),
             quiet: a.quiet,
         };
@@ -111,13 +113,14 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         (None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
         (None, None) => Stop::Iterations(50),
     };
+    // Without --batch-sizes, the leading size of --shape (where every --shape agrees) is the batch.
     let batch_sizes = match (&a.batch_sizes, a.sweep) {
         (Some(s), _) => s.0.clone(),
         (None, true) => SWEEP_SIZES.to_vec(),
-        (None, false) => vec![1],
+        (None, false) => vec![workload.shape_batch().unwrap_or(1)],
     };
     if let Some(n) = a.concurrency {
-        return load(backend, a, stop, usize::from(n), &batch_sizes);
+        return load(backend, a, &workload, stop, usize::from(n), &batch_sizes);
     }
     let devices: Vec<Device> = a.device.0.clone();
     let mut reports: Vec<BenchReport> = Vec::new();
@@ -126,7 +129,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             model: a.model.model.clone(),
             options: a.model.options(device),
             batch_sizes: batch_sizes.clone(),
-            dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+            workload: workload.clone(),
             config: BenchConfig { warmup: a.warmup, stop },
             reference: a.reference_input.clone().zip(a.reference_output.clone()),
         };
@@ -143,8 +146,8 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             for row in &report.rows {
                 if let Some(ci) = &row.median_ci_ms {
                     println!(
-                        "batch {}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%",
-                        row.batch_size,
+                        "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%",
+                        row.label(),
                         ci.point,
                         ci.lower(),
                         ci.upper(),
@@ -152,7 +155,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
                 for w in &row.warnings {
-                    eprintln!("warning: batch {}: {w}", row.batch_size);
+                    eprintln!("warning: {}: {w}", row.label());
                 }
             }
             print_details(&report);
@@ -198,7 +201,16 @@ fn print_details(report: &BenchReport) {
             )),
             None => parts.push("per call stages: not separated by this backend".into()),
         }
-        println!("batch {}: {}", row.batch_size, parts.join("; "));
+        println!("{}: {}", row.label(), parts.join("; "));
+    }
+    // What the inputs were made of: the same for every row but their shapes.
+    if let Some(first) = report.rows.first() {
+        for i in &first.inputs {
+            match &i.values {
+                Some(v) => println!("input {}: {} {v}", i.name, i.dtype),
+                None => println!("input {}: {} {}", i.name, i.dtype, i.source),
+            }
+        }
     }
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), mib);
     println!(
@@ -233,6 +245,7 @@ fn print_details(report: &BenchReport) {
 fn load(
     backend: &dyn infer_core::Backend,
     a: &BenchArgs,
+    workload: &Workload,
     stop: Stop,
     concurrency: usize,
     batch_sizes: &[usize],
@@ -244,7 +257,7 @@ fn load(
                 model: a.model.model.clone(),
                 options: a.model.options(device),
                 batch_size,
-                dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+                workload: workload.clone(),
                 concurrency,
                 // Workers warm up by count; `auto` gives each worker three windows' worth.
                 warmup: match a.warmup {

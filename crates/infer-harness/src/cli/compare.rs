@@ -13,7 +13,7 @@ use infer_harness::{
     reporters::{Reporter, Reports, TerminalReport},
 };
 
-use super::{Devices, Sizes, parse_devices, parse_sizes};
+use super::{Devices, Sizes, WorkloadArgs, parse_devices, parse_sizes};
 
 /// Arguments of `infer compare`.
 #[derive(Debug, Args)]
@@ -57,6 +57,8 @@ pub struct CompareArgs {
     /// Folder for compare.json, compare.csv, compare.md and compare.html.
     #[arg(long, short, default_value = "results")]
     out: PathBuf,
+    #[command(flatten)]
+    workload: WorkloadArgs,
 }
 
 pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
@@ -70,7 +72,9 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         tolerance: a.tolerance,
         rounds: usize::try_from(a.rounds)?,
         profile_runs: usize::try_from(a.profile_runs)?,
+        workload: a.workload.workload(),
     };
+    spec.workload.check()?;
     let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
     // The files are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
     // marks the rest "interrupted" and keeps every row already measured; the terminal shows

@@ -15,6 +15,10 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Args, Parser, Subcommand};
 use infer_core::{Device, LoadOptions, OptLevel};
 pub(crate) use infer_harness::args::{Devices, Sizes, parse_devices, parse_sizes};
+use infer_harness::{
+    args::{DimArg, IntRangeArg, ShapeArg, parse_dim_arg, parse_int_range, parse_shape_arg},
+    workload::Workload,
+};
 
 /// Load, run, inspect and benchmark ML models on ONNX Runtime, PyTorch and TensorFlow.
 #[derive(Debug, Parser)]
@@ -101,6 +105,47 @@ impl ModelArgs {
             fallback_to_cpu: self.fallback,
             profile_prefix: None,
             options: self.option_map(),
+        }
+    }
+}
+
+/// What the inputs are made of: shapes by name, dimension sizes, real data, integer ranges
+/// (`bench`, `compare`, `profile`, `optimize-batch`).
+#[derive(Debug, Args, Clone, Default)]
+struct WorkloadArgs {
+    /// An input's shape, NAME=1x128 or NAME=1x128:i64 (repeatable); its leading size follows
+    /// each batch size asked where it is the batch dimension. Gives a shape-less input
+    /// (TorchScript without a sidecar) its shape and dtype.
+    #[arg(long = "shape", value_name = "NAME=DIMS[:DTYPE]", value_parser = parse_shape_arg)]
+    shapes: Vec<ShapeArg>,
+    /// The size of a symbolic dimension in every input that has it, SYMBOL=128 (repeatable); a
+    /// list, SYMBOL=32,128,512, measures one row per size, and several lists their product.
+    #[arg(long = "dim", value_name = "SYMBOL=N[,N...]", value_parser = parse_dim_arg)]
+    dim: Vec<DimArg>,
+    /// Sizes of each input's dynamic dimensions other than the batch, in order (the positional
+    /// shorthand of --dim).
+    #[arg(long, value_parser = parse_sizes, conflicts_with = "dim")]
+    dims: Option<Sizes>,
+    /// Real input data instead of synthetic: a .npy as PATH (inputs in order) or NAME=PATH, or a
+    /// .npz holding several arrays by input name (repeatable); cut or repeated along the batch
+    /// dimension to each batch size.
+    #[arg(long, short, value_name = "[NAME=]PATH")]
+    input: Vec<String>,
+    /// Draw a synthetic integer input from LO up to HI (excluded), NAME=LO:HI (repeatable).
+    /// Otherwise: the range the model proves (an embedding table's rows), else by name (`*mask*`
+    /// ones, `*type_ids*` zeros), else 0..10.
+    #[arg(long = "int-range", value_name = "NAME=LO:HI", value_parser = parse_int_range)]
+    int_range: Vec<IntRangeArg>,
+}
+
+impl WorkloadArgs {
+    fn workload(&self) -> Workload {
+        Workload {
+            shapes: self.shapes.clone(),
+            dims: self.dim.clone(),
+            positional: self.dims.clone().map(|d| d.0).unwrap_or_default(),
+            files: self.input.clone(),
+            int_ranges: self.int_range.clone(),
         }
     }
 }

@@ -11,7 +11,7 @@ use infer_harness::{
     report::write_json,
 };
 
-use super::{ModelArgs, Sizes, parse_sizes};
+use super::{ModelArgs, WorkloadArgs};
 
 /// Arguments of `infer optimize-batch`.
 #[derive(Debug, Args)]
@@ -40,9 +40,8 @@ pub struct OptimizeArgs {
     /// Untimed warm-up iterations per probe.
     #[arg(long, default_value = "2")]
     warmup: Warmup,
-    /// Sizes of dynamic dimensions other than the batch, comma-separated, in input order.
-    #[arg(long, value_parser = parse_sizes)]
-    dims: Option<Sizes>,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Write every probe and the conclusion as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -58,6 +57,10 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
     if let Some(bound) = a.max_latency_ms.filter(|b| !b.is_finite() || *b <= 0.0) {
         anyhow::bail!("invalid --max-latency-ms {bound}: must be a positive number of milliseconds");
     }
+    // The search varies the batch of one shape; each probe gets the same inputs.
+    let workload = a.workload.workload();
+    workload.check()?;
+    workload.single_point("infer optimize-batch")?;
     let stop = match a.iterations {
         Some(n) => Stop::Iterations(usize::try_from(n)?),
         None => Stop::Duration(a.duration),
@@ -68,7 +71,7 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         backend: backend.name().into(),
         device: a.device,
         threads: a.model.threads,
-        dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+        workload,
         config: BenchConfig { warmup: a.warmup, stop },
         memory_limit,
     };

@@ -9,7 +9,7 @@ use infer_harness::{
     report::write_json,
 };
 
-use super::{ModelArgs, Sizes, parse_sizes};
+use super::{ModelArgs, WorkloadArgs};
 
 /// Arguments of `infer profile`.
 #[derive(Debug, Args)]
@@ -31,9 +31,8 @@ pub struct ProfileArgs {
     /// Lines shown per table.
     #[arg(long, default_value_t = 15)]
     top: usize,
-    /// Sizes of dynamic dimensions other than the batch, comma-separated, in input order.
-    #[arg(long, value_parser = parse_sizes)]
-    dims: Option<Sizes>,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Write the whole summary (every operator type and node) as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -48,7 +47,7 @@ pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitC
         model: a.model.model.clone(),
         options: a.model.options(a.device),
         batch_size: usize::try_from(a.batch_size)?,
-        dim_fill: a.dims.clone().map(|d| d.0).unwrap_or_default(),
+        workload: a.workload.workload(),
         warmup: a.warmup,
         iterations: usize::try_from(a.iterations)?,
     };
@@ -70,6 +69,12 @@ pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitC
         summary.warmup_runs,
         per_run_ms(summary.total_us, summary.runs)
     );
+    for i in &summary.inputs {
+        match &i.values {
+            Some(v) => println!("input {}: {} {:?} {v}", i.name, i.dtype, i.shape),
+            None => println!("input {}: {} {:?} {}", i.name, i.dtype, i.shape, i.source),
+        }
+    }
     println!("\ntop operator types by total time:");
     print!("{}", table(&summary.by_type, a.top, "op type").to_text());
     println!("\ntop nodes by total time:");

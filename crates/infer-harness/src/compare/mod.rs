@@ -21,6 +21,7 @@ use crate::{
     reporters::{Reporter, Reports},
     rounds,
     runner::{self, BenchJob, ChildError, ChildTarget, ProfileJob},
+    workload::Workload,
 };
 
 /// Settings of a comparison.
@@ -43,6 +44,9 @@ pub struct CompareSpec {
     pub rounds: usize,
     /// Profiled runs of the operator profile taken after the rounds (0: no profile).
     pub profile_runs: usize,
+    /// What the inputs are made of, passed to every child (the profile child gets the first
+    /// combination of `--dim` sizes).
+    pub workload: Workload,
 }
 
 /// Runs the comparison, reporting nothing; `exe` is the `infer` binary used for the child
@@ -188,7 +192,7 @@ fn run_child(
     let job = BenchJob {
         batch_sizes: spec.batch_sizes.clone(),
         config: spec.config,
-        dim_fill: Vec::new(),
+        workload: spec.workload.clone(),
         reference: Some((fixture.input_for(format), fixture.path(&format.reference))),
         memory_limit: None,
     };
@@ -204,7 +208,12 @@ fn profile_child(
     spec: &CompareSpec,
     json: &Path,
 ) -> std::result::Result<ProfileSummary, ChildError> {
-    let job =
-        ProfileJob { batch_size: spec.batch_sizes.first().copied().unwrap_or(1), runs: spec.profile_runs, warmup: 2 };
+    let first = spec.workload.points().swap_remove(0);
+    let job = ProfileJob {
+        batch_size: spec.batch_sizes.first().copied().unwrap_or(1),
+        runs: spec.profile_runs,
+        warmup: 2,
+        workload: spec.workload.at(&first),
+    };
     runner::run(target.profile(&job, json), json)
 }

@@ -5,7 +5,7 @@ use crate::{
     analysis::{self, ProfileOutcome},
     comparison::{Comparison, RowStatus},
     memory::mib,
-    report::{KEY_COLUMNS, Table},
+    report::{KEY_COLUMNS, Table, dim_columns},
     rounds,
 };
 
@@ -14,7 +14,19 @@ use crate::{
 pub fn results(c: &Comparison) -> Table {
     let pooled = c.reports().flat_map(|r| &r.rows).any(|r| r.round_medians_ms.is_some());
     let spread: &[&str] = if pooled { &["rounds (spread)"] } else { &[] };
-    let mut t = Table::new(&[&KEY_COLUMNS[..], spread, &["items/s", "RSS +model", "max |diff|", "status"]].concat());
+    // A column per dynamic dimension (`--dim`) after the batch, as in `infer bench`'s table.
+    let dims = dim_columns(c.reports().flat_map(|r| &r.rows));
+    let dim_titles: Vec<&str> = dims.iter().map(String::as_str).collect();
+    let mut t = Table::new(
+        &[
+            &KEY_COLUMNS[..3],
+            &dim_titles,
+            &KEY_COLUMNS[3..],
+            spread,
+            &["items/s", "RSS +model", "max |diff|", "status"],
+        ]
+        .concat(),
+    );
     for e in &c.entries {
         let Some(r) = &e.report else {
             let mut cells = vec![e.backend.clone(), e.device.to_string()];
@@ -31,6 +43,8 @@ pub fn results(c: &Comparison) -> Table {
         };
         for row in &r.rows {
             let mut cells = row.key_cells(2);
+            let sizes = dims.iter().map(|d| row.dims.get(d).map_or_else(|| "-".into(), ToString::to_string));
+            cells.splice(3..3, sizes);
             if pooled {
                 let medians = rounds::round_medians(row);
                 cells.push(format!("{} ({:.1}%)", medians.len(), rounds::spread(&medians) * 100.0));
@@ -47,6 +61,11 @@ pub fn results(c: &Comparison) -> Table {
     t
 }
 
+/// `8`, or `8, sequence=128` where the row has dimension sizes.
+fn batch_cell(batch: usize, dims: &str) -> String {
+    if dims.is_empty() { batch.to_string() } else { format!("{batch}, {dims}") }
+}
+
 /// The CPU-versus-GPU table: one line per [`analysis::Speedup`].
 #[must_use]
 pub fn speedups(c: &Comparison) -> Table {
@@ -55,7 +74,7 @@ pub fn speedups(c: &Comparison) -> Table {
         t.rows.push(vec![
             s.backend,
             s.gpu.to_string(),
-            s.batch_size.to_string(),
+            batch_cell(s.batch_size, &s.dims),
             format!("{:.2}", s.cpu_median_ms),
             format!("{:.2}", s.gpu_median_ms),
             format!("{:.2}x", s.speedup),
@@ -71,7 +90,7 @@ pub fn relative(c: &Comparison) -> Table {
     for r in analysis::relative(c) {
         t.rows.push(vec![
             r.device.to_string(),
-            r.batch_size.to_string(),
+            batch_cell(r.batch_size, &r.dims),
             r.backend,
             format!("{:.2}", r.median_ms),
             if r.relative <= 1.0 { "fastest".into() } else { format!("{:.2}x slower", r.relative) },

@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     bench::{BenchConfig, time_session},
     environment::Environment,
+    workload::Workload,
 };
 use early_stopping::{EarlyStopping, Rule};
 use offline::{OfflineConfig, OfflineReport, run_offline};
@@ -101,8 +102,8 @@ pub enum Scenario {
 pub struct ScenarioSpec {
     /// The scenario.
     pub scenario: Scenario,
-    /// Sizes of dynamic dimensions other than the batch, in input order.
-    pub dim_fill: Vec<usize>,
+    /// What the requests' inputs are made of (one shape: no `--dim` list).
+    pub workload: Workload,
     /// Distinct samples the requests cycle through.
     pub pool: usize,
 }
@@ -162,13 +163,20 @@ pub struct ScenarioReport {
     pub result: ScenarioResult,
 }
 
-/// Runs a scenario on a loaded session; `log` receives progress lines (the search's probes).
+/// Runs a scenario on a loaded session of `model`; `log` receives progress lines (the search's
+/// probes).
 ///
 /// # Errors
 /// Invalid settings, input construction and run errors.
-pub fn run(session: &mut dyn Session, spec: &ScenarioSpec, log: &mut dyn FnMut(&str)) -> Result<ScenarioResult> {
-    let specs = session.inputs().to_vec();
-    let samples = Samples::synthetic(&specs, spec.pool, &spec.dim_fill)?;
+pub fn run(
+    model: &Path,
+    session: &mut dyn Session,
+    spec: &ScenarioSpec,
+    log: &mut dyn FnMut(&str),
+) -> Result<ScenarioResult> {
+    let point = spec.workload.single_point("a serving scenario")?;
+    let plan = spec.workload.plan(model, &*session)?;
+    let samples = Samples::from_plan(&plan, &point, spec.pool)?;
     Ok(match &spec.scenario {
         Scenario::SingleStream(config) => ScenarioResult::SingleStream(single_stream(session, &samples, config)?),
         Scenario::Offline(config) => ScenarioResult::Offline(run_offline(session, &samples, config)?),
@@ -200,7 +208,7 @@ pub fn measure(
     let session = backend.load(model, options)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let mut session = wrap(session);
-    let result = run(session.as_mut(), spec, log)?;
+    let result = run(model, session.as_mut(), spec, log)?;
     Ok(ScenarioReport {
         schema_version: SCENARIO_SCHEMA_VERSION,
         model: model.display().to_string(),

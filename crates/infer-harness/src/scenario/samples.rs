@@ -2,9 +2,11 @@
 //! from them by copying each request's rows along the batch dimension (as a server copies request
 //! buffers into one batch tensor).
 
+use std::path::Path;
+
 use infer_core::{Error, Result, Tensor, TensorSpec};
 
-use crate::workload::synthetic_inputs;
+use crate::workload::{DimPoint, Plan, Workload};
 
 /// Distinct samples a run's requests cycle through (request `k` carries sample `k % len`).
 pub const POOL: usize = 16;
@@ -19,17 +21,29 @@ pub struct Samples {
 }
 
 impl Samples {
-    /// `count` distinct synthetic samples (deterministic values) for the model's inputs; a model
-    /// whose batch dimension is fixed gets one sample, used by every request.
+    /// `count` distinct samples of a workload's inputs at the dimension sizes `point`: synthetic
+    /// (deterministic values, integers in the plan's ranges) or the rows of its `--input` files,
+    /// repeated as needed; a model whose batch dimension is fixed gets one sample, used by every
+    /// request.
     ///
     /// # Errors
-    /// The errors of [`synthetic_inputs`] (a dynamic dimension without a size, a fixed batch
-    /// dimension other than 1, a shape too large).
-    pub fn synthetic(specs: &[TensorSpec], count: usize, fill: &[usize]) -> Result<Self> {
-        let dynamic_batch = !specs.is_empty() && specs.iter().all(TensorSpec::has_dynamic_batch);
+    /// The errors of [`Plan::build`] (a dynamic dimension without a size, a fixed batch dimension
+    /// other than 1, a shape too large).
+    pub fn from_plan(plan: &Plan, point: &DimPoint, count: usize) -> Result<Self> {
+        let dynamic_batch = plan.batchable();
         let len = if dynamic_batch { count.max(1) } else { 1 };
-        let pool = synthetic_inputs(specs, len, fill)?;
+        let pool = plan.build(len, point)?.tensors;
         Ok(Self { pool, len, dynamic_batch })
+    }
+
+    /// `count` distinct synthetic samples for inputs `specs`, their dynamic non-batch dimensions
+    /// sized by `fill` in order (as `--dims`).
+    ///
+    /// # Errors
+    /// As [`Samples::from_plan`].
+    pub fn synthetic(specs: &[TensorSpec], count: usize, fill: &[usize]) -> Result<Self> {
+        let plan = Workload::positional(fill.to_vec()).plan_specs(Path::new("model"), specs, None)?;
+        Self::from_plan(&plan, &DimPoint::new(), count)
     }
 
     /// Distinct samples in the pool.

@@ -21,6 +21,7 @@ use infer_harness::{
         stall::StallOnce,
         text::report_text,
     },
+    workload::Workload,
 };
 
 use crate::cli::ModelArgs;
@@ -94,8 +95,8 @@ pub struct Plan<'a> {
     pub duration: Option<Duration>,
     /// Offline: the batch sizes.
     pub batch_sizes: Option<Vec<usize>>,
-    /// Sizes of dynamic non-batch dimensions.
-    pub dims: Vec<usize>,
+    /// What the requests' inputs are made of.
+    pub workload: Workload,
     /// Where to write the report.
     pub json: Option<&'a Path>,
     /// No terminal output.
@@ -211,7 +212,7 @@ impl ScenarioArgs {
 /// Invalid options, load and run errors, and write errors.
 pub fn run(backend: &dyn Backend, args: &ScenarioArgs, plan: &Plan<'_>) -> anyhow::Result<ExitCode> {
     let scenario = args.scenario(plan)?;
-    let spec = ScenarioSpec { scenario, dim_fill: plan.dims.clone(), pool: POOL };
+    let spec = ScenarioSpec { scenario, workload: plan.workload.clone(), pool: POOL };
     let stall = stall_hook(backend.name());
     let mut reports: Vec<ScenarioReport> = Vec::new();
     for &device in plan.devices {
