@@ -193,6 +193,23 @@ fn profile_and_optimize_batch_take_the_same_workload() {
     ]));
     let result: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(result["largest_fit"], 2, "{result}");
+    // The load test too: two sessions on the same [1, 4] inputs.
+    let json = dir.path().join("load.json");
+    ok(&infer(&[
+        "bench",
+        p(&tiny("dynamic_dims.onnx")),
+        "--concurrency",
+        "2",
+        "--dim",
+        "seq=4",
+        "--iterations",
+        "3",
+        "--warmup",
+        "0",
+        "--json",
+        p(&json),
+    ]));
+    fails(&infer(&["bench", p(&tiny("dynamic_dims.onnx")), "--concurrency", "2"]), &["no size for `seq`"]);
 }
 
 /// The committed tiny encoder: int64 `input_ids` / `attention_mask` / `token_type_ids`

@@ -58,7 +58,8 @@ pub struct RunArgs {
     model: ModelArgs,
     /// Images, or one folder of images, to classify (batched by --batch-size).
     images: Vec<PathBuf>,
-    /// A .npy input, as PATH (inputs in order) or NAME=PATH; repeat for several inputs.
+    /// A .npy input, as PATH (inputs in order) or NAME=PATH, or a .npz holding several by input
+    /// name; repeat for several inputs.
     #[arg(long, short)]
     input: Vec<String>,
     /// Write the first output to this .npy file (with --input).
