@@ -210,6 +210,27 @@ fn profile_and_optimize_batch_take_the_same_workload() {
         p(&json),
     ]));
     fails(&infer(&["bench", p(&tiny("dynamic_dims.onnx")), "--concurrency", "2"]), &["no size for `seq`"]);
+    // And the serving scenarios: offline batches of the encoder's requests at one length, the
+    // integer inputs inside their tables (ids of 50 would fail the run).
+    let json = dir.path().join("offline.json");
+    ok(&infer(&[
+        "bench",
+        p(&encoder()),
+        "--scenario",
+        "offline",
+        "--dim",
+        "sequence=4",
+        "--samples",
+        "8",
+        "--batch-sizes",
+        "1,4",
+        "--json",
+        p(&json),
+    ]));
+    fails(
+        &infer(&["bench", p(&encoder()), "--scenario", "offline", "--dim", "sequence=4,8", "--samples", "8"]),
+        &["a serving scenario measures one shape"],
+    );
 }
 
 /// The committed tiny encoder: int64 `input_ids` / `attention_mask` / `token_type_ids`
