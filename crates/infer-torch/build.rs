@@ -1,5 +1,6 @@
-//! With the `runtime` feature: compiles infer's C++ bridge to libtorch's profiler
-//! (`cpp/profiler.cpp`) and makes the binaries that link libtorch find it at run time.
+//! With the `runtime` feature: compiles infer's C++ bridges to libtorch (`cpp/profiler.cpp`, the
+//! Kineto profiler; `cpp/script.cpp`, a TorchScript module's schema, graph and `forward`) and
+//! makes the binaries that link libtorch find it at run time.
 //!
 //! `torch-sys` (a direct dependency for this reason) exports the folder it linked libtorch from as
 //! `DEP_TCH_LIBTORCH_LIB`. We add it as an rpath, and link `libtorch_cuda.so` even though no symbol
@@ -39,7 +40,8 @@ fn main() {
 mod shim {
     use std::path::{Path, PathBuf};
 
-    const SOURCE: &str = "cpp/profiler.cpp";
+    const SOURCES: &[&str] = &["cpp/profiler.cpp", "cpp/script.cpp"];
+    const HEADER: &str = "cpp/common.h";
 
     fn env(name: &str) -> Option<String> {
         println!("cargo:rerun-if-env-changed={name}");
@@ -54,14 +56,16 @@ mod shim {
             .or_else(|| lib.and_then(Path::parent).map(Path::to_path_buf))
             .unwrap_or_else(|| {
                 panic!(
-                    "infer-torch: cannot find libtorch's headers for {SOURCE}: set LIBTORCH (run `cargo xtask setup`, \
+                    "infer-torch: cannot find libtorch's headers for {SOURCES:?}: set LIBTORCH (run `cargo xtask setup`, \
                      which sets it in .cargo/config.toml)"
                 )
             })
     }
 
     pub fn compile(lib: Option<&Path>) {
-        println!("cargo:rerun-if-changed={SOURCE}");
+        for file in SOURCES.iter().chain([&HEADER]) {
+            println!("cargo:rerun-if-changed={file}");
+        }
         let root = libtorch(lib);
         let include = root.join("include");
         assert!(
@@ -72,7 +76,7 @@ mod shim {
         let abi = env("LIBTORCH_CXX11_ABI").unwrap_or_else(|| "1".into());
         cc::Build::new()
             .cpp(true)
-            .file(SOURCE)
+            .files(SOURCES)
             .include(&include)
             .include(include.join("torch/csrc/api/include"))
             .flag("-std=c++17")
@@ -80,6 +84,6 @@ mod shim {
             .flag("-DGLOG_USE_GLOG_EXPORT")
             // libtorch's headers are not warning-free; ours is checked by the review, not -Werror.
             .warnings(false)
-            .compile("infer_torch_profiler");
+            .compile("infer_torch_shim");
     }
 }

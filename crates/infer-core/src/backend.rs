@@ -222,6 +222,20 @@ pub trait Session: Send {
     fn device_memory(&self) -> Option<DeviceMemory> {
         None
     }
+
+    /// Where the description of each input came from, in the order of [`Session::inputs`], for
+    /// formats whose files do not record it (a TorchScript module's `forward` says only
+    /// `Tensor`): a sidecar file, what the graph proves, or "unknown" (any tensor accepted).
+    /// Empty by default: the model file describes its inputs itself.
+    fn input_sources(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Where the description of each output came from, in the order of [`Session::outputs`];
+    /// empty by default, as for [`Session::input_sources`].
+    fn output_sources(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// One named entry point of a model, such as a SavedModel signature.

@@ -4,9 +4,30 @@
 //! recognises them and its options ([`infer_core::Backend`]). Registration order decides the
 //! default where several backends read one format.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use infer_core::{Backend, Registry, Result};
+
+/// Whether the runtimes' own logs are shown (`--verbose`).
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// Shows the runtimes' own logs when `verbose` (ONNX Runtime's warnings and errors as it prints
+/// them); by default they are silenced and a native error reaches the user once, as the error of
+/// the call that failed. TensorFlow's log is decided before `main` from the process's arguments
+/// (`--verbose`) and `TF_CPP_MIN_LOG_LEVEL` (see `infer_tf`).
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    infer_onnx::set_verbose(verbose);
+}
+
+/// Whether [`set_verbose`] turned the runtimes' logs on (child processes get `--verbose` then).
+#[must_use]
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
 
 /// All backends, compiled in or not, in a fixed order.
 #[must_use]

@@ -1,12 +1,13 @@
 //! `infer info/run/bench/profile` on the PyTorch formats of the generated ResNet-18 (`cargo xtask
 //! fixtures`): the TorchScript file, and the architecture + checkpoint; and, with the onnx backend
-//! too, ONNX Runtime and libtorch agreeing on the same weights.
+//! too, ONNX Runtime and libtorch agreeing on the same weights. `infer info/run` on the committed
+//! tiny TorchScript modules: inputs from `forward`'s arguments, every output of a tuple.
 #![cfg(feature = "torch")]
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
-use support::{infer, ok, p};
+use support::{infer, ok, p, text, tiny};
 
 use std::path::{Path, PathBuf};
 
@@ -156,4 +157,71 @@ fn onnx_and_torch_agree_on_the_same_weights() {
     assert!(onnx.max_abs_diff(&script).unwrap() < 1e-4);
     assert!(onnx.max_abs_diff(&ckpt).unwrap() < 1e-4);
     assert!(script.max_abs_diff(&ckpt).unwrap() < 1e-4);
+}
+
+#[test]
+fn info_lists_every_argument_of_forward_and_says_what_is_unknown() {
+    let stdout = ok(&infer(&["info", p(&tiny("tiny_two_args.pt"))]));
+    let unknown = "[unknown rank]  (unknown: forward's schema says only `Tensor`; any dtype and shape accepted";
+    assert!(stdout.contains(&format!("  x: f32 {unknown}")), "{stdout}");
+    assert!(stdout.contains(&format!("  y: f32 {unknown}")), "{stdout}");
+    assert!(
+        stdout.contains("  output_0: f32 [unknown rank]  (unknown until run: forward returns `Tuple[Tensor, Tensor]`)")
+    );
+    assert!(stdout.contains("  output_1: "), "{stdout}");
+    let stdout = ok(&infer(&["info", p(&tiny("tiny_embedding.pt"))]));
+    assert!(
+        stdout.contains("  input_ids: i64 [unknown rank]  (i64 from the graph: indices of aten::embedding on parameter `word_embeddings.weight` (50 rows); shape unknown)"),
+        "{stdout}"
+    );
+}
+
+/// The arrays of a `.npz` archive by name.
+fn read_npz(path: &Path) -> Vec<(String, infer_core::Tensor)> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().unwrap().strip_suffix(".npy").unwrap().to_string();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            (name, infer_core::npy::parse_npy(&bytes).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn run_feeds_both_arguments_and_writes_every_output_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (npz, npy) = (tmp.path().join("out.npz"), tmp.path().join("out.npy"));
+    let (x, y) = (tiny("tiny_two_args.input_x.npy"), tiny("tiny_two_args.input_y.npy"));
+    let (xa, ya) = (format!("x={}", p(&x)), format!("y={}", p(&y)));
+    let out = infer(&["run", p(&tiny("tiny_two_args.pt")), "-i", &xa, "-i", &ya, "-o", p(&npz)]);
+    ok(&out);
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("output output_0: f32 [2, 3]") && stderr.contains("output output_1: f32 [2]"), "{stderr}");
+    let arrays = read_npz(&npz);
+    assert_eq!(arrays.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["output_0", "output_1"]);
+    for (name, got) in &arrays {
+        let expected = infer_core::npy::read_npy(&tiny(&format!("tiny_two_args.{name}.npy"))).unwrap();
+        assert_eq!(got.shape(), expected.shape(), "{name}");
+        assert!(got.max_abs_diff(&expected).unwrap() < 1e-5, "{name}");
+    }
+    // `.npy` keeps writing the first output; inputs by position work as well.
+    ok(&infer(&["run", p(&tiny("tiny_two_args.pt")), "-i", p(&x), "-i", p(&y), "-o", p(&npy)]));
+    let first = infer_core::npy::read_npy(&npy).unwrap();
+    assert_eq!(first, arrays[0].1);
+}
+
+#[test]
+fn an_argument_that_is_not_a_tensor_is_a_one_line_error() {
+    let out = infer(&["info", p(&tiny("tiny_list_str.pt"))]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("tiny_list_str.pt") && stderr.contains("`words` is a `List[str]`, not a tensor"),
+        "{stderr}"
+    );
 }

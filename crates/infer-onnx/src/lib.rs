@@ -41,6 +41,14 @@ pub const REQUIRED_MINOR: u32 = 31;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OnnxBackend;
 
+/// Shows ONNX Runtime's own log (its warnings and errors, as it prints them) when `verbose`. By
+/// default only its fatal messages pass: an error already reaches the user once, as the error of
+/// the call that failed, and ONNX Runtime's colour-coded log line would repeat it. Takes effect
+/// at once, whether the library is loaded already or not (the CLI's `--verbose`).
+pub fn set_verbose(verbose: bool) {
+    runtime::set_verbose(verbose);
+}
+
 /// An ONNX protobuf file.
 pub const ONNX: ModelFormat = ModelFormat { id: "onnx", name: "ONNX", hint: ".onnx" };
 

@@ -2,7 +2,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::OnceLock,
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Instant,
 };
 
@@ -14,6 +17,7 @@ use infer_core::{
 use ort::{
     environment::Environment,
     ep::{self, ExecutionProvider},
+    logging::LogLevel,
     session::{SessionInputValue, builder::GraphOptimizationLevel},
     value::{DynValue, TensorElementType, TensorRef, ValueType},
 };
@@ -58,6 +62,7 @@ fn load_library() -> std::result::Result<Loaded, String> {
         ort::init_from(&lib).map_err(|e| e.to_string())?.with_name("infer").build().map_err(|e| e.to_string())
     })
     .map_err(|_| format!("loading {} panicked inside ort", library.display()))??;
+    env.set_log_level(log_level());
     // The file name carries the full version (libonnxruntime.so.1.31.1); the build info may too.
     let version = library
         .file_name()
@@ -70,6 +75,23 @@ fn load_library() -> std::result::Result<Loaded, String> {
         })
         .unwrap_or_else(|| format!("1.{minor}"));
     Ok(Loaded { env, library, version })
+}
+
+/// Whether ONNX Runtime's own log is shown (`crate::set_verbose`).
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// ONNX Runtime's log level: its warnings with `--verbose`, else fatal messages only (its errors
+/// reach the user as our error, once).
+fn log_level() -> LogLevel {
+    if VERBOSE.load(Ordering::Relaxed) { LogLevel::Warning } else { LogLevel::Fatal }
+}
+
+/// Sets the log level, of the library loaded already or of the one loaded later.
+pub(crate) fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    if let Some(Ok(rt)) = RUNTIME.get() {
+        rt.env.set_log_level(log_level());
+    }
 }
 
 /// Probes the runtime: library found, loaded and recent enough.

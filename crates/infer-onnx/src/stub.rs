@@ -17,3 +17,6 @@ pub(crate) fn probe() -> Result<BackendInfo> {
 pub(crate) fn load(_: &Path, _: &LoadOptions, _: ParameterCount) -> Result<Box<dyn Session>> {
     Err(not_compiled(BACKEND, "infer-onnx", "runtime"))
 }
+
+/// Nothing to do: there is no ONNX Runtime to quieten.
+pub(crate) fn set_verbose(_: bool) {}

@@ -5,6 +5,10 @@
 //! cannot read: those are converted once to a SavedModel by the project venv's TensorFlow and
 //! cached beside the model (see [`keras`]).
 //!
+//! TensorFlow's own log (its start-up notices, warnings and errors) is silenced for the whole
+//! process unless `TF_CPP_MIN_LOG_LEVEL` is set or the process's arguments hold `--verbose`: its
+//! errors reach the user once, as the error of the call that failed.
+//!
 //! Without the `runtime` feature the backend still exists and reports itself as not compiled, so
 //! every build and every report lists it. With it, the C API exported by the `tensorflow-cpu`
 //! wheel is linked through the `tensorflow.pc` that `cargo xtask setup` writes into

@@ -1,4 +1,11 @@
 //! The TensorFlow C API binding (feature `runtime`): SavedModel sessions and tensor conversion.
+//!
+//! The crate's one module with `unsafe` code, in [`startup`]: keeping TensorFlow's start-up
+//! notices, which it prints before `main`, off stderr.
+#![allow(unsafe_code)]
+
+#[cfg(target_os = "linux")]
+mod startup;
 
 use std::{
     collections::HashSet,
@@ -194,7 +201,11 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
     let bundle = SavedModelBundle::load(&options, [SERVE_TAG], &mut graph, dir).map_err(|e| {
         Error::load(
             model,
-            format!("TensorFlow cannot load the SavedModel in {} (tag `{SERVE_TAG}`): {e}", dir.display()),
+            format!(
+                "TensorFlow cannot load the SavedModel in {} (tag `{SERVE_TAG}`): {}",
+                dir.display(),
+                infer_core::error::first_line(&e.to_string())
+            ),
         )
     })?;
     let wanted = opts.option("signature").unwrap_or(DEFAULT_SIGNATURE);

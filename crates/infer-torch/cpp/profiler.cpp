@@ -1,83 +1,27 @@
 // infer's bridge to libtorch's Kineto profiler (torch/csrc/autograd/profiler_kineto.h), which
-// tch does not expose. Compiled by build.rs with the `runtime` feature; used by src/profiler.rs.
+// tch does not expose. Compiled by build.rs with the `runtime` feature; used by src/shim/profiler.rs.
 //
 // Every function catches every C++ exception: a failure comes back as a message allocated with
 // malloc (free it with infer_torch_string_free), never as an exception crossing into Rust.
 
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
-#include <exception>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 
 #include <ATen/record_function.h>
-#include <c10/util/Exception.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
+
+#include "common.h"
 
 namespace {
 
 namespace prof = torch::autograd::profiler;
-
-char* copy_string(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, s.data(), s.size());
-    out[s.size()] = '\0';
-  }
-  return out;
-}
-
-// Stores the message of the exception being handled in *err; returns 1 (failure).
-int fail(char** err, const std::string& what) {
-  if (err != nullptr) {
-    *err = copy_string(what);
-  }
-  return 1;
-}
-
-#define INFER_CATCH(err)                                     \
-  catch (const c10::Error& e) {                              \
-    return fail(err, e.what_without_backtrace());            \
-  }                                                          \
-  catch (const std::exception& e) {                          \
-    return fail(err, e.what());                              \
-  }                                                          \
-  catch (...) {                                              \
-    return fail(err, "unknown C++ exception from libtorch"); \
-  }
-
-void json_string(std::string& out, std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
+using infer_shim::copy_string;
+using infer_shim::fail;
+using infer_shim::json_string;
 
 // One user scope: the name must outlive the RecordFunction that points at it, so it is declared
 // first (members are destroyed in reverse order: the RecordFunction ends before the name goes).

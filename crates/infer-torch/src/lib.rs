@@ -2,9 +2,13 @@
 //! (through `tch`, feature `runtime`).
 //!
 //! - A TorchScript file (`torch.jit.script` or `torch.jit.trace`, saved with `torch.jit.save`) is
-//!   loaded onto the device in eval mode and run without gradients. TorchScript does not record
-//!   input shapes, so they are read from a sidecar JSON next to the model ([`sidecar_path`]:
-//!   `model.pt` → `model.json`); without one the model takes one input of unknown shape.
+//!   loaded onto the device in eval mode and run without gradients. Its inputs are `forward`'s
+//!   tensor arguments, by name, and its outputs the tensors of its result (a tuple gives several,
+//!   `output_0`, …); an argument that is not a tensor is refused by name and type. TorchScript
+//!   records no dtypes or shapes: they are read from a sidecar JSON next to the model
+//!   ([`sidecar_path`]: `model.pt` → `model.json`), else from what the graph proves (the indices
+//!   of `aten::embedding` are `i64`, [`embedding_tables`]), else they are unknown and any tensor
+//!   is accepted; `Session::input_sources` says which.
 //! - A weights-only checkpoint (`.safetensors`, or a `torch.save` file of a state dict) is loaded
 //!   into an architecture chosen by name ([`ARCHITECTURES`], `LoadOptions::architecture`, CLI
 //!   `--arch`). The file is read by [`checkpoint`], a pure-Rust reader that never executes code
@@ -28,12 +32,17 @@
 pub mod checkpoint;
 pub mod profile;
 #[cfg(feature = "runtime")]
-mod profiler;
-#[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(not(feature = "runtime"))]
 #[path = "stub.rs"]
 mod runtime;
+// Without libtorch, only `EmbeddingTable` is used.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+mod schema;
+#[cfg(feature = "runtime")]
+mod shim;
+
+pub use schema::EmbeddingTable;
 
 use std::path::{Path, PathBuf};
 
@@ -146,6 +155,18 @@ pub fn read_sidecar(model: &Path) -> Result<Option<Sidecar>> {
         return Err(Error::file(&path, "the sidecar lists no inputs"));
     }
     Ok(Some(sidecar))
+}
+
+/// The embedding tables that each input of the TorchScript module at `path` indexes
+/// (`aten::embedding` on a table of the module, reached from the input directly or through ops
+/// that keep its values), so that synthetic ids can be drawn from `[0, rows)`. The module is
+/// loaded on the CPU for this. Empty for a weights-only checkpoint.
+///
+/// # Errors
+/// The load errors of [`TorchBackend`] (the file, its sidecar, `forward`'s arguments);
+/// [`Error::NotCompiled`] without the `runtime` feature.
+pub fn embedding_tables(path: &Path) -> Result<Vec<EmbeddingTable>> {
+    runtime::embedding_tables(path)
 }
 
 /// How a file is to be loaded.

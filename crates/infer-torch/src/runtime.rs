@@ -10,12 +10,16 @@ use infer_core::{
     BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorSpec,
     check_inputs, profile::OpProfile, with_dtype, with_tensor_data,
 };
-use tch::{CModule, IValue, Kind, nn, nn::ModuleT};
+use tch::{Kind, nn, nn::ModuleT};
 
 use crate::{
-    ARCHITECTURES, BACKEND, Plan, checkpoint,
+    ARCHITECTURES, BACKEND, EmbeddingTable, Plan, checkpoint,
     profile::RUN_SCOPE,
-    profiler::{Profiler, trace_path},
+    schema::{self, Description},
+    shim::{
+        profiler::{Profiler, trace_path},
+        script::Script,
+    },
 };
 
 /// The folder libtorch was linked from at build time (also the binaries' rpath).
@@ -106,7 +110,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> 
     let (tdev, dev) = device(opts)?;
     configure_threads(opts);
     let mut session = match plan {
-        Plan::TorchScript => load_script(path, tdev, dev)?,
+        Plan::TorchScript => script_session(path, tdev, dev)?,
         Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev)?,
     };
     if let Some(prefix) = &opts.profile_prefix {
@@ -124,24 +128,41 @@ fn parameters(tensors: impl IntoIterator<Item = tch::Tensor>) -> ParameterCount 
     })
 }
 
-fn load_script(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
+/// Loads a TorchScript module with the shim and describes it from its schema, graph and sidecar.
+fn load_script(path: &Path, tdev: tch::Device) -> Result<(Script, Description)> {
     let sidecar = crate::read_sidecar(path)?;
-    let mut module = CModule::load_on_device(path, tdev).map_err(|e| Error::load(path, e.to_string()))?;
-    module.f_set_eval().map_err(|e| Error::load(path, e.to_string()))?;
-    let params = module.named_parameters().map_err(|e| Error::load(path, e.to_string()))?;
-    let parameters = parameters(params.into_iter().map(|(_, t)| t));
-    let (inputs, outputs, described) = match sidecar {
-        Some(s) => (s.inputs, s.outputs, true),
-        None => (vec![TensorSpec { name: "input".into(), dtype: DType::F32, dims: None }], Vec::new(), false),
+    let cuda = match tdev {
+        tch::Device::Cuda(n) => Some(n),
+        _ => None,
     };
+    let script = Script::load(path, cuda)?;
+    let raw = schema::parse(path, &script.describe()?)?;
+    let sidecar_path = crate::sidecar_path(path);
+    let description = schema::describe(path, &raw, sidecar.as_ref().map(|s| (sidecar_path.as_path(), s)))?;
+    Ok((script, description))
+}
+
+/// The embedding tables that each input of a TorchScript module indexes (see [`EmbeddingTable`]),
+/// the module loaded on the CPU for the purpose.
+pub(crate) fn embedding_tables(path: &Path) -> Result<Vec<EmbeddingTable>> {
+    if crate::plan(path, &LoadOptions::default())? != Plan::TorchScript {
+        return Ok(Vec::new());
+    }
+    load_script(path, tch::Device::Cpu).map(|(_, d)| d.tables)
+}
+
+fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
+    let (script, d) = load_script(path, tdev)?;
     Ok(TorchSession {
-        model: Model::Script(module),
+        model: Model::Script(script),
         tdev,
         dev,
-        inputs,
-        outputs,
-        described,
-        parameters,
+        inputs: d.inputs,
+        checked: d.checked,
+        input_sources: d.input_sources,
+        outputs: d.outputs,
+        output_sources: d.output_sources,
+        parameters: d.parameters,
         profiling: None,
     })
 }
@@ -180,7 +201,9 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
                 Error::load(path, format!("internal: variable {name} vanished from the architecture"))
             })?;
             let src = to_tch(&value, tch::Device::Cpu)?;
-            var.f_copy_(&src).map_err(|e| Error::load(path, format!("copying {name}: {e}")))?;
+            var.f_copy_(&src).map_err(|e| {
+                Error::load(path, format!("copying {name}: {}", infer_core::error::first_line(&e.to_string())))
+            })?;
         }
         Ok(())
     })?;
@@ -196,16 +219,18 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
         model: Model::Arch { net, _vs: vs },
         tdev,
         dev,
+        checked: true,
         inputs,
+        input_sources: Vec::new(),
         outputs,
-        described: true,
+        output_sources: Vec::new(),
         parameters,
         profiling: None,
     })
 }
 
 enum Model {
-    Script(CModule),
+    Script(Script),
     Arch { net: Box<dyn ModuleT>, _vs: nn::VarStore },
 }
 
@@ -214,9 +239,14 @@ struct TorchSession {
     tdev: tch::Device,
     dev: Device,
     inputs: Vec<TensorSpec>,
+    /// Whether the inputs' dtypes and shapes are known (sidecar, architecture) and checked before
+    /// a run; inputs known only from `forward`'s schema accept any tensor.
+    checked: bool,
+    /// Where each input's description came from (empty for an architecture, described in full).
+    input_sources: Vec<String>,
     outputs: Vec<TensorSpec>,
-    /// Whether `inputs` came from a description (sidecar, architecture) rather than a guess.
-    described: bool,
+    /// Where each output's description came from.
+    output_sources: Vec<String>,
     parameters: ParameterCount,
     /// libtorch's profiler, when the session was loaded with `LoadOptions::profile_prefix`.
     profiling: Option<Profiling>,
@@ -269,26 +299,6 @@ fn from_tch(name: &str, t: &tch::Tensor) -> Result<Tensor> {
     })
 }
 
-/// Flattens a TorchScript result into its tensors (a tensor, or a tuple/list of them).
-fn tensors_of(value: IValue, out: &mut Vec<tch::Tensor>) -> Result<()> {
-    match value {
-        IValue::Tensor(t) => out.push(t),
-        IValue::TensorList(ts) => out.extend(ts),
-        IValue::Tuple(vs) | IValue::GenericList(vs) => {
-            for v in vs {
-                tensors_of(v, out)?;
-            }
-        }
-        _ => {
-            return Err(Error::backend(
-                BACKEND,
-                "the model returned something other than tensors (tuple/list of tensors)",
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl Session for TorchSession {
     fn inputs(&self) -> &[TensorSpec] {
         &self.inputs
@@ -303,10 +313,17 @@ impl Session for TorchSession {
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        if self.described {
+        if self.checked {
             check_inputs(&self.inputs, inputs)?;
-        } else if inputs.is_empty() {
-            return Err(Error::InvalidInput("the model takes at least one input, got none".into()));
+        } else if inputs.len() != self.inputs.len() {
+            // Inputs known from forward's schema only take any tensor: the count is checked.
+            let names: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::InvalidInput(format!(
+                "the model takes {} input(s) ({}), got {}",
+                names.len(),
+                names.join(", "),
+                inputs.len()
+            )));
         }
         let _guard = tch::no_grad_guard();
         let xs = inputs.iter().map(|t| to_tch(t, self.tdev)).collect::<Result<Vec<_>>>()?;
@@ -320,11 +337,8 @@ impl Session for TorchSession {
             }
             None => None,
         };
-        match &self.model {
-            Model::Script(m) => {
-                let args: Vec<IValue> = xs.into_iter().map(IValue::Tensor).collect();
-                tensors_of(m.forward_is(&args).map_err(tch_err)?, &mut ys)?;
-            }
+        match &mut self.model {
+            Model::Script(m) => ys = m.forward(&xs)?,
             Model::Arch { net, .. } => {
                 let x = xs.into_iter().next().ok_or_else(|| Error::InvalidInput("no input".into()))?;
                 // tch's nn layers panic on failures (e.g. out of device memory): make that an error.
@@ -337,7 +351,7 @@ impl Session for TorchSession {
         ys.iter()
             .enumerate()
             .map(|(i, y)| {
-                let name = self.outputs.get(i).map_or_else(|| format!("output{i}"), |s| s.name.clone());
+                let name = self.outputs.get(i).map_or_else(|| format!("output_{i}"), |s| s.name.clone());
                 from_tch(&name, y)
             })
             .collect()
@@ -352,6 +366,14 @@ impl Session for TorchSession {
 
     fn parameters(&self) -> Option<ParameterCount> {
         Some(self.parameters)
+    }
+
+    fn input_sources(&self) -> Vec<String> {
+        self.input_sources.clone()
+    }
+
+    fn output_sources(&self) -> Vec<String> {
+        self.output_sources.clone()
     }
 
     fn op_profile(&mut self) -> Result<OpProfile> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use infer_core::{BackendInfo, LoadOptions, Result, Session, kit::not_compiled};
 
-use crate::BACKEND;
+use crate::{BACKEND, EmbeddingTable};
 
 /// Always `NotCompiled`.
 pub(crate) fn probe() -> Result<BackendInfo> {
@@ -14,5 +14,10 @@ pub(crate) fn probe() -> Result<BackendInfo> {
 
 /// Always `NotCompiled`.
 pub(crate) fn load(_: &Path, _: &LoadOptions) -> Result<Box<dyn Session>> {
+    Err(not_compiled(BACKEND, "infer-torch", "runtime"))
+}
+
+/// Always `NotCompiled`.
+pub(crate) fn embedding_tables(_: &Path) -> Result<Vec<EmbeddingTable>> {
     Err(not_compiled(BACKEND, "infer-torch", "runtime"))
 }

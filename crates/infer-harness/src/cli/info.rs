@@ -22,14 +22,18 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     println!("format:   {}", format.map_or_else(|| "unknown to this backend".to_string(), |f| f.to_string()));
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
     println!("backend:  {} {version}", backend.name());
+    // Where a format does not record its inputs, each line says where its description came from.
+    let source = |sources: &[String], i: usize| sources.get(i).map(|s| format!("  ({s})")).unwrap_or_default();
+    let sources = session.input_sources();
     println!("inputs:");
-    for s in session.inputs() {
+    for (i, s) in session.inputs().iter().enumerate() {
         let dynamic = s.dims.as_ref().is_some_and(|d| d.iter().any(infer_core::Dim::is_dynamic));
-        println!("  {s}{}", if dynamic { "  (dynamic dims)" } else { "" });
+        println!("  {s}{}{}", if dynamic { "  (dynamic dims)" } else { "" }, source(&sources, i));
     }
+    let sources = session.output_sources();
     println!("outputs:");
-    for s in session.outputs() {
-        println!("  {s}");
+    for (i, s) in session.outputs().iter().enumerate() {
+        println!("  {s}{}", source(&sources, i));
     }
     if !session.signatures().is_empty() {
         println!("signatures:");

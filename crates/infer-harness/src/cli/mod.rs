@@ -24,6 +24,10 @@ use infer_harness::{
 #[derive(Debug, Parser)]
 #[command(name = "infer", version, max_term_width = 110)]
 pub struct Cli {
+    /// Show the runtimes' own logs (TensorFlow's start-up notices, ONNX Runtime's warnings and
+    /// errors as it prints them); silenced by default.
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -187,6 +191,7 @@ fn backends(registry: &infer_core::Registry, a: &BackendsArgs) -> ExitCode {
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    infer_harness::backends::set_verbose(cli.verbose);
     let registry = infer_harness::backends::registry();
     match cli.command {
         Command::Backends(a) => Ok(backends(&registry, &a)),

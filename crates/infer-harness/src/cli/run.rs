@@ -62,7 +62,8 @@ pub struct RunArgs {
     /// name; repeat for several inputs.
     #[arg(long, short)]
     input: Vec<String>,
-    /// Write the first output to this .npy file (with --input).
+    /// Write the first output to this .npy file, or every output by name to this .npz archive
+    /// (with --input).
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Device: cpu, cuda, cuda:N.
@@ -116,12 +117,19 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     let inputs = npy_inputs(session.inputs(), &a.input)?;
     warn_non_finite(&inputs, session.inputs());
     let outputs = session.run(&inputs)?;
-    for (spec, t) in session.outputs().iter().zip(&outputs) {
-        eprintln!("output {}: {} {:?}", spec.name, t.dtype(), t.shape());
+    // A model may return more outputs than it describes (a TorchScript list): `output_N` names them.
+    let names: Vec<String> = (0..outputs.len())
+        .map(|i| session.outputs().get(i).map_or_else(|| format!("output_{i}"), |s| s.name.clone()))
+        .collect();
+    for (name, t) in names.iter().zip(&outputs) {
+        eprintln!("output {name}: {} {:?}", t.dtype(), t.shape());
     }
     if let Some(path) = &a.output {
-        let first = outputs.first().context("the model returned no output")?;
-        write_npy(path, first)?;
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+            infer_core::fsutil::write_atomic(path, &npz(&names, &outputs)?)?;
+        } else {
+            write_npy(path, outputs.first().context("the model returned no output")?)?;
+        }
         eprintln!("wrote {}", path.display());
     }
     if let (Some(k), Some(first)) = (a.top, outputs.first()) {
@@ -130,6 +138,19 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
         write_predictions(&mut std::io::stdout().lock(), a.format, &names, &preds)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `.npz` archive (as `np.savez` writes it: a zip of uncompressed `NAME.npy` entries) holding
+/// every output by name.
+fn npz(names: &[String], outputs: &[Tensor]) -> anyhow::Result<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, t) in names.iter().zip(outputs) {
+        let bytes = infer_core::npy::encode_npy(t);
+        zip.start_file(format!("{name}.npy"), options.large_file(u32::try_from(bytes.len()).is_err()))?;
+        zip.write_all(&bytes)?;
+    }
+    Ok(zip.finish()?.into_inner())
 }
 
 fn warn_non_finite(inputs: &[Tensor], specs: &[infer_core::TensorSpec]) {

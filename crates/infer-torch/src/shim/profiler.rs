@@ -1,14 +1,13 @@
 //! The binding to `cpp/profiler.cpp`, infer's C++ bridge to libtorch's Kineto profiler (feature
-//! `runtime`). The only module of the workspace with `unsafe` code: calls into the shim's `extern "C"` API.
+//! `runtime`).
 //!
 //! libtorch's profiler is per thread: it records the ops of the thread that started it, and only
 //! that thread can stop it. [`Profiler`] therefore remembers its thread and refuses to be used
 //! from another one. Kineto underneath is one per process: a second profiler started while one
 //! runs (on any thread) is refused too.
-#![allow(unsafe_code)]
 
 use std::{
-    ffi::{CStr, CString, c_char, c_int, c_void},
+    ffi::{CString, c_char, c_int, c_void},
     path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
     thread::ThreadId,
@@ -16,6 +15,7 @@ use std::{
 
 use infer_core::{Error, Result};
 
+use super::take;
 use crate::BACKEND;
 
 mod ffi {
@@ -30,21 +30,6 @@ mod ffi {
             events: *mut *mut c_char,
             err: *mut *mut c_char,
         ) -> c_int;
-        pub fn infer_torch_string_free(s: *mut c_char);
-    }
-}
-
-/// Takes ownership of a string the shim allocated (null gives an empty string).
-fn take(s: *mut c_char) -> String {
-    if s.is_null() {
-        return String::new();
-    }
-    // SAFETY: a non-null string from the shim is NUL-terminated and allocated by `copy_string`;
-    // it is read once here, then freed by the shim's own `free` and never used again.
-    unsafe {
-        let text = CStr::from_ptr(s).to_string_lossy().into_owned();
-        ffi::infer_torch_string_free(s);
-        text
     }
 }
 

@@ -1,0 +1,340 @@
+// infer's bridge to a TorchScript module (torch::jit::Module), for what tch does not expose:
+// `forward`'s schema (argument names and types, the return type), which embedding tables each
+// argument indexes (read from the inlined graph), and `forward` on several tensors with every
+// tensor of the result. Compiled by build.rs with the `runtime` feature; used by
+// src/shim/script.rs.
+//
+// Tensors cross as `at::Tensor*`, the representation of tch's `Tensor` (torch-sys's `C_tensor`:
+// `typedef torch::Tensor *tensor` in its torch_api.h, torch::Tensor being at::Tensor): inputs are
+// borrowed, outputs are allocated with `new` and owned by tch from then on (`Tensor::from_ptr`,
+// freed by torch-sys's `at_free`). Every function catches every C++ exception: a failure comes back as a message
+// allocated with malloc (free it with infer_torch_string_free), never as an exception crossing
+// into Rust.
+
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <ATen/core/function_schema.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include "common.h"
+
+namespace {
+
+using infer_shim::copy_string;
+using infer_shim::fail;
+using infer_shim::json_string;
+using torch::jit::Node;
+using torch::jit::Value;
+
+struct Script {
+  torch::jit::Module module;
+};
+
+// Ops whose first input reaches their output with its values unchanged (a new shape, a new
+// integer type, a part of it): an argument followed through them still indexes the table.
+bool passes_values(const Node* node) {
+  static const std::set<std::string> kinds{
+      "aten::to",      "aten::type_as", "aten::view",    "aten::view_as",   "aten::reshape", "aten::reshape_as",
+      "aten::flatten", "aten::unsqueeze", "aten::squeeze", "aten::contiguous", "aten::clone",   "aten::detach",
+      "aten::long",    "aten::int",     "aten::slice",   "aten::select",    "aten::expand",  "aten::expand_as",
+      "aten::permute", "aten::transpose", "aten::t"};
+  return node->inputs().size() > 0 && kinds.count(node->kind().toQualString()) > 0;
+}
+
+// The attribute path (`encoder.word_embeddings.weight`) of a value read from `self` through a
+// chain of prim::GetAttr, or nothing.
+std::optional<std::vector<std::string>> attribute_path(const Value* v, const Value* self) {
+  std::vector<std::string> path;
+  while (v != self) {
+    const Node* node = v->node();
+    if (node->kind() != c10::prim::GetAttr) {
+      return std::nullopt;
+    }
+    path.insert(path.begin(), node->s(c10::attr::name));
+    v = node->input(0);
+  }
+  return path;
+}
+
+// The table behind an embedding's weight: its name, rows, and whether it is a parameter.
+struct Table {
+  std::string name;
+  int64_t rows = 0;
+  bool parameter = false;
+};
+
+std::optional<Table> table_of(const torch::jit::Module& module, const Value* weight, const Value* self) {
+  if (weight->node()->kind() == c10::prim::Constant) {
+    auto value = torch::jit::toIValue(weight);
+    if (value && value->isTensor() && value->toTensor().dim() >= 1) {
+      return Table{"a constant", value->toTensor().size(0), false};
+    }
+    return std::nullopt;
+  }
+  auto path = attribute_path(weight, self);
+  if (!path || path->empty()) {
+    return std::nullopt;
+  }
+  c10::ivalue::Object* object = module._ivalue().get();
+  c10::intrusive_ptr<c10::ivalue::Object> holder = module._ivalue();
+  for (size_t i = 0; i + 1 < path->size(); ++i) {
+    auto slot = object->type()->findAttributeSlot((*path)[i]);
+    if (!slot) {
+      return std::nullopt;
+    }
+    c10::IValue next = object->getSlot(*slot);
+    if (!next.isObject()) {
+      return std::nullopt;
+    }
+    holder = next.toObject();
+    object = holder.get();
+  }
+  auto slot = object->type()->findAttributeSlot(path->back());
+  if (!slot) {
+    return std::nullopt;
+  }
+  c10::IValue value = object->getSlot(*slot);
+  if (!value.isTensor() || value.toTensor().dim() < 1) {
+    return std::nullopt;
+  }
+  std::string name;
+  for (const auto& part : *path) {
+    name += (name.empty() ? "" : ".") + part;
+  }
+  return Table{name, value.toTensor().size(0), object->type()->is_parameter(*slot)};
+}
+
+// Every node of `block` and of the blocks nested in it.
+void visit(torch::jit::Block* block, const std::function<void(Node*)>& f) {
+  for (Node* node : block->nodes()) {
+    f(node);
+    for (torch::jit::Block* inner : node->blocks()) {
+      visit(inner, f);
+    }
+  }
+}
+
+// The leaf types of a return type: a tuple's elements, recursively; anything else is a leaf.
+void return_leaves(const c10::TypePtr& type, std::vector<std::string>& out) {
+  if (auto tuple = type->cast<c10::TupleType>()) {
+    for (const auto& element : tuple->elements()) {
+      return_leaves(element, out);
+    }
+    return;
+  }
+  out.push_back(type->annotation_str());
+}
+
+std::string describe(const torch::jit::Module& module) {
+  std::string out = "{\"methods\":[";
+  bool first = true;
+  for (const auto& method : module.get_methods()) {
+    out += first ? "" : ",";
+    first = false;
+    json_string(out, method.name());
+  }
+  out += "]";
+  int64_t count = 0;
+  int64_t bytes = 0;
+  for (const auto& p : module.parameters(/*recurse=*/true)) {
+    count += p.numel();
+    bytes += p.numel() * static_cast<int64_t>(p.element_size());
+  }
+  out += ",\"parameters\":{\"count\":" + std::to_string(count) + ",\"bytes\":" + std::to_string(bytes) + "}";
+  auto forward = module.find_method("forward");
+  if (!forward) {
+    return out + ",\"forward\":null}";
+  }
+  const c10::FunctionSchema& schema = forward->function().getSchema();
+  out += ",\"forward\":{\"arguments\":[";
+  // Argument 0 is `self`.
+  for (size_t i = 1; i < schema.arguments().size(); ++i) {
+    const c10::Argument& arg = schema.arguments()[i];
+    const c10::TypePtr& type = arg.type();
+    const char* kind = "other";
+    if (type->kind() == c10::TypeKind::TensorType) {
+      kind = "tensor";
+    } else if (auto optional = type->cast<c10::OptionalType>();
+               optional && optional->getElementType()->kind() == c10::TypeKind::TensorType) {
+      kind = "optional_tensor";
+    }
+    out += i > 1 ? ",{" : "{";
+    out += "\"name\":";
+    json_string(out, arg.name());
+    out += ",\"type\":";
+    json_string(out, type->annotation_str());
+    out += std::string(",\"kind\":\"") + kind + "\"";
+    out += std::string(",\"has_default\":") + (arg.default_value() ? "true" : "false") + "}";
+  }
+  out += "],\"returns\":";
+  const auto& returns = schema.returns();
+  c10::TypePtr returned = returns.size() == 1 ? returns[0].type() : c10::TypePtr(c10::NoneType::get());
+  json_string(out, returned->annotation_str());
+  out += ",\"return_leaves\":[";
+  std::vector<std::string> leaves;
+  return_leaves(returned, leaves);
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    out += i > 0 ? "," : "";
+    json_string(out, leaves[i]);
+  }
+  out += "],\"embeddings\":[";
+  // The graph with every submodule call inlined, so that a table's GetAttr chain starts at self.
+  std::shared_ptr<torch::jit::Graph> graph = forward->graph()->copy();
+  torch::jit::Inline(*graph);
+  const Value* self = graph->inputs().at(0);
+  bool first_embedding = true;
+  visit(graph->block(), [&](Node* node) {
+    if (node->kind() != c10::aten::embedding || node->inputs().size() < 2) {
+      return;
+    }
+    const Value* indices = node->input(1);
+    std::vector<std::string> through;
+    while (indices->node()->kind() != c10::prim::Param && passes_values(indices->node())) {
+      through.emplace_back(indices->node()->kind().toQualString());
+      indices = indices->node()->input(0);
+    }
+    if (indices->node()->kind() != c10::prim::Param || indices->offset() == 0) {
+      return;
+    }
+    auto table = table_of(module, node->input(0), self);
+    if (!table) {
+      return;
+    }
+    out += first_embedding ? "{" : ",{";
+    first_embedding = false;
+    out += "\"argument\":";
+    json_string(out, schema.arguments().at(indices->offset()).name());
+    out += ",\"table\":";
+    json_string(out, table->name);
+    out += ",\"rows\":" + std::to_string(table->rows);
+    out += std::string(",\"parameter\":") + (table->parameter ? "true" : "false");
+    out += ",\"through\":[";
+    for (size_t i = 0; i < through.size(); ++i) {
+      out += i > 0 ? "," : "";
+      json_string(out, through[i]);
+    }
+    out += "]}";
+  });
+  out += "]}}";
+  return out;
+}
+
+// Appends every tensor of a result (a tensor, or tuples and lists of them) to `out`.
+void flatten(const c10::IValue& value, std::vector<at::Tensor>& out) {
+  if (value.isTensor()) {
+    out.push_back(value.toTensor());
+  } else if (value.isTuple()) {
+    for (const auto& element : value.toTupleRef().elements()) {
+      flatten(element, out);
+    }
+  } else if (value.isTensorList()) {
+    for (const auto& t : value.toTensorVector()) {
+      out.push_back(t);
+    }
+  } else if (value.isList()) {
+    for (const auto& element : value.toListRef()) {
+      flatten(element, out);
+    }
+  } else {
+    throw std::runtime_error(
+        "forward returned a " + value.type()->annotation_str() +
+        ", which is not a tensor: infer reads tensors, and tuples and lists of them");
+  }
+}
+
+} // namespace
+
+extern "C" {
+
+// Loads a TorchScript archive onto the CPU (device < 0) or CUDA device `device`, in eval mode.
+// Returns a handle for the other functions (free it with infer_torch_script_free), or null with
+// *err set.
+void* infer_torch_script_load(const char* path, int device, char** err) {
+  try {
+    c10::Device where = device < 0 ? c10::Device(c10::kCPU) : c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(device));
+    auto script = std::make_unique<Script>(Script{torch::jit::load(path, where)});
+    script->module.eval();
+    return script.release();
+  } catch (const c10::Error& e) {
+    fail(err, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fail(err, e.what());
+  } catch (...) {
+    fail(err, "unknown C++ exception from libtorch");
+  }
+  return nullptr;
+}
+
+// Frees a handle from infer_torch_script_load.
+void infer_torch_script_free(void* script) {
+  delete static_cast<Script*>(script);
+}
+
+// Describes the module in *json: {"methods": [names], "parameters": {"count", "bytes"},
+// "forward": null | {"arguments": [{"name", "type", "kind": "tensor" |
+// "optional_tensor" | "other", "has_default"}] (without self), "returns": type, "return_leaves":
+// [a tuple's element types, flattened], "embeddings": [{"argument", "table", "rows", "parameter",
+// "through": [ops between the argument and the lookup]}]}}. Returns 0, or 1 with *err set.
+int infer_torch_script_describe(void* script, char** json, char** err) {
+  try {
+    *json = copy_string(describe(static_cast<Script*>(script)->module));
+    return 0;
+  }
+  INFER_CATCH(err)
+}
+
+// Runs forward on `n` tensors (`at::Tensor*`, borrowed) without gradients; on success stores a
+// malloc'ed array of `*n_outputs` new `at::Tensor*` in *outputs (the tensors of the result, in
+// order; free the array with infer_torch_pointers_free once the tensors are taken) and returns 0;
+// else 1 with *err set.
+int infer_torch_script_forward(
+    void* script,
+    const void* const* inputs,
+    int n,
+    void*** outputs,
+    int* n_outputs,
+    char** err) {
+  try {
+    std::vector<c10::IValue> args;
+    args.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      args.emplace_back(*static_cast<const at::Tensor*>(inputs[i]));
+    }
+    c10::NoGradGuard no_grad;
+    c10::IValue result = static_cast<Script*>(script)->module.forward(std::move(args));
+    std::vector<at::Tensor> tensors;
+    flatten(result, tensors);
+    void** array = static_cast<void**>(std::malloc(sizeof(void*) * (tensors.empty() ? 1 : tensors.size())));
+    if (array == nullptr) {
+      return fail(err, "out of memory");
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      array[i] = new at::Tensor(std::move(tensors[i]));
+    }
+    *outputs = array;
+    *n_outputs = static_cast<int>(tensors.size());
+    return 0;
+  }
+  INFER_CATCH(err)
+}
+
+// Frees an array returned by infer_torch_script_forward (not the tensors it pointed to).
+void infer_torch_pointers_free(void** pointers) {
+  std::free(pointers);
+}
+
+} // extern "C"
