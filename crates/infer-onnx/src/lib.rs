@@ -5,11 +5,19 @@
 //! project's `.runtimes/` written by `cargo xtask setup`, or `ORT_DYLIB_PATH`).
 //!
 //! ```
-//! use infer_core::Backend;
+//! use infer_core::{Backend, Error};
 //! let backend = infer_onnx::OnnxBackend;
 //! assert_eq!(backend.name(), "onnx");
-//! // Err(NotCompiled) without the `runtime` feature, Err(Unavailable) without the library.
-//! let _ = backend.probe();
+//! let probe = backend.probe();
+//! // Without the `runtime` feature: not compiled.
+//! #[cfg(not(feature = "runtime"))]
+//! assert!(matches!(probe, Err(Error::NotCompiled { ref backend, .. }) if backend == "onnx"), "{probe:?}");
+//! // With it: the pinned ONNX Runtime, or unavailable (saying why) when the library is missing.
+//! #[cfg(feature = "runtime")]
+//! match probe {
+//!     Ok(info) => assert_eq!(info.runtime_version, infer_onnx::REQUIRED_VERSION),
+//!     Err(e) => assert!(matches!(e, Error::Unavailable { .. }), "{e}"),
+//! }
 //! ```
 
 pub mod locate;

@@ -15,11 +15,19 @@
 //! `.runtimes/tensorflow/`, and found at run time through an rpath.
 //!
 //! ```
-//! use infer_core::Backend;
+//! use infer_core::{Backend, Error};
 //! let backend = infer_tf::TfBackend;
 //! assert_eq!(backend.name(), "tf");
-//! // Err(NotCompiled) without the `runtime` feature.
-//! let _ = backend.probe();
+//! let probe = backend.probe();
+//! // Without the `runtime` feature: not compiled.
+//! #[cfg(not(feature = "runtime"))]
+//! assert!(matches!(probe, Err(Error::NotCompiled { ref backend, .. }) if backend == "tf"), "{probe:?}");
+//! // With it (the C API is linked, so it is there): the wheel's TensorFlow, on the CPU.
+//! #[cfg(feature = "runtime")]
+//! {
+//!     let info = probe.unwrap();
+//!     assert!(info.runtime_version.starts_with("2.") && info.devices.contains(&infer_core::Device::Cpu), "{info:?}");
+//! }
 //! ```
 
 pub mod config;
