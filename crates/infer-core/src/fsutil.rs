@@ -8,13 +8,13 @@ use crate::{Error, Result};
 /// then renamed over `path`. Readers see the old file or the new one, never half of one.
 ///
 /// # Errors
-/// [`Error::File`] naming `path` when the folder does not exist or is not writable, or the disk
-/// is full.
+/// [`Error::File`] naming `path` when the folder does not exist or is not writable, or writing
+/// fails (a full disk); the file at `path`, if any, is then unchanged.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = temp_for(path)?;
-    tmp.write_all(bytes).map_err(|e| cannot_write(path, &e))?;
-    tmp.as_file().sync_all().map_err(|e| cannot_write(path, &e))?;
-    tmp.persist(path).map_err(|e| cannot_write(path, &e.error))?;
+    tmp.write_all(bytes).map_err(|e| write_failed(path, &e))?;
+    tmp.as_file().sync_all().map_err(|e| write_failed(path, &e))?;
+    tmp.persist(path).map_err(|e| write_failed(path, &e.error))?;
     Ok(())
 }
 
@@ -64,6 +64,12 @@ fn cannot_write(path: &Path, e: &std::io::Error) -> Error {
         format!("the folder {} does not exist", dir.display())
     };
     Error::file(path, format!("cannot write: {why}"))
+}
+
+/// A failure after the temporary file was made (a full disk, a file-size limit): the temporary
+/// file is removed and the file at `path`, if any, is untouched.
+fn write_failed(path: &Path, e: &std::io::Error) -> Error {
+    Error::file(path, format!("cannot write: {e}; the previous file, if any, is unchanged"))
 }
 
 #[cfg(test)]

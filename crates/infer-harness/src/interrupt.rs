@@ -54,3 +54,41 @@ pub fn announce(message: String) -> Result<(), String> {
         .map(drop)
         .map_err(|e| format!("cannot start the Ctrl-C thread: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::{io::Write, os::unix::process::ExitStatusExt};
+
+    use super::*;
+
+    /// Set in the child process that [`a_second_ctrl_c_stops_at_once`] starts: the test itself,
+    /// run alone.
+    const CHILD: &str = "INFER_TEST_SECOND_CTRL_C_CHILD";
+
+    /// After [`watch`], the first Ctrl-C only sets the flag; the second ends the process at once,
+    /// by the signal itself. The signals go to a child process (this test, started again alone),
+    /// since the second one must kill it.
+    #[test]
+    fn a_second_ctrl_c_stops_at_once() {
+        if std::env::var_os(CHILD).is_some() {
+            watch().unwrap();
+            assert!(!requested());
+            signal_hook::low_level::raise(SIGINT).unwrap();
+            println!("first Ctrl-C: requested = {}", requested());
+            std::io::stdout().flush().unwrap();
+            signal_hook::low_level::raise(SIGINT).unwrap();
+            println!("second Ctrl-C: still running");
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "interrupt::tests::a_second_ctrl_c_stops_at_once", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("first Ctrl-C: requested = true"), "{stdout}");
+        assert!(!stdout.contains("second Ctrl-C: still running"), "{stdout}");
+        assert_eq!(out.status.signal(), Some(SIGINT), "{:?}\n{stdout}", out.status);
+    }
+}
