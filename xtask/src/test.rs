@@ -1,10 +1,17 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::{
     fixtures, fuzz, setup,
-    util::{ALL_BACKENDS, cargo, run as sh},
+    util::{ALL_BACKENDS, cargo, root, run as sh},
 };
 
 /// Arguments of `cargo xtask test`.
@@ -37,7 +44,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
-    sh(cargo().args(["test", "--workspace", "--features", ALL_BACKENDS]))?;
+    let ignored = run_tests(cargo().args(["test", "--workspace", "--features", ALL_BACKENDS]))?;
     // Without any runtime compiled in, every backend must still build, report "not compiled" and pass.
     sh(cargo().args(["test", "--workspace"]))?;
     // A short run of every fuzz target from its committed seeds (longer runs: docs/fuzzing.md).
@@ -45,5 +52,41 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
         fuzz::short(args.fuzz_seconds)?;
     }
     eprintln!("xtask test: all checks passed");
+    if !ignored.is_empty() {
+        eprintln!(
+            "xtask test: {} test(s) ignored here, each with the reason it cannot run on this machine; run them \
+             where they can with `cargo test --workspace --features {ALL_BACKENDS} -- --ignored`:",
+            ignored.len()
+        );
+        for line in &ignored {
+            eprintln!("  {line}");
+        }
+    }
     Ok(())
+}
+
+/// Runs `cargo test` as [`sh`] does, passing its output on line by line, and returns the lines of
+/// the tests it ignored (`test name ... ignored, <reason>`).
+fn run_tests(cmd: &mut Command) -> anyhow::Result<Vec<String>> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("$ {shown}");
+    let start = Instant::now();
+    let mut child =
+        cmd.current_dir(root()).stdout(Stdio::piped()).spawn().with_context(|| format!("cannot start `{shown}`"))?;
+    let mut ignored = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.with_context(|| format!("reading the output of `{shown}`"))?;
+            println!("{line}");
+            if line.starts_with("test ") && line.contains(" ... ignored") {
+                ignored.push(line);
+            }
+        }
+    }
+    let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
+    eprintln!("  ({:.1}s)", start.elapsed().as_secs_f64());
+    if !status.success() {
+        bail!("`{shown}` failed with {status}");
+    }
+    Ok(ignored)
 }
