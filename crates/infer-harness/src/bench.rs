@@ -319,6 +319,58 @@ mod tests {
         }
     }
 
+    /// A session whose work is queued like a GPU's: `run` returns at once and the work is done
+    /// only when `synchronize` returns, [`QUEUED_WORK`] later. Every call is logged in order.
+    struct Queued {
+        specs: Vec<infer_core::TensorSpec>,
+        log: Vec<&'static str>,
+    }
+
+    const QUEUED_WORK: Duration = Duration::from_millis(20);
+
+    impl Session for Queued {
+        fn inputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn outputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn device(&self) -> infer_core::Device {
+            infer_core::Device::Cuda(0)
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            self.log.push("run");
+            Ok(inputs.to_vec())
+        }
+        fn synchronize(&mut self) -> Result<()> {
+            self.log.push("synchronize");
+            std::thread::sleep(QUEUED_WORK);
+            Ok(())
+        }
+    }
+
+    /// The clock must not stop before the device is done: each timed iteration is its run and
+    /// then its synchronize, both inside the measured time. (Not a speed assertion: `sleep`
+    /// guarantees the lower bound.)
+    #[test]
+    fn every_timed_iteration_waits_for_the_device() {
+        let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
+        for stop in [Stop::Iterations(4), Stop::Duration(Duration::from_millis(1))] {
+            let mut s = Queued { specs: Vec::new(), log: Vec::new() };
+            let config = BenchConfig { warmup: Warmup::Count(2), stop };
+            let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+            let iterations = 2 + t.samples_ms.len();
+            assert_eq!(t.samples_ms.len(), if stop == Stop::Iterations(4) { 4 } else { MIN_ITERATIONS }, "{stop:?}");
+            assert_eq!(s.log, ["run", "synchronize"].repeat(iterations), "{stop:?}: each run is synchronized");
+            let waited = QUEUED_WORK.as_secs_f64() * 1e3;
+            assert!(
+                t.samples_ms.iter().all(|&ms| ms >= waited),
+                "{stop:?}: a sample shorter than the device's {waited} ms of work: {:?}",
+                t.samples_ms
+            );
+        }
+    }
+
     #[test]
     fn time_session_counts_warmup_and_iterations() {
         let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();

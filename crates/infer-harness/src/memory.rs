@@ -151,16 +151,25 @@ mod tests {
         assert_eq!(mib(3 << 20), "3.0 MiB");
     }
 
-    /// On a machine without an NVIDIA driver the answer is a clear error, not a panic; with one,
-    /// the figures are consistent.
+    /// A device that does not exist (no machine has 4097 GPUs) is a clear error on every
+    /// machine, not a panic: without a driver, libcuda cannot be loaded; with one, the driver
+    /// refuses the ordinal.
     #[test]
-    fn cuda_query_never_panics() {
-        match cuda_mem_info(0) {
-            Ok(info) => assert!(info.total > 0 && info.free <= info.total && info.used() <= info.total),
-            Err(e) => assert!(e.starts_with("no CUDA driver") || e.starts_with("CUDA driver error"), "{e}"),
-        }
-        // A device that does not exist is an error on every machine.
-        assert!(cuda_mem_info(4096).is_err());
+    fn cuda_query_of_an_absent_device_is_a_clear_error() {
+        let e = cuda_mem_info(4096).unwrap_err();
+        assert!(
+            e == "no CUDA driver: libcuda.so could not be loaded" || e.starts_with("CUDA driver error on cuda:4096: "),
+            "{e}"
+        );
+    }
+
+    /// On a GPU, the driver's figures are consistent. Run on the GPU machine with
+    /// `cargo test -- --ignored`.
+    #[test]
+    #[ignore = "needs a CUDA device"]
+    fn cuda_query_on_a_gpu_gives_consistent_figures() {
+        let info = cuda_mem_info(0).unwrap();
+        assert!(info.total > 0 && info.free <= info.total && info.used() == info.total - info.free, "{info:?}");
     }
 
     #[test]

@@ -110,16 +110,44 @@ fn bench_json_has_the_documented_fields() {
         assert_eq!(row["backend"], "onnx");
         assert_eq!(row["device"], "cpu");
         assert_eq!(row["iterations"], 15);
-        assert_eq!(row["samples_ms"].as_array().unwrap().len(), 15);
-        for k in ["mean", "median", "std", "min", "max", "p50", "p95", "p99"] {
-            assert!(row["latency_ms"][k].as_f64().unwrap() >= 0.0, "{k}");
-        }
+        // Every statistic is what the raw samples imply (numpy's defaults: `linear`
+        // percentiles, the sample standard deviation with n - 1).
+        let mut x: Vec<f64> = row["samples_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(x.len(), 15);
+        assert!(x.iter().all(|&ms| ms > 0.0), "an inference takes time: {x:?}");
+        x.sort_by(f64::total_cmp);
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let percentile = |q: f64| {
+            let h = (n - 1.0) * q / 100.0;
+            let (lo, frac) = (h.floor() as usize, h - h.floor());
+            x[lo] + frac * (x[(lo + 1).min(x.len() - 1)] - x[lo])
+        };
         let lat = &row["latency_ms"];
-        assert!(lat["min"].as_f64() <= lat["median"].as_f64() && lat["median"].as_f64() <= lat["max"].as_f64());
-        assert!(row["throughput_per_s"].as_f64().unwrap() > 0.0);
+        let close = |k: &str, expected: f64| {
+            let got = lat[k].as_f64().unwrap();
+            assert!((got - expected).abs() <= 1e-9 * expected.abs(), "{k}: {got}, the samples give {expected}");
+        };
+        close("mean", mean);
+        close("std", std);
+        close("min", x[0]);
+        close("max", x[14]);
+        close("median", x[7]);
+        for (k, q) in [("p50", 50.0), ("p95", 95.0), ("p99", 99.0)] {
+            close(k, percentile(q));
+        }
+        let cov = row["cov"].as_f64().unwrap();
+        assert!((cov - std / mean).abs() <= 1e-9 * cov, "cov {cov}, std / mean {}", std / mean);
+        let tput = row["throughput_per_s"].as_f64().unwrap();
+        let batch = f64::from(u32::try_from(row["batch_size"].as_u64().unwrap()).unwrap());
+        assert!((tput - batch * 1e3 / x[7]).abs() <= 1e-9 * tput, "throughput {tput} for a median of {} ms", x[7]);
+        // The bootstrap interval holds the median and lies within the samples.
         let ci = &row["median_ci_ms"];
-        assert!(ci["lower"].as_f64() <= ci["point"].as_f64() && ci["point"].as_f64() <= ci["upper"].as_f64(), "{ci}");
-        assert!(row["cov"].as_f64().unwrap() >= 0.0);
+        let (lower, point, upper) =
+            (ci["lower"].as_f64().unwrap(), ci["point"].as_f64().unwrap(), ci["upper"].as_f64().unwrap());
+        assert!(x[0] <= lower && lower <= point && point <= upper && upper <= x[14], "{ci}");
+        assert_eq!(point, x[7], "{ci}");
         // 15 iterations are too few for a p99: the report says so.
         assert!(
             row["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("p99 from 15 samples"))

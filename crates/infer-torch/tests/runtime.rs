@@ -110,13 +110,12 @@ fn resnet50_every_checkpoint_variant_matches_the_reference() {
     checkpoints_match("resnet50", 25_557_032);
 }
 
+/// The two ways into libtorch, TorchScript and a checkpoint loaded into tch's own ResNet, give
+/// the same logits. (ONNX Runtime against libtorch on the same weights is run by the harness's
+/// `torch_cli.rs`, `onnx_and_torch_agree_on_the_same_weights`, where both backends are built.)
 #[test]
-fn torchscript_and_checkpoint_agree_with_the_onnx_reference() {
-    // The ONNX export of the same weights, as ONNX Runtime ran it when the fixture was made, is
-    // within the tolerance of both torch paths. (The harness tests also run the onnx backend.)
-    let (dir, meta) = fixture("resnet18");
-    let onnx_diff = meta["max_abs_diff_onnxruntime_vs_torch"].as_f64().unwrap();
-    assert!(onnx_diff < 1e-4);
+fn torchscript_and_checkpoint_agree_with_each_other() {
+    let (dir, _) = fixture("resnet18");
     let x = read_npy(&dir.join("input.npy")).unwrap();
     let mut script = TorchBackend.load(&dir.join("model.torchscript.pt"), &LoadOptions::default()).unwrap();
     let mut ckpt = TorchBackend.load(&dir.join("state_dict.pth"), &arch("resnet18")).unwrap();
@@ -201,13 +200,13 @@ fn cuda_is_a_clear_error_unless_fallback() {
     assert_eq!(s.device(), Device::Cpu);
 }
 
+/// On a GPU: TorchScript and a checkpoint reproduce the reference on cuda:0. Run on the GPU
+/// machine with `cargo test -- --ignored`.
 #[test]
-fn cuda_runs_the_reference_when_a_gpu_is_present() {
-    let gpus = TorchBackend.probe().unwrap().devices.iter().filter(|d| d.is_gpu()).count();
-    if gpus == 0 {
-        eprintln!("no CUDA device here: the CUDA run is checked on the GPU machine");
-        return;
-    }
+#[ignore = "needs a CUDA device"]
+fn cuda_runs_the_reference_on_a_gpu() {
+    let devices = TorchBackend.probe().unwrap().devices;
+    assert!(devices.contains(&Device::Cuda(0)), "libtorch sees no cuda:0 here (devices: {devices:?})");
     let (dir, _) = fixture("resnet18");
     let opts = LoadOptions { device: Device::Cuda(0), ..LoadOptions::default() };
     for (file, o) in
@@ -279,20 +278,28 @@ fn profiler_lock() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Loads `file` with the profiler on, runs it `runs` times on the fixture input and returns the
-/// profile with the wall time of each run.
+/// profile with the inclusive time of each run's `infer::run#N` scope, read from libtorch's own
+/// Chrome trace (the same clock as the events).
 fn profile_runs(file: &Path, opts: LoadOptions, prefix: &Path, runs: usize) -> (OpProfile, Vec<f64>) {
     let (dir, _) = fixture("resnet18");
     let opts = LoadOptions { profile_prefix: Some(prefix.to_path_buf()), ..opts };
     let mut s = TorchBackend.load(file, &opts).unwrap();
     let x = read_npy(&dir.join("input.npy")).unwrap();
-    let wall_us = (0..runs)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            s.run(std::slice::from_ref(&x)).unwrap();
-            t.elapsed().as_secs_f64() * 1e6
+    for _ in 0..runs {
+        s.run(std::slice::from_ref(&x)).unwrap();
+    }
+    let p = s.op_profile().unwrap();
+    let mut trace = prefix.as_os_str().to_owned();
+    trace.push("_libtorch_trace.json");
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let scope_us = (0..runs)
+        .map(|r| {
+            let name = format!("infer::run#{r}");
+            let scope = trace["traceEvents"].as_array().unwrap().iter().find(|e| e["name"] == name.as_str());
+            scope.and_then(|e| e["dur"].as_f64()).unwrap_or_else(|| panic!("no {name} with a duration in the trace"))
         })
         .collect();
-    (s.op_profile().unwrap(), wall_us)
+    (p, scope_us)
 }
 
 /// Per run: calls of `op_type`.
@@ -301,23 +308,22 @@ fn calls_per_run(p: &OpProfile, op_type: &str) -> Vec<usize> {
 }
 
 /// Every event is in a run, every run has events, nodes are unique within a run, and the self
-/// times of a run add up to less than its wall time (inclusive times would not: conv2d holds
-/// convolution, which holds _convolution, which holds mkldnn_convolution).
-fn check_runs(p: &OpProfile, wall_us: &[f64]) {
-    assert_eq!(p.runs, wall_us.len() as u64);
-    for (r, wall) in wall_us.iter().enumerate() {
+/// times of a run add up to at most the run's own scope on the profiler's clock. Inclusive times
+/// could not: conv2d holds convolution, which holds _convolution, which holds
+/// mkldnn_convolution, so each convolution would count about four times over.
+fn check_runs(p: &OpProfile, scope_us: &[f64]) {
+    assert_eq!(p.runs, scope_us.len() as u64);
+    for (r, scope) in scope_us.iter().enumerate() {
         let run: Vec<&OpEvent> = p.events.iter().filter(|e| e.run == Some(r as u64)).collect();
         assert!(!run.is_empty(), "run {r} has no events");
         let nodes: std::collections::HashSet<&str> = run.iter().map(|e| e.node.as_str()).collect();
         assert_eq!(nodes.len(), run.len(), "run {r}: a node appears twice");
         let total: f64 = run.iter().map(|e| e.duration_us).sum();
-        assert!(total > 0.0 && total <= *wall, "run {r}: {total} us of ops in {wall} us");
+        // The trace rounds to the microsecond or finer; the events are in nanoseconds.
+        assert!(total > 0.0 && total <= scope + 1.0, "run {r}: {total} us of ops in a {scope} us run");
         assert!(run.iter().all(|e| e.calls == 1 && e.duration_us >= 0.0));
     }
     assert!(p.events.iter().all(|e| e.run.is_some_and(|r| r < p.runs)));
-    let self_us = |op: &str| p.events.iter().filter(|e| e.op_type == op).map(|e| e.duration_us).sum::<f64>();
-    // The wrapper's own time is a sliver of the kernel's: times are exclusive.
-    assert!(self_us("aten::conv2d") < self_us("aten::mkldnn_convolution") / 10.0);
 }
 
 #[test]
@@ -326,10 +332,10 @@ fn profile_reports_resnet18_ops_by_self_time_and_run() {
     let (dir, _) = fixture("resnet18");
     let tmp = tempfile::tempdir().unwrap();
     let prefix = tmp.path().join("torch");
-    let (p, wall_us) = profile_runs(&dir.join("model.torchscript.pt"), LoadOptions::default(), &prefix, 3);
+    let (p, scope_us) = profile_runs(&dir.join("model.torchscript.pt"), LoadOptions::default(), &prefix, 3);
     assert_eq!(p.backend, "torch");
     assert!(p.source.contains("Kineto") && p.source.contains(infer_torch::REQUIRED_VERSION), "{}", p.source);
-    check_runs(&p, &wall_us);
+    check_runs(&p, &scope_us);
     // ResNet-18's 20 convolutions (17 3x3/7x7 and 3 1x1 downsamples), each run, each level.
     for op in ["aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution"] {
         assert_eq!(calls_per_run(&p, op), [20, 20, 20], "{op}");
@@ -358,8 +364,8 @@ fn profile_of_an_architecture_names_ops_by_call_index() {
     let _lock = profiler_lock();
     let (dir, _) = fixture("resnet18");
     let tmp = tempfile::tempdir().unwrap();
-    let (p, wall_us) = profile_runs(&dir.join("weights.safetensors"), arch("resnet18"), &tmp.path().join("t"), 2);
-    check_runs(&p, &wall_us);
+    let (p, scope_us) = profile_runs(&dir.join("weights.safetensors"), arch("resnet18"), &tmp.path().join("t"), 2);
+    check_runs(&p, &scope_us);
     assert_eq!(calls_per_run(&p, "aten::conv2d"), [20, 20]);
     let nodes: Vec<&str> = p.events.iter().filter(|e| e.run == Some(1)).map(|e| e.node.as_str()).collect();
     assert!(nodes.contains(&"aten::conv2d") && nodes.contains(&"aten::conv2d#19"), "{nodes:?}");

@@ -133,3 +133,48 @@ pub fn tiny_fixture(dir: &Path) -> PathBuf {
     .unwrap();
     fixture
 }
+
+/// The structure every operator-profile summary (`infer profile --json`) must have, whatever
+/// the machine's load: runs counted; every share within 0..=100 % and all of them summing to
+/// 100 % (of the same total); each row's time at most the total and the rows adding up to it;
+/// each share and per-run figure what its total implies; rows largest first; and each operator
+/// type the sum of its nodes. Nothing here compares one operator's time with another's.
+pub fn check_profile_structure(v: &serde_json::Value) {
+    let runs = v["runs"].as_u64().unwrap();
+    let total = v["total_us"].as_f64().unwrap();
+    assert!(runs > 0 && total > 0.0, "{v}");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    for table in ["by_type", "by_node"] {
+        let rows = v[table].as_array().unwrap();
+        assert!(!rows.is_empty(), "{table} is empty");
+        let mut shares = 0.0;
+        let mut sum = 0.0;
+        for r in rows {
+            let (t, share) = (r["total_us"].as_f64().unwrap(), r["share_pct"].as_f64().unwrap());
+            assert!(t >= 0.0 && t <= total * (1.0 + 1e-12), "{table}: {r} beyond the total {total}");
+            assert!((0.0..=100.0).contains(&share), "{table}: {r}");
+            assert!(close(share, t / total * 100.0), "{table}: {r}");
+            assert!(close(r["per_run_us"].as_f64().unwrap(), t / runs as f64), "{table}: {r}");
+            assert!(r["calls"].as_u64().unwrap() >= 1, "{table}: {r}");
+            shares += share;
+            sum += t;
+        }
+        assert!(shares <= 100.0 + 1e-6 && (shares - 100.0).abs() < 1e-6, "{table}: shares sum to {shares}");
+        assert!(close(sum, total), "{table}: rows sum to {sum}, total {total}");
+        let totals: Vec<f64> = rows.iter().map(|r| r["total_us"].as_f64().unwrap()).collect();
+        assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{table} not largest first: {totals:?}");
+    }
+    for t in v["by_type"].as_array().unwrap() {
+        let nodes: Vec<&serde_json::Value> =
+            v["by_node"].as_array().unwrap().iter().filter(|n| n["op_type"] == t["name"]).collect();
+        let calls: u64 = nodes.iter().map(|n| n["calls"].as_u64().unwrap()).sum();
+        let us: f64 = nodes.iter().map(|n| n["total_us"].as_f64().unwrap()).sum();
+        assert_eq!(t["calls"].as_u64(), Some(calls), "{t}: its nodes were called {calls} times");
+        assert!(close(t["total_us"].as_f64().unwrap(), us), "{t}: its nodes add up to {us} us");
+    }
+}
+
+/// The rows of `table` (`by_type` or `by_node`) of a profile summary whose `key` is `value`.
+pub fn profile_rows<'a>(v: &'a serde_json::Value, table: &str, key: &str, value: &str) -> Vec<&'a serde_json::Value> {
+    v[table].as_array().unwrap().iter().filter(|r| r[key] == value).collect()
+}
