@@ -3,8 +3,8 @@
 //! a non-zero exit and no panic; `compare` gives it a row instead of leaving it out.
 //!
 //! This file exists in every build that lacks at least one backend. `cargo xtask test` runs it
-//! in the bare build (`cargo test --workspace`, no feature), where it checks all three.
-#![cfg(not(all(feature = "onnx", feature = "torch", feature = "tf")))]
+//! in the bare build (`cargo test --workspace`, no feature), where it checks all four.
+#![cfg(not(all(feature = "onnx", feature = "torch", feature = "tf", feature = "openvino")))]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -15,18 +15,25 @@ use support::{infer, p, root, text, tiny, tiny_fixture};
 
 /// The backends this build lacks, each with the feature that compiles it in.
 fn missing() -> Vec<&'static str> {
-    [("onnx", cfg!(feature = "onnx")), ("torch", cfg!(feature = "torch")), ("tf", cfg!(feature = "tf"))]
-        .into_iter()
-        .filter(|&(_, compiled)| !compiled)
-        .map(|(b, _)| b)
-        .collect()
+    [
+        ("onnx", cfg!(feature = "onnx")),
+        ("torch", cfg!(feature = "torch")),
+        ("tf", cfg!(feature = "tf")),
+        ("openvino", cfg!(feature = "openvino")),
+    ]
+    .into_iter()
+    .filter(|&(_, compiled)| !compiled)
+    .map(|(b, _)| b)
+    .collect()
 }
 
-/// A real model of `backend`'s format and an input for it: the committed tiny CNN for onnx, the
-/// generated ResNet-18 (`cargo xtask fixtures`) for torch and tf.
+/// A real model of `backend`'s format and an input for it: the committed tiny CNN for onnx and
+/// (as OpenVINO IR) openvino, the generated ResNet-18 (`cargo xtask fixtures`) for torch and tf.
 fn model_of(backend: &str) -> (PathBuf, PathBuf) {
-    if backend == "onnx" {
-        return (tiny("tiny_cnn.onnx"), tiny("tiny_cnn.input.npy"));
+    match backend {
+        "onnx" => return (tiny("tiny_cnn.onnx"), tiny("tiny_cnn.input.npy")),
+        "openvino" => return (tiny("openvino/tiny_cnn.xml"), tiny("tiny_cnn.input.npy")),
+        _ => {}
     }
     let dir = root().join("fixtures/generated/resnet18");
     assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
@@ -42,7 +49,7 @@ fn assert_not_compiled(args: &[&str], backend: &str) {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let said = format!("backend `{backend}` not compiled: rebuild with feature `{backend}`");
+    let said = format!("backend `{backend}` not compiled: rebuild with feature `infer-{backend}/runtime`");
     assert!(stderr.contains(&said), "{args:?}: stderr lacks `{said}`:\n{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
 }
@@ -55,8 +62,9 @@ fn backends_lists_the_missing_ones_as_not_compiled() {
     for b in missing() {
         let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(b));
         let line = line.unwrap_or_else(|| panic!("no `{b}` line:\n{stdout}"));
-        // Status "not compiled", and no devices or library to show.
-        assert_eq!(line.split_whitespace().collect::<Vec<_>>(), [b, "not", "compiled"], "{stdout}");
+        // Status "not compiled", then what it would read, and no devices or library to show.
+        assert_eq!(line.split_whitespace().take(3).collect::<Vec<_>>(), [b, "not", "compiled"], "{stdout}");
+        assert!(!line.contains("cpu") && !line.contains(".so"), "{line}");
     }
 }
 
@@ -92,8 +100,8 @@ fn compare_gives_the_missing_backends_not_compiled_rows() {
     let out = infer(&[&args[..], &["--profile-runs", "0", "--out", p(&out_dir)]].concat());
     let (stdout, stderr) = text(&out);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    if missing().contains(&"onnx") {
-        // The fixture only has an ONNX model: nothing can be measured.
+    if missing().contains(&"onnx") && missing().contains(&"openvino") {
+        // The fixture only has an ONNX model, which only these two read: nothing can be measured.
         assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
         assert!(stderr.contains("no backend could be measured"), "{stderr}");
     }
