@@ -17,7 +17,7 @@ use infer_core::stats::{ConfidenceInterval, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLE
 use crate::{
     environment::Environment,
     report::{BenchRow, Table},
-    reporters::html::BASE_STYLE,
+    reporters::html::{BASE_STYLE, html_table},
     reporters::svg::{Bar, BarGroup, BoxRow, PALETTE, Series, bar_chart, box_chart, escape, line_chart},
     runs::{Results, RowKey, median_ratio_ci},
 };
@@ -308,33 +308,6 @@ th { background: #f3f4f6; } td.text, th.text { text-align: left; } div.scroll { 
 td.faster { color: #1b7f3b; font-weight: 600; } td.slower { color: #b00020; font-weight: 600; }
 span.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }
 ";
-
-/// A plain-text table as HTML, the first `text_columns` left-aligned; `classes` gives a cell a
-/// class by (row, column).
-fn html_table(t: &Table, text_columns: usize, classes: &dyn Fn(usize, usize) -> &'static str) -> String {
-    let mut out = String::from("<div class=\"scroll\"><table><thead><tr>");
-    for (i, h) in t.header.iter().enumerate() {
-        let class = if i < text_columns { " class=\"text\"" } else { "" };
-        out.push_str(&format!("<th{class}>{}</th>", escape(h)));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for (r, row) in t.rows.iter().enumerate() {
-        out.push_str("<tr>");
-        for (i, c) in row.iter().enumerate() {
-            let class = [if i < text_columns { "text" } else { "" }, classes(r, i)]
-                .iter()
-                .filter(|c| !c.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
-            out.push_str(&format!("<td{class}>{}</td>", escape(c)));
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</tbody></table></div>");
-    out
-}
 
 /// The fleet report as one self-contained HTML page: the machines and their fingerprints, the
 /// results table with the machine column and the ratios, and plots (latency distributions per

@@ -29,6 +29,7 @@ pub mod rounds;
 pub mod runner;
 pub mod runs;
 pub mod scenario;
+pub mod serving;
 pub mod shard;
 #[cfg(test)]
 mod testing;

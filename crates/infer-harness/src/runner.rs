@@ -16,7 +16,7 @@ use infer_core::Device;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    bench::{BenchConfig, Stop},
+    bench::{BenchConfig, Stop, Warmup},
     report::read_json,
     workload::Workload,
 };
@@ -68,6 +68,10 @@ impl ChildTarget {
     /// `infer SUBCOMMAND MODEL --backend B --device D --threads T`.
     fn command(&self, sub: &str) -> Command {
         let mut cmd = Command::new(&self.exe);
+        // The runtimes' own logs stay as quiet in the children as the parent asked.
+        if crate::backends::verbose() {
+            cmd.arg("--verbose");
+        }
         cmd.arg(sub)
             .arg(&self.model)
             .args(["--backend", &self.backend, "--device", &self.device.to_string()])
@@ -92,6 +96,16 @@ impl ChildTarget {
             Stop::Iterations(n) => cmd.args(["--iterations", &n.to_string()]),
             Stop::Duration(d) => cmd.args(["--duration", &format!("{}ms", d.as_millis().max(1))]),
         };
+        cmd.arg("--quiet").arg("--json").arg(json);
+        cmd
+    }
+
+    /// The `infer bench --scenario … --quiet --json JSON` child: `options` are the scenario's
+    /// own (`--scenario server --find-max-rate --p99-bound 500ms --dynamic-batch 8 …`).
+    #[must_use]
+    pub fn scenario(&self, warmup: Warmup, workload: &Workload, options: &[String], json: &Path) -> Command {
+        let mut cmd = self.command("bench");
+        cmd.args(["--warmup", &warmup.to_string()]).args(workload.child_args()).args(options);
         cmd.arg("--quiet").arg("--json").arg(json);
         cmd
     }

@@ -460,3 +460,125 @@ fn scenario_options_are_checked() {
     let (_, stderr) = text(&run);
     assert!(!run.status.success() && stderr.contains("fixed"), "{stderr}");
 }
+
+/// The rows of a `serving.json` whose status is `ok`, as (backend, batching).
+fn measured_rows(v: &Value) -> Vec<(String, String)> {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| (r["backend"].as_str().unwrap().to_string(), r["batching"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn compare_finds_the_max_rate_of_every_backend_with_and_without_batching() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let out = dir.path().join("out");
+    let run = infer_env(
+        &[
+            "compare",
+            p(&fixture),
+            "--scenario",
+            "server",
+            "--find-max-rate",
+            "--p99-bound",
+            "20ms",
+            "--search-precision",
+            "20%",
+            "--device",
+            "cpu",
+            "--warmup",
+            "3",
+            "--out",
+            p(&out),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success() && !stderr.contains("panicked"), "{stdout}\n{stderr}");
+    // The deployment table: one line per backend and batching, the max rate and p50/p99 there.
+    assert!(stdout.contains("max rate/s") && stdout.contains("p99 ms at max"), "{stdout}");
+    assert!(stderr.contains("measuring onnx cpu, none") && stderr.contains("measuring onnx cpu, dynamic ≤8, 2 ms"));
+    let v = json(&out.join("serving.json"));
+    assert_eq!(v["scenario"], "server");
+    let measured = measured_rows(&v);
+    for batching in ["none", "dynamic ≤8, 2 ms"] {
+        assert!(measured.contains(&("onnx".into(), batching.into())), "{measured:?}");
+    }
+    // A backend that cannot read the fixture has one row with the reason, not one per batching.
+    let torch: Vec<&Value> = v["rows"].as_array().unwrap().iter().filter(|r| r["backend"] == "torch").collect();
+    assert_eq!(torch.len(), 1, "{torch:?}");
+    assert_ne!(torch[0]["status"], "ok");
+    for row in v["rows"].as_array().unwrap().iter().filter(|r| r["status"] == "ok") {
+        let result = &row["report"]["result"];
+        assert_eq!(row["report"]["scenario"], "find-max-rate", "{row}");
+        let max = result["max_rate"].as_f64().unwrap();
+        let at = &result["at_max"];
+        assert!(max > 0.0 && at["rate"].as_f64() == Some(max), "{result}");
+        assert!(at["p99_ms"].as_f64().unwrap() <= 20.0 && at["passed"] == true, "{at}");
+        // Every probe's raw per-request records are kept (scheduled, start, end, batch).
+        for run in result["runs"].as_array().unwrap() {
+            let first = &run["records"][0];
+            for key in ["scheduled_ms", "start_ms", "end_ms", "batch"] {
+                assert!(first.get(key).is_some(), "{first}");
+            }
+        }
+        let asked = result["max_batch"].as_u64().unwrap();
+        assert_eq!(asked, if row["batching"] == "none" { 1 } else { 8 }, "{row}");
+    }
+    // The HTML: the table, and latency against offered rate with a curve per configuration.
+    let html = std::fs::read_to_string(out.join("serving.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "{html}");
+    assert_eq!(html.matches("<polyline").count(), 2 * measured.len(), "{html}");
+    assert!(std::fs::read_to_string(out.join("serving.md")).unwrap().contains("| onnx | cpu | none |"));
+}
+
+#[test]
+fn an_interrupted_serving_comparison_keeps_the_rows_measured() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(["compare", p(&fixture), "--scenario", "server", "--rate", "50", "--duration", "4s"])
+        .args(["--device", "cpu", "--warmup", "2", "--out", p(&out)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // serving.json appears when the first row is done; the second takes 4 s more.
+    let start = std::time::Instant::now();
+    while !out.join("serving.json").is_file() {
+        assert!(child.try_wait().unwrap().is_none(), "the comparison ended before it was interrupted");
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "no row was written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
+    assert!(sent, "kill -INT failed");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let v = json(&out.join("serving.json"));
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["status"], "ok", "{v}");
+    assert_eq!(rows[0]["report"]["scenario"], "server");
+    assert!(!rows[0]["report"]["result"]["records"].as_array().unwrap().is_empty());
+    assert!(rows.iter().any(|r| r["status"] == "interrupted"), "{v}");
+}
+
+#[test]
+fn compare_refuses_options_of_another_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let fails = |args: &[&str], needle: &str| {
+        let run = infer_env(&[&["compare", p(&fixture), "--out", p(&dir.path().join("o"))], args].concat(), &[]);
+        let (_, stderr) = text(&run);
+        assert!(!run.status.success() && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: stderr lacks `{needle}`:\n{stderr}");
+    };
+    fails(&["--scenario", "server", "--rate", "5", "--rounds", "2"], "--rounds and --profile-runs apply");
+    fails(&["--scenario", "offline", "--rate", "5"], "--rate applies to --scenario server, not offline");
+    fails(&["--rate", "5"], "--rate applies to --scenario server, not single-stream");
+}

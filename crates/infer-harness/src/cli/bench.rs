@@ -15,7 +15,7 @@ use infer_harness::{
 
 use super::{Devices, ModelArgs, Sizes, WorkloadArgs, parse_devices, parse_sizes};
 
-mod scenario;
+pub(super) mod scenario;
 
 /// Arguments of `infer bench`.
 #[derive(Debug, Args)]

@@ -7,13 +7,20 @@ use clap::Args;
 use infer_core::Registry;
 use infer_harness::{
     bench::{BenchConfig, Stop, Warmup, parse_duration},
-    compare::{CompareSpec, compare_each},
+    compare::{
+        CompareSpec, compare_each,
+        serving::{Batching, ServingSpec, compare_serving},
+    },
     comparison::RowStatus,
     interrupt,
-    reporters::{Reporter, Reports, TerminalReport},
+    reporters::{
+        Reporter, Reports, TerminalReport,
+        serving::{ServingFiles, text},
+    },
+    scenario::ScenarioKind,
 };
 
-use super::{Devices, Sizes, WorkloadArgs, parse_devices, parse_sizes};
+use super::{Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, parse_devices, parse_sizes};
 
 /// Arguments of `infer compare`.
 #[derive(Debug, Args)]
@@ -25,9 +32,10 @@ pub struct CompareArgs {
     /// Devices, comma-separated.
     #[arg(long, short, default_value = "cpu,cuda", value_parser = parse_devices)]
     device: Devices,
-    /// Batch sizes, comma-separated.
-    #[arg(long, default_value = "1,8", value_parser = parse_sizes)]
-    batch_sizes: Sizes,
+    /// Batch sizes, comma-separated (default 1,8; with --scenario offline, the sizes it tries,
+    /// default 1,2,4,8,16,32).
+    #[arg(long, value_parser = parse_sizes)]
+    batch_sizes: Option<Sizes>,
     /// Untimed warm-up iterations per batch size, or `auto`: windows of 5 until the window
     /// median changes by less than 3% (at most 100 iterations or 20 s).
     #[arg(long, default_value = "auto")]
@@ -42,12 +50,14 @@ pub struct CompareArgs {
     /// samples are pooled and the spread of their medians reported. One process's median can sit
     /// several percent from the next one's on the same machine, so 3 rounds make two comparisons
     /// agree where one round cannot.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
-    rounds: u64,
+    /// Default 3.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
+    rounds: Option<u64>,
     /// Profiled runs of each backend's operator profile, taken in a child process after the
     /// timed rounds at the first batch size (0: no profile).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=10_000))]
-    profile_runs: u64,
+    /// Default 5.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    profile_runs: Option<u64>,
     /// Intra-op threads, the same for every backend (0 = one per physical core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -59,19 +69,33 @@ pub struct CompareArgs {
     out: PathBuf,
     #[command(flatten)]
     workload: WorkloadArgs,
+    /// The serving scenarios (`--scenario offline|server`, as in `infer bench`): each backend
+    /// and device runs the scenario in its own child; with --scenario server, once without and
+    /// once with the dynamic batcher (--dynamic-batch, default 8, --batch-timeout, default 2ms).
+    /// Writes serving.json (every request's record), serving.md and serving.html.
+    #[command(flatten)]
+    serving: ScenarioArgs,
 }
 
+/// The dynamic batcher `infer compare --scenario server` measures beside no batching when
+/// `--dynamic-batch` is not given: up to 8 requests, the oldest waiting at most 2 ms.
+pub const DEFAULT_DYNAMIC_BATCH: (u16, Duration) = (8, Duration::from_millis(2));
+
 pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    if a.serving.scenario != ScenarioKind::SingleStream {
+        return serving(registry, a);
+    }
+    a.serving.check(false, false)?;
     let stop = a.duration.map_or(Stop::Iterations(a.iterations.max(1)), Stop::Duration);
     let spec = CompareSpec {
         fixture: a.fixture.clone(),
         devices: a.device.0.clone(),
-        batch_sizes: a.batch_sizes.0.clone(),
+        batch_sizes: a.batch_sizes.as_ref().map_or_else(|| vec![1, 8], |s| s.0.clone()),
         config: BenchConfig { warmup: a.warmup, stop },
         threads: if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads },
         tolerance: a.tolerance,
-        rounds: usize::try_from(a.rounds)?,
-        profile_runs: usize::try_from(a.profile_runs)?,
+        rounds: usize::try_from(a.rounds.unwrap_or(3))?,
+        profile_runs: usize::try_from(a.profile_runs.unwrap_or(5))?,
         workload: a.workload.workload(),
     };
     spec.workload.check()?;
@@ -100,6 +124,54 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     }
     if mismatch {
         eprintln!("error: some outputs differ from the reference by more than {:.0e}", a.tolerance);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `infer compare --scenario offline|server`: the serving scenario on every backend and device.
+fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
+    a.serving.check(false, false)?;
+    if a.rounds.is_some() || a.profile_runs.is_some() {
+        anyhow::bail!(
+            "--rounds and --profile-runs apply to single-stream comparisons, not --scenario {}",
+            a.serving.scenario
+        );
+    }
+    let batch_sizes = a.batch_sizes.as_ref().map(|s| s.0.as_slice());
+    let batchings = if a.serving.scenario == ScenarioKind::Server {
+        let (max, timeout) = a.serving.dynamic_batch().unwrap_or(DEFAULT_DYNAMIC_BATCH);
+        vec![Batching::none(), Batching::dynamic(max, timeout.as_secs_f64() * 1e3)]
+    } else {
+        vec![Batching { label: "-".into(), args: Vec::new() }]
+    };
+    let spec = ServingSpec {
+        fixture: a.fixture.clone(),
+        devices: a.device.0.clone(),
+        threads: if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads },
+        warmup: a.warmup,
+        workload: a.workload.workload(),
+        scenario: a.serving.scenario,
+        options: a.serving.child_options(a.duration, batch_sizes),
+        batchings,
+    };
+    spec.workload.check()?;
+    let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
+    std::fs::create_dir_all(&a.out).map_err(|e| infer_core::Error::io(&a.out, e))?;
+    infer_core::fsutil::check_writable(&a.out.join("serving.json"))?;
+    interrupt::watch().map_err(anyhow::Error::msg)?;
+    let files = ServingFiles::new(&a.out);
+    let c = compare_serving(registry, &exe, &spec, &files)?;
+    print!("{}", text(&c));
+    for f in files.files() {
+        eprintln!("wrote {}", f.display());
+    }
+    if c.rows.iter().any(|r| matches!(r.status, RowStatus::Interrupted)) {
+        eprintln!("interrupted: the rows measured so far are kept in {}", a.out.display());
+        return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
+    }
+    if !c.rows.iter().any(|r| r.report.is_some()) {
+        eprintln!("error: no backend could be measured (see the status column)");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

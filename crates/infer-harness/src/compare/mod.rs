@@ -6,6 +6,7 @@
 //! nothing already measured.
 
 mod plan;
+pub mod serving;
 
 use std::path::{Path, PathBuf};
 

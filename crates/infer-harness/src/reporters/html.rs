@@ -29,7 +29,7 @@ use crate::{
     analysis::{self, ProfileOutcome},
     comparison::{CompareEntry, Comparison, RowStatus},
     memory::mib,
-    report::{BenchReport, BenchRow},
+    report::{BenchReport, BenchRow, Table},
     rounds,
 };
 
@@ -171,6 +171,33 @@ fn table(header: &[&str], text_columns: usize, rows: &[Row]) -> String {
             out.push_str(&format!("<tr class=\"{}\">", row.class));
         }
         out.push_str(&row.cells.concat());
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
+/// A plain-text table as HTML, the first `text_columns` left-aligned; `classes` gives a cell a
+/// class by (row, column).
+pub(crate) fn html_table(t: &Table, text_columns: usize, classes: &dyn Fn(usize, usize) -> &'static str) -> String {
+    let mut out = String::from("<div class=\"scroll\"><table><thead><tr>");
+    for (i, h) in t.header.iter().enumerate() {
+        let class = if i < text_columns { " class=\"text\"" } else { "" };
+        out.push_str(&format!("<th{class}>{}</th>", escape(h)));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for (r, row) in t.rows.iter().enumerate() {
+        out.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let class = [if i < text_columns { "text" } else { "" }, classes(r, i)]
+                .iter()
+                .filter(|c| !c.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let class = if class.is_empty() { String::new() } else { format!(" class=\"{class}\"") };
+            out.push_str(&format!("<td{class}>{}</td>", escape(c)));
+        }
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");

@@ -11,6 +11,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod serving;
 pub mod svg;
 pub mod tables;
 pub mod terminal;

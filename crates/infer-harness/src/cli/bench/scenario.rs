@@ -140,6 +140,48 @@ impl ScenarioArgs {
         Ok(())
     }
 
+    /// The options of `infer bench` that repeat these for a child process of `infer compare`:
+    /// `--scenario` and every server or offline option given, except the dynamic batcher's (the
+    /// comparison measures each batching in turn). `duration` is compare's `--duration`, and
+    /// `batch_sizes` its `--batch-sizes` (offline).
+    pub fn child_options(&self, duration: Option<Duration>, batch_sizes: Option<&[usize]>) -> Vec<String> {
+        let mut out = vec!["--scenario".to_string(), self.scenario.to_string()];
+        let mut push = |name: &str, value: String| out.extend([name.to_string(), value]);
+        if let Some(rate) = self.rate {
+            push("--rate", rate.to_string());
+        }
+        if self.scenario == ScenarioKind::Server {
+            push("--arrivals", self.arrivals.clone());
+            push("--seed", self.seed.to_string());
+            push("--bound-percentile", self.bound_percentile.to_string());
+            push("--probe-time", format!("{}ms", self.probe_time.as_secs_f64() * 1e3));
+        }
+        if let Some(bound) = self.p99_bound {
+            push("--p99-bound", format!("{}ms", bound.as_secs_f64() * 1e3));
+        }
+        if self.find_max_rate {
+            push("--search-precision", self.search_precision.to_string());
+        }
+        if let Some(n) = self.samples {
+            push("--samples", n.to_string());
+        }
+        if let Some(d) = duration.filter(|_| self.p99_bound.is_none()) {
+            push("--duration", format!("{}ms", d.as_secs_f64() * 1e3));
+        }
+        if let Some(sizes) = batch_sizes.filter(|_| self.scenario == ScenarioKind::Offline) {
+            push("--batch-sizes", sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+        }
+        if self.find_max_rate {
+            out.push("--find-max-rate".into());
+        }
+        out
+    }
+
+    /// The dynamic batcher's setting given, as (max batch, timeout).
+    pub fn dynamic_batch(&self) -> Option<(u16, Duration)> {
+        self.dynamic_batch.map(|b| (b, self.batch_timeout.unwrap_or(Duration::ZERO)))
+    }
+
     fn policy(&self) -> BatchPolicy {
         match self.dynamic_batch {
             Some(b) => BatchPolicy { max_batch: usize::from(b), timeout: self.batch_timeout.unwrap_or(Duration::ZERO) },
