@@ -27,7 +27,7 @@ pub mod pickle;
 
 use std::{
     collections::{HashMap, HashSet},
-    io::{Cursor, Read},
+    io::{Cursor, Read, Seek},
     path::Path,
     rc::Rc,
 };
@@ -70,37 +70,69 @@ pub const CONTAINER_KEYS: &[&str] = &["state_dict", "model", "model_state_dict"]
 /// # Errors
 /// A message saying what the bytes look like when they are none of the known kinds.
 pub fn sniff_bytes(bytes: &[u8]) -> std::result::Result<Kind, String> {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive ({e}): expected a complete archive written by torch.save or torch.jit.save; the file may be truncated"))?;
-        let names: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
-        let torchscript = names.iter().any(|n| {
-            let (_, rest) = n.split_once('/').unwrap_or(("", n));
-            rest == "constants.pkl" || rest.starts_with("code/")
-        });
-        return Ok(if torchscript { Kind::TorchScript } else { Kind::TorchSave });
+    if is_zip(bytes) {
+        let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(invalid_zip)?;
+        return Ok(archive_kind(archive.file_names().filter_map(std::result::Result::ok)));
     }
-    // Safetensors: a little-endian u64 header length (whose first byte may well be 0x80), then
-    // the JSON header.
-    if bytes.len() >= 9 && bytes[8] == b'{' {
-        let mut n = [0u8; 8];
-        n.copy_from_slice(&bytes[..8]);
-        if usize::try_from(u64::from_le_bytes(n)).is_ok_and(|n| n <= bytes.len() - 8) {
-            return Ok(Kind::Safetensors);
-        }
-    }
-    if bytes.first() == Some(&0x80) {
-        return Ok(Kind::LegacyPickle);
-    }
-    Err("not a checkpoint: expected a safetensors file or a torch.save zip archive".into())
+    head_kind(bytes, bytes.len() as u64)
 }
 
-/// Classifies a checkpoint file (see [`sniff_bytes`]).
+/// Classifies a checkpoint file (see [`sniff_bytes`]) from its first bytes and, for a zip
+/// archive, its central directory: the file is not read whole.
 ///
 /// # Errors
 /// [`Error::Load`] naming the file when it cannot be read or is no known kind.
 pub fn sniff(path: &Path) -> Result<Kind> {
-    let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
-    sniff_bytes(&bytes).map_err(|r| Error::load(path, r))
+    let cannot = |e: std::io::Error| Error::load(path, format!("cannot read: {e}"));
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let len = file.metadata().map_err(cannot)?.len();
+    let mut head = Vec::with_capacity(9);
+    (&mut file).take(9).read_to_end(&mut head).map_err(cannot)?;
+    if is_zip(&head) {
+        file.seek(std::io::SeekFrom::Start(0)).map_err(cannot)?;
+        let archive =
+            zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| Error::load(path, invalid_zip(e)))?;
+        return Ok(archive_kind(archive.file_names().filter_map(std::result::Result::ok)));
+    }
+    head_kind(&head, len).map_err(|r| Error::load(path, r))
+}
+
+/// Whether the bytes start a zip archive (`torch.save` and `torch.jit.save` write one).
+fn is_zip(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
+}
+
+fn invalid_zip(e: zip::result::ZipError) -> String {
+    format!(
+        "invalid zip archive ({e}): expected a complete archive written by torch.save or torch.jit.save; the file may be truncated"
+    )
+}
+
+/// A zip archive of `torch.jit.save` (it holds `constants.pkl` or `code/`) or of `torch.save`.
+pub fn archive_kind<S: AsRef<str>>(mut names: impl Iterator<Item = S>) -> Kind {
+    let torchscript = names.any(|n| {
+        let n = n.as_ref();
+        let (_, rest) = n.split_once('/').unwrap_or(("", n));
+        rest == "constants.pkl" || rest.starts_with("code/")
+    });
+    if torchscript { Kind::TorchScript } else { Kind::TorchSave }
+}
+
+/// Safetensors or a legacy pickle, from the first 9 bytes and the file's length.
+fn head_kind(head: &[u8], len: u64) -> std::result::Result<Kind, String> {
+    // Safetensors: a little-endian u64 header length (whose first byte may well be 0x80), then
+    // the JSON header.
+    if head.len() >= 9 && head[8] == b'{' {
+        let mut n = [0u8; 8];
+        n.copy_from_slice(&head[..8]);
+        if u64::from_le_bytes(n) <= len - 8 {
+            return Ok(Kind::Safetensors);
+        }
+    }
+    if head.first() == Some(&0x80) {
+        return Ok(Kind::LegacyPickle);
+    }
+    Err("not a checkpoint: expected a safetensors file or a torch.save zip archive".into())
 }
 
 /// Reads the state dict of a checkpoint file.
@@ -215,7 +247,7 @@ fn decode(dtype: DType, bytes: &[u8], shape: Vec<usize>) -> std::result::Result<
 type Found = (Vec<(String, Tensor)>, Option<String>);
 
 fn read_torch_save(bytes: &[u8]) -> std::result::Result<Found, String> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive ({e}): expected a complete archive written by torch.save or torch.jit.save; the file may be truncated"))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(invalid_zip)?;
     let pkl: Vec<String> = archive
         .file_names()
         .filter_map(|n| n.ok().map(std::borrow::Cow::into_owned))

@@ -89,15 +89,10 @@ const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "ckpt", "bin"];
 pub fn sniff(probe: &Probe) -> Sniff {
     let named = probe.has_extension(TORCHSCRIPT_EXTENSIONS) || probe.has_extension(CHECKPOINT_EXTENSIONS);
     let kind = if probe.is_zip() {
-        std::fs::File::open(&probe.path).ok().and_then(|f| zip::ZipArchive::new(std::io::BufReader::new(f)).ok()).map(
-            |archive| {
-                let torchscript = archive.file_names().filter_map(std::result::Result::ok).any(|n| {
-                    let (_, rest) = n.split_once('/').unwrap_or(("", &n));
-                    rest == "constants.pkl" || rest.starts_with("code/")
-                });
-                if torchscript { checkpoint::Kind::TorchScript } else { checkpoint::Kind::TorchSave }
-            },
-        )
+        std::fs::File::open(&probe.path)
+            .ok()
+            .and_then(|f| zip::ZipArchive::new(std::io::BufReader::new(f)).ok())
+            .map(|archive| checkpoint::archive_kind(archive.file_names().filter_map(std::result::Result::ok)))
     } else if probe.is_dir {
         None
     } else {

@@ -18,14 +18,17 @@ use infer_harness::{
         serving::{ServingFiles, text},
     },
     scenario::ScenarioKind,
+    serving::ServingRow,
 };
 
 use super::{Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, parse_devices, parse_sizes};
 
 /// Arguments of `infer compare`.
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 success, 1 error or a difference above the tolerance, 2 bad arguments, \
-                        130 interrupted by Ctrl-C (the rows measured so far are kept in the reports).")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 error (a row that failed, none measured) or a difference above the tolerance, 2 bad arguments, \
+                        130 interrupted by Ctrl-C (the rows measured so far are kept in the reports)."
+)]
 pub struct CompareArgs {
     /// Fixture folder with meta.json (made by `cargo xtask fixtures`).
     fixture: PathBuf,
@@ -126,6 +129,12 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         eprintln!("error: some outputs differ from the reference by more than {:.0e}", a.tolerance);
         return Ok(ExitCode::FAILURE);
     }
+    let failed: Vec<String> =
+        c.entries.iter().filter(|e| e.status.is_error()).map(|e| format!("{} {}", e.backend, e.device)).collect();
+    if !failed.is_empty() {
+        eprintln!("error: {} failed (see the status column; the other rows are kept)", failed.join(", "));
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -172,6 +181,11 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
     }
     if !c.rows.iter().any(|r| r.report.is_some()) {
         eprintln!("error: no backend could be measured (see the status column)");
+        return Ok(ExitCode::FAILURE);
+    }
+    let failed: Vec<String> = c.rows.iter().filter(|r| r.status.is_error()).map(ServingRow::label).collect();
+    if !failed.is_empty() {
+        eprintln!("error: {} failed (see the status column; the other rows are kept)", failed.join("; "));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
