@@ -1,6 +1,10 @@
 //! `infer compare`: every backend and device on one fixture folder.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 use anyhow::Context;
 use clap::Args;
@@ -18,7 +22,6 @@ use infer_harness::{
         serving::{ServingFiles, text},
     },
     scenario::ScenarioKind,
-    serving::ServingRow,
 };
 
 use super::{Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, parse_devices, parse_sizes};
@@ -95,47 +98,70 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         devices: a.device.0.clone(),
         batch_sizes: a.batch_sizes.as_ref().map_or_else(|| vec![1, 8], |s| s.0.clone()),
         config: BenchConfig { warmup: a.warmup, stop },
-        threads: if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads },
+        threads: threads(a),
         tolerance: a.tolerance,
         rounds: usize::try_from(a.rounds.unwrap_or(3))?,
         profile_runs: usize::try_from(a.profile_runs.unwrap_or(5))?,
         workload: a.workload.workload(),
     };
     spec.workload.check()?;
-    let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
     // The files are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
     // marks the rest "interrupted" and keeps every row already measured; the terminal shows
     // progress, then the tables.
-    std::fs::create_dir_all(&a.out).map_err(|e| infer_core::Error::io(&a.out, e))?;
-    infer_core::fsutil::check_writable(&a.out.join("compare.json"))?;
-    interrupt::watch().map_err(anyhow::Error::msg)?;
+    let exe = prepare(&a.out, "compare.json")?;
     let reports = Reports::files(&a.out).with(TerminalReport);
     let c = compare_each(registry, &exe, &spec, &reports)?;
     for f in reports.files() {
         eprintln!("wrote {}", f.display());
     }
-    if c.entries.iter().any(|e| matches!(e.status, RowStatus::Interrupted)) {
-        eprintln!("interrupted: the rows measured so far are kept in {}", a.out.display());
-        return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
-    }
     let mismatch =
         c.entries.iter().filter_map(|e| e.report.as_ref()?.max_abs_diff).any(|d| d.is_nan() || d > a.tolerance);
-    let measured = c.entries.iter().any(|e| e.report.is_some());
-    if !measured {
+    let rows: Vec<_> =
+        c.entries.iter().map(|e| (format!("{} {}", e.backend, e.device), &e.status, e.report.is_some())).collect();
+    Ok(exit_code(
+        &a.out,
+        &rows,
+        mismatch.then(|| format!("some outputs differ from the reference by more than {:.0e}", a.tolerance)),
+    ))
+}
+
+/// The intra-op threads every child gets: `--threads`, or one per physical core for 0.
+fn threads(a: &CompareArgs) -> usize {
+    if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads }
+}
+
+/// Before any child runs: the output folder made and `first` in it known writable, Ctrl-C
+/// watched; returns the `infer` executable for the children.
+fn prepare(out: &Path, first: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
+    std::fs::create_dir_all(out).map_err(|e| infer_core::Error::io(out, e))?;
+    infer_core::fsutil::check_writable(&out.join(first))?;
+    interrupt::watch().map_err(anyhow::Error::msg)?;
+    Ok(exe)
+}
+
+/// The exit code of a finished comparison, saying why on stderr: Ctrl-C (130, the rows kept in
+/// `out`), no row measured, `error` (a check of the comparison's own), a row that failed.
+/// `rows` are (label, status, measured).
+fn exit_code(out: &Path, rows: &[(String, &RowStatus, bool)], error: Option<String>) -> ExitCode {
+    if rows.iter().any(|(_, status, _)| matches!(status, RowStatus::Interrupted)) {
+        eprintln!("interrupted: the rows measured so far are kept in {}", out.display());
+        return ExitCode::from(interrupt::EXIT_INTERRUPTED);
+    }
+    if !rows.iter().any(|(_, _, measured)| *measured) {
         eprintln!("error: no backend could be measured (see the status column)");
-        return Ok(ExitCode::FAILURE);
+        return ExitCode::FAILURE;
     }
-    if mismatch {
-        eprintln!("error: some outputs differ from the reference by more than {:.0e}", a.tolerance);
-        return Ok(ExitCode::FAILURE);
+    if let Some(error) = error {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
     }
-    let failed: Vec<String> =
-        c.entries.iter().filter(|e| e.status.is_error()).map(|e| format!("{} {}", e.backend, e.device)).collect();
+    let failed: Vec<&str> = rows.iter().filter(|(_, s, _)| s.is_error()).map(|(label, _, _)| label.as_str()).collect();
     if !failed.is_empty() {
-        eprintln!("error: {} failed (see the status column; the other rows are kept)", failed.join(", "));
-        return Ok(ExitCode::FAILURE);
+        eprintln!("error: {} failed (see the status column; the other rows are kept)", failed.join("; "));
+        return ExitCode::FAILURE;
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// `infer compare --scenario offline|server`: the serving scenario on every backend and device.
@@ -157,7 +183,7 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
     let spec = ServingSpec {
         fixture: a.fixture.clone(),
         devices: a.device.0.clone(),
-        threads: if a.threads == 0 { infer_harness::environment::Environment::default_threads() } else { a.threads },
+        threads: threads(a),
         warmup: a.warmup,
         workload: a.workload.workload(),
         scenario: a.serving.scenario,
@@ -165,28 +191,13 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
         batchings,
     };
     spec.workload.check()?;
-    let exe = std::env::current_exe().context("cannot find the infer executable for the child processes")?;
-    std::fs::create_dir_all(&a.out).map_err(|e| infer_core::Error::io(&a.out, e))?;
-    infer_core::fsutil::check_writable(&a.out.join("serving.json"))?;
-    interrupt::watch().map_err(anyhow::Error::msg)?;
+    let exe = prepare(&a.out, "serving.json")?;
     let files = ServingFiles::new(&a.out);
     let c = compare_serving(registry, &exe, &spec, &files)?;
     print!("{}", text(&c));
     for f in files.files() {
         eprintln!("wrote {}", f.display());
     }
-    if c.rows.iter().any(|r| matches!(r.status, RowStatus::Interrupted)) {
-        eprintln!("interrupted: the rows measured so far are kept in {}", a.out.display());
-        return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
-    }
-    if !c.rows.iter().any(|r| r.report.is_some()) {
-        eprintln!("error: no backend could be measured (see the status column)");
-        return Ok(ExitCode::FAILURE);
-    }
-    let failed: Vec<String> = c.rows.iter().filter(|r| r.status.is_error()).map(ServingRow::label).collect();
-    if !failed.is_empty() {
-        eprintln!("error: {} failed (see the status column; the other rows are kept)", failed.join("; "));
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    let rows: Vec<_> = c.rows.iter().map(|r| (r.label(), &r.status, r.report.is_some())).collect();
+    Ok(exit_code(&a.out, &rows, None))
 }
