@@ -4,7 +4,7 @@
 //! (loading and running, good and bad), `bench` and `compare` (whose children are processes of
 //! their own) on every backend, started as a user would, without `TF_CPP_MIN_LOG_LEVEL`.
 //! `--verbose` brings the runtimes' own logs back (which shows that the checks can fail).
-#![cfg(all(feature = "onnx", feature = "torch", feature = "tf"))]
+#![cfg(all(installed_onnx, installed_torch, installed_tf))]
 #![allow(clippy::unwrap_used)]
 
 mod support;

@@ -69,6 +69,7 @@ pub const CONTAINER_KEYS: &[&str] = &["state_dict", "model", "model_state_dict"]
 ///
 /// # Errors
 /// A message saying what the bytes look like when they are none of the known kinds.
+#[inline] // compiled into the caller: see `crate::sniff`.
 pub fn sniff_bytes(bytes: &[u8]) -> std::result::Result<Kind, String> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("invalid zip archive ({e}): expected a complete archive written by torch.save or torch.jit.save; the file may be truncated"))?;
