@@ -18,7 +18,8 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    if std::env::var_os("CARGO_FEATURE_RUNTIME").is_none() {
+    // Feature `runtime`, or `--cfg infer_libtorch` from `.cargo/runtimes.toml` (`cargo xtask setup`).
+    if std::env::var_os("CARGO_FEATURE_RUNTIME").is_none() && std::env::var_os("CARGO_CFG_INFER_LIBTORCH").is_none() {
         return;
     }
     let lib = std::env::var_os("DEP_TCH_LIBTORCH_LIB").map(PathBuf::from);
@@ -32,11 +33,9 @@ fn main() {
         // The backend reports this folder when it cannot tell which libtorch the process loaded.
         println!("cargo:rustc-env=INFER_TORCH_LIBTORCH_LIB={}", lib.display());
     }
-    #[cfg(feature = "runtime")]
     shim::compile(lib.as_deref());
 }
 
-#[cfg(feature = "runtime")]
 mod shim {
     use std::path::{Path, PathBuf};
 

@@ -8,6 +8,11 @@
 //!    same model, batch 1, same warm-up and iteration count, alternating A B A B ...; medians, their
 //!    ratio, and how far infer's repeated medians agree with each other (target: within 5%).
 //! 3. A throughput sweep of the model (`infer bench --sweep`), saved as JSON.
+//! 4. Start-up: `infer info` on the tiny ONNX model against Python's onnxruntime doing the same
+//!    (`xtask/python/startup_ort.py`: load the session, print inputs and outputs), each whole
+//!    process timed from start to exit with its peak RSS (`xtask/python/measure_process.py`),
+//!    alternating A B A B …; medians and their ratios against the target of 1.5× (`--startup-only`
+//!    runs this part alone).
 
 use std::{
     fmt::Write as _,
@@ -49,6 +54,89 @@ pub struct BenchArgs {
     /// Skip the throughput sweep.
     #[arg(long)]
     pub no_sweep: bool,
+    /// Runs of `infer info` and of Python's onnxruntime each, alternating, for the start-up figures.
+    #[arg(long, default_value_t = 5)]
+    pub startup_runs: usize,
+    /// Only the start-up figures (`infer info` on the tiny ONNX model against Python).
+    #[arg(long)]
+    pub startup_only: bool,
+}
+
+/// Start-up time and peak memory of `infer info` may be at most this many times Python's.
+const STARTUP_TARGET: f64 = 1.5;
+
+/// One process's wall time (s) and peak RSS (MiB), measured by `xtask/python/measure_process.py`.
+fn measure_process(cmd: &[&std::ffi::OsStr]) -> anyhow::Result<(f64, f64)> {
+    let out = Command::new(setup::python())
+        .arg(root().join("xtask/python/measure_process.py"))
+        .args(cmd)
+        .current_dir(root())
+        .output()
+        .context("cannot start xtask/python/measure_process.py")?;
+    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr).trim());
+    let v: Value = serde_json::from_slice(&out.stdout).context("measure_process.py printed no JSON")?;
+    let wall = v["wall_s"].as_f64().context("measure_process.py: no wall_s")?;
+    let kib = v["peak_rss_kib"].as_f64().context("measure_process.py: no peak_rss_kib")?;
+    Ok((wall, kib / 1024.0))
+}
+
+/// `infer info` on the tiny ONNX model against Python's onnxruntime, `runs` of each alternating
+/// after one discarded priming run of each; the Markdown section with the medians and ratios.
+fn startup(infer: &Path, runs: usize) -> anyhow::Result<String> {
+    let model = root().join("fixtures/tiny/tiny_cnn.onnx");
+    let script = root().join("xtask/python/startup_ort.py");
+    let python = setup::python();
+    let ours_cmd = [infer.as_os_str(), "info".as_ref(), model.as_os_str()];
+    let theirs_cmd = [python.as_os_str(), script.as_os_str(), model.as_os_str()];
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..=runs.max(1) {
+        let (a, b) = (measure_process(&ours_cmd)?, measure_process(&theirs_cmd)?);
+        if i > 0 {
+            ours.push(a);
+            theirs.push(b);
+        }
+    }
+    let col = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).collect::<Vec<_>>();
+    let (ours_s, theirs_s) = (col(&ours, |x| x.0), col(&theirs, |x| x.0));
+    let (ours_mib, theirs_mib) = (col(&ours, |x| x.1), col(&theirs, |x| x.1));
+    let (time_ratio, mem_ratio) = (median(&ours_s) / median(&theirs_s), median(&ours_mib) / median(&theirs_mib));
+    let verdict = |r: f64| if r <= STARTUP_TARGET { "within" } else { "ABOVE" };
+    let list = |v: &[f64], scale: f64, digits: usize| {
+        v.iter().map(|x| format!("{:.digits$}", x * scale)).collect::<Vec<_>>().join(", ")
+    };
+    let mut s = String::new();
+    writeln!(
+        s,
+        "## Start-up: `infer info` vs Python onnxruntime (fixtures/tiny/tiny_cnn.onnx, whole process, {} runs each \
+         alternating after a discarded priming run)\n",
+        ours.len()
+    )?;
+    writeln!(s, "| runner | wall per run (ms) | median wall (ms) | peak RSS per run (MiB) | median peak RSS (MiB) |")?;
+    writeln!(s, "|---|---|---|---|---|")?;
+    writeln!(
+        s,
+        "| `infer info` | {} | {:.0} | {} | {:.1} |",
+        list(&ours_s, 1e3, 0),
+        median(&ours_s) * 1e3,
+        list(&ours_mib, 1.0, 1),
+        median(&ours_mib)
+    )?;
+    writeln!(
+        s,
+        "| Python `startup_ort.py` | {} | {:.0} | {} | {:.1} |",
+        list(&theirs_s, 1e3, 0),
+        median(&theirs_s) * 1e3,
+        list(&theirs_mib, 1.0, 1),
+        median(&theirs_mib)
+    )?;
+    writeln!(
+        s,
+        "\ninfer / Python: wall {time_ratio:.2}× ({} the {STARTUP_TARGET}× target), peak RSS {mem_ratio:.2}× ({} the \
+         {STARTUP_TARGET}× target).\n",
+        verdict(time_ratio),
+        verdict(mem_ratio)
+    )?;
+    Ok(s)
 }
 
 fn read(path: &Path) -> anyhow::Result<Value> {
@@ -89,6 +177,15 @@ fn criterion_median_ns(group: &str, id: &str) -> Option<f64> {
 
 /// Runs the benchmarks and writes `results/performance.md`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.startup_only {
+        let section = startup(&build_release()?, args.startup_runs)?;
+        let path = root().join("results/startup.md");
+        std::fs::create_dir_all(root().join("results"))?;
+        std::fs::write(&path, &section)?;
+        println!("{section}");
+        eprintln!("wrote {} (copy the figures into docs/performance.md)", path.display());
+        return Ok(());
+    }
     fixtures::ensure(&[args.model.as_str()])?;
     // criterion first: `cargo bench` builds into target/release too.
     let mut criterion_rows = Vec::new();
@@ -146,7 +243,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         sh(Command::new(&infer).arg("bench").arg(&model).args(["--sweep", "--quiet", "--json"]).arg(&sweep))?;
     }
 
-    let report = summary(args, &ours, &theirs, &criterion_rows, timing_loop_ns, (!args.no_sweep).then_some(&sweep))?;
+    let mut report =
+        summary(args, &ours, &theirs, &criterion_rows, timing_loop_ns, (!args.no_sweep).then_some(&sweep))?;
+    report.push_str(&startup(&infer, args.startup_runs)?);
     let path = root().join("results/performance.md");
     std::fs::write(&path, &report)?;
     println!("{report}");

@@ -158,8 +158,27 @@ fn link_runtimes() -> anyhow::Result<()> {
         bail!("torch is not installed in the venv ({} has no lib/libtorch_cpu.so)", torch.display());
     }
     link(&torch, &root().join(".runtimes/libtorch"))?;
+    write_cargo_runtimes()?;
     link_tensorflow(&site)?;
     link_openvino(&site)
+}
+
+/// What `.cargo/runtimes.toml` (included by `.cargo/config.toml`, ignored by git) holds once
+/// libtorch is linked: `--cfg infer_libtorch`, which compiles infer-torch's binding (its
+/// `[target.'cfg(infer_libtorch)'.dependencies]`) in a plain `cargo build`, so that
+/// `infer-torch-worker` runs torch models without a feature flag to remember. The other runtimes
+/// need nothing at build time (opened on first use).
+pub const CARGO_RUNTIMES: &str = "# Written by `cargo xtask setup`: libtorch is installed (.runtimes/libtorch), so the torch\n\
+     # backend is compiled without a feature flag (see .cargo/config.toml). Do not edit.\n\
+     [build]\nrustflags = [\"--cfg\", \"infer_libtorch\"]\n";
+
+/// Writes `.cargo/runtimes.toml` ([`CARGO_RUNTIMES`]) unless it already says that.
+fn write_cargo_runtimes() -> anyhow::Result<()> {
+    let path = root().join(".cargo/runtimes.toml");
+    if std::fs::read_to_string(&path).is_ok_and(|s| s == CARGO_RUNTIMES) {
+        return Ok(());
+    }
+    std::fs::write(&path, CARGO_RUNTIMES).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// OpenVINO's C API from the `openvino` wheel, for infer-openvino (opened at run time):
@@ -176,11 +195,9 @@ fn link_openvino(site: &Path) -> anyhow::Result<()> {
     link(&libs, &root().join(".runtimes/openvino"))
 }
 
-/// The TensorFlow C API from the `tensorflow-cpu` wheel, for the `tensorflow` crate:
-/// `.runtimes/tensorflow/lib/` with the names the linker looks for (`libtensorflow.so`,
-/// `libtensorflow_framework.so`) and the sonames the binaries ask for at run time
-/// (`libtensorflow_cc.so.2`, `libtensorflow_framework.so.2`), and `pkgconfig/tensorflow.pc`
-/// pointing there (found through `PKG_CONFIG_PATH` in `.cargo/config.toml`).
+/// The TensorFlow C API from the `tensorflow-cpu` wheel, which infer-tf opens at run time:
+/// `.runtimes/tensorflow/lib/` with the name the `tensorflow` crate looks for (`libtensorflow.so`)
+/// and the sonames the library asks for (`libtensorflow_cc.so.2`, `libtensorflow_framework.so.2`).
 fn link_tensorflow(site: &Path) -> anyhow::Result<()> {
     let tf = site.join("tensorflow");
     let cc = tf.join("libtensorflow_cc.so.2");
@@ -188,33 +205,11 @@ fn link_tensorflow(site: &Path) -> anyhow::Result<()> {
     for lib in [&cc, &framework] {
         anyhow::ensure!(lib.is_file(), "tensorflow-cpu is not installed in the venv ({} missing)", lib.display());
     }
-    let prefix = root().join(".runtimes/tensorflow");
-    let lib = prefix.join("lib");
+    let lib = root().join(".runtimes/tensorflow/lib");
     link(&cc, &lib.join("libtensorflow.so"))?;
     link(&cc, &lib.join("libtensorflow_cc.so.2"))?;
     link(&framework, &lib.join("libtensorflow_framework.so"))?;
-    link(&framework, &lib.join("libtensorflow_framework.so.2"))?;
-    let version = tf_version(&tf).unwrap_or_else(|| "2".into());
-    let pc = format!(
-        "prefix={}\nlibdir=${{prefix}}/lib\n\nName: tensorflow\nDescription: TensorFlow C API from the tensorflow-cpu wheel\n\
-         Version: {version}\nLibs: -L${{libdir}} -ltensorflow -ltensorflow_framework\n",
-        prefix.display()
-    );
-    let pc_path = prefix.join("pkgconfig/tensorflow.pc");
-    if std::fs::read_to_string(&pc_path).is_ok_and(|s| s == pc) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(prefix.join("pkgconfig")).context("cannot create .runtimes/tensorflow/pkgconfig")?;
-    std::fs::write(&pc_path, pc).with_context(|| format!("cannot write {}", pc_path.display()))
-}
-
-/// The wheel's version, from its `tensorflow_cpu-<version>.dist-info` folder.
-fn tf_version(tf: &Path) -> Option<String> {
-    let site = tf.parent()?;
-    std::fs::read_dir(site).ok()?.filter_map(Result::ok).find_map(|e| {
-        let name = e.file_name().into_string().ok()?;
-        name.strip_prefix("tensorflow_cpu-")?.strip_suffix(".dist-info").map(str::to_string)
-    })
+    link(&framework, &lib.join("libtensorflow_framework.so.2"))
 }
 
 fn link(target: &Path, at: &Path) -> anyhow::Result<()> {

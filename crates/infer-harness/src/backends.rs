@@ -29,12 +29,21 @@ pub fn verbose() -> bool {
     VERBOSE.load(Ordering::Relaxed)
 }
 
-/// All backends, compiled in or not, in a fixed order.
+/// All backends, compiled in or not, in a fixed order, as the `infer` process has them: torch
+/// as the stand-in for its worker process ([`crate::worker`]), so that nothing here links
+/// libtorch.
 #[must_use]
 pub fn registry() -> Registry {
+    registry_with(Box::new(crate::worker::Delegated::torch()))
+}
+
+/// All backends with `torch` as given: the stand-in in `infer`, `infer_torch::TorchBackend` in
+/// `infer-torch-worker` (the only executable that names it, so the only one that maps libtorch).
+#[must_use]
+pub fn registry_with(torch: Box<dyn Backend>) -> Registry {
     let mut r = Registry::new();
     r.register(Box::new(infer_onnx::OnnxBackend));
-    r.register(Box::new(infer_torch::TorchBackend));
+    r.register(torch);
     r.register(Box::new(infer_tf::TfBackend));
     r.register(Box::new(infer_openvino::OpenVinoBackend));
     r

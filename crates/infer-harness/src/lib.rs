@@ -34,4 +34,5 @@ pub mod shard;
 #[cfg(test)]
 mod testing;
 pub mod values;
+pub mod worker;
 pub mod workload;

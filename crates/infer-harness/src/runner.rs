@@ -65,9 +65,10 @@ pub struct ProfileJob {
 }
 
 impl ChildTarget {
-    /// `infer SUBCOMMAND MODEL --backend B --device D --threads T`.
+    /// `infer SUBCOMMAND MODEL --backend B --device D --threads T` (the backend's worker where it
+    /// runs in one: [`crate::worker::executable_for`]).
     fn command(&self, sub: &str) -> Command {
-        let mut cmd = Command::new(&self.exe);
+        let mut cmd = Command::new(crate::worker::executable_for(&self.exe, &self.backend));
         // The runtimes' own logs stay as quiet in the children as the parent asked.
         if crate::backends::verbose() {
             cmd.arg("--verbose");

@@ -3,7 +3,7 @@
 //! code), no panic, within a time limit (a hang fails), and a message on stderr naming the file
 //! and saying what was expected and what was found. Also: crashes in a child become error rows,
 //! Ctrl-C keeps the rows already measured, and ONNX external data cannot leave the model's folder.
-#![cfg(feature = "onnx")]
+#![cfg(installed_onnx)]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -289,7 +289,7 @@ fn a_crashing_child_becomes_an_error_row() {
             &["compare", p(&fixture), "-d", "cpu,cuda", "--batch-sizes", "1", "--iterations", "3", "--out", p(&out)],
             &[("INFER_TEST_CRASH", &format!("{kind}@onnx"))],
         );
-        if cfg!(feature = "openvino") {
+        if cfg!(installed_openvino) {
             // OpenVINO reads the same model.onnx and is measured: its row is kept, and the exit
             // code still says that a row failed.
             fails(&run, &["error: onnx cpu failed"]);
@@ -572,7 +572,7 @@ fn onnx_external_data_cannot_leave_the_models_folder() {
 
 /// The PyTorch formats: truncated and random TorchScript files and checkpoints, and a model of
 /// another format forced onto the torch backend.
-#[cfg(feature = "torch")]
+#[cfg(installed_torch)]
 #[test]
 fn truncated_random_and_foreign_files_on_the_torch_backend() {
     let dir = tempfile::tempdir().unwrap();
@@ -599,7 +599,7 @@ fn truncated_random_and_foreign_files_on_the_torch_backend() {
 
 /// The TensorFlow formats: truncated and random `.keras` files, and a model of another format
 /// forced onto the tf backend.
-#[cfg(feature = "tf")]
+#[cfg(installed_tf)]
 #[test]
 fn truncated_random_and_foreign_files_on_the_tf_backend() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! The `infer` binary end to end on real models: what a user types, what they get back, and
 //! the errors they see for bad input (exit code ≠ 0, the file named, never a panic).
-#![cfg(feature = "onnx")]
+#![cfg(installed_onnx)]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -27,11 +27,11 @@ fn backends_lists_every_backend_with_its_status() {
     let (stdout, _) = text(&out);
     assert!(out.status.success());
     assert!(stdout.lines().any(|l| l.starts_with("onnx") && l.contains("available (1.31.1)")), "{stdout}");
-    let torch = if cfg!(feature = "torch") { "available (2.11.0" } else { "not compiled" };
+    let torch = if cfg!(installed_torch) { "available (2.11.0" } else { "unavailable: libtorch was not installed" };
     assert!(stdout.lines().any(|l| l.starts_with("torch") && l.contains(torch)), "{stdout}");
-    let tf = if cfg!(feature = "tf") { "available (2.21.0)" } else { "not compiled" };
+    let tf = if cfg!(installed_tf) { "available (2.21.0)" } else { "not compiled" };
     assert!(stdout.lines().any(|l| l.starts_with("tf") && l.contains(tf)), "{stdout}");
-    let openvino = if cfg!(feature = "openvino") { "available (2026.4.1)" } else { "not compiled" };
+    let openvino = if cfg!(installed_openvino) { "available (2026.4.1)" } else { "not compiled" };
     assert!(stdout.lines().any(|l| l.starts_with("openvino") && l.contains(openvino)), "{stdout}");
 }
 
@@ -301,12 +301,13 @@ fn compare_writes_tables_with_status_rows() {
         stdout.lines().any(|l| l.starts_with("onnx") && l.contains("cuda:0") && l.contains("unavailable")),
         "{stdout}"
     );
-    let torch = if cfg!(feature = "torch") { "the fixture has no torchscript model" } else { "not compiled" };
+    let torch =
+        if cfg!(installed_torch) { "the fixture has no torchscript model" } else { "libtorch was not installed" };
     assert!(stdout.lines().any(|l| l.starts_with("torch") && l.contains(torch)), "{stdout}");
-    let tf = if cfg!(feature = "tf") { "unavailable: the fixture has no savedmodel model" } else { "not compiled" };
+    let tf = if cfg!(installed_tf) { "unavailable: the fixture has no savedmodel model" } else { "not compiled" };
     assert!(stdout.lines().any(|l| l.starts_with("tf") && l.contains(tf)), "{stdout}");
     // OpenVINO reads the same model.onnx: measured too (ONNX Runtime stays `.onnx`'s default elsewhere).
-    let openvino = if cfg!(feature = "openvino") { "ok" } else { "not compiled" };
+    let openvino = if cfg!(installed_openvino) { "ok" } else { "not compiled" };
     assert!(stdout.lines().any(|l| l.starts_with("openvino") && l.trim_end().ends_with(openvino)), "{stdout}");
     for f in ["compare.json", "compare.csv", "compare.md"] {
         assert!(out_dir.join(f).is_file(), "{f} missing");

@@ -1,6 +1,6 @@
 //! The `infer` binary on TensorFlow models: a SavedModel folder and a `.keras` file
 //! (`fixtures/generated/tiny_keras`, written by `cargo xtask fixtures`).
-#![cfg(feature = "tf")]
+#![cfg(installed_tf)]
 #![allow(clippy::unwrap_used)]
 
 mod support;

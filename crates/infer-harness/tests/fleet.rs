@@ -109,7 +109,7 @@ fn fleet_report_refuses_different_models_unless_allowed() {
 /// Two real `infer bench` runs of the tiny CNN, one relabelled as another host: their
 /// fingerprints carry the host and the digests of the model file and of the inputs, and the fleet
 /// report puts them side by side.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 #[test]
 fn fleet_report_from_real_bench_runs() {
     use sha2::{Digest, Sha256};

@@ -58,7 +58,7 @@ fn report_from_a_bench_report_renders() {
 }
 
 /// A real comparison of the tiny committed CNN on ONNX Runtime, written by `infer compare`.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 #[test]
 fn compare_writes_an_html_report_that_renders() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,7 +76,7 @@ fn compare_writes_an_html_report_that_renders() {
     let dom = dom(&html);
     assert_eq!(count(&dom, "<svg"), 4, "2 distributions, throughput, per-item latency (no GPU here)");
     // ONNX Runtime, and OpenVINO where compiled in, read the fixture's model.onnx.
-    let measured = if cfg!(feature = "openvino") { 2 } else { 1 };
+    let measured = if cfg!(installed_openvino) { 2 } else { 1 };
     // Two batch sizes, two rounds of 20 pooled: every sample is a dot.
     assert_eq!(count(&dom, "class=\"mark sample\""), measured * 2 * 2 * 20);
     assert!(dom.contains("40 (2 rounds, medians "), "the pooled rows say so");
@@ -84,7 +84,7 @@ fn compare_writes_an_html_report_that_renders() {
     assert_eq!(count(&dom, "class=\"mark point\""), measured * 4);
     // torch and tf have no model in this fixture: "not compiled" without their features,
     // "the fixture has no … model" with them; either way a status row, not a silent gap.
-    let missing = if cfg!(all(feature = "torch", feature = "tf")) { "the fixture has no" } else { "not compiled" };
+    let missing = if cfg!(all(installed_torch, installed_tf)) { "the fixture has no" } else { "not compiled" };
     assert!(dom.contains(missing) && dom.contains("tiny_cnn — backend comparison"));
     screenshot(&html, &dir.path().join("compare.png"));
 }

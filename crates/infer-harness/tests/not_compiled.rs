@@ -1,10 +1,12 @@
-//! What a build without a backend's feature promises about that backend: it is still listed, and
-//! every command that would use it says "not compiled" and which feature compiles it in, with
-//! a non-zero exit and no panic; `compare` gives it a row instead of leaving it out.
+//! What a build without a backend promises about that backend: it is still listed, and every
+//! command that would use it says why it cannot (onnx, tf, openvino without their feature: "not
+//! compiled" and which feature compiles it in; torch built without libtorch: "unavailable:
+//! libtorch was not installed … (run `cargo xtask setup`, …)"), with a non-zero exit and no panic;
+//! `compare` gives it a row instead of leaving it out.
 //!
-//! This file exists in every build that lacks at least one backend. `cargo xtask test` runs it
-//! in the bare build (`cargo test --workspace`, no feature), where it checks all four.
-#![cfg(not(all(feature = "onnx", feature = "torch", feature = "tf", feature = "openvino")))]
+//! This file exists in every build that lacks at least one backend: a bare machine's `cargo test`
+//! (torch), and `cargo xtask test`'s `cargo test -p infer-harness --no-default-features`.
+#![cfg(not(all(feature = "onnx", any(feature = "torch", infer_libtorch), feature = "tf", feature = "openvino")))]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -17,7 +19,7 @@ use support::{infer, p, root, text, tiny, tiny_fixture};
 fn missing() -> Vec<&'static str> {
     [
         ("onnx", cfg!(feature = "onnx")),
-        ("torch", cfg!(feature = "torch")),
+        ("torch", cfg!(any(feature = "torch", infer_libtorch))),
         ("tf", cfg!(feature = "tf")),
         ("openvino", cfg!(feature = "openvino")),
     ]
@@ -28,19 +30,24 @@ fn missing() -> Vec<&'static str> {
 }
 
 /// A real model of `backend`'s format and an input for it: the committed tiny CNN for onnx and
-/// (as OpenVINO IR) openvino, the generated ResNet-18 (`cargo xtask fixtures`) for torch and tf.
+/// (as OpenVINO IR) openvino, the committed tiny TorchScript module for torch, the generated
+/// ResNet-18 (`cargo xtask fixtures`) for tf.
 fn model_of(backend: &str) -> (PathBuf, PathBuf) {
     match backend {
         "onnx" => return (tiny("tiny_cnn.onnx"), tiny("tiny_cnn.input.npy")),
         "openvino" => return (tiny("openvino/tiny_cnn.xml"), tiny("tiny_cnn.input.npy")),
+        "torch" => return (tiny("tiny_two_args.pt"), tiny("tiny_two_args.input_x.npy")),
         _ => {}
     }
     let dir = root().join("fixtures/generated/resnet18");
     assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
-    match backend {
-        "torch" => (dir.join("model.torchscript.pt"), dir.join("input.npy")),
-        _ => (dir.join("saved_model"), dir.join("input_nhwc.npy")),
-    }
+    (dir.join("saved_model"), dir.join("input_nhwc.npy"))
+}
+
+/// What `backend`'s row and errors say in this build: torch (its worker built without libtorch)
+/// is unavailable, the others are not compiled.
+fn why(backend: &str) -> &'static str {
+    if backend == "torch" { "libtorch was not installed" } else { "not compiled" }
 }
 
 /// The one-line error of a command on a backend that is not compiled in.
@@ -49,7 +56,11 @@ fn assert_not_compiled(args: &[&str], backend: &str) {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let said = format!("backend `{backend}` not compiled: rebuild with feature `infer-{backend}/runtime`");
+    let said = if backend == "torch" {
+        "libtorch was not installed when infer was built (run `cargo xtask setup`, then build again)".to_string()
+    } else {
+        format!("backend `{backend}` not compiled: rebuild with feature `infer-{backend}/runtime`")
+    };
     assert!(stderr.contains(&said), "{args:?}: stderr lacks `{said}`:\n{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
 }
@@ -62,8 +73,10 @@ fn backends_lists_the_missing_ones_as_not_compiled() {
     for b in missing() {
         let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(b));
         let line = line.unwrap_or_else(|| panic!("no `{b}` line:\n{stdout}"));
-        // Status "not compiled", then what it would read, and no devices or library to show.
-        assert_eq!(line.split_whitespace().take(3).collect::<Vec<_>>(), [b, "not", "compiled"], "{stdout}");
+        // Status "not compiled" (torch: "unavailable: libtorch was not installed …"), then what it
+        // would read, and no devices or library to show.
+        let status: &[&str] = if b == "torch" { &[b, "unavailable:", "libtorch"] } else { &[b, "not", "compiled"] };
+        assert_eq!(line.split_whitespace().take(3).collect::<Vec<_>>(), status, "{stdout}");
         assert!(!line.contains("cpu") && !line.contains(".so"), "{line}");
     }
 }
@@ -112,19 +125,13 @@ fn compare_gives_the_missing_backends_not_compiled_rows() {
         for device in ["cpu", "cuda:0"] {
             let row = stdout.lines().find(|l| l.starts_with(b) && l.contains(&format!(" {device} ")));
             let row = row.unwrap_or_else(|| panic!("no {b} {device} row:\n{stdout}"));
-            assert!(row.trim_end().ends_with("not compiled"), "{row}");
+            assert!(row.contains(why(b)), "{row}");
             let entry = v["entries"].as_array().unwrap().iter().find(|e| e["backend"] == b && e["device"] == device);
             let entry = entry.unwrap_or_else(|| panic!("no {b} {device} entry: {v}"));
-            assert_eq!(entry["status"], "not compiled", "{entry}");
+            assert!(entry["status"].as_str().unwrap().contains(why(b)), "{entry}");
             assert!(entry["report"].is_null(), "{entry}");
-            assert!(
-                md.lines().any(|l| l.starts_with(&format!("| {b} | {device} |")) && l.contains("not compiled")),
-                "{md}"
-            );
-            assert!(
-                csv.lines().any(|l| l.starts_with(&format!("{b},{device},")) && l.contains("not compiled")),
-                "{csv}"
-            );
+            assert!(md.lines().any(|l| l.starts_with(&format!("| {b} | {device} |")) && l.contains(why(b))), "{md}");
+            assert!(csv.lines().any(|l| l.starts_with(&format!("{b},{device},")) && l.contains(why(b))), "{csv}");
         }
     }
 }

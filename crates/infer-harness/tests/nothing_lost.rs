@@ -109,7 +109,7 @@ fn a_report_write_that_fails_half_way_leaves_the_old_one_whole() {
 }
 
 /// `bench --json`: the measurement is done, then its report cannot be written; the old one stays.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 #[test]
 fn a_bench_report_that_cannot_be_written_leaves_the_old_one_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +123,7 @@ fn a_bench_report_that_cannot_be_written_leaves_the_old_one_whole() {
 }
 
 /// A folder of `n` small images for `infer run`.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 fn images(dir: &Path, n: u8) -> std::path::PathBuf {
     let folder = dir.join("images");
     std::fs::create_dir(&folder).unwrap();
@@ -136,7 +136,7 @@ fn images(dir: &Path, n: u8) -> std::path::PathBuf {
 
 /// A finished run replaces the old predictions with the whole new file, by a rename: nothing
 /// else is left in the folder.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 #[test]
 fn predictions_replace_the_old_file_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,7 +156,7 @@ fn predictions_replace_the_old_file_whole() {
 
 /// Ctrl-C while `infer run` is classifying: the predictions so far are in the temporary file
 /// beside the target, and the target still holds the old predictions, whole.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 #[test]
 fn an_interrupted_run_leaves_the_old_predictions_whole() {
     let resnet = support::root().join("fixtures/generated/resnet18/model.onnx");

@@ -1,7 +1,7 @@
 //! `infer` with the OpenVINO backend on the committed tiny models: the IR read by OpenVINO alone,
 //! `.onnx` read by ONNX Runtime unless `--backend openvino` says otherwise, its options, and
 //! `infer profile` from OpenVINO's per-layer performance counters.
-#![cfg(feature = "openvino")]
+#![cfg(installed_openvino)]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -20,7 +20,7 @@ fn info_reads_the_ir_and_onnx_through_openvino_when_asked() {
         assert!(out.contains("parameters: 162"), "{out}");
     }
     // ONNX Runtime stays the default reader of `.onnx` (registered first).
-    if cfg!(feature = "onnx") {
+    if cfg!(installed_onnx) {
         let default = ok(&infer(&["info", p(&tiny("tiny_cnn.onnx"))]));
         assert!(default.contains("backend:  onnx "), "{default}");
     }

@@ -130,7 +130,7 @@ fn slurm_script_parses_and_needs_an_array_index() {
     assert!(!out.status.success() && text(&out).1.contains("MODEL"), "{}", text(&out).1);
 }
 
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 mod with_onnx {
     use std::{collections::BTreeMap, process::Output};
 

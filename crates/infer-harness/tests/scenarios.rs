@@ -4,7 +4,7 @@
 //! replay, offline and the max-rate search, through the library and the `infer` binary.
 //!
 //! The tests of this file take turns (one lock): they measure the machine's two cores.
-#![cfg(feature = "onnx")]
+#![cfg(installed_onnx)]
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
 mod support;

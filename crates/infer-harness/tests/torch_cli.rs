@@ -2,7 +2,7 @@
 //! fixtures`): the TorchScript file, and the architecture + checkpoint; and, with the onnx backend
 //! too, ONNX Runtime and libtorch agreeing on the same weights. `infer info/run` on the committed
 //! tiny TorchScript modules: inputs from `forward`'s arguments, every output of a tuple.
-#![cfg(feature = "torch")]
+#![cfg(installed_torch)]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -156,7 +156,7 @@ fn a_checkpoint_without_arch_says_what_to_pass() {
 
 /// ONNX Runtime on the ONNX export and libtorch on the TorchScript and the checkpoint of the
 /// same weights agree with each other.
-#[cfg(feature = "onnx")]
+#[cfg(installed_onnx)]
 #[test]
 fn onnx_and_torch_agree_on_the_same_weights() {
     use infer_core::LoadOptions;

@@ -1,7 +1,7 @@
 //! Shapes by name, real input data and synthetic integers that a model accepts, end to end on
 //! ONNX Runtime: `--dim`, `--shape`, `--input` (`.npy` / `.npz`) and `--int-range` in `bench`,
 //! `profile` and `optimize-batch`, on the committed tiny models.
-#![cfg(feature = "onnx")]
+#![cfg(installed_onnx)]
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -317,7 +317,7 @@ fn an_encoder_benches_on_real_token_ids_from_one_npz() {
 
 /// A TorchScript module without its sidecar has inputs of unknown shape and dtype: `--shape`
 /// gives them.
-#[cfg(feature = "torch")]
+#[cfg(installed_torch)]
 #[test]
 fn shape_gives_a_shapeless_torchscript_module_its_input() {
     let generated =

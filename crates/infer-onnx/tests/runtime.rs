@@ -1,6 +1,6 @@
 //! ONNX Runtime backend against real models: the committed tiny fixtures and the generated
 //! ResNet-18 (`cargo xtask fixtures`), compared with the outputs their generators computed.
-#![cfg(feature = "runtime")]
+#![cfg(runtime_installed)]
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

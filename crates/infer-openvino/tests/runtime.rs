@@ -1,7 +1,7 @@
 //! OpenVINO backend against real models: the committed tiny fixtures (ONNX, and the IR converted
 //! from `tiny_cnn.onnx` by `fixtures/tiny/openvino/make_ir.py`) and the generated ResNet-18
 //! (`cargo xtask fixtures`), compared with the outputs their generators computed.
-#![cfg(feature = "runtime")]
+#![cfg(runtime_installed)]
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

@@ -10,9 +10,10 @@
 //! errors reach the user once, as the error of the call that failed.
 //!
 //! Without the `runtime` feature the backend still exists and reports itself as not compiled, so
-//! every build and every report lists it. With it, the C API exported by the `tensorflow-cpu`
-//! wheel is linked through the `tensorflow.pc` that `cargo xtask setup` writes into
-//! `.runtimes/tensorflow/`, and found at run time through an rpath.
+//! every build and every report lists it. With it, nothing is linked at build time: the C API
+//! exported by the `tensorflow-cpu` wheel is opened on first use (the `tensorflow` crate's runtime
+//! linking) from where `cargo xtask setup` links it, `.runtimes/tensorflow/lib` ([`locate`]); a
+//! missing library makes the backend "unavailable: … (run `cargo xtask setup`)".
 //!
 //! ```
 //! use infer_core::{Backend, Error};
@@ -22,16 +23,18 @@
 //! // Without the `runtime` feature: not compiled.
 //! #[cfg(not(feature = "runtime"))]
 //! assert!(matches!(probe, Err(Error::NotCompiled { ref backend, .. }) if backend == "tf"), "{probe:?}");
-//! // With it (the C API is linked, so it is there): the wheel's TensorFlow, on the CPU.
+//! // With it: the wheel's TensorFlow on the CPU once `cargo xtask setup` has installed it,
+//! // else unavailable, saying how to install it.
 //! #[cfg(feature = "runtime")]
-//! {
-//!     let info = probe.unwrap();
-//!     assert!(info.runtime_version.starts_with("2.") && info.devices.contains(&infer_core::Device::Cpu), "{info:?}");
+//! match probe {
+//!     Ok(info) => assert!(info.runtime_version.starts_with("2.") && info.devices.contains(&infer_core::Device::Cpu)),
+//!     Err(e) => assert!(e.to_string().contains("cargo xtask setup"), "{e}"),
 //! }
 //! ```
 
 pub mod config;
 pub mod keras;
+pub mod locate;
 #[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(not(feature = "runtime"))]

@@ -1,10 +1,10 @@
 //! The TensorFlow C API binding (feature `runtime`): SavedModel sessions and tensor conversion.
 //!
-//! The crate's one module with `unsafe` code, in [`startup`]: keeping TensorFlow's start-up
-//! notices, which it prints before `main`, off stderr.
+//! The crate's one module with `unsafe` code, in [`startup`]: opening the library on first use
+//! (runtime linking: nothing of TensorFlow is mapped before) with its start-up notices kept off
+//! stderr.
 #![allow(unsafe_code)]
 
-#[cfg(target_os = "linux")]
 mod startup;
 
 use std::{
@@ -33,6 +33,8 @@ fn tf_err(e: impl std::fmt::Display) -> Error {
 
 /// The library's version and the GPUs it sees, found once per process.
 struct Runtime {
+    /// The folder the library was opened from.
+    dir: PathBuf,
     version: String,
     gpus: Vec<usize>,
 }
@@ -42,6 +44,7 @@ static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new()
 fn runtime() -> Result<&'static Runtime> {
     RUNTIME
         .get_or_init(|| {
+            let dir = startup::open()?;
             let version = tensorflow::version().map_err(|e| format!("the library's version is not text: {e}"))?;
             // An empty graph's session lists the devices the library can place work on.
             let session = tensorflow::Session::new(&SessionOptions::new(), &Graph::new())
@@ -52,18 +55,16 @@ fn runtime() -> Result<&'static Runtime> {
                 .filter(|d| d.device_type == "GPU")
                 .filter_map(|d| d.name.rsplit(':').next().and_then(|n| n.parse().ok()))
                 .collect();
-            Ok(Runtime { version, gpus })
+            Ok(Runtime { dir, version, gpus })
         })
         .as_ref()
         .map_err(|reason| Error::Unavailable { backend: BACKEND.into(), reason: reason.clone() })
 }
 
-/// Where the library was linked from (recorded by the build script), if known.
-fn library() -> Option<PathBuf> {
-    option_env!("INFER_TF_LIBDIR").map(|dir| {
-        let p = Path::new(dir).join("libtensorflow.so");
-        p.canonicalize().unwrap_or(p)
-    })
+/// The library file that was opened.
+fn library(rt: &Runtime) -> PathBuf {
+    let p = rt.dir.join(crate::locate::FILE);
+    p.canonicalize().unwrap_or(p)
 }
 
 /// Probes the runtime: version and devices.
@@ -71,7 +72,7 @@ pub(crate) fn probe() -> Result<BackendInfo> {
     let rt = runtime()?;
     let mut devices = vec![Device::Cpu];
     devices.extend(rt.gpus.iter().map(|&n| Device::Cuda(n)));
-    Ok(BackendInfo { name: BACKEND.into(), runtime_version: rt.version.clone(), library: library(), devices })
+    Ok(BackendInfo { name: BACKEND.into(), runtime_version: rt.version.clone(), library: Some(library(rt)), devices })
 }
 
 fn dtype(ty: DataType) -> Option<DType> {

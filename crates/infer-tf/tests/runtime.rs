@@ -1,6 +1,6 @@
 //! TensorFlow backend against real models: the generated `tiny_keras` model and ResNet-50
 //! (`cargo xtask fixtures`), compared with the outputs Python computed.
-#![cfg(feature = "runtime")]
+#![cfg(runtime_installed)]
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

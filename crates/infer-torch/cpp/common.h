@@ -62,16 +62,31 @@ inline void json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+// The message of a libtorch exception without its C++ backtrace: c10::Error's what() appends
+// "Exception raised from … frame #0 …", cut here by text rather than by catching c10::Error, so
+// that no object of this shim names a c10 type. The `infer` executable has this shim in its
+// link (one package, one set of dependencies) but never calls it; naming no c10 type, the shim
+// then leaves no reference to libc10 behind, and `infer` maps no libtorch library (its torch
+// backend runs in `infer-torch-worker`; see infer-harness/src/worker.rs).
+inline std::string without_backtrace(const char* what) {
+  std::string s(what);
+  auto at = s.find("Exception raised from ");
+  if (at != std::string::npos) {
+    s.erase(at);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+      s.pop_back();
+    }
+  }
+  return s;
+}
+
 } // namespace infer_shim
 
 // The handlers of a function's outer `try`: the message (without libtorch's C++ backtrace) goes
 // to *err and the function returns 1.
 #define INFER_CATCH(err)                                                 \
-  catch (const c10::Error& e) {                                          \
-    return infer_shim::fail(err, e.what_without_backtrace());            \
-  }                                                                      \
   catch (const std::exception& e) {                                      \
-    return infer_shim::fail(err, e.what());                              \
+    return infer_shim::fail(err, infer_shim::without_backtrace(e.what())); \
   }                                                                      \
   catch (...) {                                                          \
     return infer_shim::fail(err, "unknown C++ exception from libtorch"); \

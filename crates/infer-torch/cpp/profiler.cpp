@@ -67,10 +67,8 @@ int infer_torch_profiler_start(int with_modules, char** err) {
 void* infer_torch_scope_begin(const char* name, char** err) {
   try {
     return new Scope(name);
-  } catch (const c10::Error& e) {
-    fail(err, e.what_without_backtrace());
   } catch (const std::exception& e) {
-    fail(err, e.what());
+    fail(err, infer_shim::without_backtrace(e.what()));
   } catch (...) {
     fail(err, "unknown C++ exception from libtorch");
   }
@@ -131,11 +129,8 @@ int infer_torch_profiler_stop(const char* trace_path, char** events, char** err)
     if (trace_path != nullptr) {
       try {
         result->save(trace_path);
-      } catch (const c10::Error& e) {
-        fail(err, e.what_without_backtrace());
-        return 2;
       } catch (const std::exception& e) {
-        fail(err, e.what());
+        fail(err, infer_shim::without_backtrace(e.what()));
         return 2;
       }
     }

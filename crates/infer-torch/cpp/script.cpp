@@ -269,10 +269,8 @@ void* infer_torch_script_load(const char* path, int device, char** err) {
     auto script = std::make_unique<Script>(Script{torch::jit::load(path, where)});
     script->module.eval();
     return script.release();
-  } catch (const c10::Error& e) {
-    fail(err, e.what_without_backtrace());
   } catch (const std::exception& e) {
-    fail(err, e.what());
+    fail(err, infer_shim::without_backtrace(e.what()));
   } catch (...) {
     fail(err, "unknown C++ exception from libtorch");
   }

@@ -69,6 +69,7 @@ pub const CONTAINER_KEYS: &[&str] = &["state_dict", "model", "model_state_dict"]
 ///
 /// # Errors
 /// A message saying what the bytes look like when they are none of the known kinds.
+#[inline] // compiled into the caller: see `crate::sniff`.
 pub fn sniff_bytes(bytes: &[u8]) -> std::result::Result<Kind, String> {
     if is_zip(bytes) {
         let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(invalid_zip)?;

@@ -31,15 +31,15 @@
 
 pub mod checkpoint;
 pub mod profile;
-#[cfg(feature = "runtime")]
+#[cfg(any(feature = "runtime", infer_libtorch))]
 mod runtime;
-#[cfg(not(feature = "runtime"))]
+#[cfg(not(any(feature = "runtime", infer_libtorch)))]
 #[path = "stub.rs"]
 mod runtime;
 // Without libtorch, only `EmbeddingTable` is used.
-#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "runtime", infer_libtorch)), allow(dead_code))]
 mod schema;
-#[cfg(feature = "runtime")]
+#[cfg(any(feature = "runtime", infer_libtorch))]
 mod shim;
 
 pub use schema::EmbeddingTable;
@@ -85,7 +85,12 @@ const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "ckpt", "bin"];
 /// Recognises the torch backend's files: a zip archive is TorchScript when it holds `code/` or
 /// `constants.pkl`, else a `torch.save` checkpoint; a safetensors header or a legacy pickle is a
 /// checkpoint. The zip's central directory is read, not the whole file.
+///
+/// `#[inline]`, as [`checkpoint::sniff_bytes`]: `infer`, which recognises torch files without
+/// loading them (its torch backend runs in `infer-torch-worker`), then compiles them into its
+/// own code and references nothing of this crate, so that nothing of libtorch is linked into it.
 #[must_use]
+#[inline]
 pub fn sniff(probe: &Probe) -> Sniff {
     let named = probe.has_extension(TORCHSCRIPT_EXTENSIONS) || probe.has_extension(CHECKPOINT_EXTENSIONS);
     let kind = if probe.is_zip() {

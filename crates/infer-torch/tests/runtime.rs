@@ -2,7 +2,7 @@
 //! trace) and every checkpoint variant loaded into the architecture reproduce PyTorch's eager
 //! output; bad checkpoints and devices give errors that name what is wrong; libtorch's profiler
 //! reports the ops of each run by self time.
-#![cfg(feature = "runtime")]
+#![cfg(any(feature = "runtime", infer_libtorch))]
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! through the C++ shim), on the committed tiny modules of `fixtures/tiny` (made by
 //! `make_tiny_torch.py`, with reference inputs and outputs computed in numpy) and on the
 //! generated BERT-like encoder without its sidecar.
-#![cfg(feature = "runtime")]
+#![cfg(any(feature = "runtime", infer_libtorch))]
 #![allow(clippy::unwrap_used)]
 
 use std::{

@@ -21,7 +21,7 @@ pub(super) mod scenario;
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub(super) model: ModelArgs,
     /// Batch sizes to time, comma-separated (default 1; with --sweep 1,2,4,8,16,32).
     #[arg(long, value_parser = parse_sizes)]
     batch_sizes: Option<Sizes>,

@@ -11,7 +11,7 @@ use super::ModelArgs;
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub(super) model: ModelArgs,
 }
 
 pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {

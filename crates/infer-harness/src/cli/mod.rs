@@ -189,20 +189,97 @@ fn backends(registry: &infer_core::Registry, a: &BackendsArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The command line of `infer` and of a backend's worker: parses the arguments and runs the
+/// command on `registry`. With `hand_over` (in `infer`), a command whose backend runs in a worker
+/// is handed over to it whole ([`infer_harness::worker::hand_over`]).
+pub fn main(registry: &infer_core::Registry, hand_over: bool) -> ExitCode {
+    let args = Cli::parse();
+    if hand_over && let Err(reason) = hand_over_if_needed(registry, &args.command) {
+        eprintln!("error: {reason}");
+        return ExitCode::FAILURE;
+    }
+    let code = match dispatch(args, registry) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", message(&e));
+            ExitCode::FAILURE
+        }
+    };
+    write_maps_for_tests();
+    code
+}
+
+/// A hidden hook for the tests of lazy loading: `INFER_TEST_MAPS=DIR` makes the process copy its
+/// `/proc/self/maps` (the libraries it has mapped) into `DIR/<executable>-<pid>.maps` when the
+/// command ends; child processes inherit the variable. Honoured in debug builds or with the
+/// `test-hooks` feature, like `INFER_TEST_CRASH`.
+fn write_maps_for_tests() {
+    if !(cfg!(debug_assertions) || cfg!(feature = "test-hooks")) {
+        return;
+    }
+    let Some(dir) = std::env::var_os("INFER_TEST_MAPS") else { return };
+    let exe = std::env::current_exe().ok().and_then(|e| e.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let path = PathBuf::from(dir).join(format!("{}-{}.maps", exe.unwrap_or_default(), std::process::id()));
+    if let Err(e) = std::fs::copy("/proc/self/maps", &path) {
+        eprintln!("warning: INFER_TEST_MAPS: cannot write {}: {e}", path.display());
+    }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the message before it
+/// already contains (our errors print their source: `x.npy: No such file or directory`).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+impl Command {
+    /// The model options of a command that loads one model in this process.
+    fn model_args(&self) -> Option<&ModelArgs> {
+        match self {
+            Command::Info(a) => Some(&a.model),
+            Command::Run(a) => Some(&a.model),
+            Command::Bench(a) => Some(&a.model),
+            Command::Profile(a) => Some(&a.model),
+            Command::OptimizeBatch(a) => Some(&a.model),
+            _ => None,
+        }
+    }
+}
+
+/// Replaces this process with the worker of the command's backend, where it runs in one; returns
+/// when it does not (or when the model's backend cannot be chosen: the command says why). `Err`
+/// when the worker cannot be started.
+fn hand_over_if_needed(registry: &infer_core::Registry, command: &Command) -> Result<(), String> {
+    let Some(m) = command.model_args() else { return Ok(()) };
+    let Ok((backend, _)) = registry.choose(&m.model, m.backend.as_deref()) else { return Ok(()) };
+    if !infer_harness::worker::runs_in_worker(backend.name()) {
+        return Ok(());
+    }
+    infer_harness::worker::hand_over(backend.name())
+}
+
 /// Runs the parsed command.
-pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+fn dispatch(cli: Cli, registry: &infer_core::Registry) -> anyhow::Result<ExitCode> {
     infer_harness::backends::set_verbose(cli.verbose);
-    let registry = infer_harness::backends::registry();
     match cli.command {
-        Command::Backends(a) => Ok(backends(&registry, &a)),
-        Command::Info(a) => info::info(&registry, &a),
-        Command::Run(a) => run::run(&registry, &a),
-        Command::Bench(a) => bench::bench(&registry, &a),
-        Command::Compare(a) => compare::compare(&registry, &a),
+        Command::Backends(a) => Ok(backends(registry, &a)),
+        Command::Info(a) => info::info(registry, &a),
+        Command::Run(a) => run::run(registry, &a),
+        Command::Bench(a) => bench::bench(registry, &a),
+        Command::Compare(a) => compare::compare(registry, &a),
         Command::Report(a) => report::report(&a),
         Command::CompareRuns(a) => Ok(compare_runs::compare_runs_cmd(&a)),
-        Command::Profile(a) => profile::profile_cmd(&registry, &a),
-        Command::OptimizeBatch(a) => optimize::optimize_batch(&registry, &a),
+        Command::Profile(a) => profile::profile_cmd(registry, &a),
+        Command::OptimizeBatch(a) => optimize::optimize_batch(registry, &a),
         Command::Merge(a) => merge::merge(&a),
     }
 }

@@ -17,7 +17,7 @@ use super::{ModelArgs, WorkloadArgs};
 #[derive(Debug, Args)]
 pub struct OptimizeArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub(super) model: ModelArgs,
     /// Device: cpu, cuda, cuda:N.
     #[arg(long, short, default_value = "cpu")]
     device: Device,

@@ -15,7 +15,7 @@ use super::{ModelArgs, WorkloadArgs};
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub(super) model: ModelArgs,
     /// Device: cpu, cuda, cuda:N.
     #[arg(long, short, default_value = "cpu")]
     device: Device,

@@ -55,7 +55,7 @@ impl Format {
 )]
 pub struct RunArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    pub(super) model: ModelArgs,
     /// Images, or one folder of images, to classify (batched by --batch-size).
     images: Vec<PathBuf>,
     /// A .npy input, as PATH (inputs in order) or NAME=PATH, or a .npz holding several by input

@@ -1,130 +1,128 @@
-//! Keeps TensorFlow's start-up chatter off stderr (Linux) unless the process's arguments hold
-//! `--verbose` (the `infer` CLI's global flag; arguments after `--` do not count) or
-//! `TF_CPP_MIN_LOG_LEVEL` is set to 0.
+//! Opens the TensorFlow C library on first use (the `tensorflow` crate's runtime linking), keeping
+//! its start-up chatter off stderr unless the process's arguments hold `--verbose` (the `infer`
+//! CLI's global flag; arguments after `--` do not count) or `TF_CPP_MIN_LOG_LEVEL` is set to 0.
 //!
+//! Nothing of TensorFlow is mapped before this runs: `infer info model.onnx` never loads it.
 //! TensorFlow reads `TF_CPP_MIN_LOG_LEVEL` once, from its shared libraries' static initializers,
-//! before `main`; and it logs from there too, unfiltered: absl's banner (`WARNING: All log
-//! messages before absl::InitializeLog() is called are written to STDERR`) and oneDNN's notice
-//! (`I0000 … port.cc:153] oneDNN custom operations are on…`). Setting the variable from `main`
-//! is too late, and even the executable's `.preinit_array`, which the dynamic loader runs before
-//! any shared library's initializer, is too early: libc's initializer then resets the environment
-//! to the one the process was started with. So [`before_libraries`], from `.preinit_array`:
-//! 1. when the variable is not set, executes the program again (`/proc/self/exe`, same arguments)
-//!    with `TF_CPP_MIN_LOG_LEVEL=3` added: TensorFlow's later log is silenced (`cpu_feature_guard`,
-//!    the SavedModel loader, its errors: those reach the user as the error of the call that
-//!    failed). It costs the dynamic loader's work once more (about 0.1 s), and only for a process
-//!    started without the variable: the children that `infer` starts inherit it;
-//! 2. when the level is 1 or more, points stderr (fd 2) at an anonymous memory file until
-//!    [`after_libraries`], from the executable's `.init_array` (run after every shared library's
-//!    initializer, before `main`), points it back and writes out what was captured except
+//! which run when the library is opened; and it logs from there too, unfiltered: absl's banner
+//! (`WARNING: All log messages before absl::InitializeLog() is called are written to STDERR`)
+//! and oneDNN's notice (`I0000 … port.cc:153] oneDNN custom operations are on…`). So [`open`]:
+//! 1. when the variable is not set, sets `TF_CPP_MIN_LOG_LEVEL=3`: TensorFlow's later log is
+//!    silenced (`cpu_feature_guard`, the SavedModel loader, its errors: those reach the user as
+//!    the error of the call that failed); the children that `infer` starts inherit it;
+//! 2. when the level is 1 or more, points stderr (fd 2) at an anonymous memory file while the
+//!    library is opened, then points it back and writes out what was captured except
 //!    TensorFlow's notices (absl's banner, its `I` and `W` lines).
 //!
-//! A process that dies between the two (a library's initializer aborting) loses what it printed
-//! then: `--verbose` or `TF_CPP_MIN_LOG_LEVEL=0` shows it.
+//! The library is looked up by [`crate::locate`] and handed to the `tensorflow` crate through
+//! its own variable, `TENSORFLOW_DIR` (set for the call, then put back as it was).
 
 use std::{
-    ffi::{CStr, c_char, c_int},
+    ffi::OsString,
     fs::File,
     io::{Read, Seek, SeekFrom, Write},
     os::fd::FromRawFd,
-    sync::atomic::{AtomicI32, Ordering},
+    path::PathBuf,
 };
 
-/// TensorFlow's log level variable, as an environment entry's start.
-const LEVEL_VAR: &[u8] = b"TF_CPP_MIN_LOG_LEVEL=";
-/// The entry that drops TensorFlow's notices, warnings and errors.
-const QUIET: &CStr = c"TF_CPP_MIN_LOG_LEVEL=3";
+use crate::locate;
 
-/// The real stderr, saved while stderr is captured (-1: not capturing).
-static SAVED: AtomicI32 = AtomicI32::new(-1);
-/// The memory file stderr is captured into (-1: not capturing).
-static CAPTURED: AtomicI32 = AtomicI32::new(-1);
-
-/// The strings of a null-terminated array of C strings (`argv`, `envp`).
-///
-/// # Safety
-/// `array` must be null-terminated, every entry a NUL-terminated string, all living as long as
-/// the process (as the loader's `argv` and `envp` do).
-unsafe fn c_strings(array: *const *const c_char) -> Vec<&'static [u8]> {
-    let mut out = Vec::new();
-    // SAFETY: per the contract, the entries up to the terminating null are valid strings.
-    unsafe {
-        while !(*array.add(out.len())).is_null() {
-            out.push(CStr::from_ptr(*array.add(out.len())).to_bytes());
-        }
-    }
-    out
-}
+/// TensorFlow's log level variable.
+const LEVEL_VAR: &str = "TF_CPP_MIN_LOG_LEVEL";
 
 /// Whether the arguments hold `--verbose` (before any `--`).
-fn verbose(args: &[&[u8]]) -> bool {
-    args.iter().skip(1).take_while(|a| **a != b"--").any(|a| *a == b"--verbose")
+fn verbose(args: &[OsString]) -> bool {
+    args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--verbose")
 }
 
-/// `TF_CPP_MIN_LOG_LEVEL` in the environment, if set (TensorFlow reads a value that is not a
-/// number as 0).
-fn level(env: &[&[u8]]) -> Option<u32> {
-    let value = env.iter().find_map(|e| e.strip_prefix(LEVEL_VAR))?;
-    Some(std::str::from_utf8(value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0))
+/// `TF_CPP_MIN_LOG_LEVEL`'s value, if set (TensorFlow reads a value that is not a number as 0).
+fn level(value: Option<OsString>) -> Option<u32> {
+    let value = value?;
+    Some(value.to_str().and_then(|v| v.trim().parse().ok()).unwrap_or(0))
 }
 
-/// Step 1, before every shared library's initializer: run again with TensorFlow's log level set,
-/// or capture stderr, or leave everything as it is.
-extern "C" fn before_libraries(_argc: c_int, argv: *const *const c_char, envp: *const *const c_char) {
-    if argv.is_null() || envp.is_null() {
-        return;
-    }
-    // SAFETY: the loader passes the process's null-terminated `argv` and `envp`, which live as
-    // long as the process.
-    let (args, env) = unsafe { (c_strings(argv), c_strings(envp)) };
-    if verbose(&args) {
-        return;
-    }
-    match level(&env) {
-        None => run_again_quiet(argv, envp, env.len()),
-        Some(0) => {}
-        Some(_) => capture(),
-    }
-}
-
-/// Executes the program again with `TF_CPP_MIN_LOG_LEVEL=3` added to its environment; returns
-/// only when that fails (then stderr is captured, so that the notices before `main` at least are
-/// kept off it).
-fn run_again_quiet(argv: *const *const c_char, envp: *const *const c_char, count: usize) {
-    let mut quiet_env: Vec<*const c_char> = (0..count)
-        // SAFETY: `envp` has `count` entries before its terminating null.
-        .map(|i| unsafe { *envp.add(i) })
-        .collect();
-    quiet_env.push(QUIET.as_ptr());
-    quiet_env.push(std::ptr::null());
-    // SAFETY: the path is a C string literal; `argv` is the process's own null-terminated array;
-    // `quiet_env` is null-terminated and its strings outlive the call (the loader's, and a
-    // static). Nothing else runs yet (one thread, no library initialized), so replacing the
-    // process image leaves nothing half done.
-    unsafe { libc::execve(c"/proc/self/exe".as_ptr(), argv, quiet_env.as_ptr()) };
-    capture();
-}
-
-/// Points stderr at a memory file until [`after_libraries`].
-fn capture() {
-    // SAFETY: plain system calls on file descriptors; nothing else runs yet (one thread, no
-    // library initialized), so no one else uses fd 2 meanwhile. Any failure leaves stderr as it
-    // was.
-    unsafe {
-        let memory = libc::memfd_create(c"infer-startup-stderr".as_ptr(), libc::MFD_CLOEXEC);
-        if memory < 0 {
-            return;
-        }
-        let saved = libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD_CLOEXEC, 3);
-        if saved < 0 || libc::dup2(memory, libc::STDERR_FILENO) < 0 {
-            libc::close(memory);
-            if saved >= 0 {
-                libc::close(saved);
+/// Opens the library once per process (the caller keeps the result): finds it, sets the log
+/// level, captures what its initializers print, and returns the folder it was opened from.
+///
+/// # Errors
+/// Where it looked when the library is not found; the loader's message when it cannot be opened.
+pub(super) fn open() -> Result<PathBuf, String> {
+    let dir = locate::find()?;
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let quiet = !verbose(&args);
+    let capturing = quiet
+        && match level(std::env::var_os(LEVEL_VAR)) {
+            None => {
+                // SAFETY: called once, under the runtime's `OnceLock`, before TensorFlow exists;
+                // our threads do not read the environment meanwhile (the other backends read
+                // theirs when they are loaded, not while TensorFlow is).
+                unsafe { std::env::set_var(LEVEL_VAR, "3") };
+                true
             }
-            return;
+            Some(0) => false,
+            Some(_) => true,
+        };
+    let previous = std::env::var_os(locate::ENV_VAR);
+    // SAFETY: as above; the crate's lookup reads this variable, which is put back right after.
+    unsafe { std::env::set_var(locate::ENV_VAR, &dir) };
+    let capture = if capturing { Capture::start() } else { None };
+    let opened = tensorflow::library::load();
+    if let Some(c) = capture {
+        c.finish();
+    }
+    // SAFETY: as above.
+    unsafe {
+        match previous {
+            Some(p) => std::env::set_var(locate::ENV_VAR, p),
+            None => std::env::remove_var(locate::ENV_VAR),
         }
-        SAVED.store(saved, Ordering::Relaxed);
-        CAPTURED.store(memory, Ordering::Relaxed);
+    }
+    opened.map(|()| dir).map_err(|e| format!("{e} (run `cargo xtask setup`)"))
+}
+
+/// Stderr pointed at a memory file.
+struct Capture {
+    /// The real stderr, duplicated.
+    saved: i32,
+    /// The memory file.
+    memory: i32,
+}
+
+impl Capture {
+    /// Points stderr at a memory file; `None` (stderr left as it was) when that fails.
+    fn start() -> Option<Self> {
+        let _ = std::io::stderr().flush();
+        // SAFETY: plain system calls on file descriptors; any failure leaves stderr as it was.
+        unsafe {
+            let memory = libc::memfd_create(c"infer-tf-stderr".as_ptr(), libc::MFD_CLOEXEC);
+            if memory < 0 {
+                return None;
+            }
+            let saved = libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD_CLOEXEC, 3);
+            if saved < 0 || libc::dup2(memory, libc::STDERR_FILENO) < 0 {
+                libc::close(memory);
+                if saved >= 0 {
+                    libc::close(saved);
+                }
+                return None;
+            }
+            Some(Self { saved, memory })
+        }
+    }
+
+    /// Points stderr back and shows what was captured but TensorFlow's notices.
+    fn finish(self) {
+        // SAFETY: `saved` is the real stderr that `start` duplicated, put back as fd 2 and then
+        // closed; `memory` is the memory file `start` opened, owned from here on by a `File`.
+        let mut captured = unsafe {
+            libc::dup2(self.saved, libc::STDERR_FILENO);
+            libc::close(self.saved);
+            File::from_raw_fd(self.memory)
+        };
+        let mut text = String::new();
+        if captured.seek(SeekFrom::Start(0)).is_ok() && captured.read_to_string(&mut text).is_ok() {
+            let _ = std::io::stderr().write_all(shown(&text).as_bytes());
+        }
     }
 }
 
@@ -160,39 +158,6 @@ fn shown(captured: &str) -> String {
     out
 }
 
-/// Step 2, after every shared library's initializer: points stderr back and shows what was
-/// captured but TensorFlow's notices.
-extern "C" fn after_libraries(_argc: c_int, _argv: *const *const c_char, _envp: *const *const c_char) {
-    let (saved, memory) = (SAVED.swap(-1, Ordering::Relaxed), CAPTURED.swap(-1, Ordering::Relaxed));
-    if saved < 0 || memory < 0 {
-        return;
-    }
-    // SAFETY: `saved` is the real stderr that `capture` duplicated, put back as fd 2 and then
-    // closed; `memory` is the memory file `capture` opened, owned from here on by a `File`.
-    let mut captured = unsafe {
-        libc::dup2(saved, libc::STDERR_FILENO);
-        libc::close(saved);
-        File::from_raw_fd(memory)
-    };
-    let mut text = String::new();
-    if captured.seek(SeekFrom::Start(0)).is_ok() && captured.read_to_string(&mut text).is_ok() {
-        let _ = std::io::stderr().write_all(shown(&text).as_bytes());
-    }
-}
-
-/// A function the dynamic loader calls at start-up, with `argc`, `argv` and `envp`.
-type StartFn = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
-
-/// [`before_libraries`], before any shared library's initializer.
-#[used]
-#[unsafe(link_section = ".preinit_array")]
-static BEFORE_LIBRARIES: StartFn = before_libraries;
-
-/// [`after_libraries`], after every shared library's initializer, before `main`.
-#[used]
-#[unsafe(link_section = ".init_array")]
-static AFTER_LIBRARIES: StartFn = after_libraries;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,10 +174,11 @@ mod tests {
             shown(captured),
             "E0000 00:00:1795880783.539431   30055 something.cc:1] a real error\nplain line from another library\n"
         );
-        assert!(verbose(&[b"infer", b"info", b"--verbose"]));
-        assert!(!verbose(&[b"infer", b"run", b"--", b"--verbose"]));
-        assert_eq!(level(&[b"PATH=/bin", b"TF_CPP_MIN_LOG_LEVEL=2"]), Some(2));
-        assert_eq!(level(&[b"TF_CPP_MIN_LOG_LEVEL=loud"]), Some(0));
-        assert_eq!(level(&[b"TF_CPP_MIN_LOG_LEVEL_X=2"]), None);
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(verbose(&args(&["infer", "info", "--verbose"])));
+        assert!(!verbose(&args(&["infer", "run", "--", "--verbose"])));
+        assert_eq!(level(Some("2".into())), Some(2));
+        assert_eq!(level(Some("loud".into())), Some(0));
+        assert_eq!(level(None), None);
     }
 }
