@@ -2,9 +2,11 @@
 //! conform. [`crate::suite!`] makes one `#[test]` of each.
 
 use std::{
+    collections::BTreeSet,
     io::Write,
     panic::{AssertUnwindSafe, catch_unwind},
     path::{Path, PathBuf},
+    sync::{Mutex, PoisonError},
 };
 
 use infer_core::{
@@ -23,6 +25,10 @@ pub const REQUIRE_ALL_BACKENDS: &str = "INFER_REQUIRE_ALL_BACKENDS";
 pub fn require_all_backends() -> bool {
     std::env::var(REQUIRE_ALL_BACKENDS).is_ok_and(|v| v == "1")
 }
+
+/// The cases that need the backend's runtime (the others, `probe` and `sniff`, always run).
+pub const NEED_RUNTIME: &[&str] =
+    &["info", "parity", "wrong_shape", "wrong_dtype", "wrong_count", "nan_input", "absent_device", "truncated_file"];
 
 /// Writes a line to the process's stderr directly, past the test harness's output capture, so
 /// that skips and observations show in `cargo test`'s output even when the test passes.
@@ -104,7 +110,15 @@ impl Suite {
                     "conformance `{case}`: backend `{}` is not available and {REQUIRE_ALL_BACKENDS}=1: {e}",
                     self.name()
                 );
-                say(&format!("conformance: SKIPPED {}::{case}: {e}", self.name()));
+                // Once per backend and process: the cases run side by side in one test binary.
+                static SAID: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+                if SAID.lock().unwrap_or_else(PoisonError::into_inner).insert(self.name()) {
+                    say(&format!(
+                        "conformance: SKIPPED every {} case that needs its runtime ({}): {e}",
+                        self.name(),
+                        NEED_RUNTIME.join(", ")
+                    ));
+                }
                 None
             }
         }
@@ -162,8 +176,8 @@ impl Suite {
             answer.as_ref().map_err(ToString::to_string),
             "{name}: two probes disagree"
         );
-        if answer.is_err() {
-            let _ = self.runtime("probe");
+        if let Err(e) = &answer {
+            assert!(!require_all_backends(), "backend `{name}` is not available and {REQUIRE_ALL_BACKENDS}=1: {e}");
         }
     }
 

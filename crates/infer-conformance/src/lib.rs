@@ -12,12 +12,13 @@
 //! `truncated_file`, each run on every fixture of [`fixtures::catalogue`] whose format the
 //! backend declares in `Backend::formats` (or on the list given as `fixtures = …`).
 //!
-//! A backend that cannot run here (built without its binding, or its runtime missing) passes
-//! `probe` and `sniff`, which need no runtime, and skips the other cases with a line
-//! `conformance: SKIPPED <backend>::<case>: <reason>` written past the test harness's capture,
-//! so it shows in `cargo test`'s output; with `INFER_REQUIRE_ALL_BACKENDS=1`
-//! ([`REQUIRE_ALL_BACKENDS`]) those cases fail instead, which is how `cargo xtask test` makes
-//! sure that every backend really ran.
+//! A backend that cannot run here (built without its binding, or its runtime missing) runs
+//! `probe` (which checks that it says why) and `sniff` (which needs no runtime), and skips the
+//! other cases ([`cases::NEED_RUNTIME`]), printing once per test binary
+//! `conformance: SKIPPED every <backend> case that needs its runtime (…): <reason>` past the test
+//! harness's capture, so the line shows in `cargo test`'s output. With
+//! `INFER_REQUIRE_ALL_BACKENDS=1` ([`REQUIRE_ALL_BACKENDS`]) `probe` and those cases fail
+//! instead: that is how `cargo xtask test` makes sure that every backend really ran.
 //!
 //! This crate is a dev-dependency only: it panics (fails the test) on a backend that does not
 //! conform, and depends on `infer-core` alone.
