@@ -151,12 +151,8 @@ fn bad_model_files_name_the_file() {
     let load_err = |p: &Path| OpenVinoBackend.load(p, &LoadOptions::default()).err().unwrap().to_string();
     let err = load_err(&dir.path().join("missing.onnx"));
     assert!(err.contains("missing.onnx") && err.contains("cannot read"), "{err}");
-    // Truncated files: ONNX, the IR's XML, the IR's weights.
-    let onnx = std::fs::read(tiny("tiny_cnn.onnx")).unwrap();
-    let cut = dir.path().join("cut.onnx");
-    std::fs::write(&cut, &onnx[..onnx.len() / 2]).unwrap();
-    let err = load_err(&cut);
-    assert!(err.contains("cut.onnx"), "{err}");
+    // Truncated files: the IR's XML and its weights, with OpenVINO's reasons (a truncated ONNX
+    // file and IR, named: the conformance suite, tests/conformance.rs).
     let xml = std::fs::read_to_string(tiny("openvino/tiny_cnn.xml")).unwrap();
     let bin = std::fs::read(tiny("openvino/tiny_cnn.bin")).unwrap();
     let cut_xml = dir.path().join("cut.xml");

@@ -1,0 +1,5 @@
+//! The conformance suite (`infer-conformance`) on this backend's committed tiny fixtures: with
+//! feature `runtime` every case runs (or is skipped, saying why, when the runtime is missing);
+//! without it, `probe` and `sniff` run and the other cases are skipped.
+
+infer_conformance::suite!(infer_openvino::OpenVinoBackend, compiled = cfg!(feature = "runtime"));
