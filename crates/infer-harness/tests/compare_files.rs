@@ -54,8 +54,11 @@ fn compare(args: &[&str]) -> (String, Value) {
     (stdout, json)
 }
 
-/// Each entry's (backend label, status, max abs diff, max rel diff, top-1 agreement).
-fn rows(json: &Value) -> Vec<(String, String, Option<f64>, Option<f64>, Option<f64>)> {
+/// One entry: backend label, status, max abs diff, max rel diff, top-1 agreement.
+type Row = (String, String, Option<f64>, Option<f64>, Option<f64>);
+
+/// Each entry of compare.json.
+fn rows(json: &Value) -> Vec<Row> {
     json["entries"]
         .as_array()
         .unwrap()
