@@ -1,4 +1,7 @@
-//! `cargo xtask compare --model resnet18`: the README's main command.
+//! `cargo xtask compare --model resnet18`: the README's main command. Every model of `cargo xtask
+//! fixtures` works the same way: `--model bert` compares the encoder's three inputs and two
+//! outputs against PyTorch's (`input.npz`, `reference_torch.npz`), timed at meta.json's `dims`
+//! (sequence 128).
 
 use std::process::Command;
 

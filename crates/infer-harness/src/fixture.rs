@@ -6,18 +6,23 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use infer_core::{Backend, Error, Result};
+use infer_core::{Backend, DType, Dim, Error, Result};
 use serde::Deserialize;
+
+use crate::{
+    args::{DimArg, ShapeArg},
+    workload::Workload,
+};
 
 /// One format's files inside a fixture folder.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct FormatEntry {
     /// Model file or folder, relative to the fixture folder.
     pub file: String,
-    /// Reference output (`.npy`) for this format's input.
+    /// Reference output for this format's input: a `.npy`, or a `.npz` of every output by name.
     pub reference: String,
-    /// This format's own input (`.npy`), when it differs from the fixture's (e.g. NHWC for a
-    /// TensorFlow model); `None` means the fixture's input.
+    /// This format's own input, when it differs from the fixture's (e.g. NHWC for a TensorFlow
+    /// model); `None` means the fixture's input.
     #[serde(default)]
     pub input: Option<String>,
 }
@@ -25,7 +30,7 @@ pub struct FormatEntry {
 /// The reference input.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct InputEntry {
-    /// `.npy` file, relative to the fixture folder.
+    /// `.npy` file (one input) or `.npz` (every input by name), relative to the fixture folder.
     pub file: String,
 }
 
@@ -41,6 +46,24 @@ pub struct FixtureMeta {
     /// Formats the generator could not export, by format id, with the reason.
     #[serde(default)]
     pub unavailable: BTreeMap<String, String>,
+    /// The size of each symbolic dimension other than the batch for synthetic inputs
+    /// (`{"sequence": 128}`), where the model has some.
+    #[serde(default)]
+    pub dims: BTreeMap<String, usize>,
+    /// The model's inputs, for a model with several or with symbolic dimensions (bert).
+    #[serde(default)]
+    pub inputs: Vec<InputMeta>,
+}
+
+/// One input of a fixture's model as `meta.json` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InputMeta {
+    /// Input name, the same in every format.
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions: sizes or symbols (`["batch", "sequence"]`).
+    pub dims: Vec<Dim>,
 }
 
 /// A fixture folder with its metadata.
@@ -68,6 +91,68 @@ impl Fixture {
         let meta = serde_json::from_slice(&bytes)
             .map_err(|e| Error::file(&meta_path, format!("invalid fixture metadata: {e}")))?;
         Ok(Self { dir: dir.to_path_buf(), meta })
+    }
+
+    /// Whether `path` is a fixture folder: a folder holding `meta.json`.
+    #[must_use]
+    pub fn is_fixture(path: &Path) -> bool {
+        path.is_dir() && path.join("meta.json").is_file()
+    }
+
+    /// The workload of the timed runs: `given`, or, where it says nothing about the inputs'
+    /// shapes or data and `meta.json` gives the sizes of symbolic dimensions (`"dims"`), a
+    /// `--shape` per input of `"inputs"` at those sizes (a SavedModel's inputs name no dimension,
+    /// so `--dim` would not reach them), else a `--dim` per symbol.
+    #[must_use]
+    pub fn workload(&self, given: &Workload) -> Workload {
+        let says_nothing =
+            given.shapes.is_empty() && given.dims.is_empty() && given.positional.is_empty() && given.files.is_empty();
+        if !says_nothing || self.meta.dims.is_empty() {
+            return given.clone();
+        }
+        let size = |d: &Dim| match d {
+            Dim::Fixed(n) => Some(*n),
+            Dim::Dynamic(Some(s)) => self.meta.dims.get(s).copied(),
+            Dim::Dynamic(None) => None,
+        };
+        let shapes: Option<Vec<ShapeArg>> = self
+            .meta
+            .inputs
+            .iter()
+            .map(|i| {
+                // The leading size follows each batch size.
+                let rest: Option<Vec<usize>> = i.dims.iter().skip(1).map(size).collect();
+                let dims = std::iter::once(1).chain(rest?).collect();
+                Some(ShapeArg { input: i.name.clone(), dims, dtype: Some(i.dtype) })
+            })
+            .collect();
+        match shapes {
+            Some(shapes) if !shapes.is_empty() => Workload { shapes, ..given.clone() },
+            _ => {
+                let dims = self
+                    .meta
+                    .dims
+                    .iter()
+                    .map(|(symbol, &n)| DimArg { symbol: symbol.clone(), values: vec![n] })
+                    .collect();
+                Workload { dims, ..given.clone() }
+            }
+        }
+    }
+
+    /// The symbol of each input axis that `meta.json` names (`input_ids[1]` → `sequence`), so
+    /// that a row of a format whose inputs name no dimension shows the same sizes.
+    #[must_use]
+    pub fn dim_names(&self) -> BTreeMap<String, String> {
+        let mut names = BTreeMap::new();
+        for i in &self.meta.inputs {
+            for (axis, d) in i.dims.iter().enumerate().skip(1) {
+                if let Dim::Dynamic(Some(symbol)) = d {
+                    names.insert(format!("{}[{axis}]", i.name), symbol.clone());
+                }
+            }
+        }
+        names
     }
 
     /// Absolute path of a file of the fixture.

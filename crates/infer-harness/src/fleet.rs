@@ -529,6 +529,8 @@ mod tests {
             peak_rss: None,
             max_abs_diff: None,
             reference: None,
+            max_rel_diff: None,
+            top1_agreement: None,
             rows,
             rss_load_increase: None,
             rss_inference_increase: None,

@@ -23,6 +23,7 @@ pub mod load;
 pub mod measure;
 pub mod memory;
 pub mod profile;
+pub mod reference;
 pub mod report;
 pub mod reporters;
 pub mod rounds;

@@ -3,12 +3,12 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result, npy::read_npy, stats::DEFAULT_RESAMPLES};
+use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result, stats::DEFAULT_RESAMPLES};
 
 use crate::{
     bench::{BenchConfig, progress_bar, summarize_stages, time_session},
     environment::Environment,
-    memory,
+    memory, reference,
     report::{BenchReport, BenchRow, CudaMemoryReport, RowSource, SCHEMA_VERSION},
     workload::Workload,
 };
@@ -71,17 +71,16 @@ pub fn measure_each(
     cuda.after_load();
     let device = session.device();
 
-    let mut max_abs_diff = None;
+    let mut checked = None;
     let mut first_inference_ms = None;
     if let Some((input, output)) = &spec.reference {
-        let x = read_npy(input)?;
-        let expected = read_npy(output)?;
+        let x = reference::read_input(session.inputs(), input)?;
+        let expected = reference::read_expected(output)?;
         let t = Instant::now();
-        let got = session.run(std::slice::from_ref(&x)).map_err(|e| Error::file(input, e.to_string()))?;
+        let got = session.run(&x).map_err(|e| Error::file(input, e.to_string()))?;
         session.synchronize()?;
         first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
-        let first = got.first().ok_or_else(|| Error::InvalidInput("the model returned no output".into()))?;
-        max_abs_diff = Some(first.max_abs_diff(&expected).map_err(|e| Error::file(output, e.to_string()))?);
+        checked = Some(reference::check(session.outputs(), &got, &expected, output)?);
     }
 
     let model = spec.model.display().to_string();
@@ -107,7 +106,9 @@ pub fn measure_each(
             rss_before_load,
             rss_after_load,
             peak_rss,
-            max_abs_diff,
+            max_abs_diff: checked.map(|c| c.max_abs_diff),
+            max_rel_diff: checked.map(|c| c.max_rel_diff),
+            top1_agreement: checked.and_then(|c| c.top1_agreement),
             reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
             rows,
             rss_load_increase: rss_after_load.zip(rss_before_load).map(|(a, b)| a.saturating_sub(b)),

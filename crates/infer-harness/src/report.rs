@@ -203,6 +203,14 @@ pub struct BenchReport {
     pub max_abs_diff: Option<f64>,
     /// The reference output file compared against.
     pub reference: Option<String>,
+    /// Largest absolute difference over the largest magnitude of the reference, per output, the
+    /// largest of the outputs (see [`crate::reference`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rel_diff: Option<f64>,
+    /// Share of rows whose top-1 class agrees with the reference's, where the first output is a
+    /// score vector `[batch, classes]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top1_agreement: Option<f64>,
     /// One row per batch size.
     pub rows: Vec<BenchRow>,
     /// RSS increase caused by loading the model (after - before), bytes.
@@ -432,6 +440,8 @@ mod tests {
             peak_rss: None,
             max_abs_diff: None,
             reference: None,
+            max_rel_diff: None,
+            top1_agreement: None,
             rows,
             rss_load_increase: None,
             rss_inference_increase: None,

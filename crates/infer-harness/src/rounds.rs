@@ -87,6 +87,15 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
+    pooled.max_rel_diff = match (pooled.max_rel_diff, next.max_rel_diff) {
+        (Some(a), Some(b)) if a.is_nan() || b.is_nan() => Some(f64::NAN),
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    pooled.top1_agreement = match (pooled.top1_agreement, next.top1_agreement) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     Ok(())
 }
 
@@ -133,6 +142,8 @@ mod tests {
             peak_rss: None,
             max_abs_diff: Some(diff),
             reference: None,
+            max_rel_diff: None,
+            top1_agreement: None,
             rows,
             rss_load_increase: None,
             rss_inference_increase: None,

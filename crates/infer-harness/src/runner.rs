@@ -171,9 +171,18 @@ impl std::error::Error for ChildError {}
 /// # Errors
 /// [`ChildError`]: not started, interrupted, failed (exit code or signal, with the line of its
 /// stderr that says why), or no readable JSON.
-pub fn run<T: DeserializeOwned>(mut cmd: Command, json: &Path) -> Result<T, ChildError> {
-    let log_path = json.with_extension("stderr.txt");
-    let log = std::fs::File::create(&log_path)
+pub fn run<T: DeserializeOwned>(cmd: Command, json: &Path) -> Result<T, ChildError> {
+    run_logged(cmd, &json.with_extension("stderr.txt"))?;
+    read_json(json).map_err(|e| ChildError::Output(e.to_string()))
+}
+
+/// As [`run`], for a child whose result is not a JSON file (`infer run -o out.npz`): its stderr
+/// goes to `log_path`.
+///
+/// # Errors
+/// As [`run`], apart from the JSON.
+pub fn run_logged(mut cmd: Command, log_path: &Path) -> Result<(), ChildError> {
+    let log = std::fs::File::create(log_path)
         .map_err(|e| ChildError::Start(format!("cannot create {}: {e}", log_path.display())))?;
     let mut child = cmd
         .stdin(Stdio::null())
@@ -194,13 +203,13 @@ pub fn run<T: DeserializeOwned>(mut cmd: Command, json: &Path) -> Result<T, Chil
         }
     };
     if !status.success() {
-        let message = failure_line(&std::fs::read_to_string(&log_path).unwrap_or_default());
+        let message = failure_line(&std::fs::read_to_string(log_path).unwrap_or_default());
         return Err(match status.code() {
             Some(code) => ChildError::Exit { code, message },
             None => ChildError::Signal { status: status.to_string(), message },
         });
     }
-    read_json(json).map_err(|e| ChildError::Output(e.to_string()))
+    Ok(())
 }
 
 /// The line of a failed child's stderr that says why: the last one that is not part of a

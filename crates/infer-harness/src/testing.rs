@@ -41,6 +41,8 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
         peak_rss: Some(2 << 20),
         max_abs_diff: Some(1e-6),
         reference: None,
+        max_rel_diff: None,
+        top1_agreement: None,
         rows: medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect(),
         rss_load_increase: None,
         rss_inference_increase: None,

@@ -855,6 +855,25 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(arrays)
 }
 
+/// A `.npz` archive as `np.savez` writes it (a zip of uncompressed `NAME.npy` entries), holding
+/// each tensor under its name.
+///
+/// # Errors
+/// [`Error::InvalidInput`] when the archive cannot be assembled.
+pub fn encode_npz<'a>(arrays: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let failed = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("cannot write a .npz archive: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, t) in arrays {
+        let bytes = infer_core::npy::encode_npy(t);
+        zip.start_file(format!("{name}.npy"), options.large_file(u32::try_from(bytes.len()).is_err()))
+            .map_err(|e| failed(&e))?;
+        zip.write_all(&bytes).map_err(|e| failed(&e))?;
+    }
+    Ok(zip.finish().map_err(|e| failed(&e))?.into_inner())
+}
+
 /// Preprocessing that fits an image input spec: NCHW `[N,3,H,W]` or NHWC `[N,H,W,3]`, with H and W
 /// from the spec (224 where they are dynamic).
 ///

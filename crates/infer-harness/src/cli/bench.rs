@@ -45,10 +45,12 @@ pub struct BenchArgs {
     duration: Option<Duration>,
     #[command(flatten)]
     workload: WorkloadArgs,
-    /// Reference input (.npy) to check correctness before timing (with --reference-output).
+    /// Reference input to check correctness before timing (with --reference-output): a .npy for
+    /// the first input, or a .npz holding every input by name.
     #[arg(long, requires = "reference_output")]
     reference_input: Option<PathBuf>,
-    /// Expected output (.npy) for --reference-input; the max abs difference is reported.
+    /// Expected output for --reference-input: a .npy for the first output, or a .npz of several,
+    /// matched by output name, else by position; the max abs and relative differences are reported.
     #[arg(long, requires = "reference_input")]
     reference_output: Option<PathBuf>,
     /// Write the full results (raw samples included) as JSON.
@@ -160,7 +162,10 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
             print_details(&report);
             if let Some(d) = report.max_abs_diff {
-                println!("max |diff| to {}: {d:.3e}", report.reference.as_deref().unwrap_or("reference"));
+                let rel = report.max_rel_diff.map(|r| format!(", relative {r:.3e}")).unwrap_or_default();
+                let top1 =
+                    report.top1_agreement.map(|t| format!(", top-1 agreement {:.0}%", t * 100.0)).unwrap_or_default();
+                println!("max |diff| to {}: {d:.3e}{rel}{top1}", report.reference.as_deref().unwrap_or("reference"));
             }
         }
         reports.push(report);

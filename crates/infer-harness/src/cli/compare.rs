@@ -1,4 +1,5 @@
-//! `infer compare`: every backend and device on one fixture folder.
+//! `infer compare`: every backend and device on one fixture folder, or on the user's own model
+//! files (each read by every backend that reads it, checked against the first file's output).
 
 use std::{
     path::{Path, PathBuf},
@@ -33,8 +34,12 @@ use super::{Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, parse_d
                         130 interrupted by Ctrl-C (the rows measured so far are kept in the reports)."
 )]
 pub struct CompareArgs {
-    /// Fixture folder with meta.json (made by `cargo xtask fixtures`).
-    fixture: PathBuf,
+    /// Model files or SavedModel folders (.onnx, TorchScript .pt, saved_model/, …), every backend that
+    /// reads each file measuring it, each fed the same inputs (--input, else synthetic) and checked
+    /// against the first file's output (max abs and relative difference, top-1 agreement); or one
+    /// fixture folder with meta.json (made by `cargo xtask fixtures`).
+    #[arg(required = true, value_name = "MODEL")]
+    models: Vec<PathBuf>,
     /// Devices, comma-separated.
     #[arg(long, short, default_value = "cpu,cuda", value_parser = parse_devices)]
     device: Devices,
@@ -67,7 +72,8 @@ pub struct CompareArgs {
     /// Intra-op threads, the same for every backend (0 = one per physical core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Largest acceptable difference to the reference output.
+    /// Largest acceptable max abs difference to the reference output (with model files: the first
+    /// file's output).
     #[arg(long, default_value_t = 1e-4)]
     tolerance: f64,
     /// Folder for compare.json, compare.csv, compare.md and compare.html.
@@ -94,7 +100,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     a.serving.check(false, false)?;
     let stop = a.duration.map_or(Stop::Iterations(a.iterations.max(1)), Stop::Duration);
     let spec = CompareSpec {
-        fixture: a.fixture.clone(),
+        models: a.models.clone(),
         devices: a.device.0.clone(),
         batch_sizes: a.batch_sizes.as_ref().map_or_else(|| vec![1, 8], |s| s.0.clone()),
         config: BenchConfig { warmup: a.warmup, stop },

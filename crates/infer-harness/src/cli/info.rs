@@ -12,12 +12,25 @@ use super::ModelArgs;
 pub struct InfoArgs {
     #[command(flatten)]
     pub(super) model: ModelArgs,
+    /// Also write the description (inputs, outputs, the integer ranges the model proves) as JSON
+    /// to this file (what `infer compare` reads of each model file).
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     let m = &a.model;
     let (backend, format) = registry.choose(&m.model, m.backend.as_deref())?;
     let session = backend.load(&m.model, &m.options(Device::Cpu))?;
+    if let Some(path) = &a.json {
+        let description = infer_harness::compare::ModelDescription {
+            backend: backend.name().into(),
+            inputs: session.inputs().to_vec(),
+            outputs: session.outputs().to_vec(),
+            integer_ranges: session.integer_ranges(),
+        };
+        infer_harness::report::write_json(path, &description)?;
+    }
     println!("model:    {}", m.model.display());
     println!("format:   {}", format.map_or_else(|| "unknown to this backend".to_string(), |f| f.to_string()));
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();

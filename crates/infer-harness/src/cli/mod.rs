@@ -42,7 +42,8 @@ enum Command {
     Run(run::RunArgs),
     /// Measure latency and throughput per batch size.
     Bench(bench::BenchArgs),
-    /// Run the same workload on every backend and device of a fixture folder and compare.
+    /// Run the same workload on every backend and device of a fixture folder, or of your own model
+    /// files (compared with the first one), and compare.
     Compare(compare::CompareArgs),
     /// Rebuild a report (HTML with plots, Markdown, CSV) from a saved result file; several results
     /// (from several machines) make one fleet report.

@@ -19,7 +19,7 @@ use infer_harness::{
     environment::digest_path,
     report::write_json,
     shard::{self, CSV_HEADER, Existing, Expected, Manifest, Shard, Skipped},
-    workload::{images_in, npy_inputs, preprocess_for},
+    workload::{encode_npz, images_in, npy_inputs, preprocess_for},
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -126,7 +126,7 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &a.output {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
-            infer_core::fsutil::write_atomic(path, &npz(&names, &outputs)?)?;
+            infer_core::fsutil::write_atomic(path, &encode_npz(names.iter().map(String::as_str).zip(&outputs))?)?;
         } else {
             write_npy(path, outputs.first().context("the model returned no output")?)?;
         }
@@ -138,19 +138,6 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
         write_predictions(&mut std::io::stdout().lock(), a.format, &names, &preds)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A `.npz` archive (as `np.savez` writes it: a zip of uncompressed `NAME.npy` entries) holding
-/// every output by name.
-fn npz(names: &[String], outputs: &[Tensor]) -> anyhow::Result<Vec<u8>> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, t) in names.iter().zip(outputs) {
-        let bytes = infer_core::npy::encode_npy(t);
-        zip.start_file(format!("{name}.npy"), options.large_file(u32::try_from(bytes.len()).is_err()))?;
-        zip.write_all(&bytes)?;
-    }
-    Ok(zip.finish()?.into_inner())
 }
 
 fn warn_non_finite(inputs: &[Tensor], specs: &[infer_core::TensorSpec]) {

@@ -1,10 +1,12 @@
-//! `infer compare`'s orchestration: the same workload on every backend and device, each
+//! `infer compare`'s orchestration: the same workload on every backend and device (of a fixture
+//! folder, or of every model file given: see `files`), each
 //! measured in its own child process ([`crate::runner`]) so a crash in native code becomes that
 //! row's error and loses no other row. `--rounds` children per (backend, device), taken in turns
 //! across the backends and pooled ([`crate::rounds`]), then one profile child each; the
 //! comparison so far goes to the [`Reporter`] after every row, so a crash or Ctrl-C loses
 //! nothing already measured.
 
+mod files;
 mod plan;
 pub mod serving;
 
@@ -12,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use infer_core::{Device, Registry, Result};
 
-use self::plan::Slot;
+pub use self::files::ModelDescription;
+use self::plan::{Slot, Target};
 use crate::{
     bench::BenchConfig,
     comparison::{Comparison, PROFILE_NODES, RowStatus},
     environment::Environment,
-    fixture::{Fixture, FormatEntry},
+    fixture::Fixture,
     profile::ProfileSummary,
     reporters::{Reporter, Reports},
     rounds,
@@ -28,8 +31,9 @@ use crate::{
 /// Settings of a comparison.
 #[derive(Debug, Clone)]
 pub struct CompareSpec {
-    /// The fixture folder.
-    pub fixture: PathBuf,
+    /// One fixture folder (with `meta.json`, made by `cargo xtask fixtures`), or model files
+    /// and folders, the first one the reference of the others' outputs.
+    pub models: Vec<PathBuf>,
     /// Devices to try.
     pub devices: Vec<Device>,
     /// Batch sizes.
@@ -46,7 +50,7 @@ pub struct CompareSpec {
     /// Profiled runs of the operator profile taken after the rounds (0: no profile).
     pub profile_runs: usize,
     /// What the inputs are made of, passed to every child (the profile child gets the first
-    /// combination of `--dim` sizes).
+    /// combination of `--dim` sizes). With model files, given in the first file's input names.
     pub workload: Workload,
 }
 
@@ -54,7 +58,7 @@ pub struct CompareSpec {
 /// processes.
 ///
 /// # Errors
-/// Only when the fixture cannot be read: each row's failure is recorded in its entry.
+/// As [`compare_each`].
 pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Comparison> {
     compare_each(registry, exe, spec, &Reports::new())
 }
@@ -66,16 +70,29 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
 /// remaining row get the status [`RowStatus::Interrupted`].
 ///
 /// # Errors
-/// When the fixture cannot be read, and the first error of the reporter.
+/// When the fixture cannot be read; with model files, those of preparing them (a file no backend
+/// reads, inputs that cannot be matched, no reference output: see `files::prepare`); and the first
+/// error of the reporter. Each row's own failure is recorded in its entry.
 pub fn compare_each(
     registry: &Registry,
     exe: &Path,
     spec: &CompareSpec,
     reporter: &dyn Reporter,
 ) -> Result<Comparison> {
-    let fixture = Fixture::open(&spec.fixture)?;
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
-    let mut slots = plan::slots(registry, &fixture, &spec.devices);
+    let (model, mut slots) = match spec.models.as_slice() {
+        [] => return Err(infer_core::Error::InvalidInput("no model to compare".into())),
+        [dir] if Fixture::is_fixture(dir) => {
+            let fixture = Fixture::open(dir)?;
+            let workload = fixture.workload(&spec.workload);
+            (fixture.meta.model.clone(), plan::fixture_slots(registry, &fixture, &spec.devices, &workload))
+        }
+        _ => {
+            let prepared = files::prepare(registry, exe, spec, scratch.path())?;
+            (prepared.name, prepared.slots)
+        }
+    };
+    let model = model.as_str();
     // Measured in rounds, each round visiting every backend in turn.
     let rounds = spec.rounds.max(1);
     let mut first = true;
@@ -86,10 +103,10 @@ pub fn compare_each(
                 continue;
             }
             if !first {
-                reporter.progress(&snapshot(&fixture, spec, &slots))?;
+                reporter.progress(&snapshot(model, spec, &slots))?;
             }
             first = false;
-            let Slot { entry: e, format: Some(format) } = &mut slots[i] else { continue };
+            let Slot { entry: e, target: Some(target) } = &mut slots[i] else { continue };
             if crate::interrupt::requested() {
                 if e.report.is_none() {
                     e.status = RowStatus::Interrupted;
@@ -97,22 +114,25 @@ pub fn compare_each(
                 continue;
             }
             reporter.measurement_start(&e.backend, e.device, round, rounds);
-            let json = scratch.path().join(format!("{}-{round}.json", file_stem(&e.backend, e.device)));
-            let target = child_target(exe, &fixture, format, &e.backend, e.device, spec);
+            let json = scratch.path().join(format!("{}-{round}.json", file_stem(i, &target.backend, e.device)));
+            let child = child_target(exe, target, e.device, spec);
             let in_round =
                 |err: &dyn std::fmt::Display| RowStatus::Error { message: format!("round {round} of {rounds}: {err}") };
-            match run_child(&target, &fixture, format, spec, &json, round) {
-                Ok(report) => match e.report.as_mut() {
-                    Some(pooled) => {
-                        if let Err(err) = rounds::pool(pooled, report) {
-                            e.status = in_round(&err);
+            match run_child(&child, target, spec, &json, round) {
+                Ok(mut report) => {
+                    label(&mut report, &e.backend, &target.dim_names);
+                    match e.report.as_mut() {
+                        Some(pooled) => {
+                            if let Err(err) = rounds::pool(pooled, report) {
+                                e.status = in_round(&err);
+                            }
+                        }
+                        None => {
+                            e.report = Some(report);
+                            e.status = RowStatus::Ok;
                         }
                     }
-                    None => {
-                        e.report = Some(report);
-                        e.status = RowStatus::Ok;
-                    }
-                },
+                }
                 Err(_) if crate::interrupt::requested() && e.report.is_none() => e.status = RowStatus::Interrupted,
                 Err(_) if crate::interrupt::requested() => {}
                 Err(err) if rounds > 1 && e.report.is_some() => e.status = in_round(&err),
@@ -122,15 +142,15 @@ pub fn compare_each(
     }
     if spec.profile_runs > 0 {
         for i in 0..slots.len() {
-            if slots[i].entry.report.is_none() || slots[i].format.is_none() || crate::interrupt::requested() {
+            if slots[i].entry.report.is_none() || slots[i].target.is_none() || crate::interrupt::requested() {
                 continue;
             }
-            reporter.progress(&snapshot(&fixture, spec, &slots))?;
-            let Slot { entry: e, format: Some(format) } = &mut slots[i] else { continue };
+            reporter.progress(&snapshot(model, spec, &slots))?;
+            let Slot { entry: e, target: Some(target) } = &mut slots[i] else { continue };
             reporter.profile_start(&e.backend, e.device);
-            let json = scratch.path().join(format!("{}-profile.json", file_stem(&e.backend, e.device)));
-            let target = child_target(exe, &fixture, format, &e.backend, e.device, spec);
-            match profile_child(&target, spec, &json) {
+            let json = scratch.path().join(format!("{}-profile.json", file_stem(i, &target.backend, e.device)));
+            let child = child_target(exe, target, e.device, spec);
+            match profile_child(&child, target, spec, &json) {
                 Ok(mut p) => {
                     p.by_node.truncate(PROFILE_NODES);
                     e.profile = Some(p);
@@ -140,18 +160,32 @@ pub fn compare_each(
             }
         }
     }
-    let done = snapshot(&fixture, spec, &slots);
+    let done = snapshot(model, spec, &slots);
     reporter.final_summary(&done)?;
     Ok(done)
 }
 
-/// `onnx-cuda0`: a file name for one (backend, device)'s child output.
-fn file_stem(backend: &str, device: Device) -> String {
-    format!("{backend}-{}", device.to_string().replace(':', ""))
+/// `3-onnx-cuda0`: a file name for one slot's child output.
+fn file_stem(slot: usize, backend: &str, device: Device) -> String {
+    format!("{slot}-{backend}-{}", device.to_string().replace(':', ""))
+}
+
+/// Gives a child's report the row's label (`onnx (model.onnx)` with model files), so that every
+/// table and analysis keeps rows of two files apart, and its rows' unnamed dimensions the symbol
+/// they stand for (`dim_names`).
+fn label(report: &mut crate::report::BenchReport, label: &str, dim_names: &std::collections::BTreeMap<String, String>) {
+    report.backend = label.into();
+    for row in &mut report.rows {
+        row.backend = label.into();
+        let dims = std::mem::take(&mut row.dims);
+        for (key, size) in dims {
+            row.dims.entry(dim_names.get(&key).cloned().unwrap_or(key)).or_insert(size);
+        }
+    }
 }
 
 /// The comparison made of the entries so far (the ones not measured yet are left out).
-fn snapshot(fixture: &Fixture, spec: &CompareSpec, slots: &[Slot<'_>]) -> Comparison {
+fn snapshot(model: &str, spec: &CompareSpec, slots: &[Slot]) -> Comparison {
     let entries: Vec<_> =
         slots.iter().map(|s| s.entry.clone()).filter(|e| !matches!(e.status, RowStatus::Pending)).collect();
     let mut environment = Environment::capture(spec.threads);
@@ -160,32 +194,24 @@ fn snapshot(fixture: &Fixture, spec: &CompareSpec, slots: &[Slot<'_>]) -> Compar
             environment.versions.extend(r.environment.versions.clone());
         }
     }
-    Comparison { model: fixture.meta.model.clone(), environment, tolerance: spec.tolerance, entries }
+    Comparison { model: model.into(), environment, tolerance: spec.tolerance, entries }
 }
 
-/// The child target of the fixture's model in `format` for one (backend, device).
-fn child_target(
-    exe: &Path,
-    fixture: &Fixture,
-    format: &FormatEntry,
-    backend: &str,
-    device: Device,
-    spec: &CompareSpec,
-) -> ChildTarget {
+/// The child target of one slot on `device`.
+fn child_target(exe: &Path, target: &Target, device: Device, spec: &CompareSpec) -> ChildTarget {
     ChildTarget {
         exe: exe.to_path_buf(),
-        model: fixture.path(&format.file),
-        backend: backend.into(),
+        model: target.model.clone(),
+        backend: target.backend.clone(),
         device,
         threads: spec.threads,
     }
 }
 
-/// One round of `infer bench` on every batch size, checked against the format's reference.
+/// One round of `infer bench` on every batch size, checked against the slot's reference.
 fn run_child(
-    target: &ChildTarget,
-    fixture: &Fixture,
-    format: &FormatEntry,
+    child: &ChildTarget,
+    target: &Target,
     spec: &CompareSpec,
     json: &Path,
     round: usize,
@@ -193,11 +219,11 @@ fn run_child(
     let job = BenchJob {
         batch_sizes: spec.batch_sizes.clone(),
         config: spec.config,
-        workload: spec.workload.clone(),
-        reference: Some((fixture.input_for(format), fixture.path(&format.reference))),
+        workload: target.workload.clone(),
+        reference: target.reference.clone(),
         memory_limit: None,
     };
-    let mut cmd = target.bench(&job, json);
+    let mut cmd = child.bench(&job, json);
     // Which round this child is (1-based): for its log, and the tests' crash hook.
     cmd.env("INFER_ROUND", round.to_string());
     runner::run(cmd, json)
@@ -205,16 +231,17 @@ fn run_child(
 
 /// `infer profile` of one (backend, device) at the first batch size, after 2 warm-up runs.
 fn profile_child(
-    target: &ChildTarget,
+    child: &ChildTarget,
+    target: &Target,
     spec: &CompareSpec,
     json: &Path,
 ) -> std::result::Result<ProfileSummary, ChildError> {
-    let first = spec.workload.points().swap_remove(0);
+    let first = target.workload.points().swap_remove(0);
     let job = ProfileJob {
         batch_size: spec.batch_sizes.first().copied().unwrap_or(1),
         runs: spec.profile_runs,
         warmup: 2,
-        workload: spec.workload.at(&first),
+        workload: target.workload.at(&first),
     };
-    runner::run(target.profile(&job, json), json)
+    runner::run(child.profile(&job, json), json)
 }

@@ -542,7 +542,8 @@ fn runs_section(c: &Comparison) -> String {
         note(
             "Load: reading the model and creating the session. First inference: the first call, lazy \
              initialization included. max |diff|: largest absolute difference to the reference output of the \
-             framework that wrote the model."
+             framework that wrote the model (with model files: the first model's output); relative: that over \
+             the largest magnitude of the reference; top-1: rows whose top class agrees."
         ),
     )
 }
@@ -559,10 +560,23 @@ fn run_row(r: &BenchReport, tolerance: f64) -> Row {
         cell(&opt(r.rss_before_load, mib)),
         cell(&opt(r.rss_after_load, mib)),
         cell(&opt(r.peak_rss, mib)),
-        cell(&r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"))),
+        cell(&diff_text(r)),
         cell(&format!("{tolerance:.0e}")),
         classed_cell(if parity.is_ok() { "" } else { "bad" }, &parity.to_string()),
     ])
+}
+
+/// `3.1e-06`, with the relative difference and top-1 agreement where the report has them.
+fn diff_text(r: &BenchReport) -> String {
+    let Some(d) = r.max_abs_diff else { return "-".into() };
+    let mut extra = Vec::new();
+    if let Some(rel) = r.max_rel_diff {
+        extra.push(format!("relative {rel:.2e}"));
+    }
+    if let Some(a) = r.top1_agreement {
+        extra.push(format!("top-1 {:.0}%", a * 100.0));
+    }
+    if extra.is_empty() { format!("{d:.2e}") } else { format!("{d:.2e} ({})", extra.join(", ")) }
 }
 
 /// The environment, and each child's command line.

@@ -68,7 +68,8 @@ pub fn render(c: &Comparison) -> String {
         "\nLatency is per call (batch), median of the timed iterations; RSS +model is the peak resident memory \
          minus the resident memory before loading (what the model added; the runtime libraries linked into \
          `infer` are left out); max |diff| is against the reference output of the framework that wrote each \
-         model (tolerance {:.0e}).\n",
+         model, or with model files the first file's output (tolerance {:.0e}); max rel diff is that over the \
+         reference's largest magnitude, top-1 agree the share of rows whose top class agrees.\n",
         c.tolerance
     ));
     let speed = tables::speedups(c);

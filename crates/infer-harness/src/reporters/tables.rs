@@ -17,15 +17,17 @@ pub fn results(c: &Comparison) -> Table {
     // A column per dynamic dimension (`--dim`) after the batch, as in `infer bench`'s table.
     let dims = dim_columns(c.reports().flat_map(|r| &r.rows));
     let dim_titles: Vec<&str> = dims.iter().map(String::as_str).collect();
+    // The relative difference and top-1 agreement, where some row has them (a .npz reference,
+    // `infer compare` on model files).
+    let rel = c.reports().any(|r| r.max_rel_diff.is_some());
+    let top1 = c.reports().any(|r| r.top1_agreement.is_some());
+    let parity: Vec<&str> = [Some("max |diff|"), rel.then_some("max rel diff"), top1.then_some("top-1 agree")]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut t = Table::new(
-        &[
-            &KEY_COLUMNS[..3],
-            &dim_titles,
-            &KEY_COLUMNS[3..],
-            spread,
-            &["items/s", "RSS +model", "max |diff|", "status"],
-        ]
-        .concat(),
+        &[&KEY_COLUMNS[..3], &dim_titles, &KEY_COLUMNS[3..], spread, &["items/s", "RSS +model"], &parity, &["status"]]
+            .concat(),
     );
     for e in &c.entries {
         let Some(r) = &e.report else {
@@ -35,7 +37,13 @@ pub fn results(c: &Comparison) -> Table {
             t.rows.push(cells);
             continue;
         };
-        let diff = r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"));
+        let mut diff = vec![r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"))];
+        if rel {
+            diff.push(r.max_rel_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}")));
+        }
+        if top1 {
+            diff.push(r.top1_agreement.map_or_else(|| "-".into(), |a| format!("{:.0}%", a * 100.0)));
+        }
         // A later round's failure stands beside the rounds that did run.
         let verdict = match &e.status {
             RowStatus::Ok => analysis::parity(r, c.tolerance).to_string(),
@@ -52,9 +60,9 @@ pub fn results(c: &Comparison) -> Table {
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
                 analysis::model_rss(r).map_or_else(|| "-".into(), mib),
-                diff.clone(),
-                verdict.clone(),
             ]);
+            cells.extend(diff.iter().cloned());
+            cells.push(verdict.clone());
             t.rows.push(cells);
         }
     }

@@ -52,6 +52,8 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
         peak_rss: Some(200 << 20),
         max_abs_diff: Some(8e-6),
         reference: Some("reference_torch.npy".into()),
+        max_rel_diff: None,
+        top1_agreement: None,
         rows: medians.iter().map(|&(b, m)| row(backend, device, b, samples(m, 0.05, 60))).collect(),
         rss_load_increase: Some(60 << 20),
         rss_inference_increase: Some(120 << 20),
