@@ -2,7 +2,7 @@
 //! it on the same inputs, checked against the first file's output; NCHW ↔ NHWC; the errors. And
 //! the fixture form on the multi-input, multi-output bert fixture. On the generated ResNet-18 and
 //! bert (`cargo xtask fixtures --model resnet18,bert`) with every runtime.
-#![cfg(all(feature = "onnx", feature = "torch", feature = "tf", feature = "openvino"))]
+#![cfg(all(installed_onnx, installed_torch, installed_tf, installed_openvino))]
 #![allow(clippy::unwrap_used)]
 
 mod support;

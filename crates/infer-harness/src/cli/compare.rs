@@ -186,8 +186,22 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         vec![Batching { label: "-".into(), args: Vec::new() }]
     };
+    let [fixture] = a.models.as_slice() else {
+        anyhow::bail!(
+            "--scenario {} compares one fixture folder (made by `cargo xtask fixtures`), not {} model files",
+            a.serving.scenario,
+            a.models.len()
+        );
+    };
+    if !fixture.join("meta.json").is_file() {
+        anyhow::bail!(
+            "{}: --scenario {} expects a fixture folder with meta.json (made by `cargo xtask fixtures`), found none",
+            fixture.display(),
+            a.serving.scenario
+        );
+    }
     let spec = ServingSpec {
-        fixture: a.fixture.clone(),
+        fixture: fixture.clone(),
         devices: a.device.0.clone(),
         threads: threads(a),
         warmup: a.warmup,

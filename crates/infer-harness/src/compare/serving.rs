@@ -83,7 +83,7 @@ pub fn compare_serving(
 ) -> Result<ServingComparison> {
     let fixture = Fixture::open(&spec.fixture)?;
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
-    let slots = plan::slots(registry, &fixture, &spec.devices);
+    let slots = plan::fixture_slots(registry, &fixture, &spec.devices, &spec.workload);
     let mut done = ServingComparison {
         schema_version: SERVING_SCHEMA_VERSION,
         model: fixture.meta.model.clone(),
@@ -92,7 +92,7 @@ pub fn compare_serving(
         environment: Environment::capture(spec.threads),
         rows: Vec::new(),
     };
-    for slot in &slots {
+    for (n, slot) in slots.iter().enumerate() {
         for (i, batching) in spec.batchings.iter().enumerate() {
             let mut row = ServingRow {
                 backend: slot.entry.backend.clone(),
@@ -101,7 +101,7 @@ pub fn compare_serving(
                 status: slot.entry.status.clone(),
                 report: None,
             };
-            let Some(format) = slot.format else {
+            let Some(slot_target) = &slot.target else {
                 // A backend that cannot run gets one row, not one per batching.
                 if i == 0 {
                     done.rows.push(row);
@@ -116,14 +116,14 @@ pub fn compare_serving(
             reporter.start(&row.label());
             let target = ChildTarget {
                 exe: exe.to_path_buf(),
-                model: fixture.path(&format.file),
+                model: slot_target.model.clone(),
                 backend: row.backend.clone(),
                 device: row.device,
                 threads: spec.threads,
             };
-            let json = scratch.path().join(format!("{}-{i}.json", file_stem(&row.backend, row.device)));
+            let json = scratch.path().join(format!("{}-{i}.json", file_stem(n, &row.backend, row.device)));
             let options: Vec<String> = spec.options.iter().chain(&batching.args).cloned().collect();
-            let cmd = target.scenario(spec.warmup, &spec.workload, &options, &json);
+            let cmd = target.scenario(spec.warmup, &slot_target.workload, &options, &json);
             match runner::run::<ScenarioReport>(cmd, &json) {
                 Ok(report) => {
                     for (name, version) in &report.environment.versions {
