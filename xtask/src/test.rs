@@ -32,7 +32,7 @@ const REQUIRE_ALL_BACKENDS: &str = "INFER_REQUIRE_ALL_BACKENDS";
 /// Runs set-up, lints and all tests.
 pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     setup::ensure()?;
-    fixtures::ensure(&["resnet18", "resnet50"])?;
+    fixtures::ensure(&["resnet18", "resnet50", "bert"])?;
     if !args.no_lint {
         sh(cargo().args(["fmt", "--all", "--check"]))?;
         // The bare build (no runtime compiled in but libtorch, once set up) must stay clean too.
