@@ -12,10 +12,11 @@ use support::{infer, ok, p, text, tiny};
 fn info_reads_the_ir_and_onnx_through_openvino_when_asked() {
     let ir = ok(&infer(&["info", p(&tiny("openvino/tiny_cnn.xml"))]));
     let onnx = ok(&infer(&["info", p(&tiny("tiny_cnn.onnx")), "--backend", "openvino"]));
-    for (out, format) in [(&ir, "OpenVINO IR"), (&onnx, "ONNX")] {
+    // The IR keeps no name for the dynamic batch axis; the ONNX file's (`batch`) is kept.
+    for (out, format, batch) in [(&ir, "OpenVINO IR", "?"), (&onnx, "ONNX", "batch")] {
         assert!(out.contains(&format!("format:   {format}")), "{out}");
         assert!(out.contains("backend:  openvino 2026.4.1"), "{out}");
-        assert!(out.contains("image: f32 [?, 3, 8, 8]  (dynamic dims)"), "{out}");
+        assert!(out.contains(&format!("image: f32 [{batch}, 3, 8, 8]  (dynamic dims)")), "{out}");
         assert!(out.contains("logits: f32 [?, 10]"), "{out}");
         assert!(out.contains("parameters: 162"), "{out}");
     }
@@ -75,4 +76,33 @@ fn profile_sums_the_performance_counters() {
     let share: f64 = by_type.iter().map(|t| t["share_pct"].as_f64().unwrap()).sum();
     assert!((share - 100.0).abs() < 1e-6, "{share}");
     assert!(!v["by_node"].as_array().unwrap().is_empty());
+}
+
+/// OpenVINO reading an ONNX encoder keeps what the file says beyond OpenVINO's own description:
+/// the dynamic axes' names (`sequence`, which OpenVINO drops) and the ranges the graph proves for
+/// the token ids, so `--dim sequence=N` and the synthetic ids are the same as ONNX Runtime's.
+#[test]
+fn an_onnx_encoder_on_openvino_keeps_its_dimension_names_and_id_ranges() {
+    let encoder = tiny("tiny_encoder.onnx");
+    let info = ok(&infer(&["info", p(&encoder), "--backend", "openvino"]));
+    assert!(info.contains("input_ids: i64 [batch, sequence]"), "{info}");
+    let out = ok(&infer(&[
+        "bench",
+        p(&encoder),
+        "--backend",
+        "openvino",
+        "--dim",
+        "sequence=8",
+        "--iterations",
+        "3",
+        "--warmup",
+        "0",
+    ]));
+    for line in [
+        "input input_ids: i64 [0, 50) from the graph: Gather on initializer `word_embeddings` (50 rows), through Cast",
+        "input attention_mask: i64 [1, 2) by name",
+        "input token_type_ids: i64 [0, 2) from the graph: Gather on initializer `token_type_embeddings` (2 rows)",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
 }

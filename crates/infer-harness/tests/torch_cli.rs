@@ -162,10 +162,13 @@ fn onnx_and_torch_agree_on_the_same_weights() {
     use infer_core::LoadOptions;
     let dir = fixture();
     let x = infer_core::npy::read_npy(&dir.join("input.npy")).unwrap();
+    // torch in-process: `infer`'s registry holds a stand-in that hands torch to its worker.
     let registry = infer_harness::backends::registry();
     let run = |backend: &str, file: &str, arch: Option<&str>| {
         let opts = arch.map_or_else(LoadOptions::default, |a| LoadOptions::default().with_option("arch", a));
-        let mut s = registry.get(backend).unwrap().load(&dir.join(file), &opts).unwrap();
+        let b: &dyn infer_core::Backend =
+            if backend == "torch" { &infer_torch::TorchBackend } else { registry.get(backend).unwrap() };
+        let mut s = b.load(&dir.join(file), &opts).unwrap();
         s.run(std::slice::from_ref(&x)).unwrap().remove(0)
     };
     let onnx = run("onnx", "model.onnx", None);
@@ -241,4 +244,31 @@ fn an_argument_that_is_not_a_tensor_is_a_one_line_error() {
         stderr.contains("tiny_list_str.pt") && stderr.contains("`words` is a `List[str]`, not a tensor"),
         "{stderr}"
     );
+}
+
+/// A TorchScript module's token ids are drawn from the embedding table they index, as the graph
+/// proves it (`aten::embedding` on a parameter), not from the small default.
+#[test]
+fn synthetic_ids_stay_inside_the_embedding_tables_the_graph_shows() {
+    let model = tiny("tiny_embedding.pt");
+    let out = infer(&[
+        "bench",
+        p(&model),
+        "--shape",
+        "input_ids=1x8",
+        "--shape",
+        "token_type_ids=1x8",
+        "--iterations",
+        "3",
+        "--warmup",
+        "0",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "input input_ids: i64 [0, 50) from the graph: aten::embedding on parameter `word_embeddings.weight` (50 rows)",
+        "input token_type_ids: i64 [0, 2) from the graph: aten::embedding on parameter `token_type_embeddings.weight` (2 rows)",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
 }

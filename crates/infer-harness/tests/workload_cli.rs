@@ -253,13 +253,16 @@ fn an_encoder_benches_from_a_sequence_length_alone() {
         rows(&report),
         [(1, r#"{"sequence":16}"#.into(), vec![1, 16]), (2, r#"{"sequence":16}"#.into(), vec![2, 16])]
     );
-    // Whatever proves the ids' range (the graph's 50-row table, or the small default), the run
-    // stayed inside the table; masks are ones, type ids inside their 2-row table.
-    let (lo, hi, found) = range(&report, 0);
-    assert!(lo >= 0 && hi <= 50 && (found == "graph" || found == "default"), "{lo} {hi} {found}");
+    // The graph proves the ids' range (a 50-row table behind a Cast) and the type ids' (a 2-row
+    // table behind Unsqueeze + Reshape): evidence wins over names; masks are ones by name.
+    assert_eq!(range(&report, 0), (0, 50, "graph".into()));
     assert_eq!(range(&report, 1), (1, 2, "name".into()));
-    let (lo, hi, _) = range(&report, 2);
-    assert!(lo >= 0 && hi <= 2, "{lo} {hi}");
+    assert_eq!(range(&report, 2), (0, 2, "graph".into()));
+    assert!(
+        stdout.contains("input input_ids: i64 [0, 50) from the graph: Gather on initializer `word_embeddings` (50 rows), through Cast"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("input token_type_ids: i64 [0, 2) from the graph: Gather on initializer `token_type_embeddings` (2 rows), through Unsqueeze → Reshape"), "{stdout}");
     assert!(stdout.contains("input attention_mask: i64 [1, 2) by name: `*mask*` inputs are ones"), "{stdout}");
 
     // A row per sequence length, with the length in the table.

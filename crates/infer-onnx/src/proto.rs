@@ -306,6 +306,12 @@ pub struct ModelSummary {
     pub parameter_bytes: u64,
     /// The `location` of every initializer stored as external data.
     pub external_data: Vec<String>,
+    /// The symbol (`dim_param`) of each axis of each graph input, by input name (`None` for an
+    /// axis with a size or no name), for runtimes that drop the names (OpenVINO).
+    pub input_symbols: std::collections::BTreeMap<String, Vec<Option<String>>>,
+    /// The range each integer input must stay in, where the graph proves one
+    /// ([`crate::ranges`]).
+    pub integer_ranges: std::collections::BTreeMap<String, crate::IntRange>,
 }
 
 impl ModelSummary {
@@ -325,6 +331,23 @@ impl ModelSummary {
         };
         let Some(graph) = &model.graph else { return summary };
         summary.nodes = graph.node.len();
+        summary.integer_ranges = crate::ranges::integer_input_ranges_of(model);
+        for input in &graph.input {
+            let Some(TypeValue::TensorType(TypeTensor { shape: Some(shape), .. })) =
+                input.r#type.as_ref().and_then(|t| t.value.as_ref())
+            else {
+                continue;
+            };
+            let symbols = shape
+                .dim
+                .iter()
+                .map(|d| match &d.value {
+                    Some(DimensionValue::DimParam(s)) if !s.is_empty() => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            summary.input_symbols.insert(input.name.clone(), symbols);
+        }
         for tensor in &graph.initializer {
             let count = tensor.dims.iter().fold(1u64, |n, &d| n.saturating_mul(u64::try_from(d).unwrap_or(u64::MAX)));
             summary.parameters = summary.parameters.saturating_add(count);

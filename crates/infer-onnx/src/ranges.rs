@@ -14,16 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::proto::{GraphProto, ModelProto, NodeProto, TensorProto, data_type};
 
-/// The values an integer input may take, and how that was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntRange {
-    /// Smallest allowed value.
-    pub lo: i64,
-    /// One past the largest allowed value (the range is `[lo, hi)`, never empty).
-    pub hi: i64,
-    /// What in the graph proves it (`Gather on initializer `emb.weight` (30522 rows), through Cast`).
-    pub evidence: String,
-}
+pub use infer_core::IntRange;
 
 /// Operators whose output holds only elements of their first input, unchanged.
 const VALUE_PRESERVING: [&str; 10] =

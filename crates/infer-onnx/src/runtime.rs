@@ -110,7 +110,12 @@ pub(crate) fn probe() -> Result<BackendInfo> {
 }
 
 /// Creates a session for `path` (already validated as an ONNX file).
-pub(crate) fn load(path: &Path, opts: &LoadOptions, parameters: ParameterCount) -> Result<Box<dyn Session>> {
+pub(crate) fn load(
+    path: &Path,
+    opts: &LoadOptions,
+    parameters: ParameterCount,
+    ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
+) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
     let load_err = |e: ort::Error| Error::load(path, infer_core::error::first_line(&e.to_string()));
     let level = match opts.optimization {
@@ -152,7 +157,15 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions, parameters: ParameterCount) 
     let session = builder.commit_from_file(path).map_err(load_err)?;
     let inputs = session.inputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
     let outputs = session.outputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
-    Ok(Box::new(OnnxSession { session, inputs, outputs, device, parameters, profiling: opts.profile_prefix.is_some() }))
+    Ok(Box::new(OnnxSession {
+        session,
+        inputs,
+        outputs,
+        device,
+        parameters,
+        ranges,
+        profiling: opts.profile_prefix.is_some(),
+    }))
 }
 
 fn dtype(ty: TensorElementType) -> Option<DType> {
@@ -194,6 +207,8 @@ struct OnnxSession {
     outputs: Vec<TensorSpec>,
     device: Device,
     parameters: ParameterCount,
+    /// The range each integer input that reaches an embedding lookup must stay in (`ranges`).
+    ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
     /// Whether ORT's profiler is on (it is turned off by `end_profiling`).
     profiling: bool,
 }
@@ -264,6 +279,10 @@ impl Session for OnnxSession {
             fetch_s: (t3 - t2).as_secs_f64(),
         };
         Ok((tensors, Some(stages)))
+    }
+
+    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, infer_core::IntRange>> {
+        Some(self.ranges.clone())
     }
 
     fn parameters(&self) -> Option<ParameterCount> {

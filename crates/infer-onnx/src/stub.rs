@@ -14,7 +14,12 @@ pub(crate) fn probe() -> Result<BackendInfo> {
 }
 
 /// Always `NotCompiled`.
-pub(crate) fn load(_: &Path, _: &LoadOptions, _: ParameterCount) -> Result<Box<dyn Session>> {
+pub(crate) fn load(
+    _: &Path,
+    _: &LoadOptions,
+    _: ParameterCount,
+    _: std::collections::BTreeMap<String, infer_core::IntRange>,
+) -> Result<Box<dyn Session>> {
     Err(not_compiled(BACKEND, "infer-onnx", "runtime"))
 }
 

@@ -41,7 +41,10 @@ pub mod settings;
 #[cfg(feature = "runtime")]
 mod sys;
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use infer_core::{
     Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSpec, ParameterCount, Probe, Result, Session, Sniff,
@@ -99,6 +102,11 @@ pub struct ModelFiles {
     pub format: ModelFormat,
     /// Parameters counted from the file.
     pub parameters: ParameterCount,
+    /// The symbol of each axis of each input, by input name, from an ONNX file (OpenVINO drops
+    /// the names of dynamic dimensions); empty for an IR.
+    pub input_symbols: BTreeMap<String, Vec<Option<String>>>,
+    /// The range each integer input must stay in, from an ONNX file's graph; empty for an IR.
+    pub integer_ranges: BTreeMap<String, infer_core::IntRange>,
 }
 
 /// Reads and validates a model without OpenVINO: an ONNX file through [`infer_onnx::inspect`]
@@ -118,6 +126,8 @@ pub fn inspect(path: &Path) -> Result<ModelFiles> {
                 weights: s.weights,
                 format: OPENVINO_IR,
                 parameters: ParameterCount { count: s.parameters, bytes: s.parameter_bytes },
+                input_symbols: BTreeMap::new(),
+                integer_ranges: BTreeMap::new(),
             })
         }
         Some(f) if f == ONNX => {
@@ -127,6 +137,8 @@ pub fn inspect(path: &Path) -> Result<ModelFiles> {
                 weights: None,
                 format: ONNX,
                 parameters: ParameterCount { count: s.parameters, bytes: s.parameter_bytes },
+                input_symbols: s.input_symbols,
+                integer_ranges: s.integer_ranges,
             })
         }
         _ => Err(Error::load(

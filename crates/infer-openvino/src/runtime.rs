@@ -122,9 +122,10 @@ pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) 
     let weights = files.weights.as_deref().map(utf8).transpose()?.unwrap_or("");
     let model = core.read_model_from_file(utf8(path)?, weights).map_err(load_err)?;
     let mut compiled = core.compile_model(&model, ov_device).map_err(load_err)?;
-    let inputs = (0..compiled.get_input_size().map_err(ov_err)?)
+    let mut inputs = (0..compiled.get_input_size().map_err(ov_err)?)
         .map(|i| spec(&compiled.get_input_by_index(i).map_err(ov_err)?, "input", i))
         .collect::<Result<Vec<_>>>()?;
+    name_dims(&mut inputs, &files.input_symbols);
     let outputs = (0..compiled.get_output_size().map_err(ov_err)?)
         .map(|i| spec(&compiled.get_output_by_index(i).map_err(ov_err)?, "output", i))
         .collect::<Result<Vec<_>>>()?;
@@ -139,6 +140,7 @@ pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) 
         bound,
         device,
         parameters: files.parameters,
+        ranges: files.integer_ranges.clone(),
         counters: profiling.then(Vec::new),
     }))
 }
@@ -216,6 +218,19 @@ fn spec(node: &Node, kind: &str, index: usize) -> Result<TensorSpec> {
     Ok(TensorSpec::new(name, dtype, dims))
 }
 
+/// Gives each unnamed dynamic axis the symbol the model file has for it (`sequence`), so that
+/// `--dim sequence=N` and a comparison's rows name the same dimensions on every backend.
+fn name_dims(specs: &mut [TensorSpec], symbols: &std::collections::BTreeMap<String, Vec<Option<String>>>) {
+    for spec in specs {
+        let (Some(dims), Some(names)) = (spec.dims.as_mut(), symbols.get(&spec.name)) else { continue };
+        for (d, name) in dims.iter_mut().zip(names) {
+            if let (Dim::Dynamic(slot @ None), Some(name)) = (d, name) {
+                *slot = Some(name.clone());
+            }
+        }
+    }
+}
+
 struct OpenVinoSession {
     // Dropped in this order: the request before the compiled model before the core.
     request: InferRequest,
@@ -227,6 +242,8 @@ struct OpenVinoSession {
     bound: Vec<Option<(Vec<usize>, OvTensor)>>,
     device: Device,
     parameters: ParameterCount,
+    /// The range each integer input must stay in (from an ONNX file's graph).
+    ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
     /// The performance counters read after each run, when profiling.
     counters: Option<Vec<Vec<Counter>>>,
 }
@@ -322,6 +339,10 @@ impl Session for OpenVinoSession {
             fetch_s: (t3 - t2).as_secs_f64(),
         };
         Ok((outputs, Some(stages)))
+    }
+
+    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, infer_core::IntRange>> {
+        Some(self.ranges.clone())
     }
 
     fn parameters(&self) -> Option<ParameterCount> {

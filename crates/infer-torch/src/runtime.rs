@@ -2,6 +2,7 @@
 //! sessions, tensor conversion.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::OnceLock,
 };
@@ -162,6 +163,7 @@ fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSe
         input_sources: d.input_sources,
         outputs: d.outputs,
         output_sources: d.output_sources,
+        ranges: schema::ranges_of(&d.tables),
         parameters: d.parameters,
         profiling: None,
     })
@@ -224,6 +226,7 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
         input_sources: Vec::new(),
         outputs,
         output_sources: Vec::new(),
+        ranges: BTreeMap::new(),
         parameters,
         profiling: None,
     })
@@ -247,6 +250,8 @@ struct TorchSession {
     outputs: Vec<TensorSpec>,
     /// Where each output's description came from.
     output_sources: Vec<String>,
+    /// The range each input that indexes an embedding table must stay in.
+    ranges: BTreeMap<String, infer_core::IntRange>,
     parameters: ParameterCount,
     /// libtorch's profiler, when the session was loaded with `LoadOptions::profile_prefix`.
     profiling: Option<Profiling>,
@@ -374,6 +379,10 @@ impl Session for TorchSession {
 
     fn output_sources(&self) -> Vec<String> {
         self.output_sources.clone()
+    }
+
+    fn integer_ranges(&self) -> Option<BTreeMap<String, infer_core::IntRange>> {
+        Some(self.ranges.clone())
     }
 
     fn op_profile(&mut self) -> Result<OpProfile> {

@@ -55,6 +55,26 @@ impl EmbeddingTable {
     }
 }
 
+/// The range each input must stay in from the tables it indexes: `[0, rows)` of the smallest
+/// table where it indexes several (every lookup must stay inside its table).
+#[must_use]
+pub(crate) fn ranges_of(tables: &[EmbeddingTable]) -> std::collections::BTreeMap<String, infer_core::IntRange> {
+    let mut ranges = std::collections::BTreeMap::new();
+    for t in tables {
+        let hi = i64::try_from(t.rows).unwrap_or(i64::MAX).max(1);
+        let range = infer_core::IntRange { lo: 0, hi, evidence: t.evidence() };
+        ranges
+            .entry(t.input.clone())
+            .and_modify(|r: &mut infer_core::IntRange| {
+                if hi < r.hi {
+                    *r = range.clone();
+                }
+            })
+            .or_insert(range);
+    }
+    ranges
+}
+
 /// What the shim reads from a module (`infer_torch_script_describe`'s JSON).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RawModule {
