@@ -514,30 +514,7 @@ mod tests {
                 BenchRow::from_samples(&src, samples).unwrap()
             })
             .collect();
-        BenchReport {
-            schema_version: SCHEMA_VERSION,
-            model: "/x/m.onnx".into(),
-            backend: "onnx".into(),
-            device,
-            environment: env.clone(),
-            load_ms: 1.0,
-            first_inference_ms: 1.0,
-            parameters: None,
-            parameter_bytes: None,
-            rss_before_load: None,
-            rss_after_load: None,
-            peak_rss: None,
-            max_abs_diff: None,
-            reference: None,
-            max_rel_diff: None,
-            top1_agreement: None,
-            rows,
-            rss_load_increase: None,
-            rss_inference_increase: None,
-            memory_method: None,
-            cuda_memory: None,
-            device_memory: None,
-        }
+        BenchReport { model: "/x/m.onnx".into(), ..crate::testing::bare_report("onnx", device, env.clone(), rows) }
     }
 
     fn env(host: &str, model: &str) -> Environment {

@@ -425,30 +425,7 @@ mod tests {
             rows.push(r);
         }
         assert_eq!(rows[1].label(), "batch 4, sequence=128");
-        let report = BenchReport {
-            schema_version: SCHEMA_VERSION,
-            model: "m.onnx".into(),
-            backend: "onnx".into(),
-            device: Device::Cpu,
-            environment: env.clone(),
-            load_ms: 1.0,
-            first_inference_ms: 1.0,
-            parameters: None,
-            parameter_bytes: None,
-            rss_before_load: None,
-            rss_after_load: None,
-            peak_rss: None,
-            max_abs_diff: None,
-            reference: None,
-            max_rel_diff: None,
-            top1_agreement: None,
-            rows,
-            rss_load_increase: None,
-            rss_inference_increase: None,
-            memory_method: None,
-            cuda_memory: None,
-            device_memory: None,
-        };
+        let report = crate::testing::bare_report("onnx", Device::Cpu, env.clone(), rows);
         let t = bench_table(&report);
         assert_eq!(&t.header[..5], ["backend", "device", "batch", "sequence", "median ms"]);
         assert_eq!(&t.rows[1][..4], ["onnx", "cpu", "4", "128"]);

@@ -127,30 +127,7 @@ mod tests {
                 row
             })
             .collect();
-        BenchReport {
-            schema_version: crate::report::SCHEMA_VERSION,
-            model: "m.onnx".into(),
-            backend: "onnx".into(),
-            device: Device::Cpu,
-            environment: env,
-            load_ms: 1.0,
-            first_inference_ms: 2.0,
-            parameters: None,
-            parameter_bytes: None,
-            rss_before_load: None,
-            rss_after_load: None,
-            peak_rss: None,
-            max_abs_diff: Some(diff),
-            reference: None,
-            max_rel_diff: None,
-            top1_agreement: None,
-            rows,
-            rss_load_increase: None,
-            rss_inference_increase: None,
-            memory_method: None,
-            cuda_memory: None,
-            device_memory: None,
-        }
+        BenchReport { max_abs_diff: Some(diff), load_ms: 1.0, first_inference_ms: 2.0, ..crate::testing::bare_report("onnx", Device::Cpu, env, rows) }
     }
 
     #[test]

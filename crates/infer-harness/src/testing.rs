@@ -24,31 +24,47 @@ pub fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow
     row
 }
 
-/// A report of `backend` on `device` with one row per (batch size, median ms).
-pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
+/// A report of `backend` on `device` of `m.onnx` with `rows` and nothing else measured: no
+/// memory, no reference check, load and first inference 1 ms. Tests set what they need on it.
+pub fn bare_report(backend: &str, device: Device, environment: Environment, rows: Vec<BenchRow>) -> BenchReport {
     BenchReport {
         schema_version: SCHEMA_VERSION,
         model: "m.onnx".into(),
         backend: backend.into(),
         device,
-        environment: Environment::capture(0),
-        load_ms: 12.0,
-        first_inference_ms: 30.0,
-        parameters: Some(1000),
+        environment,
+        load_ms: 1.0,
+        first_inference_ms: 1.0,
+        parameters: None,
         parameter_bytes: None,
         rss_before_load: None,
-        rss_after_load: Some(1 << 20),
-        peak_rss: Some(2 << 20),
-        max_abs_diff: Some(1e-6),
+        rss_after_load: None,
+        peak_rss: None,
+        max_abs_diff: None,
         reference: None,
         max_rel_diff: None,
         top1_agreement: None,
-        rows: medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect(),
+        rows,
         rss_load_increase: None,
         rss_inference_increase: None,
         memory_method: None,
         cuda_memory: None,
         device_memory: None,
+    }
+}
+
+/// A report of `backend` on `device` with one row per (batch size, median ms), parameters,
+/// memory and a reference check filled in.
+pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchReport {
+    let rows = medians.iter().map(|&(b, m)| row(backend, device, b, m)).collect();
+    BenchReport {
+        load_ms: 12.0,
+        first_inference_ms: 30.0,
+        parameters: Some(1000),
+        rss_after_load: Some(1 << 20),
+        peak_rss: Some(2 << 20),
+        max_abs_diff: Some(1e-6),
+        ..bare_report(backend, device, Environment::capture(0), rows)
     }
 }
 

@@ -581,12 +581,8 @@ fn diff_text(r: &BenchReport) -> String {
 
 /// The environment, and each child's command line.
 fn environment_section(view: &View<'_>) -> String {
-    let mut out = String::from("<section id=\"environment\"><h2>Environment</h2>\n<dl class=\"env\">");
-    for (k, v) in view.c.environment.lines() {
-        let v = if k == "Command" { format!("<code>{}</code>", escape(&v)) } else { escape(&v) };
-        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>", escape(k)));
-    }
-    out.push_str("</dl>\n");
+    let mut out = String::from("<section id=\"environment\"><h2>Environment</h2>\n");
+    out.push_str(&environment_list(&view.c.environment));
     let child_cmds: String = view
         .reports
         .iter()
@@ -597,6 +593,17 @@ fn environment_section(view: &View<'_>) -> String {
         out.push_str(&format!("{}<ul>{child_cmds}</ul>", note("Each measurement ran in its own process:")));
     }
     out.push_str("</section>\n");
+    out
+}
+
+/// The environment's lines (CPU, versions, command, …) as a `<dl>`, shared by every HTML report.
+pub(crate) fn environment_list(env: &crate::environment::Environment) -> String {
+    let mut out = String::from("<dl class=\"env\">");
+    for (k, v) in env.lines() {
+        let v = if k == "Command" { format!("<code>{}</code>", escape(&v)) } else { escape(&v) };
+        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>", escape(k)));
+    }
+    out.push_str("</dl>\n");
     out
 }
 

@@ -159,11 +159,9 @@ pub fn html(c: &ServingComparison) -> String {
         out.push_str("</ul>\n");
     }
     out.push_str(&rate_charts(c));
-    out.push_str("<h2>Environment</h2><ul>");
-    for (name, version) in &c.environment.versions {
-        out.push_str(&format!("<li>{}: {}</li>", escape(name), escape(version)));
-    }
-    out.push_str("</ul>\n</body></html>\n");
+    out.push_str("<h2>Environment</h2>\n");
+    out.push_str(&super::html::environment_list(&c.environment));
+    out.push_str("</body></html>\n");
     out
 }
 
