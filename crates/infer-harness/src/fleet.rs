@@ -493,7 +493,7 @@ mod tests {
     use super::*;
     use crate::{
         comparison::{CompareEntry, Comparison, RowStatus},
-        report::{BenchReport, RowSource, SCHEMA_VERSION},
+        report::{BenchReport, RowSource},
     };
 
     /// A bench report of `backend` on `device`, rows (batch, median), every row with `env`.

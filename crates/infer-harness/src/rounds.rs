@@ -127,7 +127,12 @@ mod tests {
                 row
             })
             .collect();
-        BenchReport { max_abs_diff: Some(diff), load_ms: 1.0, first_inference_ms: 2.0, ..crate::testing::bare_report("onnx", Device::Cpu, env, rows) }
+        BenchReport {
+            max_abs_diff: Some(diff),
+            load_ms: 1.0,
+            first_inference_ms: 2.0,
+            ..crate::testing::bare_report("onnx", Device::Cpu, env, rows)
+        }
     }
 
     #[test]
