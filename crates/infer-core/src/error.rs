@@ -197,7 +197,62 @@ pub fn first_line(message: &str) -> String {
             || l.starts_with("C++ exception with description"))
     });
     let first = lines.next().unwrap_or("").to_string();
-    strip_log_prefix(&first).to_string()
+    strip_source_locations(strip_log_prefix(&first))
+}
+
+/// `failed:/onnxruntime_src/core/graph/model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, …) Unsupported …`
+/// → `failed: Unsupported …`: a native source location (`file.cc:LINE`) and the C++ signature
+/// after it say where the runtime's code threw, not what the user can change.
+fn strip_source_locations(line: &str) -> String {
+    const EXTENSIONS: [&str; 5] = [".cc:", ".cpp:", ".cxx:", ".h:", ".hpp:"];
+    let mut out = line.to_string();
+    while let Some((start, end)) = source_location(&out, &EXTENSIONS) {
+        let mut rest = out[end..].trim_start();
+        if let Some(open) = rest.find('(') {
+            let name = &rest[..open];
+            if name.contains("::") && !name.contains(char::is_whitespace) {
+                let mut depth = 0usize;
+                for (i, c) in rest.char_indices().skip(open) {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                rest = rest[i + 1..].trim_start();
+                                rest = rest.strip_prefix("const ").unwrap_or(rest);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let head = out[..start].trim_end();
+        let sep = if head.is_empty() || rest.is_empty() { "" } else { " " };
+        out = format!("{head}{sep}{rest}");
+    }
+    out
+}
+
+/// The byte range of the first `path/file.cc:LINE` in `s`.
+fn source_location(s: &str, extensions: &[&str]) -> Option<(usize, usize)> {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "/._-+".contains(c);
+    extensions
+        .iter()
+        .filter_map(|ext| {
+            let mut from = 0;
+            while let Some(at) = s[from..].find(ext).map(|i| i + from) {
+                let digits = s[at + ext.len()..].chars().take_while(char::is_ascii_digit).count();
+                let start = s[..at].rfind(|c: char| !path_char(c)).map_or(0, |i| i + 1);
+                if digits > 0 && start < at {
+                    return Some((start, at + ext.len() + digits));
+                }
+                from = at + ext.len();
+            }
+            None
+        })
+        .min()
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -243,6 +298,15 @@ mod tests {
         let ort = "\u{1b}[0;31m[E:onnxruntime:, sequential_executor.cc:572 ExecuteKernel] Non-zero status code\u{1b}[m";
         assert_eq!(first_line(ort), "Non-zero status code");
         assert_eq!(first_line("\n\n  plain  \n"), "plain");
+        let load = "Load model from m.onnx failed:/onnxruntime_src/onnxruntime/core/graph/model.cc:256 \
+                    onnxruntime::Model::Model(onnx::ModelProto&&, const onnxruntime::PathString&, const \
+                    onnxruntime::logging::Logger&) Unsupported model IR version: 14, max supported IR version: 13";
+        assert_eq!(
+            first_line(load),
+            "Load model from m.onnx failed: Unsupported model IR version: 14, max supported IR version: 13"
+        );
+        // A file name that is part of the message stays: only `file.cc:LINE` locations go.
+        assert_eq!(first_line("cannot open weights.h5: no such file"), "cannot open weights.h5: no such file");
     }
 
     #[test]

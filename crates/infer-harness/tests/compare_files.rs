@@ -41,7 +41,9 @@ fn compare(args: &[&str]) -> (String, Value) {
     let out = dir.path().join("out");
     let mut all: Vec<&str> = vec!["compare"];
     all.extend(args);
-    all.extend(FAST);
+    // FAST's batch size unless the test gives its own.
+    let own_batches = args.contains(&"--batch-sizes");
+    all.extend(FAST.chunks(2).filter(|o| !(own_batches && o[0] == "--batch-sizes")).flatten());
     all.extend(["--out", p(&out)]);
     let o = infer(&all);
     let (stdout, stderr) = text(&o);
@@ -163,7 +165,9 @@ fn compare_error(args: &[&str]) -> String {
     let out = dir.path().join("out");
     let mut all: Vec<&str> = vec!["compare"];
     all.extend(args);
-    all.extend(FAST);
+    // FAST's batch size unless the test gives its own.
+    let own_batches = args.contains(&"--batch-sizes");
+    all.extend(FAST.chunks(2).filter(|o| !(own_batches && o[0] == "--batch-sizes")).flatten());
     all.extend(["--out", p(&out)]);
     let o = infer(&all);
     let (_, stderr) = text(&o);
@@ -191,4 +195,21 @@ fn a_file_no_backend_reads_and_inputs_that_cannot_be_matched_are_one_line_errors
         "{err}"
     );
     assert!(err.contains("input: f32 [batch, 3, 224, 224]") && err.contains("input_ids: i64"), "{err}");
+}
+
+/// A TorchScript file without a sidecar says nothing of its input's shape: compared with an ONNX
+/// file, it is fed the ONNX input's data and shape (matched by position), at every batch size.
+#[test]
+fn a_torchscript_file_without_a_sidecar_takes_the_first_files_input_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("net.pt");
+    std::fs::copy(support::tiny("tiny_cnn.pt"), &script).unwrap();
+    let onnx = support::tiny("tiny_cnn.onnx");
+    let (stdout, json) = compare(&[p(&onnx), p(&script), "--batch-sizes", "1,4"]);
+    let torch = json["entries"].as_array().unwrap().iter().find(|e| e["backend"] == "torch (net.pt)").unwrap();
+    assert_eq!(torch["status"], "ok", "{stdout}");
+    let batches: Vec<u64> =
+        torch["report"]["rows"].as_array().unwrap().iter().map(|r| r["batch_size"].as_u64().unwrap()).collect();
+    assert_eq!(batches, [1, 4], "{stdout}");
+    assert!(torch["report"]["max_abs_diff"].as_f64().unwrap() < 1e-4, "{stdout}");
 }

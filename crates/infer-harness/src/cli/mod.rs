@@ -227,7 +227,10 @@ fn write_maps_for_tests() {
 }
 
 /// The error and its causes on one line, leaving out a cause whose text the message before it
-/// already contains (our errors print their source: `x.npy: No such file or directory`).
+/// already contains (our errors print their source: `x.npy: No such file or directory`). A
+/// backend's error ends the line: it holds the framework's message reduced to its one line, and
+/// its source, the framework's raw text (C++ signatures, stack traces), shows only with
+/// `--verbose`.
 fn message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -237,6 +240,14 @@ fn message(e: &anyhow::Error) -> String {
                 out.push_str(": ");
             }
             out.push_str(&text);
+        }
+        // (An `Error::Context`'s source is a `Box<Error>`, which is its own error type.)
+        let ours = cause
+            .downcast_ref::<infer_core::Error>()
+            .or_else(|| cause.downcast_ref::<Box<infer_core::Error>>().map(|b| &**b));
+        let native = matches!(ours, Some(infer_core::Error::Backend { .. }));
+        if native && !infer_harness::backends::verbose() {
+            break;
         }
     }
     out
@@ -282,5 +293,29 @@ fn dispatch(cli: Cli, registry: &infer_core::Registry) -> anyhow::Result<ExitCod
         Command::Profile(a) => profile::profile_cmd(registry, &a),
         Command::OptimizeBatch(a) => optimize::optimize_batch(registry, &a),
         Command::Merge(a) => merge::merge(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// A backend's error prints as its one line, once, under any context: not followed by the
+    /// framework's raw text (its C++ signature, its stack trace) that the error keeps as source.
+    #[test]
+    fn a_native_error_prints_as_its_one_line() {
+        let raw = std::io::Error::other(
+            "Status Message: /src/reshape_helper.h:91 ns::Helper::Helper(int) cannot reshape\nframe #0: f()",
+        );
+        let e = infer_core::Error::wrap("onnx", raw).context("running on synthetic inputs");
+        let e = anyhow::Error::new(e).context("bench m.onnx");
+        assert_eq!(
+            super::message(&e),
+            "bench m.onnx: running on synthetic inputs: onnx: Status Message: cannot reshape"
+        );
+        // Our own errors keep their causes that add something.
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(io).context("reading x.npy");
+        assert_eq!(super::message(&e), "reading x.npy: no such file");
     }
 }

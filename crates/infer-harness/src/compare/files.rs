@@ -382,11 +382,19 @@ fn workload_for(
     let names = |symbol: &str| {
         b.iter().any(|s| s.dims.iter().flatten().skip(1).any(|d| matches!(d, Dim::Dynamic(Some(x)) if x == symbol)))
     };
-    if w.dims.iter().all(|d| names(&d.symbol)) {
+    // An input whose shape the file does not fully say (a TorchScript argument, an unnamed
+    // dynamic axis) takes the shape of the reference tensor made for it; its batch follows
+    // --batch-sizes as any --shape does.
+    let unsaid = |spec: &TensorSpec| {
+        spec.dims.as_ref().is_none_or(|d| d.iter().skip(1).any(|x| matches!(x, Dim::Dynamic(None))))
+    };
+    let named = w.dims.iter().all(|d| names(&d.symbol));
+    if named {
         out.dims.clone_from(&w.dims);
-        return Ok(out);
     }
-    if let Some(d) = w.dims.iter().find(|d| d.values.len() > 1) {
+    if let Some(d) = w.dims.iter().find(|d| d.values.len() > 1)
+        && (!named || b.iter().any(unsaid))
+    {
         return Err(format!(
             "its inputs do not name the dimension `{}` ({}): measure one size at a time (--dim {}=N)",
             w.dims.iter().find(|d| !names(&d.symbol)).map_or(d.symbol.as_str(), |d| d.symbol.as_str()),
@@ -395,7 +403,7 @@ fn workload_for(
         ));
     }
     for (spec, t) in b.iter().zip(tensors) {
-        if !out.shapes.iter().any(|s| s.input == spec.name) {
+        if (!named || unsaid(spec)) && !out.shapes.iter().any(|s| s.input == spec.name) {
             out.shapes.push(ShapeArg { input: spec.name.clone(), dims: t.shape().to_vec(), dtype: Some(t.dtype()) });
         }
     }

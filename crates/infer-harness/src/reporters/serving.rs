@@ -84,7 +84,7 @@ fn warnings(c: &ServingComparison) -> Vec<String> {
 /// The terminal text: the table, then the warnings.
 #[must_use]
 pub fn text(c: &ServingComparison) -> String {
-    let mut out = format!("{} — {} {}\n\n", c.model, c.scenario, c.options.join(" "));
+    let mut out = format!("{} — {}\n\n", c.model, c.options.join(" "));
     out.push_str(&table(c).to_text());
     for w in warnings(c) {
         out.push_str(&format!("warning: {w}\n"));
@@ -95,7 +95,7 @@ pub fn text(c: &ServingComparison) -> String {
 /// `serving.md`.
 #[must_use]
 pub fn markdown(c: &ServingComparison) -> String {
-    let mut out = format!("# Serving comparison: {}\n\n`{} {}`\n\n", c.model, c.scenario, c.options.join(" "));
+    let mut out = format!("# Serving comparison: {}\n\n`{}`\n\n", c.model, c.options.join(" "));
     out.push_str(&table(c).to_markdown());
     let w = warnings(c);
     if !w.is_empty() {
@@ -146,7 +146,7 @@ pub fn html(c: &ServingComparison) -> String {
     let mut out = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t_}</title><style>{BASE_STYLE}</style></head>\
          <body>\n<h1>{t_}</h1>\n<p><code>{}</code></p>\n",
-        escape(&format!("{} {}", c.scenario, c.options.join(" "))),
+        escape(&c.options.join(" ")),
         t_ = escape(&title),
     );
     out.push_str(&html_table(&t, 3, &classes));
