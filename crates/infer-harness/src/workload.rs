@@ -783,7 +783,11 @@ pub fn read_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<(Option<
                     specs[index].name, slots[index].1
                 )));
             }
-            specs[index].check(&tensor).map_err(|e| Error::file(&path, e.to_string()))?;
+            // An input of unknown rank (a TorchScript argument the schema calls `Tensor`) has
+            // only a default dtype: the data says what it is, and the model checks it.
+            if specs[index].dims.is_some() {
+                specs[index].check(&tensor).map_err(|e| Error::file(&path, e.to_string()))?;
+            }
             slots[index] = (Some(tensor), source);
         }
     }
@@ -1130,6 +1134,14 @@ mod tests {
             assert_eq!((one[0].0.is_none(), one[1].1.ends_with("x.npz[b]")), (true, true), "{one:?}");
             let twice = npy_inputs(&specs, &[path.display().to_string(), format!("a={}", path.display())]);
             assert!(twice.unwrap_err().to_string().contains("input `a` is given twice"));
+            // A known input refuses data of another dtype; one of unknown rank (a TorchScript
+            // argument, whose f32 is only a default) takes what the file holds.
+            let known = [TensorSpec::new("b", DType::F32, vec![Dim::Dynamic(None)])];
+            let err = read_inputs(&known, &[format!("b={}", path.display())]).unwrap_err().to_string();
+            assert!(err.contains("dtype mismatch for `b`: expected f32, got i64"), "{err}");
+            let unknown = [TensorSpec { name: "b".into(), dtype: DType::F32, dims: None }];
+            let got = read_inputs(&unknown, &[format!("b={}", path.display())]).unwrap();
+            assert_eq!(got[0].0.as_ref(), Some(&b));
         }
         let junk = dir.path().join("junk.npz");
         let mut z = zip::ZipWriter::new(std::fs::File::create(&junk).unwrap());

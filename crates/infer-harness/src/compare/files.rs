@@ -288,7 +288,8 @@ fn describe(
 
 /// How each input of `b` (the file `pb`) is made from the inputs of `a` (the first file, `pa`):
 /// by name when every name of `b` is one of `a`'s, else by position; each pair of the same dtype
-/// and of compatible shapes, or the NCHW/NHWC transpose of each other.
+/// (unless `b`'s input has an unknown rank, which says nothing of its dtype either) and of
+/// compatible shapes, or the NCHW/NHWC transpose of each other.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] naming both files with what each takes.
@@ -312,7 +313,9 @@ pub(super) fn match_inputs(pa: &Path, a: &[TensorSpec], pb: &Path, b: &[TensorSp
         .zip(b)
         .map(|(&j, sb)| {
             let sa = &a[j];
-            if sa.dtype != sb.dtype {
+            // An input of unknown rank is described by its name alone (a TorchScript argument
+            // the schema calls `Tensor`): its dtype is a default, not a fact, so it takes `a`'s.
+            if sa.dtype != sb.dtype && sb.dims.is_some() {
                 return Err(fail(format!("`{}` is {}, `{}` is {}", sa.name, sa.dtype, sb.name, sb.dtype)));
             }
             let relayout = [Relayout::Same, Relayout::ToNhwc, Relayout::ToNchw]
@@ -467,6 +470,10 @@ mod tests {
         assert!(err.contains("differ, also as NCHW/NHWC"), "{err}");
         let err = match_inputs(Path::new("a"), &a[..1], Path::new("b"), &image).unwrap_err().to_string();
         assert!(err.contains("`input_ids` is i64, `img` is f32"), "{err}");
+        // An input of unknown rank (a TorchScript argument) has no dtype of its own to refuse.
+        let script = [TensorSpec { name: "input_ids".into(), dtype: DType::F32, dims: None }];
+        let f = match_inputs(Path::new("a"), &a[..1], Path::new("m.pt"), &script).unwrap();
+        assert_eq!(f, [Feed { from: 0, relayout: Relayout::Same }]);
     }
 
     #[test]
