@@ -239,3 +239,28 @@ fn info_counts_the_resnet18_variables() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("parameters: 11699112 (44.6 MiB)"), "{stdout}");
 }
+
+/// A SavedModel saved with one signature that is not `serving_default`
+/// (`signatures={"predict": …}`, the committed `fixtures/tiny/tf/tiny_cnn_predict`) runs that
+/// signature without `--signature`, says so, and gives TensorFlow's reference output; asking for
+/// `serving_default` is the error that lists what there is.
+#[test]
+fn a_savedmodel_with_one_other_signature_runs_it() {
+    let model = support::tiny("tf/tiny_cnn_predict");
+    let out = infer(&["info", p(&model)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("  predict  (in use)"), "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("y.npy");
+    let out = infer(&["run", p(&model), "--input", p(&support::tiny("tiny_cnn.input.npy")), "-o", p(&y)]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let expected = read_npy(&support::tiny("tf/tiny_cnn.output.npy")).unwrap();
+    assert!(read_npy(&y).unwrap().max_abs_diff(&expected).unwrap() < 1e-6);
+    let out = infer(&["info", p(&model), "--signature", "serving_default"]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("no signature `serving_default`; its signatures are: predict"),
+        "{stderr}"
+    );
+}

@@ -209,11 +209,17 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
             ),
         )
     })?;
-    let wanted = opts.option("signature").unwrap_or(DEFAULT_SIGNATURE);
     let meta = bundle.meta_graph_def();
     // `__saved_model_init_op` and the like are TensorFlow's own, not entry points.
     let mut names: Vec<&String> = meta.signatures().keys().filter(|k| !k.starts_with("__")).collect();
     names.sort();
+    // Without --signature: `serving_default`, or the only signature a model without it has (a
+    // `tf.saved_model.save(m, dir, signatures={"predict": …})`); `infer info` marks it in use.
+    let wanted = match opts.option("signature") {
+        Some(name) => name,
+        None if !meta.signatures().contains_key(DEFAULT_SIGNATURE) && names.len() == 1 => names[0].as_str(),
+        None => DEFAULT_SIGNATURE,
+    };
     let Some(sig) = meta.signatures().get(wanted) else {
         let have: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         return Err(Error::load(
