@@ -45,6 +45,27 @@ fn info_shows_inputs_outputs_and_parameters() {
     assert!(stdout.contains("parameters: 162"), "{stdout}");
 }
 
+/// `info --device`: the model is loaded on that device and the device is printed; an absent
+/// one is the usual one-line error naming it (the pinned onnxruntime wheel is CPU-only, so
+/// cuda:0 is absent to it on every machine, as in `cuda_without_a_gpu_is_an_error_unless_fallback`).
+#[test]
+fn info_loads_on_the_device_asked() {
+    let model = tiny("tiny_cnn.onnx");
+    let out = infer(&["info", p(&model), "--device", "cpu"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.lines().any(|l| l == "device:   cpu"), "{stdout}");
+    let out = infer(&["info", p(&model), "--device", "cuda:0"]);
+    assert_fails(&out, &["cuda:0", "CUDA not available"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
+    assert!(stdout.is_empty(), "nothing printed before the error: {stdout}");
+    let out = infer(&["info", p(&model), "-d", "cuda:0", "--fallback"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.lines().any(|l| l == "device:   cpu"), "after the fallback: {stdout}");
+}
+
 #[test]
 fn run_writes_the_output_npy_matching_the_reference() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,10 @@ use super::ModelArgs;
 pub struct InfoArgs {
     #[command(flatten)]
     pub(super) model: ModelArgs,
+    /// Device to load the model on: cpu, cuda, cuda:N (an absent device is an error, unless
+    /// --fallback).
+    #[arg(long, short, default_value = "cpu")]
+    device: Device,
     /// Also write the description (inputs, outputs, the integer ranges the model proves) as JSON
     /// to this file (what `infer compare` reads of each model file).
     #[arg(long)]
@@ -21,7 +25,7 @@ pub struct InfoArgs {
 pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     let m = &a.model;
     let (backend, format) = registry.choose(&m.model, m.backend.as_deref())?;
-    let session = backend.load(&m.model, &m.options(Device::Cpu))?;
+    let session = backend.load(&m.model, &m.options(a.device))?;
     if let Some(path) = &a.json {
         let description = infer_harness::compare::ModelDescription {
             backend: backend.name().into(),
@@ -35,6 +39,7 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     println!("format:   {}", format.map_or_else(|| "unknown to this backend".to_string(), |f| f.to_string()));
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
     println!("backend:  {} {version}", backend.name());
+    println!("device:   {}", session.device());
     // Where a format does not record its inputs, each line says where its description came from.
     let source = |sources: &[String], i: usize| sources.get(i).map(|s| format!("  ({s})")).unwrap_or_default();
     let sources = session.input_sources();
