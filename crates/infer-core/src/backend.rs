@@ -236,6 +236,13 @@ pub trait Session: Send {
     fn output_sources(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Runtime settings in effect that change the numbers a session computes, as (name, value)
+    /// read back from the runtime after loading (torch: whether TF32 is allowed on CUDA for
+    /// matmuls and convolutions). Empty by default.
+    fn settings(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// One named entry point of a model, such as a SavedModel signature.
@@ -319,6 +326,7 @@ mod tests {
         let (y, stages) = s.run_staged(std::slice::from_ref(&x)).unwrap();
         assert_eq!((y, stages), (vec![x], None));
         assert_eq!(s.device_memory(), None);
+        assert!(s.settings().is_empty());
         let err = s.op_profile().unwrap_err().to_string();
         assert!(err.contains("not supported by this backend"), "{err}");
         assert!(s.end_profiling().unwrap_err().to_string().contains("not supported by this backend"));

@@ -59,6 +59,11 @@ pub struct Environment {
     /// made the synthetic timing inputs; see [`Environment::set_workload`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_digest: Option<String>,
+    /// The runtime settings in effect that change the numbers (torch: `tf32_matmul`,
+    /// `tf32_cudnn`), as the session read them back (`Session::settings`); empty when the
+    /// backend reports none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
 }
 
 /// One GPU as `nvidia-smi` reports it.
@@ -103,6 +108,7 @@ impl Environment {
             host: host_name(),
             model_digest: None,
             inputs_digest: None,
+            settings: BTreeMap::new(),
         }
     }
 
@@ -202,6 +208,10 @@ impl Environment {
             ("GPU", self.gpus_text()),
             ("Precision", self.precision.clone()),
         ]);
+        if !self.settings.is_empty() {
+            let pairs: Vec<String> = self.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push(("Settings", pairs.join(" ")));
+        }
         if let Some(d) = &self.model_digest {
             out.push(("Model digest", d.clone()));
         }
@@ -388,8 +398,21 @@ mod tests {
         assert_eq!(env.gpus_text(), "none");
         assert!(env.command.is_empty() && env.cpu_flags.is_empty());
         assert!(env.host.is_empty() && env.model_digest.is_none() && env.inputs_digest.is_none());
+        assert!(env.settings.is_empty());
         assert_eq!(env.machine(), "x");
         assert_eq!(shell_words(&["infer".into(), "a b".into(), "it's".into()]), r"infer 'a b' 'it'\''s'");
+    }
+
+    #[test]
+    fn settings_are_written_and_shown_only_when_reported() {
+        let mut env = Environment::capture(0);
+        assert!(!serde_json::to_string(&env).unwrap().contains("settings"));
+        assert!(env.lines().iter().all(|(k, _)| *k != "Settings"));
+        env.settings = [("tf32_matmul", "off"), ("tf32_cudnn", "on")].map(|(k, v)| (k.into(), v.into())).into();
+        let back: Environment = serde_json::from_str(&serde_json::to_string(&env).unwrap()).unwrap();
+        assert_eq!(back.settings, env.settings);
+        let line = env.lines().into_iter().find(|(k, _)| *k == "Settings").unwrap().1;
+        assert_eq!(line, "tf32_cudnn=on tf32_matmul=off");
     }
 
     #[test]

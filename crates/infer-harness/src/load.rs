@@ -103,6 +103,7 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
         sessions.push(backend.load(&spec.model, &spec.options)?);
     }
     let device = sessions[0].device();
+    environment.settings = sessions[0].settings().into_iter().collect();
     let point = spec.workload.single_point("--concurrency")?;
     let inputs = spec.workload.plan(&spec.model, sessions[0].as_ref())?.build(spec.batch_size, &point)?.tensors;
     let stop = AtomicBool::new(false);

@@ -70,6 +70,7 @@ pub fn measure_each(
     let rss_after_load = memory::rss().map(|r| r.current);
     cuda.after_load();
     let device = session.device();
+    environment.settings = session.settings().into_iter().collect();
 
     let mut checked = None;
     let mut first_inference_ms = None;

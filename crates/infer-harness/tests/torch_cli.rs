@@ -91,6 +91,9 @@ fn bench_on_torchscript_and_checkpoint_checks_the_reference() {
         let rows = v["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|r| r["backend"] == "torch" && r["samples_ms"].as_array().unwrap().len() == 3));
+        // The TF32 flags libtorch had, read back after loading: off by default.
+        let settings = &v["environment"]["settings"];
+        assert_eq!(settings, &serde_json::json!({"tf32_matmul": "off", "tf32_cudnn": "off"}), "{file}");
     }
 }
 
@@ -194,6 +197,31 @@ fn info_lists_every_argument_of_forward_and_says_what_is_unknown() {
         stdout.contains("  input_ids: i64 [unknown rank]  (i64 from the graph: indices of aten::embedding on parameter `word_embeddings.weight` (50 rows); shape unknown)"),
         "{stdout}"
     );
+}
+
+/// `info` says on which device torch loaded the model and whether TF32 is allowed (read back
+/// from libtorch): off by default, on with `--option tf32=on`; `--device cuda:0` loads there on
+/// a GPU machine and is a one-line error naming the device elsewhere.
+#[test]
+fn info_shows_the_device_and_the_tf32_flags() {
+    let model = tiny("tiny_two_args.pt");
+    let stdout = ok(&infer(&["info", p(&model)]));
+    assert!(stdout.lines().any(|l| l == "device:   cpu"), "{stdout}");
+    assert!(stdout.lines().any(|l| l == "settings: tf32_matmul=off tf32_cudnn=off"), "{stdout}");
+    let stdout = ok(&infer(&["info", p(&model), "--option", "tf32=on"]));
+    assert!(stdout.lines().any(|l| l == "settings: tf32_matmul=on tf32_cudnn=on"), "{stdout}");
+    let out = infer(&["info", p(&model), "--option", "tf32=yes"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success() && stderr.contains("`tf32` is `yes`"), "{stderr}");
+    let out = infer(&["info", p(&model), "--device", "cuda:0"]);
+    let (stdout, stderr) = text(&out);
+    if out.status.success() {
+        assert!(stdout.lines().any(|l| l == "device:   cuda:0"), "{stdout}");
+        assert!(stdout.lines().any(|l| l == "settings: tf32_matmul=off tf32_cudnn=off"), "{stdout}");
+    } else {
+        assert!(stderr.contains("cuda:0") && stderr.contains("CUDA not available"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
+    }
 }
 
 /// The arrays of a `.npz` archive by name.

@@ -70,11 +70,29 @@ pub const CHECKPOINT: ModelFormat =
     ModelFormat { id: "checkpoint", name: "checkpoint", hint: ".safetensors/.pth checkpoint with --arch" };
 
 /// The options of the torch backend.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
-    key: "arch",
-    help: "the architecture a weights-only checkpoint is loaded into (CLI shorthand: --arch)",
-    values: Some(ARCHITECTURES),
-}];
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "arch",
+        help: "the architecture a weights-only checkpoint is loaded into (CLI shorthand: --arch)",
+        values: Some(ARCHITECTURES),
+    },
+    OptionSpec {
+        key: TF32,
+        help: "on: let float32 matmuls (cuBLAS) and convolutions (cuDNN) on CUDA use TF32 tensor cores, \
+               faster and less precise; off (default): full float32",
+        values: Some(&["on", "off"]),
+    },
+];
+
+/// The option that allows TF32 on CUDA (see [`OPTIONS`]).
+pub const TF32: &str = "tf32";
+
+/// Whether `opts` allow TF32 (`--option tf32=on`); off by default, so CUDA results are full
+/// float32 and comparable with the CPU's.
+#[must_use]
+pub fn tf32_allowed(opts: &LoadOptions) -> bool {
+    opts.option(TF32).is_some_and(|v| v.eq_ignore_ascii_case("on"))
+}
 
 /// Extensions of TorchScript archives.
 const TORCHSCRIPT_EXTENSIONS: &[&str] = &["pt", "pth", "torchscript", "ts"];
@@ -270,6 +288,16 @@ mod tests {
         std::fs::write(&junk, b"not a model").unwrap();
         let err = plan(&junk, &LoadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("m.pt") && err.contains("not a TorchScript archive"), "{err}");
+    }
+
+    #[test]
+    fn tf32_is_off_unless_asked() {
+        assert!(!tf32_allowed(&LoadOptions::default()));
+        assert!(tf32_allowed(&LoadOptions::default().with_option(TF32, "ON")));
+        assert!(!tf32_allowed(&LoadOptions::default().with_option(TF32, "off")));
+        let bad = LoadOptions::default().with_option(TF32, "yes");
+        let e = infer_core::options::check(BACKEND, OPTIONS, &bad.options).unwrap_err().to_string();
+        assert!(e.contains("`tf32` is `yes`") && e.contains("on, off"), "{e}");
     }
 
     #[test]

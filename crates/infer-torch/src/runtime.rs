@@ -18,6 +18,7 @@ use crate::{
     profile::RUN_SCOPE,
     schema::{self, Description},
     shim::{
+        context::{self, Tf32},
         profiler::{Profiler, trace_path},
         script::Script,
     },
@@ -110,10 +111,14 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> 
     let plan = crate::plan(path, opts)?;
     let (tdev, dev) = device(opts)?;
     configure_threads(opts);
+    // Process-wide, set at every load and on every device (the CPU ignores them): off unless
+    // `--option tf32=on`, where libtorch's own default allows TF32 for cuDNN convolutions.
+    context::set_tf32(crate::tf32_allowed(opts))?;
     let mut session = match plan {
         Plan::TorchScript => script_session(path, tdev, dev)?,
         Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev)?,
     };
+    session.tf32 = Some(context::tf32()?);
     if let Some(prefix) = &opts.profile_prefix {
         // Started after loading, so the profile holds the runs only.
         session.profiling = Some(Profiling { profiler: Profiler::start()?, prefix: prefix.clone(), runs: 0 });
@@ -166,6 +171,7 @@ fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSe
         ranges: schema::ranges_of(&d.tables),
         parameters: d.parameters,
         profiling: None,
+        tf32: None,
     })
 }
 
@@ -229,6 +235,7 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
         ranges: BTreeMap::new(),
         parameters,
         profiling: None,
+        tf32: None,
     })
 }
 
@@ -255,6 +262,8 @@ struct TorchSession {
     parameters: ParameterCount,
     /// libtorch's profiler, when the session was loaded with `LoadOptions::profile_prefix`.
     profiling: Option<Profiling>,
+    /// The TF32 flags read back after loading (process-wide; see [`load`]).
+    tf32: Option<Tf32>,
 }
 
 /// A profile in progress: each run is a user scope named [`RUN_SCOPE`] + its index.
@@ -379,6 +388,13 @@ impl Session for TorchSession {
 
     fn output_sources(&self) -> Vec<String> {
         self.output_sources.clone()
+    }
+
+    fn settings(&self) -> Vec<(String, String)> {
+        let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
+        self.tf32.map_or_else(Vec::new, |t| {
+            vec![("tf32_matmul".into(), on_off(t.matmul)), ("tf32_cudnn".into(), on_off(t.cudnn))]
+        })
     }
 
     fn integer_ranges(&self) -> Option<BTreeMap<String, infer_core::IntRange>> {

@@ -65,6 +65,11 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let settings = session.settings();
+    if !settings.is_empty() {
+        let pairs: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("settings: {}", pairs.join(" "));
+    }
     match session.parameters() {
         Some(p) => println!("parameters: {} ({})", p.count, infer_harness::memory::mib(p.bytes)),
         None => println!("parameters: unknown for this backend"),

@@ -72,4 +72,7 @@ impl Session for StallOnce {
     fn device_memory(&self) -> Option<DeviceMemory> {
         self.inner.device_memory()
     }
+    fn settings(&self) -> Vec<(String, String)> {
+        self.inner.settings()
+    }
 }
