@@ -1,8 +1,12 @@
 //! The optimal batch size: the largest batch that fits (exponential growth, then a binary
 //! search between the last batch that ran and the first that did not), and the best-throughput
 //! batch among those measured, under an optional latency bound. Each probe runs in a child
-//! process (`infer bench --json` on one batch size, address space limited), so an out-of-memory
-//! error, an abort or a kill only ends that probe.
+//! process (`infer bench --json` on one batch size), so an out-of-memory error, an abort or a
+//! kill only ends that probe. On the CPU the child's address space is limited
+//! ([`probe_memory_limit`]), so an oversized batch fails to allocate instead of swapping; on a GPU
+//! it is not (CUDA reserves far more address space than it uses, and its start-up fails under a
+//! limit): there the framework's own out-of-memory error ends the probe. Either way the reason is
+//! marked "out of memory" when it is one ([`is_out_of_memory`]).
 
 use std::path::{Path, PathBuf};
 
@@ -157,8 +161,68 @@ pub struct ProbeSpec {
     pub workload: Workload,
     /// Timing of each probe.
     pub config: BenchConfig,
-    /// Address-space limit of each probe process, bytes.
+    /// Address-space limit of each probe process, bytes (see [`probe_memory_limit`]: none on a
+    /// GPU).
     pub memory_limit: Option<u64>,
+}
+
+/// The address-space limit of each probe on `device`, and a warning when one that was asked is
+/// not applied: on the CPU, `asked`; on a GPU none, since CUDA reserves a virtual address range
+/// far larger than the memory it uses (its unified address space) and fails to start under an
+/// `RLIMIT_AS`; the device allocator's out-of-memory error ends an oversized probe there.
+/// `explicit` says whether `asked` came from the user (warned about) or from a default (not).
+#[must_use]
+pub fn probe_memory_limit(device: Device, asked: Option<u64>, explicit: bool) -> (Option<u64>, Option<String>) {
+    match asked {
+        Some(bytes) if device.is_gpu() => {
+            let warning = explicit.then(|| {
+                format!(
+                    "warning: --memory-limit {} is not applied on {device}: an address-space limit makes CUDA fail to \
+                     start; the device's out-of-memory error ends an oversized probe instead",
+                    mib(bytes)
+                )
+            });
+            (None, warning)
+        }
+        other => (other, None),
+    }
+}
+
+/// Whether a failed probe's message is an out-of-memory error: the host's (an allocation
+/// refused under the address-space limit: `memory allocation of N bytes failed`,
+/// `std::bad_alloc`, `Cannot allocate memory`) or the device's, as each framework words it
+/// (torch: `CUDA out of memory. Tried to allocate …`; ONNX Runtime: `Failed to allocate memory
+/// for requested buffer of size …`; cuBLAS/cuDNN: `CUBLAS_STATUS_ALLOC_FAILED`; the driver:
+/// `CUDA_ERROR_OUT_OF_MEMORY`, `cudaErrorMemoryAllocation`; TensorFlow: `OOM when allocating
+/// tensor`).
+#[must_use]
+pub fn is_out_of_memory(message: &str) -> bool {
+    const NEEDLES: &[&str] = &[
+        "out of memory",
+        "failed to allocate memory",
+        "memory allocation of",
+        "bad_alloc",
+        "cannot allocate memory",
+        "status_alloc_failed",
+        "cuda_error_out_of_memory",
+        "cudaerrormemoryallocation",
+        "oom when allocating",
+        "resource_exhausted",
+        "resourceexhausted",
+    ];
+    let lower = message.to_ascii_lowercase();
+    NEEDLES.iter().any(|n| lower.contains(n))
+}
+
+/// The reason of a probe that failed with `message`: `out of memory: …` when it is one, else the
+/// message as it is.
+#[must_use]
+pub fn failure_reason(message: &str) -> String {
+    if is_out_of_memory(message) && !message.starts_with("out of memory") {
+        format!("out of memory: {message}")
+    } else {
+        message.to_string()
+    }
 }
 
 /// Runs `infer bench` on one batch size in a child process ([`crate::runner`]) and reads its
@@ -189,7 +253,7 @@ pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
             },
             None => Outcome::DidNotFit { reason: format!("{}: the report has no row", json.display()) },
         },
-        Err(e) => Outcome::DidNotFit { reason: e.to_string() },
+        Err(e) => Outcome::DidNotFit { reason: failure_reason(&e.to_string()) },
     }
 }
 
@@ -280,6 +344,50 @@ mod tests {
         assert_eq!((s.largest_fit, s.best_batch, s.smallest_failure), (None, None, Some(1)));
         let t = table(&s);
         assert_eq!(t.rows[0][4], "did not fit: out of memory");
+    }
+
+    /// Real messages of failed probes, as the child's last stderr line shows them.
+    #[test]
+    fn out_of_memory_errors_of_every_framework_are_recognised() {
+        for oom in [
+            "exit code 1: torch: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of \
+             139.72 GiB of which 1.12 GiB is free.",
+            "exit code 1: onnx: Failed to allocate memory for requested buffer of size 4294967296",
+            "exit code 1: torch: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+            "exit code 1: torch: cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
+            "exit code 1: CUDA driver error: CUDA_ERROR_OUT_OF_MEMORY",
+            "exit code 1: tf: OOM when allocating tensor with shape[512,3,224,224] and type float",
+            "the child process was killed by a signal (signal: 6 (SIGABRT) (core dumped)): memory allocation of \
+             8589934592 bytes failed",
+            "the child process was killed by a signal (signal: 6 (SIGABRT)): terminate called after throwing an \
+             instance of 'std::bad_alloc'",
+        ] {
+            assert!(is_out_of_memory(oom), "{oom}");
+            assert_eq!(failure_reason(oom), format!("out of memory: {oom}"));
+        }
+        for other in [
+            "exit code 1: torch: CUDA error: an illegal memory access was encountered",
+            "exit code 1: model.onnx: cannot load: invalid protobuf",
+            "the child process was killed by a signal (signal: 11 (SIGSEGV)): no message",
+        ] {
+            assert!(!is_out_of_memory(other), "{other}");
+            assert_eq!(failure_reason(other), other);
+        }
+        assert_eq!(failure_reason("out of memory"), "out of memory");
+    }
+
+    #[test]
+    fn no_address_space_limit_on_a_gpu() {
+        assert_eq!(probe_memory_limit(Device::Cpu, Some(8 << 30), true), (Some(8 << 30), None));
+        assert_eq!(probe_memory_limit(Device::Cpu, None, false), (None, None));
+        assert_eq!(probe_memory_limit(Device::Cuda(0), Some(8 << 30), false), (None, None));
+        let (limit, warning) = probe_memory_limit(Device::Cuda(1), Some(8 << 30), true);
+        assert_eq!(limit, None);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("8192.0 MiB is not applied on cuda:1: an address-space limit makes CUDA fail to start")
+        );
+        assert_eq!(probe_memory_limit(Device::Cuda(0), None, true), (None, None));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::Args;
 use infer_core::{Device, Registry};
 use infer_harness::{
+    batch_search::probe_memory_limit,
     bench::{BenchConfig, Stop, Warmup, parse_duration},
     measure::{MeasureSpec, measure_each},
     memory::{self, mib, parse_bytes},
@@ -61,7 +62,8 @@ pub struct BenchArgs {
     quiet: bool,
     /// Limit the memory this process may map beyond the libraries already loaded (e.g. 2G), so an
     /// oversized batch fails with an allocation error instead of swapping; used by
-    /// `infer optimize-batch` for its probes.
+    /// `infer optimize-batch` for its probes. Not applied with a CUDA device (it makes CUDA fail
+    /// to start).
     #[arg(long, value_parser = parse_bytes)]
     memory_limit: Option<u64>,
     /// Load test: N workers, each with its own session, run requests at once; reports
@@ -79,7 +81,15 @@ pub const SWEEP_DURATION: Duration = Duration::from_secs(2);
 
 pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(bytes) = a.memory_limit {
-        memory::limit_address_space(bytes).map_err(anyhow::Error::msg)?;
+        // Not on a GPU: an address-space limit makes CUDA fail to start.
+        let gpu = a.device.0.iter().copied().find(|d| d.is_gpu());
+        let (limit, warning) = probe_memory_limit(gpu.unwrap_or(Device::Cpu), Some(bytes), true);
+        if let Some(w) = warning {
+            eprintln!("{w}");
+        }
+        if let Some(limit) = limit {
+            memory::limit_address_space(limit).map_err(anyhow::Error::msg)?;
+        }
     }
     if let Some(path) = &a.json {
         infer_core::fsutil::check_writable(path)?;

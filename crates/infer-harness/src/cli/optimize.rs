@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::Args;
 use infer_core::{Device, Registry};
 use infer_harness::{
-    batch_search::{ProbeSpec, optimize, table},
+    batch_search::{ProbeSpec, optimize, probe_memory_limit, table},
     bench::{BenchConfig, Stop, Warmup, parse_duration},
     memory::{mem_available, mib, parse_bytes},
     report::write_json,
@@ -28,7 +28,9 @@ pub struct OptimizeArgs {
     #[arg(long)]
     max_latency_ms: Option<f64>,
     /// Memory each probe process may map beyond the runtime libraries it starts with (e.g. 8G);
-    /// default 80% of MemAvailable, so the machine never swaps. `none` for no limit.
+    /// default 80% of MemAvailable, so the machine never swaps. `none` for no limit. Not applied on
+    /// a CUDA device (an address-space limit breaks CUDA's start-up): there the device's
+    /// out-of-memory error ends a probe.
     #[arg(long)]
     memory_limit: Option<String>,
     /// Timed time per probe, e.g. 2s.
@@ -49,11 +51,15 @@ pub struct OptimizeArgs {
 
 pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<ExitCode> {
     let backend = infer_harness::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
-    let memory_limit = match a.memory_limit.as_deref() {
+    let asked = match a.memory_limit.as_deref() {
         Some("none") => None,
         Some(text) => Some(parse_bytes(text).map_err(anyhow::Error::msg)?),
         None => mem_available().map(|m| m / 10 * 8),
     };
+    let (memory_limit, warning) = probe_memory_limit(a.device, asked, a.memory_limit.is_some());
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
     if let Some(bound) = a.max_latency_ms.filter(|b| !b.is_finite() || *b <= 0.0) {
         anyhow::bail!("invalid --max-latency-ms {bound}: must be a positive number of milliseconds");
     }
@@ -77,7 +83,11 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
     };
     let result = optimize(&spec, usize::try_from(a.max_batch)?, a.max_latency_ms)?;
     print!("{}", table(&result).to_text());
-    let limit = memory_limit.map_or_else(|| "none".to_string(), mib);
+    let limit = match memory_limit {
+        Some(bytes) => mib(bytes),
+        None if a.device.is_gpu() => "none on a GPU: the device's out-of-memory error ends a probe".into(),
+        None => "none".into(),
+    };
     match result.largest_fit {
         Some(b) => println!("largest batch that fits: {b} (each probe a child process, address space limit {limit})"),
         None => println!("no batch fits, not even 1 (address space limit {limit})"),
