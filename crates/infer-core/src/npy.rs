@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use half::{bf16, f16};
-
 use crate::{DType, Error, Result, Tensor, TensorData, tensor::element_count};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -105,7 +103,7 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Tensor, String> {
             body.len()
         ));
     }
-    let data = decode(dtype, body)?;
+    let data = TensorData::from_le_bytes(dtype, body)?;
     Tensor::new(shape, data).map_err(|e| e.to_string())
 }
 
@@ -127,31 +125,6 @@ fn descr_dtype(descr: &str) -> std::result::Result<DType, String> {
         }
     };
     Ok(dtype)
-}
-
-fn decode(dtype: DType, body: &[u8]) -> std::result::Result<TensorData, String> {
-    fn chunks<const N: usize, T>(body: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-        body.chunks_exact(N).map(|c| f(c.try_into().unwrap_or([0; N]))).collect()
-    }
-    Ok(match dtype {
-        DType::F32 => TensorData::F32(chunks(body, f32::from_le_bytes)),
-        DType::F16 => TensorData::F16(chunks(body, f16::from_le_bytes)),
-        DType::BF16 => TensorData::BF16(chunks(body, bf16::from_le_bytes)),
-        DType::F64 => TensorData::F64(chunks(body, f64::from_le_bytes)),
-        DType::I64 => TensorData::I64(chunks(body, i64::from_le_bytes)),
-        DType::I32 => TensorData::I32(chunks(body, i32::from_le_bytes)),
-        DType::I8 => TensorData::I8(chunks(body, i8::from_le_bytes)),
-        DType::U8 => TensorData::U8(body.to_vec()),
-        DType::Bool => TensorData::Bool(
-            body.iter()
-                .map(|&b| match b {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    other => Err(format!("invalid boolean byte {other}: expected 0 or 1")),
-                })
-                .collect::<std::result::Result<_, _>>()?,
-        ),
-    })
 }
 
 /// Finds the raw text of `key`'s value in a Python dict literal.
@@ -186,6 +159,8 @@ fn parse_shape(text: &str) -> std::result::Result<Vec<usize>, String> {
 
 #[cfg(test)]
 mod tests {
+    use half::{bf16, f16};
+
     use super::*;
 
     #[test]

@@ -65,6 +65,38 @@ impl TensorData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Decodes little-endian elements of `dtype` (booleans one byte each, 0 or 1), as `.npy`
+    /// bodies and ONNX `raw_data` store them; trailing bytes short of one element are ignored
+    /// (callers check the count against the shape).
+    ///
+    /// # Errors
+    /// A boolean byte other than 0 or 1, as a message.
+    pub fn from_le_bytes(dtype: DType, bytes: &[u8]) -> std::result::Result<Self, String> {
+        fn chunks<const N: usize, T>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+            bytes.chunks_exact(N).map(|c| f(c.try_into().unwrap_or([0; N]))).collect()
+        }
+        Ok(match dtype {
+            DType::F32 => TensorData::F32(chunks(bytes, f32::from_le_bytes)),
+            DType::F16 => TensorData::F16(chunks(bytes, f16::from_le_bytes)),
+            DType::BF16 => TensorData::BF16(chunks(bytes, bf16::from_le_bytes)),
+            DType::F64 => TensorData::F64(chunks(bytes, f64::from_le_bytes)),
+            DType::I64 => TensorData::I64(chunks(bytes, i64::from_le_bytes)),
+            DType::I32 => TensorData::I32(chunks(bytes, i32::from_le_bytes)),
+            DType::I8 => TensorData::I8(chunks(bytes, i8::from_le_bytes)),
+            DType::U8 => TensorData::U8(bytes.to_vec()),
+            DType::Bool => TensorData::Bool(
+                bytes
+                    .iter()
+                    .map(|&b| match b {
+                        0 => Ok(false),
+                        1 => Ok(true),
+                        other => Err(format!("invalid boolean byte {other}: expected 0 or 1")),
+                    })
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+        })
+    }
 }
 
 /// A Rust element type that a [`Tensor`] can hold.
@@ -297,8 +329,8 @@ impl Tensor {
         Ok(Self { shape, data })
     }
 
-    /// The largest absolute element-wise difference to `other` (NaN if either holds NaN where
-    /// the other does not).
+    /// The largest absolute element-wise difference to `other` ([`element_diff`]: NaN if either
+    /// holds NaN where the other does not).
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when the shapes differ.
@@ -313,8 +345,8 @@ impl Tensor {
         let a = self.to_f64_vec();
         let b = other.to_f64_vec();
         let mut max = 0.0_f64;
-        for (x, y) in a.iter().zip(&b) {
-            let d = (x - y).abs();
+        for (&x, &y) in a.iter().zip(&b) {
+            let d = element_diff(x, y);
             if d.is_nan() {
                 return Ok(f64::NAN);
             }
@@ -322,6 +354,14 @@ impl Tensor {
         }
         Ok(max)
     }
+}
+
+/// The absolute difference of two elements, where a NaN facing a NaN and an infinity facing the
+/// same infinity agree (0, as numpy's `assert_allclose` takes them); NaN when only one is NaN,
+/// infinite when only one is infinite.
+#[must_use]
+pub fn element_diff(x: f64, y: f64) -> f64 {
+    if x == y || (x.is_nan() && y.is_nan()) { 0.0 } else { (x - y).abs() }
 }
 
 fn append(dst: &mut TensorData, src: &TensorData) {
@@ -389,6 +429,13 @@ mod tests {
         assert!((a.max_abs_diff(&b).unwrap() - 0.5).abs() < 1e-12);
         let n = Tensor::from_vec(vec![3], vec![1f32, f32::NAN, 3.]).unwrap();
         assert!(a.max_abs_diff(&n).unwrap().is_nan());
+        assert!(n.max_abs_diff(&a).unwrap().is_nan());
+        // NaN where the other is NaN too, and the same infinity, agree.
+        assert_eq!(n.max_abs_diff(&n).unwrap(), 0.0);
+        let inf = Tensor::from_vec(vec![3], vec![f32::INFINITY, f32::NEG_INFINITY, 3.]).unwrap();
+        assert_eq!(inf.max_abs_diff(&inf).unwrap(), 0.0);
+        let finite = Tensor::from_vec(vec![3], vec![1f32, f32::NEG_INFINITY, 3.]).unwrap();
+        assert_eq!(inf.max_abs_diff(&finite).unwrap(), f64::INFINITY);
         let c = Tensor::from_vec(vec![1, 3], vec![1f32, 2., 3.]).unwrap();
         assert!(a.max_abs_diff(&c).is_err());
     }

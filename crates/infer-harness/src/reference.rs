@@ -1,7 +1,9 @@
 //! The reference check of `infer bench --reference-input X --reference-output Y`: the model's
 //! outputs on a known input against the expected outputs.
 //!
-//! Either file is a `.npy` (one input, or the first output) or a `.npz` holding several arrays:
+//! Either file is a `.npy` (one input, or the first output), an ONNX `TensorProto` (`.pb`), a
+//! folder holding an ONNX test data set (`input_N.pb`, `output_N.pb`) or a `.npz` holding several
+//! arrays:
 //! inputs go to the model's inputs by name (or by position for `arr_0`, `arr_1`, … as
 //! [`crate::workload::npy_inputs`] reads them); each expected output is matched to the model's
 //! output of its name, else to the output at its position in the archive. For every matched
@@ -12,7 +14,8 @@
 
 use std::path::Path;
 
-use infer_core::{Error, Result, Tensor, TensorSpec, npy::read_npy};
+use infer_core::{Error, Result, Tensor, TensorSpec, npy::read_npy, tensor::element_diff};
+use infer_onnx::tensor_file;
 
 use crate::workload::{npy_inputs, read_npz};
 
@@ -39,13 +42,21 @@ pub fn read_input(specs: &[TensorSpec], path: &Path) -> Result<Vec<Tensor>> {
     npy_inputs(specs, &[path.display().to_string()])
 }
 
-/// The expected outputs: `(None, tensor)` for a `.npy`, every array by name for a `.npz`.
+/// The expected outputs: `(None, tensor)` for a `.npy`, every array by name for a `.npz`, the
+/// tensor of an ONNX `TensorProto` file (`output_0.pb`) under its own name when it has one, and
+/// for a folder (an ONNX test data set) its `output_0.pb`, `output_1.pb`, … so.
 ///
 /// # Errors
 /// The file errors of [`read_npy`] and [`read_npz`].
 pub fn read_expected(path: &Path) -> Result<Vec<(Option<String>, Tensor)>> {
+    // A TensorProto's name, where it has one, matches it to the output of that name.
+    let named = |(key, t): (String, Tensor)| (Some(key).filter(|k| !k.is_empty()), t);
     if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
         Ok(read_npz(path)?.into_iter().map(|(k, t)| (Some(k), t)).collect())
+    } else if path.is_dir() {
+        tensor_file::set_files(path, "output")?.iter().map(|f| tensor_file::read(f).map(named)).collect()
+    } else if tensor_file::is_tensor_file(path) {
+        Ok(vec![named(tensor_file::read(path)?)])
     } else {
         Ok(vec![(None, read_npy(path)?)])
     }
@@ -105,19 +116,22 @@ fn worst(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
 }
 
-/// Max abs difference and that over the largest magnitude of `want` (0 where both are 0).
+/// Max abs difference ([`element_diff`]: matching NaNs and infinities agree) and that over the
+/// largest finite magnitude of `want` (0 where both are 0).
 fn differences(got: &Tensor, want: &Tensor) -> (f64, f64) {
     let a = got.to_f64_vec();
     let b = want.to_f64_vec();
     let mut max = 0.0_f64;
     let mut scale = 0.0_f64;
-    for (x, y) in a.iter().zip(&b) {
-        let d = (x - y).abs();
+    for (&x, &y) in a.iter().zip(&b) {
+        let d = element_diff(x, y);
         if d.is_nan() {
             return (f64::NAN, f64::NAN);
         }
         max = max.max(d);
-        scale = scale.max(y.abs());
+        if y.is_finite() {
+            scale = scale.max(y.abs());
+        }
     }
     let rel = if max == 0.0 {
         0.0
@@ -197,6 +211,12 @@ mod tests {
         let got = [f32s(&[1, 2], &[f32::NAN, 1.0])];
         let c = check(&specs, &got, &[(None, f32s(&[1, 2], &[0.0, 1.0]))], Path::new("r.npy")).unwrap();
         assert!(c.max_abs_diff.is_nan() && c.max_rel_diff.is_nan());
+        // A NaN where the reference has one too agrees (sqrt of a negative number, say); the
+        // difference of the others is scaled by the reference's finite values.
+        let got = [f32s(&[1, 3], &[f32::NAN, 1.5, f32::INFINITY])];
+        let want = f32s(&[1, 3], &[f32::NAN, 2.0, f32::INFINITY]);
+        let c = check(&specs, &got, &[(None, want)], Path::new("r.npy")).unwrap();
+        assert_eq!((c.max_abs_diff, c.max_rel_diff), (0.5, 0.25));
         let got = [f32s(&[1, 2], &[0.5, 0.0])];
         let c = check(&specs, &got, &[(None, f32s(&[1, 2], &[0.0, 0.0]))], Path::new("r.npy")).unwrap();
         assert_eq!((c.max_abs_diff, c.max_rel_diff), (0.5, f64::INFINITY));

@@ -17,6 +17,7 @@ use infer_core::{
     preprocess::{Layout, Preprocess, Resize},
     rng::SplitMix64,
 };
+use infer_onnx::tensor_file;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -695,7 +696,10 @@ impl SplitMix {
 /// Reads `.npy` inputs given as `path` (in input order) or `name=path`, and `.npz` archives:
 /// each array goes to the input of its name (`np.savez(f, input_ids=…)`), or by position when
 /// the archive names them `arr_0`, `arr_1`, … (`np.savez(f, a, b)`); `name=x.npz` takes the
-/// array `name` from the archive, or its only array. Every input must be given.
+/// array `name` from the archive, or its only array. ONNX `TensorProto` files (`input_0.pb`) are
+/// read as `.npy` is, going to the input their own name gives when the argument names none; a
+/// folder is an ONNX test data set (`test_data_set_0/` of the Model Zoo and ONNX's backend
+/// tests), whose `input_0.pb`, `input_1.pb`, … are read so. Every input must be given.
 ///
 /// # Errors
 /// Unknown input names, a wrong count, an input given twice, and the file errors of
@@ -766,6 +770,26 @@ pub fn read_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<(Option<
                     }
                 }
             }
+        } else if path.is_dir() {
+            if let Some(name) = name {
+                return Err(Error::file(
+                    &path,
+                    format!("a test data set gives every input in order: give the folder without `{name}=`"),
+                ));
+            }
+            for file in tensor_file::set_files(&path, "input")? {
+                let (key, t) = tensor_file::read(&file)?;
+                let index = specs.iter().position(|s| s.name == key);
+                given.push((index, t, file.display().to_string()));
+            }
+        } else if tensor_file::is_tensor_file(&path) {
+            let (key, t) = tensor_file::read(&path)?;
+            // The tensor's own name routes it when the argument names no input and it is one.
+            let index = match name {
+                Some(name) => Some(index_of(name)?),
+                None => specs.iter().position(|s| s.name == key),
+            };
+            given.push((index, t, path.display().to_string()));
         } else {
             let index = name.map(index_of).transpose()?;
             given.push((index, read_npy(&path)?, path.display().to_string()));

@@ -29,6 +29,7 @@ mod runtime;
 #[cfg(not(feature = "runtime"))]
 #[path = "stub.rs"]
 mod runtime;
+pub mod tensor_file;
 
 use std::{collections::BTreeMap, path::Path};
 

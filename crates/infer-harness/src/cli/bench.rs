@@ -46,12 +46,13 @@ pub struct BenchArgs {
     duration: Option<Duration>,
     #[command(flatten)]
     workload: WorkloadArgs,
-    /// Reference input to check correctness before timing (with --reference-output): a .npy for
-    /// the first input, or a .npz holding every input by name.
+    /// Reference input to check correctness before timing (with --reference-output): a .npy or
+    /// .pb for the first input, a .npz holding every input by name, or an ONNX test data set folder.
     #[arg(long, requires = "reference_output")]
     reference_input: Option<PathBuf>,
-    /// Expected output for --reference-input: a .npy for the first output, or a .npz of several,
-    /// matched by output name, else by position; the max abs and relative differences are reported.
+    /// Expected output for --reference-input: a .npy or .pb for the first output, a .npz of
+    /// several, or an ONNX test data set folder (output_N.pb), matched by output name, else by
+    /// position; the max abs and relative differences are reported.
     #[arg(long, requires = "reference_input")]
     reference_output: Option<PathBuf>,
     /// Write the full results (raw samples included) as JSON.

@@ -131,9 +131,10 @@ struct WorkloadArgs {
     /// shorthand of --dim).
     #[arg(long, value_parser = parse_sizes, conflicts_with = "dim")]
     dims: Option<Sizes>,
-    /// Real input data instead of synthetic: a .npy as PATH (inputs in order) or NAME=PATH, or a
-    /// .npz holding several arrays by input name (repeatable); cut or repeated along the batch
-    /// dimension to each batch size.
+    /// Real input data instead of synthetic: a .npy or ONNX TensorProto (.pb) as PATH (inputs in
+    /// order) or NAME=PATH, a .npz holding several arrays by input name, or an ONNX test data set
+    /// folder (input_N.pb) (repeatable); cut or repeated along the batch dimension to each batch
+    /// size.
     #[arg(long, short, value_name = "[NAME=]PATH")]
     input: Vec<String>,
     /// Draw a synthetic integer input from LO up to HI (excluded), NAME=LO:HI (repeatable).

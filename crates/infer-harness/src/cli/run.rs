@@ -17,6 +17,7 @@ use infer_core::{
 };
 use infer_harness::{
     environment::digest_path,
+    reference,
     report::write_json,
     shard::{self, CSV_HEADER, Existing, Expected, Manifest, Shard, Skipped},
     workload::{encode_npz, images_in, npy_inputs, preprocess_for},
@@ -58,14 +59,25 @@ pub struct RunArgs {
     pub(super) model: ModelArgs,
     /// Images, or one folder of images, to classify (batched by --batch-size).
     images: Vec<PathBuf>,
-    /// A .npy input, as PATH (inputs in order) or NAME=PATH, or a .npz holding several by input
-    /// name; repeat for several inputs.
+    /// A .npy or ONNX TensorProto (.pb) input, as PATH (inputs in order) or NAME=PATH, a .npz
+    /// holding several by input name, or an ONNX test data set folder (its input_N.pb); repeat for
+    /// several inputs.
     #[arg(long, short)]
     input: Vec<String>,
     /// Write the first output to this .npy file, or every output by name to this .npz archive
     /// (with --input).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Expected outputs of the --input data, to check the model against: a .npy (the first
+    /// output), a .npz by output name, an ONNX TensorProto (.pb) or an ONNX test data set folder
+    /// (its output_N.pb; give the same folder to --input for its input_N.pb). The differences are
+    /// printed; both the max abs and the relative difference above --tolerance is an error.
+    #[arg(long, requires = "input")]
+    reference_output: Option<PathBuf>,
+    /// Largest acceptable difference to --reference-output: the max abs difference, or that over
+    /// the largest magnitude of the expected output.
+    #[arg(long, default_value_t = 1e-4)]
+    tolerance: f64,
     /// Device: cpu, cuda, cuda:N.
     #[arg(long, short, default_value = "cpu")]
     device: Device,
@@ -116,6 +128,7 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let inputs = npy_inputs(session.inputs(), &a.input)?;
     warn_non_finite(&inputs, session.inputs());
+    let expected = a.reference_output.as_deref().map(reference::read_expected).transpose()?;
     let outputs = session.run(&inputs)?;
     // A model may return more outputs than it describes (a TorchScript list): `output_N` names them.
     let names: Vec<String> = (0..outputs.len())
@@ -136,6 +149,17 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
         let preds = top_k_batch(first, k, !a.no_softmax, labels.as_ref())?;
         let names: Vec<String> = (0..preds.len()).map(|i| format!("row {i}")).collect();
         write_predictions(&mut std::io::stdout().lock(), a.format, &names, &preds)?;
+    }
+    if let (Some(path), Some(expected)) = (&a.reference_output, expected) {
+        let c = reference::check(session.outputs(), &outputs, &expected, path)?;
+        let top1 = c.top1_agreement.map(|t| format!(", top-1 agreement {:.0}%", t * 100.0)).unwrap_or_default();
+        let found =
+            format!("{}: max |diff| {:.3e}, relative {:.3e}{top1}", path.display(), c.max_abs_diff, c.max_rel_diff);
+        // NaN compares false: a NaN difference is never within the tolerance.
+        if !(c.max_abs_diff <= a.tolerance || c.max_rel_diff <= a.tolerance) {
+            bail!("the outputs differ from the reference {found} (tolerance {:.0e})", a.tolerance);
+        }
+        eprintln!("reference {found}: within {:.0e}", a.tolerance);
     }
     Ok(ExitCode::SUCCESS)
 }
