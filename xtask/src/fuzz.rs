@@ -12,7 +12,7 @@ use crate::util::{cargo, root, run as sh};
 pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// Every fuzz target in `fuzz/fuzz_targets/`.
-pub const TARGETS: &[&str] = &["npy", "shapes_devices", "preprocess", "onnx_proto", "checkpoint"];
+pub const TARGETS: &[&str] = &["npy", "shapes_devices", "preprocess", "onnx_proto", "checkpoint", "tensor_file"];
 
 /// Arguments of `cargo xtask fuzz`.
 #[derive(Debug, Args)]
