@@ -21,8 +21,8 @@ pub struct LoadSpec {
     pub model: PathBuf,
     /// Session options (device, threads, ...), the same for every worker.
     pub options: LoadOptions,
-    /// Items per request.
-    pub batch_size: usize,
+    /// Items per request; none: the model's own ([`crate::workload::Plan::default_batch`]).
+    pub batch_size: Option<usize>,
     /// What the inputs are made of (one shape: a `--dim` list is refused).
     pub workload: Workload,
     /// Workers, each with its own session and thread.
@@ -91,7 +91,7 @@ pub const GROWTH_MIN_BYTES: i64 = 16 << 20;
 /// # Errors
 /// Invalid settings, the first load error, and the first error of any worker (the others stop).
 pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
-    if spec.concurrency == 0 || spec.batch_size == 0 {
+    if spec.concurrency == 0 || spec.batch_size == Some(0) {
         return Err(Error::InvalidInput("concurrency and batch size must be at least 1".into()));
     }
     let mut environment = Environment::capture(spec.options.intra_threads);
@@ -105,7 +105,9 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
     let device = sessions[0].device();
     environment.settings = sessions[0].settings().into_iter().collect();
     let point = spec.workload.single_point("--concurrency")?;
-    let inputs = spec.workload.plan(&spec.model, sessions[0].as_ref())?.build(spec.batch_size, &point)?.tensors;
+    let plan = spec.workload.plan(&spec.model, sessions[0].as_ref())?;
+    let batch_size = spec.batch_size.unwrap_or_else(|| plan.default_batch());
+    let inputs = plan.build(batch_size, &point)?.tensors;
     let stop = AtomicBool::new(false);
     let mut rss = Vec::new();
     let start = Instant::now();
@@ -168,13 +170,13 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
         ));
     }
     #[allow(clippy::cast_precision_loss)]
-    let (requests_f, batch_f) = (requests as f64, spec.batch_size as f64);
+    let (requests_f, batch_f) = (requests as f64, batch_size as f64);
     Ok(LoadReport {
         model: spec.model.display().to_string(),
         backend: backend.name().into(),
         device,
         concurrency: spec.concurrency,
-        batch_size: spec.batch_size,
+        batch_size,
         elapsed_s: elapsed,
         requests,
         requests_per_worker: per_worker,

@@ -20,7 +20,7 @@ pub struct MeasureSpec {
     pub model: PathBuf,
     /// Session options (device, threads, ...).
     pub options: LoadOptions,
-    /// Batch sizes to time, in order.
+    /// Batch sizes to time, in order; none: the model's own ([`crate::workload::Plan::default_batch`]).
     pub batch_sizes: Vec<usize>,
     /// What the inputs are made of: shapes, dimension sizes (a row per combination of `--dim`
     /// values and batch size), real data, integer ranges.
@@ -49,7 +49,7 @@ pub fn measure_each(
     spec: &MeasureSpec,
     on_row: &mut dyn FnMut(&BenchReport) -> Result<()>,
 ) -> Result<BenchReport> {
-    if spec.batch_sizes.is_empty() || spec.batch_sizes.contains(&0) {
+    if spec.batch_sizes.contains(&0) {
         return Err(Error::InvalidInput("batch sizes must be positive integers, e.g. 1,8,32".into()));
     }
     let mut environment = Environment::capture(spec.options.intra_threads);
@@ -122,10 +122,11 @@ pub fn measure_each(
     // Every row's shapes are checked before the first is timed: a missing size fails at once.
     let plan = spec.workload.plan(&spec.model, session.as_ref())?;
     let points = spec.workload.points();
-    plan.check(&spec.batch_sizes, &points)?;
+    let batch_sizes = if spec.batch_sizes.is_empty() { vec![plan.default_batch()] } else { spec.batch_sizes.clone() };
+    plan.check(&batch_sizes, &points)?;
     let mut rows = Vec::new();
     for point in &points {
-        for &batch in &spec.batch_sizes {
+        for &batch in &batch_sizes {
             let t = Instant::now();
             let built = plan.build(batch, point)?;
             let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;

@@ -141,8 +141,9 @@ pub struct ProfileSpec {
     pub model: PathBuf,
     /// Session options; the profile prefix is set by [`profile`].
     pub options: LoadOptions,
-    /// Batch size of the synthetic inputs.
-    pub batch_size: usize,
+    /// Batch size of the synthetic inputs; none: the model's own
+    /// ([`crate::workload::Plan::default_batch`]).
+    pub batch_size: Option<usize>,
     /// What the inputs are made of (one shape: a `--dim` list is refused).
     pub workload: Workload,
     /// Runs excluded from the summary first.
@@ -158,14 +159,15 @@ pub struct ProfileSpec {
 /// [`Error::InvalidInput`] when the backend has no operator profile ("not supported by this
 /// backend"), and load, input and run errors.
 pub fn profile(backend: &dyn Backend, spec: &ProfileSpec, scratch: &Path) -> Result<ProfileSummary> {
-    if spec.iterations == 0 || spec.batch_size == 0 {
+    if spec.iterations == 0 || spec.batch_size == Some(0) {
         return Err(Error::InvalidInput("--iterations and --batch-size must be at least 1".into()));
     }
     let options = LoadOptions { profile_prefix: Some(scratch.join(backend.name())), ..spec.options.clone() };
     let point = spec.workload.single_point("infer profile")?;
     let mut session = backend.load(&spec.model, &options)?;
     let plan = spec.workload.plan(&spec.model, session.as_ref())?;
-    let built = plan.build(spec.batch_size, &point)?;
+    let batch_size = spec.batch_size.unwrap_or_else(|| plan.default_batch());
+    let built = plan.build(batch_size, &point)?;
     for _ in 0..spec.warmup + spec.iterations {
         session.run(&built.tensors).map_err(|e| plan.context(e))?;
         session.synchronize()?;
@@ -176,7 +178,7 @@ pub fn profile(backend: &dyn Backend, spec: &ProfileSpec, scratch: &Path) -> Res
         }
         other => other,
     })?;
-    let mut summary = summarize(&events, spec.warmup as u64, &spec.model.display().to_string(), spec.batch_size);
+    let mut summary = summarize(&events, spec.warmup as u64, &spec.model.display().to_string(), batch_size);
     summary.inputs = built.used;
     Ok(summary)
 }

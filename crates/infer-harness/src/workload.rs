@@ -428,6 +428,26 @@ impl Plan {
             .collect()
     }
 
+    /// The batch size of a command that is given none: the fixed first dimension of the model's
+    /// first input that has one (a model exported with a static batch runs as exported), else 1.
+    #[must_use]
+    pub fn default_batch(&self) -> usize {
+        self.inputs
+            .iter()
+            .find_map(|i| match i.spec.dims.as_ref()?.first()? {
+                Dim::Fixed(n) if *n > 0 => Some(*n),
+                _ => None,
+            })
+            .unwrap_or(1)
+    }
+
+    /// Whether no input's first dimension can change (each is known and fixed): the model runs
+    /// its [`Plan::default_batch`] only.
+    #[must_use]
+    pub fn batch_is_fixed(&self) -> bool {
+        !self.inputs.is_empty() && self.inputs.iter().all(|i| !i.follows_batch())
+    }
+
     /// `err`, a failed run, with the ranges its synthetic integer inputs were drawn from: an index
     /// out of a table's bounds is the usual reason, and `--int-range` the fix.
     #[must_use]
@@ -481,11 +501,17 @@ impl Plan {
         let mut missing = Vec::new();
         for i in &self.inputs {
             let name = &i.spec.name;
-            if let Some(Dim::Fixed(n)) = i.spec.dims.as_ref().and_then(|d| d.first())
+            if let Some(dims) = &i.spec.dims
+                && let Some(Dim::Fixed(n)) = dims.first()
                 && *n != batch
+                // A wholly static input runs as exported at the model's own batch: its first
+                // axis need not be a batch at all (a bias `[4]` beside an input `[3, 4]`).
+                && !(dims.iter().all(|d| !d.is_dynamic()) && batch == self.default_batch())
             {
                 return Err(Error::InvalidInput(format!(
-                    "input `{name}` has a fixed batch dimension of {n}; batch size {batch} is not possible"
+                    "input `{name}` has a fixed batch dimension of {n}; batch size {batch} is not possible \
+                     (leave --batch-sizes out to run the model's own batch, {})",
+                    self.default_batch()
                 )));
             }
             let mut shape = match (&i.real, &i.shape) {
@@ -1119,6 +1145,30 @@ mod tests {
         let fixed = Described(vec![TensorSpec::new("x", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(4)])], None);
         let e = plan(&Workload::default(), &fixed).unwrap().check(&[1, 2], &[Vec::new()]).unwrap_err().to_string();
         assert!(e.contains("fixed batch dimension of 1; batch size 2"), "{e}");
+    }
+
+    /// A model exported with a static batch runs it when no batch size is asked; a wholly static
+    /// input whose first axis differs (a `[4]` bias beside `[3, 4]`) runs as it is at that batch.
+    #[test]
+    fn a_static_model_runs_its_own_batch() {
+        let fixed = |dims: &[usize]| dims.iter().map(|&n| Dim::Fixed(n)).collect::<Vec<_>>();
+        let s = Described(
+            vec![TensorSpec::new("x", DType::F32, fixed(&[3, 4])), TensorSpec::new("bias", DType::F32, fixed(&[4]))],
+            None,
+        );
+        let p = plan(&Workload::default(), &s).unwrap();
+        assert_eq!(p.default_batch(), 3);
+        assert!(p.batch_is_fixed());
+        let b = p.build(3, &Vec::new()).unwrap();
+        assert_eq!(b.tensors.iter().map(Tensor::shape).collect::<Vec<_>>(), [&[3, 4][..], &[4]]);
+        let e = p.build(1, &Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("input `x` has a fixed batch dimension of 3; batch size 1 is not possible"), "{e}");
+        assert!(e.contains("leave --batch-sizes out to run the model's own batch, 3"), "{e}");
+        // A dynamic batch defaults to 1; an input of unknown rank does not count.
+        assert_eq!(plan(&Workload::default(), &encoder()).unwrap().default_batch(), 1);
+        assert!(!plan(&Workload::default(), &encoder()).unwrap().batch_is_fixed());
+        let unknown = Described(vec![TensorSpec { name: "t".into(), dtype: DType::F32, dims: None }], None);
+        assert_eq!(plan(&Workload::default(), &unknown).unwrap().default_batch(), 1);
     }
 
     #[test]

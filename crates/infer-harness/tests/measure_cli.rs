@@ -344,28 +344,15 @@ fn optimize_batch_reaches_the_cap_and_respects_a_latency_bound() {
     }
 }
 
-/// A model with a fixed batch of 1: every larger probe fails with the child's own error message.
+/// A model whose batch is fixed (`x: [1, 4]`) has no batch size to search: said at once, in one
+/// line naming the input, instead of probes that all fail (each probe's own failure reason is
+/// checked by `optimize_batch_survives_out_of_memory_probes`).
 #[test]
-fn optimize_batch_reports_why_a_probe_failed() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("opt.json");
-    let stdout = ok(&infer(&[
-        "optimize-batch",
-        p(&tiny("fixed_batch.onnx")),
-        "--max-batch",
-        "8",
-        "--iterations",
-        "2",
-        "--warmup",
-        "0",
-        "--json",
-        p(&out),
-    ]));
-    let v = json(&out);
-    assert_eq!((v["largest_fit"].as_u64(), v["smallest_failure"].as_u64()), (Some(1), Some(2)));
-    let probes = v["probes"].as_array().unwrap();
-    assert_eq!(probes.len(), 2, "1 fits, 2 fails, nothing in between to search");
-    let reason = probes[1]["reason"].as_str().unwrap();
-    assert!(reason.starts_with("exit code 1: ") && reason.contains("fixed batch dimension of 1"), "{reason}");
-    assert!(stdout.contains("largest batch that fits: 1"), "{stdout}");
+fn optimize_batch_refuses_a_model_whose_batch_is_fixed() {
+    let run = infer(&["optimize-batch", p(&tiny("fixed_batch.onnx")), "--max-batch", "8", "--iterations", "2"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert_eq!(run.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "no probe ran: {stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("fixed_batch.onnx: the batch is fixed by the model (x: f32 [1, 4])"), "{stderr}");
 }

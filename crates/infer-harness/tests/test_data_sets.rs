@@ -180,6 +180,54 @@ fn the_onnx_backend_test_data_run_or_fail_in_one_line() {
     assert!(passed.len() * 3 >= cases.len() * 2, "{} of {} passed", passed.len(), cases.len());
 }
 
+/// A model exported with a static batch of 2 (`test_Conv2d`: input `[2, 3, 7, 5]`) benches,
+/// profiles and compares at that batch when none is asked, and says how when another is.
+#[test]
+fn a_static_batch_is_the_default_batch() {
+    let Some(data) = onnx_test_data() else {
+        assert!(std::env::var_os("INFER_REQUIRE_ALL_BACKENDS").is_none(), "no onnx backend test data");
+        return;
+    };
+    let model = data.join("pytorch-converted/test_Conv2d/model.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    ok(&infer(&["bench", p(&model), "--iterations", "3", "--warmup", "1", "--json", p(&json)]));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let batches: Vec<u64> = v["rows"].as_array().unwrap().iter().map(|r| r["batch_size"].as_u64().unwrap()).collect();
+    assert_eq!(batches, [2], "{v}");
+    let stdout = ok(&infer(&["profile", p(&model), "--iterations", "2", "--warmup", "0"]));
+    assert!(stdout.contains("profiled runs at batch 2"), "{stdout}");
+    let run = infer(&["bench", p(&model), "--batch-sizes", "4", "--iterations", "1"]);
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(stderr.contains("fixed batch dimension of 2; batch size 4 is not possible"), "{stderr}");
+    assert!(stderr.contains("leave --batch-sizes out to run the model's own batch, 2"), "{stderr}");
+    // `compare` on the file: its rows at batch 2 (not the default 1 and 8, which it cannot run).
+    let out = dir.path().join("cmp");
+    ok(&infer(&[
+        "compare",
+        p(&model),
+        "--device",
+        "cpu",
+        "--iterations",
+        "2",
+        "--rounds",
+        "1",
+        "--profile-runs",
+        "0",
+        "--out",
+        p(&out),
+    ]));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let entries = v["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["status"] == "ok"), "{v}");
+    for e in entries.iter().filter(|e| e["status"] == "ok") {
+        let rows = e["report"]["rows"].as_array().unwrap();
+        assert_eq!(rows.iter().map(|r| r["batch_size"].as_u64().unwrap()).collect::<Vec<_>>(), [2], "{e}");
+    }
+}
+
 /// `onnx/backend/test/data` inside the project's venv.
 fn onnx_test_data() -> Option<PathBuf> {
     let lib = root().join(".venv/lib");

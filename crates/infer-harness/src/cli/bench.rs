@@ -23,7 +23,8 @@ pub(super) mod scenario;
 pub struct BenchArgs {
     #[command(flatten)]
     pub(super) model: ModelArgs,
-    /// Batch sizes to time, comma-separated (default 1; with --sweep 1,2,4,8,16,32).
+    /// Batch sizes to time, comma-separated (default: the model's static batch, else 1; with --sweep
+    /// 1,2,4,8,16,32).
     #[arg(long, value_parser = parse_sizes)]
     batch_sizes: Option<Sizes>,
     /// Throughput sweep: every batch size for a fixed duration (default 2s each unless
@@ -126,11 +127,12 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         (None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
         (None, None) => Stop::Iterations(50),
     };
-    // Without --batch-sizes, the leading size of --shape (where every --shape agrees) is the batch.
+    // Without --batch-sizes, the leading size of --shape (where every --shape agrees) is the batch,
+    // else the model's own (its static batch, or 1), found once it is loaded.
     let batch_sizes = match (&a.batch_sizes, a.sweep) {
         (Some(s), _) => s.0.clone(),
         (None, true) => SWEEP_SIZES.to_vec(),
-        (None, false) => vec![workload.shape_batch().unwrap_or(1)],
+        (None, false) => workload.shape_batch().into_iter().collect(),
     };
     if let Some(n) = a.concurrency {
         return load(backend, a, &workload, stop, usize::from(n), &batch_sizes);
@@ -267,8 +269,11 @@ fn load(
     batch_sizes: &[usize],
 ) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
+    // No batch size asked: one run at the model's own.
+    let batch_sizes: Vec<Option<usize>> =
+        if batch_sizes.is_empty() { vec![None] } else { batch_sizes.iter().copied().map(Some).collect() };
     for &device in &a.device.0 {
-        for &batch_size in batch_sizes {
+        for &batch_size in &batch_sizes {
             let spec = infer_harness::load::LoadSpec {
                 model: a.model.model.clone(),
                 options: a.model.options(device),

@@ -43,8 +43,8 @@ pub struct CompareArgs {
     /// Devices, comma-separated.
     #[arg(long, short, default_value = "cpu,cuda", value_parser = parse_devices)]
     device: Devices,
-    /// Batch sizes, comma-separated (default 1,8; with --scenario offline, the sizes it tries,
-    /// default 1,2,4,8,16,32).
+    /// Batch sizes, comma-separated (default 1,8, or the batch of a model that fixes it; with
+    /// --scenario offline, the sizes it tries, default 1,2,4,8,16,32).
     #[arg(long, value_parser = parse_sizes)]
     batch_sizes: Option<Sizes>,
     /// Untimed warm-up iterations per batch size, or `auto`: windows of 5 until the window
@@ -102,7 +102,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     let spec = CompareSpec {
         models: a.models.clone(),
         devices: a.device.0.clone(),
-        batch_sizes: a.batch_sizes.as_ref().map_or_else(|| vec![1, 8], |s| s.0.clone()),
+        batch_sizes: a.batch_sizes.as_ref().map_or_else(Vec::new, |s| s.0.clone()),
         config: BenchConfig { warmup: a.warmup, stop },
         threads: threads(a),
         tolerance: a.tolerance,

@@ -63,6 +63,18 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
     if let Some(bound) = a.max_latency_ms.filter(|b| !b.is_finite() || *b <= 0.0) {
         anyhow::bail!("invalid --max-latency-ms {bound}: must be a positive number of milliseconds");
     }
+    // A model whose every input has a fixed first dimension has no batch size to choose: said
+    // at once rather than as probes that all fail. Read on the CPU, so that no device memory
+    // stays reserved in this process while the probes search.
+    let described = backend.load(&a.model.model, &a.model.options(Device::Cpu))?;
+    if let Some(fixed) = fixed_batch(described.inputs()) {
+        anyhow::bail!(
+            "{}: the batch is fixed by the model ({fixed}): there is no batch size to search; `infer bench` \
+             measures it at that batch",
+            a.model.model.display()
+        );
+    }
+    drop(described);
     // The search varies the batch of one shape; each probe gets the same inputs.
     let workload = a.workload.workload();
     workload.check()?;
@@ -102,4 +114,13 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         write_json(path, &result)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where no input's first dimension can change (each known and fixed), the inputs as the model
+/// gives them (`x: f32 [2, 4, 6, 5]`).
+fn fixed_batch(inputs: &[infer_core::TensorSpec]) -> Option<String> {
+    let fixed =
+        |s: &infer_core::TensorSpec| s.dims.as_ref().is_some_and(|d| d.first().is_some_and(|d| !d.is_dynamic()));
+    (!inputs.is_empty() && inputs.iter().all(fixed))
+        .then(|| inputs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
 }

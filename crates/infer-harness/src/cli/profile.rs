@@ -19,9 +19,9 @@ pub struct ProfileArgs {
     /// Device: cpu, cuda, cuda:N.
     #[arg(long, short, default_value = "cpu")]
     device: Device,
-    /// Batch size of the synthetic input.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
-    batch_size: u64,
+    /// Batch size of the synthetic input (default: the model's static batch, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    batch_size: Option<u64>,
     /// Profiled runs summarized.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     iterations: u64,
@@ -46,7 +46,7 @@ pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitC
     let spec = ProfileSpec {
         model: a.model.model.clone(),
         options: a.model.options(a.device),
-        batch_size: usize::try_from(a.batch_size)?,
+        batch_size: a.batch_size.map(usize::try_from).transpose()?,
         workload: a.workload.workload(),
         warmup: a.warmup,
         iterations: usize::try_from(a.iterations)?,

@@ -114,6 +114,9 @@ pub(super) struct Prepared {
     pub name: String,
     /// One slot per (file, backend that reads it, device).
     pub slots: Vec<Slot>,
+    /// The batch sizes asked, else the first file's fixed batch, else
+    /// [`super::DEFAULT_BATCH_SIZES`].
+    pub batch_sizes: Vec<usize>,
 }
 
 /// Describes every file as each backend that reads it sees it, matches their inputs, writes the
@@ -168,7 +171,12 @@ pub(super) fn prepare(registry: &Registry, exe: &Path, spec: &super::CompareSpec
     // The reference inputs, made once for the first file, then written for every unit.
     let plan = spec.workload.plan_specs(first, &d0.inputs, d0.integer_ranges.as_ref())?;
     let point = spec.workload.points().swap_remove(0);
-    let batch = spec.batch_sizes.first().copied().unwrap_or(1);
+    let batch_sizes = match spec.batch_sizes.as_slice() {
+        [] if plan.batch_is_fixed() => vec![plan.default_batch()],
+        [] => super::DEFAULT_BATCH_SIZES.to_vec(),
+        asked => asked.to_vec(),
+    };
+    let batch = batch_sizes[0];
     let inputs = plan.build(batch, &point)?.tensors;
     let reference = scratch.join("reference.npz");
     let mut reference_input = None;
@@ -227,7 +235,7 @@ pub(super) fn prepare(registry: &Registry, exe: &Path, spec: &super::CompareSpec
             slots.push(Slot { entry: CompareEntry::new(&label, device, status, None), target });
         }
     }
-    Ok(Prepared { name: labels.join(", "), slots })
+    Ok(Prepared { name: labels.join(", "), slots, batch_sizes })
 }
 
 /// One file as one backend that reads it sees it.

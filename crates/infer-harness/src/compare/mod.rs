@@ -28,6 +28,9 @@ use crate::{
     workload::Workload,
 };
 
+/// The batch sizes compared when none are asked (and the model's batch is not fixed).
+pub const DEFAULT_BATCH_SIZES: [usize; 2] = [1, 8];
+
 /// Settings of a comparison.
 #[derive(Debug, Clone)]
 pub struct CompareSpec {
@@ -36,7 +39,8 @@ pub struct CompareSpec {
     pub models: Vec<PathBuf>,
     /// Devices to try.
     pub devices: Vec<Device>,
-    /// Batch sizes.
+    /// Batch sizes; none: [`DEFAULT_BATCH_SIZES`], or with model files whose first has a fixed
+    /// batch, that batch.
     pub batch_sizes: Vec<usize>,
     /// Timing.
     pub config: BenchConfig,
@@ -80,17 +84,25 @@ pub fn compare_each(
     reporter: &dyn Reporter,
 ) -> Result<Comparison> {
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
-    let (model, mut slots) = match spec.models.as_slice() {
+    let (model, mut slots, batch_sizes) = match spec.models.as_slice() {
         [] => return Err(infer_core::Error::InvalidInput("no model to compare".into())),
         [dir] if Fixture::is_fixture(dir) => {
             let fixture = Fixture::open(dir)?;
             let workload = fixture.workload(&spec.workload);
-            (fixture.meta.model.clone(), plan::fixture_slots(registry, &fixture, &spec.devices, &workload))
+            let slots = plan::fixture_slots(registry, &fixture, &spec.devices, &workload);
+            (fixture.meta.model.clone(), slots, DEFAULT_BATCH_SIZES.to_vec())
         }
         _ => {
             let prepared = files::prepare(registry, exe, spec, scratch.path())?;
-            (prepared.name, prepared.slots)
+            (prepared.name, prepared.slots, prepared.batch_sizes)
         }
+    };
+    let resolved;
+    let spec = if spec.batch_sizes.is_empty() {
+        resolved = CompareSpec { batch_sizes, ..spec.clone() };
+        &resolved
+    } else {
+        spec
     };
     let model = model.as_str();
     // Measured in rounds, each round visiting every backend in turn.
