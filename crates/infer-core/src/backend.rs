@@ -237,6 +237,13 @@ pub trait Session: Send {
         Vec::new()
     }
 
+    /// How many leading inputs must be given; the inputs after them may be left out, trailing,
+    /// for the model's own defaults (a TorchScript argument `mask: Optional[Tensor] = None`).
+    /// Every input by default.
+    fn required_inputs(&self) -> usize {
+        self.inputs().len()
+    }
+
     /// Runtime settings in effect that change the numbers a session computes, as (name, value)
     /// read back from the runtime after loading (torch: whether TF32 is allowed on CUDA for
     /// matmuls and convolutions). Empty by default.
@@ -327,6 +334,7 @@ mod tests {
         assert_eq!((y, stages), (vec![x], None));
         assert_eq!(s.device_memory(), None);
         assert!(s.settings().is_empty());
+        assert_eq!(s.required_inputs(), s.inputs().len());
         let err = s.op_profile().unwrap_err().to_string();
         assert!(err.contains("not supported by this backend"), "{err}");
         assert!(s.end_profiling().unwrap_err().to_string().contains("not supported by this backend"));

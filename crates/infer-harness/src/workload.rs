@@ -731,11 +731,29 @@ impl SplitMix {
 /// Unknown input names, a wrong count, an input given twice, and the file errors of
 /// [`read_npy`] and [`read_npz`].
 pub fn npy_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<Tensor>> {
-    read_inputs(specs, args)?
+    npy_inputs_from(specs, specs.len(), args)
+}
+
+/// As [`npy_inputs`], where only the first `required` inputs must be given: the inputs after
+/// them may be left out, trailing, for the model's defaults ([`Session::required_inputs`]).
+///
+/// # Errors
+/// As [`npy_inputs`]; an optional input given after one left out (the model fills in only
+/// trailing ones).
+pub fn npy_inputs_from(specs: &[TensorSpec], required: usize, args: &[String]) -> Result<Vec<Tensor>> {
+    let mut slots = read_inputs(specs, args)?;
+    let given = slots.iter().rposition(|(t, _)| t.is_some()).map_or(0, |i| i + 1);
+    slots.truncate(given.max(required));
+    slots
         .into_iter()
         .zip(specs)
-        .map(|((t, _), s)| {
-            t.ok_or_else(|| Error::InvalidInput(format!("no value given for input `{}` {}", s.name, s.shape_string())))
+        .enumerate()
+        .map(|(i, ((t, _), s))| {
+            t.ok_or_else(|| {
+                let why =
+                    if i < required { "" } else { " (optional inputs may be left out only after the last one given)" };
+                Error::InvalidInput(format!("no value given for input `{}` {}{why}", s.name, s.shape_string()))
+            })
         })
         .collect()
 }
@@ -1179,6 +1197,24 @@ mod tests {
         assert_eq!(fit_rows(&t, 3, "f").unwrap(), t);
         let empty = Tensor::from_vec(vec![0, 2], Vec::<i64>::new()).unwrap();
         assert!(fit_rows(&empty, 1, "f.npy").unwrap_err().to_string().contains("f.npy has no rows"));
+    }
+
+    /// Inputs after the required ones may be left out, trailing only.
+    #[test]
+    fn optional_trailing_inputs_may_be_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        infer_core::npy::write_npy(&path, &Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap()).unwrap();
+        let any = |name: &str| TensorSpec { name: name.into(), dtype: DType::F32, dims: None };
+        let specs = [any("x"), any("mask"), any("scale")];
+        let arg = |name: &str| format!("{name}={}", path.display());
+        assert_eq!(npy_inputs_from(&specs, 1, &[arg("x")]).unwrap().len(), 1);
+        assert_eq!(npy_inputs_from(&specs, 1, &[arg("x"), arg("mask")]).unwrap().len(), 2);
+        let e = npy_inputs_from(&specs, 1, &[arg("x"), arg("scale")]).unwrap_err().to_string();
+        assert!(e.contains("no value given for input `mask`") && e.contains("only after the last one given"), "{e}");
+        let e = npy_inputs_from(&specs, 2, &[arg("x")]).unwrap_err().to_string();
+        assert!(e.contains("no value given for input `mask`") && !e.contains("optional"), "{e}");
+        assert!(npy_inputs(&specs, &[arg("x")]).is_err());
     }
 
     #[test]

@@ -262,6 +262,34 @@ fn run_feeds_both_arguments_and_writes_every_output_by_name() {
     assert_eq!(first, arrays[0].1);
 }
 
+/// `forward(x, mask: Optional[Tensor] = None)`: `info` says that `mask` may be left out; `run`
+/// without it gets forward's default (`x * 2`), with it `x * mask`; giving too many is an error
+/// that says which inputs are optional.
+#[test]
+fn an_argument_with_a_default_may_be_left_out() {
+    let model = tiny("tiny_optional.pt");
+    let stdout = ok(&infer(&["info", p(&model)]));
+    let mask = stdout.lines().find(|l| l.trim_start().starts_with("mask:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(mask.ends_with("may be left out for forward's default)"), "{mask}");
+    let x_line = stdout.lines().find(|l| l.trim_start().starts_with("x:")).unwrap();
+    assert!(!x_line.contains("left out"), "{x_line}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (x, m) = (tiny("tiny_optional.input_x.npy"), tiny("tiny_optional.input_mask.npy"));
+    let out = dir.path().join("y.npy");
+    ok(&infer(&["run", p(&model), "-i", p(&x), "-o", p(&out)]));
+    let want = infer_core::npy::read_npy(&tiny("tiny_optional.output_0.npy")).unwrap();
+    assert_eq!(infer_core::npy::read_npy(&out).unwrap(), want);
+    ok(&infer(&["run", p(&model), "-i", p(&x), "-i", &format!("mask={}", p(&m)), "-o", p(&out)]));
+    let (xv, mv) = (infer_core::npy::read_npy(&x).unwrap(), infer_core::npy::read_npy(&m).unwrap());
+    let masked: Vec<f32> =
+        xv.as_slice::<f32>().unwrap().iter().zip(mv.as_slice::<f32>().unwrap()).map(|(a, b)| a * b).collect();
+    assert_eq!(infer_core::npy::read_npy(&out).unwrap().as_slice::<f32>().unwrap(), masked.as_slice());
+    let run = infer(&["run", p(&model), "-i", p(&x), "-i", p(&m), "-i", p(&m)]);
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success() && stderr.contains("too many inputs: the model takes 2 (x, mask)"), "{stderr}");
+}
+
 #[test]
 fn an_argument_that_is_not_a_tensor_is_a_one_line_error() {
     let out = infer(&["info", p(&tiny("tiny_list_str.pt"))]);

@@ -163,6 +163,7 @@ fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSe
         model: Model::Script(script),
         tdev,
         dev,
+        required: d.required,
         inputs: d.inputs,
         checked: d.checked,
         input_sources: d.input_sources,
@@ -228,6 +229,7 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
         tdev,
         dev,
         checked: true,
+        required: inputs.len(),
         inputs,
         input_sources: Vec::new(),
         outputs,
@@ -252,6 +254,8 @@ struct TorchSession {
     /// Whether the inputs' dtypes and shapes are known (sidecar, architecture) and checked before
     /// a run; inputs known only from `forward`'s schema accept any tensor.
     checked: bool,
+    /// How many leading inputs must be given (the others have defaults in `forward`).
+    required: usize,
     /// Where each input's description came from (empty for an architecture, described in full).
     input_sources: Vec<String>,
     outputs: Vec<TensorSpec>,
@@ -326,14 +330,26 @@ impl Session for TorchSession {
         self.dev
     }
 
+    fn required_inputs(&self) -> usize {
+        self.required
+    }
+
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        // Trailing arguments with defaults may be left out: forward fills them in.
+        let given =
+            if (self.required..self.inputs.len()).contains(&inputs.len()) { inputs.len() } else { self.inputs.len() };
         if self.checked {
-            check_inputs(&self.inputs, inputs)?;
-        } else if inputs.len() != self.inputs.len() {
+            check_inputs(&self.inputs[..given], inputs)?;
+        } else if inputs.len() != given {
             // Inputs known from forward's schema only take any tensor: the count is checked.
             let names: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
+            let optional = if self.required < names.len() {
+                format!(", the last {} optional", names.len() - self.required)
+            } else {
+                String::new()
+            };
             return Err(Error::InvalidInput(format!(
-                "the model takes {} input(s) ({}), got {}",
+                "the model takes {} input(s) ({}{optional}), got {}",
                 names.len(),
                 names.join(", "),
                 inputs.len()

@@ -145,6 +145,8 @@ pub(crate) struct Description {
     pub inputs: Vec<TensorSpec>,
     /// Whether the inputs' dtypes and shapes are known and checked before a run (from a sidecar).
     pub checked: bool,
+    /// How many leading inputs must be given: the others have defaults in `forward`.
+    pub required: usize,
     /// Where each input's description came from, in words.
     pub input_sources: Vec<String>,
     /// One per tensor of the result, when the schema tells how many (a tuple); empty when it
@@ -250,6 +252,11 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
                             arg.ty
                         ));
                 }
+                if arg.has_default
+                    && let Some(source) = sources.last_mut()
+                {
+                    source.push_str("; may be left out for forward's default");
+                }
             }
             (specs, false, sources)
         }
@@ -306,6 +313,7 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
         .flat_map(|(arg, input)| tables_of(&arg.name).into_iter().map(|e| raw_table(&input.name, e)))
         .collect();
     Ok(Description {
+        required: required.min(inputs.len()),
         inputs,
         checked,
         input_sources,

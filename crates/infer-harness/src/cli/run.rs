@@ -20,7 +20,7 @@ use infer_harness::{
     reference,
     report::write_json,
     shard::{self, CSV_HEADER, Existing, Expected, Manifest, Shard, Skipped},
-    workload::{encode_npz, images_in, npy_inputs, preprocess_for},
+    workload::{encode_npz, images_in, npy_inputs_from, preprocess_for},
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -126,7 +126,7 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     if a.input.is_empty() {
         return classify(session.as_mut(), a, labels.as_ref());
     }
-    let inputs = npy_inputs(session.inputs(), &a.input)?;
+    let inputs = npy_inputs_from(session.inputs(), session.required_inputs(), &a.input)?;
     warn_non_finite(&inputs, session.inputs());
     let expected = a.reference_output.as_deref().map(reference::read_expected).transpose()?;
     let outputs = session.run(&inputs)?;

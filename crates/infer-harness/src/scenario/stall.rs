@@ -75,4 +75,7 @@ impl Session for StallOnce {
     fn settings(&self) -> Vec<(String, String)> {
         self.inner.settings()
     }
+    fn required_inputs(&self) -> usize {
+        self.inner.required_inputs()
+    }
 }
