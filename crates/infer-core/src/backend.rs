@@ -237,6 +237,12 @@ pub trait Session: Send {
         Vec::new()
     }
 
+    /// The model's outputs that the session computes but does not return, each with the reason
+    /// (an ONNX `Sequence<Map<…>>` of scikit-learn's ZipMap, a string tensor); none by default.
+    fn unread_outputs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// How many leading inputs must be given; the inputs after them may be left out, trailing,
     /// for the model's own defaults (a TorchScript argument `mask: Optional[Tensor] = None`).
     /// Every input by default.
@@ -335,6 +341,7 @@ mod tests {
         assert_eq!(s.device_memory(), None);
         assert!(s.settings().is_empty());
         assert_eq!(s.required_inputs(), s.inputs().len());
+        assert!(s.unread_outputs().is_empty());
         let err = s.op_profile().unwrap_err().to_string();
         assert!(err.contains("not supported by this backend"), "{err}");
         assert!(s.end_profiling().unwrap_err().to_string().contains("not supported by this backend"));

@@ -196,8 +196,31 @@ pub fn first_line(message: &str) -> String {
             || l.starts_with("The above operation failed")
             || l.starts_with("C++ exception with description"))
     });
-    let first = lines.next().unwrap_or("").to_string();
-    strip_source_locations(strip_log_prefix(&first))
+    let first = lines.next().unwrap_or("");
+    if let Some(prefix) = location_header(first) {
+        // OpenVINO: "Exception from <file>:<line>:" and "Check '…' failed at <file>:<line>:"
+        // headers, then what it was doing and why, one per line: those, joined.
+        let mut said: Vec<&str> = Vec::new();
+        if !prefix.is_empty() {
+            said.push(prefix);
+        }
+        said.extend(lines.filter(|l| location_header(l).is_none()).take(3));
+        return strip_source_locations(&said.join(": "));
+    }
+    strip_source_locations(strip_log_prefix(first))
+}
+
+/// Where `line` only says where native code threw (OpenVINO's `Exception from
+/// src/…/core.cpp:84:`, maybe after the binding's own words, and `Check 'false' failed at
+/// src/…/frontend.cpp:47:`): the words before it (often none).
+fn location_header(line: &str) -> Option<&str> {
+    if !line.ends_with(':') {
+        return None;
+    }
+    if let Some(at) = line.find("Exception from ") {
+        return Some(line[..at].trim_end().trim_end_matches(':').trim_end());
+    }
+    (line.starts_with("Check '") && line.contains(" failed at ")).then_some("")
 }
 
 /// `failed:/onnxruntime_src/core/graph/model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, …) Unsupported …`
@@ -298,6 +321,12 @@ mod tests {
         let ort = "\u{1b}[0;31m[E:onnxruntime:, sequential_executor.cc:572 ExecuteKernel] Non-zero status code\u{1b}[m";
         assert_eq!(first_line(ort), "Non-zero status code");
         assert_eq!(first_line("\n\n  plain  \n"), "plain");
+        let openvino = "Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'false' failed at \
+                        src/frontends/common/src/frontend.cpp:47:\nLoading input model\nUnsupported value_info \
+                        type: probs\n\n";
+        assert_eq!(first_line(openvino), "Loading input model: Unsupported value_info type: probs");
+        let wrapped = format!("general error: {openvino}");
+        assert_eq!(first_line(&wrapped), "general error: Loading input model: Unsupported value_info type: probs");
         let load = "Load model from m.onnx failed:/onnxruntime_src/onnxruntime/core/graph/model.cc:256 \
                     onnxruntime::Model::Model(onnx::ModelProto&&, const onnxruntime::PathString&, const \
                     onnxruntime::logging::Logger&) Unsupported model IR version: 14, max supported IR version: 13";

@@ -90,6 +90,34 @@ fn run_writes_the_output_npy_matching_the_reference() {
     assert_eq!(line["top"].as_array().unwrap().len(), 3);
 }
 
+/// A scikit-learn-style classifier (`tiny_classifier.onnx`): its ZipMap output, a sequence of
+/// maps, is listed as not read, with why; the tensor output is run, written and benched as usual.
+#[test]
+fn an_output_that_is_not_a_tensor_is_left_unread() {
+    let model = tiny("tiny_classifier.onnx");
+    let out = infer(&["info", p(&model)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("\n  output_label: i64 [batch]\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "  output_probability: not read (`output_probability` is a Sequence<Map<i64, f32>>, not a tensor: infer \
+             feeds and reads tensors only)"
+        ),
+        "{stdout}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("label.npy");
+    let out = infer(&["run", p(&model), "-i", p(&tiny("tiny_classifier.input.npy")), "-o", p(&y)]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("output output_probability: not read"), "{stderr}");
+    let want = infer_core::npy::read_npy(&tiny("tiny_classifier.output_label.npy")).unwrap();
+    assert_eq!(infer_core::npy::read_npy(&y).unwrap(), want);
+    let out = infer(&["bench", p(&model), "--batch-sizes", "2", "--iterations", "2", "--warmup", "0"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+}
+
 #[test]
 fn run_takes_inputs_by_name() {
     let dir = tempfile::tempdir().unwrap();

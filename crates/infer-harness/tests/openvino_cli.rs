@@ -106,3 +106,16 @@ fn an_onnx_encoder_on_openvino_keeps_its_dimension_names_and_id_ranges() {
         assert!(out.contains(line), "{line}\n{out}");
     }
 }
+
+/// OpenVINO's exceptions put where it threw first (`Exception from src/…/core.cpp:84:`, `Check
+/// 'false' failed at …:`): the one-line error keeps what it was doing and why instead.
+#[test]
+fn a_model_openvino_cannot_read_says_why_in_one_line() {
+    let out = infer(&["info", p(&tiny("tiny_classifier.onnx")), "--backend", "openvino"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("tiny_classifier.onnx"), "{stderr}");
+    assert!(stderr.contains("Unsupported value_info type: output_probability"), "{stderr}");
+    assert!(!stderr.contains("Exception from") && !stderr.contains(".cpp"), "{stderr}");
+}

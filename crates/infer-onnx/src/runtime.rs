@@ -155,12 +155,26 @@ pub(crate) fn load(
         }
     })?;
     let session = builder.commit_from_file(path).map_err(load_err)?;
-    let inputs = session.inputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
-    let outputs = session.outputs().iter().map(|o| spec(o.name(), o.dtype())).collect::<Result<Vec<_>>>()?;
+    let inputs = session
+        .inputs()
+        .iter()
+        .map(|o| spec(o.name(), o.dtype()).map_err(|why| Error::load(path, format!("input {why}"))))
+        .collect::<Result<Vec<_>>>()?;
+    // An output that is not a tensor of a type infer holds (scikit-learn's ZipMap
+    // `Sequence<Map<i64, f32>>`, a string label) is computed by the graph but not read.
+    let mut outputs = Vec::new();
+    let mut unread = Vec::new();
+    for o in session.outputs() {
+        match spec(o.name(), o.dtype()) {
+            Ok(s) => outputs.push(s),
+            Err(why) => unread.push((o.name().to_string(), why)),
+        }
+    }
     Ok(Box::new(OnnxSession {
         session,
         inputs,
         outputs,
+        unread,
         device,
         parameters,
         ranges,
@@ -183,12 +197,15 @@ fn dtype(ty: TensorElementType) -> Option<DType> {
     })
 }
 
-fn spec(name: &str, ty: &ValueType) -> Result<TensorSpec> {
+/// The description of a graph input or output, or why infer cannot hold it.
+fn spec(name: &str, ty: &ValueType) -> std::result::Result<TensorSpec, String> {
     let ValueType::Tensor { ty, shape, dimension_symbols } = ty else {
-        return Err(Error::InvalidInput(format!("`{name}` is not a tensor ({ty}); only tensor inputs are supported")));
+        return Err(format!("`{name}` is a {ty}, not a tensor: infer feeds and reads tensors only"));
     };
     let dtype = dtype(*ty).ok_or_else(|| {
-        Error::InvalidInput(format!("`{name}` has element type {ty:?}, which infer does not support"))
+        format!(
+            "`{name}` has element type {ty}, which infer does not hold (f32, f16, bf16, f64, i64, i32, i8, u8, bool)"
+        )
     })?;
     let dims = shape
         .iter()
@@ -205,6 +222,8 @@ struct OnnxSession {
     session: ort::session::Session,
     inputs: Vec<TensorSpec>,
     outputs: Vec<TensorSpec>,
+    /// The graph's outputs that are not read, with the reason (see [`Session::unread_outputs`]).
+    unread: Vec<(String, String)>,
     device: Device,
     parameters: ParameterCount,
     /// The range each integer input that reaches an embedding lookup must stay in (`ranges`).
@@ -283,6 +302,10 @@ impl Session for OnnxSession {
 
     fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, infer_core::IntRange>> {
         Some(self.ranges.clone())
+    }
+
+    fn unread_outputs(&self) -> Vec<(String, String)> {
+        self.unread.clone()
     }
 
     fn parameters(&self) -> Option<ParameterCount> {

@@ -53,6 +53,9 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     for (i, s) in session.outputs().iter().enumerate() {
         println!("  {s}{}", source(&sources, i));
     }
+    for (name, why) in session.unread_outputs() {
+        println!("  {name}: not read ({why})");
+    }
     if !session.signatures().is_empty() {
         println!("signatures:");
         for sig in session.signatures() {

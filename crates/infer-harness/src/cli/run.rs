@@ -137,6 +137,9 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     for (name, t) in names.iter().zip(&outputs) {
         eprintln!("output {name}: {} {:?}", t.dtype(), t.shape());
     }
+    for (name, why) in session.unread_outputs() {
+        eprintln!("output {name}: not read ({why})");
+    }
     if let Some(path) = &a.output {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
             infer_core::fsutil::write_atomic(path, &encode_npz(names.iter().map(String::as_str).zip(&outputs))?)?;
