@@ -264,3 +264,28 @@ fn a_savedmodel_with_one_other_signature_runs_it() {
         "{stderr}"
     );
 }
+
+/// A signature that also returns a string tensor (`classes`, the top class's name, as TensorFlow
+/// Serving's classifiers do): `info` and `run` list it as not read, and `logits` is run as usual.
+#[test]
+fn a_string_output_is_left_unread() {
+    let model = support::tiny("tf/tiny_cnn_labels");
+    let out = infer(&["info", p(&model)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("  classes: not read (`classes` has dtype String, which infer does not hold: not fetched)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  logits: f32 [?, 10]"), "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    let y = dir.path().join("y.npz");
+    let out = infer(&["run", p(&model), "--input", p(&support::tiny("tiny_cnn.input.npy")), "-o", p(&y)]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("output classes: not read"), "{stderr}");
+    let outputs = infer_harness::workload::read_npz(&y).unwrap();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    let expected = read_npy(&support::tiny("tf/tiny_cnn.output.npy")).unwrap();
+    assert!(outputs[0].1.max_abs_diff(&expected).unwrap() < 1e-6);
+}

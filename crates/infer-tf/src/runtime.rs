@@ -248,10 +248,22 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
         feeds.push(operation(model, &graph, info)?);
         inputs.push(spec);
     }
-    let (mut outputs, mut fetches) = (Vec::new(), Vec::new());
-    for (spec, info) in specs(model, wanted, sig.outputs())? {
-        fetches.push(operation(model, &graph, info)?);
-        outputs.push(spec);
+    // An output of a dtype infer does not hold (a string `classes`) is not fetched, so not run
+    // unless another output needs it; it is listed as not read.
+    let (mut outputs, mut fetches, mut unread) = (Vec::new(), Vec::new(), Vec::new());
+    let mut keyed: Vec<(&String, &TensorInfo)> = sig.outputs().iter().collect();
+    keyed.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, info) in keyed {
+        match spec(model, wanted, key, info) {
+            Ok(spec) => {
+                fetches.push(operation(model, &graph, info)?);
+                outputs.push(spec);
+            }
+            Err(_) => unread.push((
+                key.clone(),
+                format!("`{key}` has dtype {}, which infer does not hold: not fetched", info.dtype()),
+            )),
+        }
     }
     let parameters = parameters(&fetches);
     let profile = opts.profile_prefix.clone().map(|prefix| Profiling { prefix, runs: Vec::new() });
@@ -260,6 +272,7 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
         graph,
         inputs,
         outputs,
+        unread,
         feeds,
         fetches,
         signatures,
@@ -274,6 +287,8 @@ struct TfSession {
     graph: Graph,
     inputs: Vec<TensorSpec>,
     outputs: Vec<TensorSpec>,
+    /// The signature's outputs that are not fetched, with why (see [`Session::unread_outputs`]).
+    unread: Vec<(String, String)>,
     feeds: Vec<(Operation, i32)>,
     fetches: Vec<(Operation, i32)>,
     signatures: Vec<Signature>,
@@ -372,6 +387,10 @@ impl Session for TfSession {
 
     fn outputs(&self) -> &[TensorSpec] {
         &self.outputs
+    }
+
+    fn unread_outputs(&self) -> Vec<(String, String)> {
+        self.unread.clone()
     }
 
     fn device(&self) -> Device {
