@@ -290,6 +290,49 @@ fn an_argument_with_a_default_may_be_left_out() {
     assert!(!run.status.success() && stderr.contains("too many inputs: the model takes 2 (x, mask)"), "{stderr}");
 }
 
+/// `forward(x) -> Dict[str, Tensor]`: `info` says the outputs are known once it has run; `run`
+/// names each output by its key and `-o out.npz` writes them under those names; `bench` checks a
+/// `.npz` reference by key.
+#[test]
+fn a_dict_result_names_the_outputs_by_its_keys() {
+    let model = tiny("tiny_dict.pt");
+    let stdout = ok(&infer(&["info", p(&model)]));
+    assert!(stdout.contains("outputs:\n  (unknown until run: forward returns `Dict[str, Tensor]`)"), "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    let npz = dir.path().join("out.npz");
+    let x = tiny("tiny_dict.input_x.npy");
+    let out = infer(&["run", p(&model), "-i", p(&x), "-o", p(&npz)]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("output scaled: f32 [2, 3]") && stderr.contains("output shifted: f32 [2, 3]"), "{stderr}");
+    let arrays = read_npz(&npz);
+    assert_eq!(arrays.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["scaled", "shifted"]);
+    for (name, got) in &arrays {
+        let want = infer_core::npy::read_npy(&tiny(&format!("tiny_dict.output_{name}.npy"))).unwrap();
+        assert_eq!(got, &want, "{name}");
+    }
+    // The run's own outputs as the reference of a bench: matched by key.
+    let json = dir.path().join("bench.json");
+    ok(&infer(&[
+        "bench",
+        p(&model),
+        "--shape",
+        "x=2x3",
+        "--batch-sizes",
+        "2",
+        "--iterations",
+        "2",
+        "--reference-input",
+        p(&x),
+        "--reference-output",
+        p(&npz),
+        "--json",
+        p(&json),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["max_abs_diff"].as_f64(), Some(0.0), "{v}");
+}
+
 #[test]
 fn an_argument_that_is_not_a_tensor_is_a_one_line_error() {
     let out = infer(&["info", p(&tiny("tiny_list_str.pt"))]);

@@ -233,26 +233,34 @@ std::string describe(const torch::jit::Module& module) {
   return out;
 }
 
-// Appends every tensor of a result (a tensor, or tuples and lists of them) to `out`.
-void flatten(const c10::IValue& value, std::vector<at::Tensor>& out) {
+// Appends every tensor of a result (a tensor, or tuples, lists and string-keyed dicts of them) to
+// `out`, and its name to `names`: the dict key it sits under (`key`, or `key.N` inside a tuple or
+// list there), else "" (named by position).
+void flatten(const c10::IValue& value, const std::string& name, std::vector<at::Tensor>& out, std::vector<std::string>& names) {
+  auto element = [&name](size_t i) { return name.empty() ? name : name + "." + std::to_string(i); };
   if (value.isTensor()) {
     out.push_back(value.toTensor());
+    names.push_back(name);
   } else if (value.isTuple()) {
-    for (const auto& element : value.toTupleRef().elements()) {
-      flatten(element, out);
-    }
-  } else if (value.isTensorList()) {
-    for (const auto& t : value.toTensorVector()) {
-      out.push_back(t);
+    const auto& elements = value.toTupleRef().elements();
+    for (size_t i = 0; i < elements.size(); ++i) {
+      flatten(elements[i], element(i), out, names);
     }
   } else if (value.isList()) {
-    for (const auto& element : value.toListRef()) {
-      flatten(element, out);
+    const auto list = value.toListRef();
+    for (size_t i = 0; i < list.size(); ++i) {
+      flatten(list[i], element(i), out, names);
+    }
+  } else if (value.isGenericDict()) {
+    for (const auto& entry : value.toGenericDict()) {
+      const c10::IValue& key = entry.key();
+      std::string key_name = key.isString() ? key.toStringRef() : (key.isInt() ? std::to_string(key.toInt()) : "");
+      flatten(entry.value(), name.empty() ? key_name : name + "." + key_name, out, names);
     }
   } else {
     throw std::runtime_error(
         "forward returned a " + value.type()->annotation_str() +
-        ", which is not a tensor: infer reads tensors, and tuples and lists of them");
+        ", which is not a tensor: infer reads tensors, and tuples, lists and dicts of them");
   }
 }
 
@@ -297,14 +305,16 @@ int infer_torch_script_describe(void* script, char** json, char** err) {
 
 // Runs forward on `n` tensors (`at::Tensor*`, borrowed) without gradients; on success stores a
 // malloc'ed array of `*n_outputs` new `at::Tensor*` in *outputs (the tensors of the result, in
-// order; free the array with infer_torch_pointers_free once the tensors are taken) and returns 0;
-// else 1 with *err set.
+// order; free the array with infer_torch_pointers_free once the tensors are taken), their names
+// in *names (a JSON array of strings, "" where the result gives none; free it as an error
+// string) and returns 0; else 1 with *err set.
 int infer_torch_script_forward(
     void* script,
     const void* const* inputs,
     int n,
     void*** outputs,
     int* n_outputs,
+    char** names,
     char** err) {
   try {
     std::vector<c10::IValue> args;
@@ -315,7 +325,14 @@ int infer_torch_script_forward(
     c10::NoGradGuard no_grad;
     c10::IValue result = static_cast<Script*>(script)->module.forward(std::move(args));
     std::vector<at::Tensor> tensors;
-    flatten(result, tensors);
+    std::vector<std::string> tensor_names;
+    flatten(result, "", tensors, tensor_names);
+    std::string json = "[";
+    for (size_t i = 0; i < tensor_names.size(); ++i) {
+      json += i == 0 ? "" : ",";
+      json_string(json, tensor_names[i]);
+    }
+    json += "]";
     void** array = static_cast<void**>(std::malloc(sizeof(void*) * (tensors.empty() ? 1 : tensors.size())));
     if (array == nullptr) {
       return fail(err, "out of memory");
@@ -325,6 +342,7 @@ int infer_torch_script_forward(
     }
     *outputs = array;
     *n_outputs = static_cast<int>(tensors.size());
+    *names = copy_string(json);
     return 0;
   }
   INFER_CATCH(err)

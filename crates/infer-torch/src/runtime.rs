@@ -277,6 +277,32 @@ struct Profiling {
     runs: u64,
 }
 
+impl TorchSession {
+    /// Names the outputs from a run's result where `forward`'s schema could not (a list, a dict
+    /// whose keys are the names, or a dict inside a tuple): every output then has its name and
+    /// dtype, its shape still unknown. Outputs a sidecar describes are kept.
+    fn learn_outputs(&mut self, names: &[String], got: &[Tensor]) {
+        let from_sidecar = self.output_sources.first().is_some_and(|s| s.starts_with("sidecar"));
+        let named = names.iter().any(|n| !n.is_empty());
+        if self.outputs.len() == got.len() && (from_sidecar || !named) {
+            return;
+        }
+        let learned: Vec<TensorSpec> = got
+            .iter()
+            .enumerate()
+            .map(|(i, t)| TensorSpec {
+                name: names.get(i).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| format!("output_{i}")),
+                dtype: t.dtype(),
+                dims: None,
+            })
+            .collect();
+        if learned != self.outputs {
+            self.output_sources = vec!["from the last run: forward's result names it".into(); learned.len()];
+            self.outputs = learned;
+        }
+    }
+}
+
 /// Copies one of our tensors into a libtorch tensor on `device`.
 fn to_tch(t: &Tensor, device: tch::Device) -> Result<tch::Tensor> {
     let shape: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
@@ -367,8 +393,9 @@ impl Session for TorchSession {
             }
             None => None,
         };
+        let mut names = Vec::new();
         match &mut self.model {
-            Model::Script(m) => ys = m.forward(&xs)?,
+            Model::Script(m) => (ys, names) = m.forward(&xs)?,
             Model::Arch { net, .. } => {
                 let x = xs.into_iter().next().ok_or_else(|| Error::InvalidInput("no input".into()))?;
                 // tch's nn layers panic on failures (e.g. out of device memory): make that an error.
@@ -378,13 +405,16 @@ impl Session for TorchSession {
             }
         }
         drop(scope);
-        ys.iter()
+        let out = ys
+            .iter()
             .enumerate()
             .map(|(i, y)| {
                 let name = self.outputs.get(i).map_or_else(|| format!("output_{i}"), |s| s.name.clone());
                 from_tch(&name, y)
             })
-            .collect()
+            .collect::<Result<Vec<Tensor>>>()?;
+        self.learn_outputs(&names, &out);
+        Ok(out)
     }
 
     fn synchronize(&mut self) -> Result<()> {

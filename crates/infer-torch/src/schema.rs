@@ -166,12 +166,12 @@ pub(crate) fn parse(model: &Path, json: &str) -> Result<RawModule> {
         .map_err(|e| Error::load(model, format!("internal: the C++ shim's description of the module is invalid: {e}")))
 }
 
-/// Whether a return leaf is one tensor (`Some(true)`), a list of tensors (`Some(false)`), or no
-/// tensor at all (`None`).
+/// Whether a return leaf is one tensor (`Some(true)`), a list or string-keyed dict of tensors
+/// (`Some(false)`: how many is known at run time), or no tensor at all (`None`).
 fn tensor_leaf(ty: &str) -> Option<bool> {
     match ty {
         "Tensor" | "Optional[Tensor]" => Some(true),
-        "List[Tensor]" | "List[Optional[Tensor]]" => Some(false),
+        "List[Tensor]" | "List[Optional[Tensor]]" | "Dict[str, Tensor]" => Some(false),
         _ => None,
     }
 }
@@ -277,7 +277,7 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
                 return Err(Error::load(
                     model,
                     format!(
-                        "forward returns {what}, not tensors: infer reads a tensor, or tuples and lists of tensors"
+                        "forward returns {what}, not tensors: infer reads a tensor, or tuples, lists and string-keyed dicts of tensors"
                     ),
                 ));
             }
@@ -302,7 +302,8 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
             let n = count.unwrap_or(0);
             let outputs = (0..n).map(|i| TensorSpec { name: format!("output_{i}"), dtype: DType::F32, dims: None });
             let source = format!("unknown until run: forward returns `{}`", forward.returns);
-            (outputs.collect(), vec![source; n])
+            // How many (a list, a dict) is known once it has run: the one source says so.
+            (outputs.collect(), vec![source; n.max(1)])
         }
     };
 

@@ -53,6 +53,12 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     for (i, s) in session.outputs().iter().enumerate() {
         println!("  {s}{}", source(&sources, i));
     }
+    if session.outputs().is_empty()
+        && let Some(why) = sources.first()
+    {
+        // How many outputs there are is known only once the model has run (a list, a dict).
+        println!("  ({why})");
+    }
     for (name, why) in session.unread_outputs() {
         println!("  {name}: not read ({why})");
     }

@@ -29,6 +29,7 @@ mod ffi {
             n: c_int,
             outputs: *mut *mut *mut c_void,
             n_outputs: *mut c_int,
+            names: *mut *mut c_char,
             err: *mut *mut c_char,
         ) -> c_int;
         pub fn infer_torch_pointers_free(pointers: *mut *mut c_void);
@@ -88,14 +89,16 @@ impl Script {
     }
 
     /// Runs `forward` on `inputs` without gradients and returns every tensor of its result (a
-    /// tensor, or tuples and lists of them), in order.
+    /// tensor, or tuples, lists and string-keyed dicts of them), in order, with the name each has
+    /// in the result (a dict key, `key.N` inside a tuple under one; empty where none).
     ///
     /// # Errors
     /// [`Error::Backend`] with the one line of libtorch's message that says what went wrong.
-    pub fn forward(&mut self, inputs: &[tch::Tensor]) -> Result<Vec<tch::Tensor>> {
+    pub fn forward(&mut self, inputs: &[tch::Tensor]) -> Result<(Vec<tch::Tensor>, Vec<String>)> {
         let pointers: Vec<*const c_void> = inputs.iter().map(|t| t.as_ptr().cast::<c_void>()).collect();
         let n = c_int::try_from(pointers.len()).map_err(|_| Error::InvalidInput("too many inputs".into()))?;
-        let (mut outputs, mut n_outputs, mut err) = (std::ptr::null_mut(), 0, std::ptr::null_mut());
+        let (mut outputs, mut n_outputs, mut names, mut err) =
+            (std::ptr::null_mut(), 0, std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: `handle` is a live module; `pointers` holds `n` pointers to tch tensors
         // (`at::Tensor*`) that `inputs` keeps alive for the call; the out-pointers are valid;
         // the shim catches every C++ exception.
@@ -106,6 +109,7 @@ impl Script {
                 n,
                 &raw mut outputs,
                 &raw mut n_outputs,
+                &raw mut names,
                 &raw mut err,
             )
         };
@@ -123,7 +127,15 @@ impl Script {
             ffi::infer_torch_pointers_free(outputs);
             tensors
         };
-        Ok(tensors)
+        let names: Vec<String> = serde_json::from_str(&take(names))
+            .map_err(|e| Error::backend(BACKEND, format!("internal: the C++ shim's output names are invalid: {e}")))?;
+        if names.len() != tensors.len() {
+            return Err(Error::backend(
+                BACKEND,
+                format!("internal: the C++ shim named {} of {} outputs", names.len(), tensors.len()),
+            ));
+        }
+        Ok((tensors, names))
     }
 }
 
