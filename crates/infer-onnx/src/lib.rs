@@ -162,7 +162,7 @@ impl Backend for OnnxBackend {
         infer_core::options::check(BACKEND, self.options(), &opts.options)?;
         let summary = inspect(path)?;
         let parameters = ParameterCount { count: summary.parameters, bytes: summary.parameter_bytes };
-        runtime::load(path, opts, parameters, summary.integer_ranges)
+        runtime::load(path, opts, parameters, summary.integer_ranges, &summary.unranked)
     }
 }
 

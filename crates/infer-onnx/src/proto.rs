@@ -312,6 +312,9 @@ pub struct ModelSummary {
     /// The range each integer input must stay in, where the graph proves one
     /// ([`crate::ranges`]).
     pub integer_ranges: std::collections::BTreeMap<String, crate::IntRange>,
+    /// The graph inputs and outputs that are tensors of no declared shape (not even a rank),
+    /// which ONNX Runtime reports as if they were scalars.
+    pub unranked: std::collections::BTreeSet<String>,
 }
 
 impl ModelSummary {
@@ -332,6 +335,13 @@ impl ModelSummary {
         let Some(graph) = &model.graph else { return summary };
         summary.nodes = graph.node.len();
         summary.integer_ranges = crate::ranges::integer_input_ranges_of(model);
+        for value in graph.input.iter().chain(&graph.output) {
+            if let Some(TypeValue::TensorType(TypeTensor { shape: None, .. })) =
+                value.r#type.as_ref().and_then(|t| t.value.as_ref())
+            {
+                summary.unranked.insert(value.name.clone());
+            }
+        }
         for input in &graph.input {
             let Some(TypeValue::TensorType(TypeTensor { shape: Some(shape), .. })) =
                 input.r#type.as_ref().and_then(|t| t.value.as_ref())

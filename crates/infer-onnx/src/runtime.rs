@@ -115,6 +115,7 @@ pub(crate) fn load(
     opts: &LoadOptions,
     parameters: ParameterCount,
     ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
+    unranked: &std::collections::BTreeSet<String>,
 ) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
     let load_err = |e: ort::Error| Error::load(path, infer_core::error::first_line(&e.to_string()));
@@ -155,10 +156,17 @@ pub(crate) fn load(
         }
     })?;
     let session = builder.commit_from_file(path).map_err(load_err)?;
+    // A value the file gives no shape is of unknown rank, not the scalar ONNX Runtime reports.
+    let ranked = |mut s: TensorSpec| {
+        if unranked.contains(&s.name) && s.dims.as_ref().is_some_and(Vec::is_empty) {
+            s.dims = None;
+        }
+        s
+    };
     let inputs = session
         .inputs()
         .iter()
-        .map(|o| spec(o.name(), o.dtype()).map_err(|why| Error::load(path, format!("input {why}"))))
+        .map(|o| spec(o.name(), o.dtype()).map(ranked).map_err(|why| Error::load(path, format!("input {why}"))))
         .collect::<Result<Vec<_>>>()?;
     // An output that is not a tensor of a type infer holds (scikit-learn's ZipMap
     // `Sequence<Map<i64, f32>>`, a string label) is computed by the graph but not read.
@@ -166,7 +174,7 @@ pub(crate) fn load(
     let mut unread = Vec::new();
     for o in session.outputs() {
         match spec(o.name(), o.dtype()) {
-            Ok(s) => outputs.push(s),
+            Ok(s) => outputs.push(ranked(s)),
             Err(why) => unread.push((o.name().to_string(), why)),
         }
     }

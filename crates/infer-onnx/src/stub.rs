@@ -19,6 +19,7 @@ pub(crate) fn load(
     _: &LoadOptions,
     _: ParameterCount,
     _: std::collections::BTreeMap<String, infer_core::IntRange>,
+    _: &std::collections::BTreeSet<String>,
 ) -> Result<Box<dyn Session>> {
     Err(not_compiled(BACKEND, "infer-onnx", "runtime"))
 }

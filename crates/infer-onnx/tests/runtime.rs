@@ -230,3 +230,45 @@ fn resnet18_profile_has_every_convolution_in_every_run() {
     };
     assert_eq!(nodes(0), nodes(1));
 }
+
+/// A graph input or output that the file gives no shape (no `shape` field, not even a rank) is of
+/// unknown rank: ONNX Runtime reports it as a scalar `[]`, which would refuse every real input.
+#[test]
+fn a_value_without_a_shape_is_of_unknown_rank_not_a_scalar() {
+    use infer_onnx::proto::{
+        GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TypeProto, TypeTensor, TypeValue, ValueInfoProto,
+    };
+    use prost::Message;
+    let value = |name: &str, shape| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto { value: Some(TypeValue::TensorType(TypeTensor { elem_type: 1, shape })) }),
+    };
+    let relu = |shape: Option<infer_onnx::proto::TensorShapeProto>| ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
+        graph: Some(GraphProto {
+            node: vec![NodeProto {
+                op_type: "Relu".into(),
+                input: vec!["x".into()],
+                output: vec!["y".into()],
+                ..Default::default()
+            }],
+            input: vec![value("x", shape.clone())],
+            output: vec![value("y", shape)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unranked.onnx");
+    std::fs::write(&path, relu(None).encode_to_vec()).unwrap();
+    let mut s = load(&path);
+    assert_eq!((s.inputs()[0].dims.clone(), s.outputs()[0].dims.clone()), (None, None));
+    let x = Tensor::from_vec(vec![2, 3], vec![-1.0f32, 2.0, -3.0, 4.0, -5.0, 6.0]).unwrap();
+    let y = s.run(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(y[0].as_slice::<f32>().unwrap(), [0.0, 2.0, 0.0, 4.0, 0.0, 6.0]);
+    // A real scalar (a shape with no dimensions) stays one.
+    let scalar = dir.path().join("scalar.onnx");
+    std::fs::write(&scalar, relu(Some(infer_onnx::proto::TensorShapeProto::default())).encode_to_vec()).unwrap();
+    assert_eq!(load(&scalar).inputs()[0].dims, Some(Vec::new()));
+}
