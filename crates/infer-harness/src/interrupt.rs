@@ -39,12 +39,23 @@ pub fn requested() -> bool {
 /// # Errors
 /// When the handler cannot be installed (the message says why).
 pub fn announce(message: String) -> Result<(), String> {
+    announce_with(move || message)
+}
+
+/// As [`announce`], the message made by `finish` once Ctrl-C comes, which may first tidy up
+/// (remove a temporary file). Installed even where the process was started with Ctrl-C ignored
+/// (a background job of a script), so that a command's interrupt always ends the same way.
+///
+/// # Errors
+/// When the handler cannot be installed (the message says why).
+pub fn announce_with(finish: impl FnOnce() -> String + Send + 'static) -> Result<(), String> {
     let mut signals =
         signal_hook::iterator::Signals::new([SIGINT]).map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     std::thread::Builder::new()
         .name("ctrl-c".into())
         .spawn(move || {
             if signals.forever().next().is_some() {
+                let message = finish();
                 eprintln!("{message}");
                 // `_exit`: no atexit handlers or C++ static destructors while the runtime's threads
                 // may still be inside an inference.

@@ -17,7 +17,7 @@ use infer_core::{
 };
 use infer_harness::{
     environment::digest_path,
-    reference,
+    interrupt, reference,
     report::write_json,
     shard::{self, CSV_HEADER, Existing, Expected, Manifest, Shard, Skipped},
     workload::{encode_npz, images_in, npy_inputs_from, preprocess_for},
@@ -253,6 +253,17 @@ fn classify_items(
     // Predictions go to a temporary file beside the target, renamed into place at the end: an
     // unwritable path fails before any work, and an interrupted run never leaves half a file.
     let mut file = target.map(infer_core::fsutil::temp_for).transpose()?;
+    // Ctrl-C: the temporary file removed, the target left as it was, exit code 130.
+    let temp = file.as_ref().map(|f| f.path().to_path_buf());
+    let kept =
+        target.map_or_else(|| "nothing is written".to_string(), |p| format!("{} is left as it was", p.display()));
+    interrupt::announce_with(move || {
+        if let Some(temp) = temp {
+            let _ = std::fs::remove_file(temp);
+        }
+        format!("interrupted: the predictions were not written; {kept}")
+    })
+    .map_err(anyhow::Error::msg)?;
     let mut out: Box<dyn Write + '_> = match &mut file {
         Some(f) => Box::new(std::io::BufWriter::new(f.as_file_mut())),
         None => Box::new(std::io::stdout().lock()),
