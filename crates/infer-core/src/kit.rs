@@ -17,8 +17,30 @@
 //! - Errors that keep their source: [`Error::wrap`](crate::Error::wrap) and the
 //!   [`Context`](crate::error::Context) trait (`.context("loading the plan")?`).
 //! - Options: [`crate::options::check`] against the backend's declared [`crate::OptionSpec`]s.
+//! - [`project_candidates`]: where a runtime that `cargo xtask setup` installed into the project
+//!   is looked for, from wherever the binary runs.
+
+use std::path::{Path, PathBuf};
 
 use crate::{Device, Error, Result};
+
+/// The places a backend looks for what `cargo xtask setup` put into the project (a runtime's
+/// library, the venv's Python), in order: `beside_exe` in the executable's folder (a binary
+/// carried with its `lib/`), where given; `project_path` in the executable's folder and every
+/// folder above it (the project's `.runtimes/…` when the binary is under its `target/`);
+/// `project_path` in the workspace infer was built from. A backend's own environment variable,
+/// where it has one, goes before these.
+#[must_use]
+pub fn project_candidates(beside_exe: Option<&str>, project_path: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        out.extend(beside_exe.map(|b| exe_dir.join(b)));
+        out.extend(exe_dir.ancestors().map(|a| a.join(project_path)));
+    }
+    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(project_path));
+    out.dedup();
+    out
+}
 
 /// The device a session runs on: `asked` when `check` accepts it, else the CPU with a warning on
 /// stderr when `fallback` is set. The CPU is always accepted without calling `check`.

@@ -17,7 +17,7 @@ use std::path::Path;
 use infer_core::{Error, Result, Tensor, TensorSpec, npy::read_npy, tensor::element_diff};
 use infer_onnx::tensor_file;
 
-use crate::workload::{npy_inputs, read_npz};
+use crate::workload::{is_npz, npy_inputs, read_npz};
 
 /// How the outputs compared with the expected ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,7 +51,7 @@ pub fn read_input(specs: &[TensorSpec], path: &Path) -> Result<Vec<Tensor>> {
 pub fn read_expected(path: &Path) -> Result<Vec<(Option<String>, Tensor)>> {
     // A TensorProto's name, where it has one, matches it to the output of that name.
     let named = |(key, t): (String, Tensor)| (Some(key).filter(|k| !k.is_empty()), t);
-    if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+    if is_npz(path) {
         Ok(read_npz(path)?.into_iter().map(|(k, t)| (Some(k), t)).collect())
     } else if path.is_dir() {
         tensor_file::set_files(path, "output")?.iter().map(|f| tensor_file::read(f).map(named)).collect()

@@ -871,7 +871,8 @@ fn split_input(arg: &str) -> (Option<&str>, PathBuf) {
 }
 
 /// Whether `path` names a `.npz` archive.
-fn is_npz(path: &Path) -> bool {
+#[must_use]
+pub fn is_npz(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 

@@ -1,6 +1,6 @@
 //! Finding the ONNX Runtime shared library without the user exporting anything.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Environment variable that names the library explicitly; it wins over the project's copy.
 pub const ENV_VAR: &str = "ORT_DYLIB_PATH";
@@ -13,15 +13,9 @@ const PROJECT_LINK: &str = ".runtimes/onnxruntime/libonnxruntime.so";
 /// project this crate was built in.
 #[must_use]
 pub fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(p) = std::env::var_os(ENV_VAR).filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
-    }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        out.push(exe_dir.join("lib/libonnxruntime.so"));
-        out.extend(exe_dir.ancestors().map(|a| a.join(PROJECT_LINK)));
-    }
-    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(PROJECT_LINK));
+    let mut out: Vec<PathBuf> =
+        std::env::var_os(ENV_VAR).filter(|p| !p.is_empty()).map(PathBuf::from).into_iter().collect();
+    out.extend(infer_core::kit::project_candidates(Some("lib/libonnxruntime.so"), PROJECT_LINK));
     out.dedup();
     out
 }

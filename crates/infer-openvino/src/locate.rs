@@ -45,14 +45,7 @@ pub fn library_in(dir: &Path) -> Option<PathBuf> {
 /// crate was built in. (`$INFER_OPENVINO_LIB`, when set, is the only place looked at.)
 #[must_use]
 pub fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        out.push(exe_dir.join("lib"));
-        out.extend(exe_dir.ancestors().map(|a| a.join(PROJECT_DIR)));
-    }
-    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(PROJECT_DIR));
-    out.dedup();
-    out
+    infer_core::kit::project_candidates(Some("lib"), PROJECT_DIR)
 }
 
 /// The library to load, links resolved: `$INFER_OPENVINO_LIB` (a file, or a folder holding

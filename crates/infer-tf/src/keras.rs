@@ -33,14 +33,9 @@ pub const STAMP_FILE: &str = "infer-keras-stamp.txt";
 /// executable's folder and its ancestors; the project this crate was built in.
 #[must_use]
 pub fn python_candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(p) = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
-    }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        out.extend(exe_dir.ancestors().map(|a| a.join(VENV_PYTHON)));
-    }
-    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(VENV_PYTHON));
+    let mut out: Vec<PathBuf> =
+        std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()).map(PathBuf::from).into_iter().collect();
+    out.extend(infer_core::kit::project_candidates(None, VENV_PYTHON));
     out.dedup();
     out
 }

@@ -1,6 +1,6 @@
 //! Finding the TensorFlow C library at run time, without the user exporting anything.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Environment variable naming the folder that holds `libtensorflow.so` (the `tensorflow`
 /// crate's own); it wins over the project's copy.
@@ -17,15 +17,9 @@ const PROJECT_DIR: &str = ".runtimes/tensorflow/lib";
 /// the project this crate was built in.
 #[must_use]
 pub fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(p) = std::env::var_os(ENV_VAR).filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
-    }
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        out.push(exe_dir.join("lib"));
-        out.extend(exe_dir.ancestors().map(|a| a.join(PROJECT_DIR)));
-    }
-    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(PROJECT_DIR));
+    let mut out: Vec<PathBuf> =
+        std::env::var_os(ENV_VAR).filter(|p| !p.is_empty()).map(PathBuf::from).into_iter().collect();
+    out.extend(infer_core::kit::project_candidates(Some("lib"), PROJECT_DIR));
     out.dedup();
     out
 }
@@ -55,6 +49,8 @@ pub fn find() -> Result<PathBuf, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]

@@ -20,7 +20,7 @@ use infer_harness::{
     interrupt, reference,
     report::write_json,
     shard::{self, CSV_HEADER, Existing, Expected, Manifest, Shard, Skipped},
-    workload::{encode_npz, images_in, npy_inputs_from, preprocess_for},
+    workload::{encode_npz, images_in, is_npz, npy_inputs_from, preprocess_for},
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -141,7 +141,7 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("output {name}: not read ({why})");
     }
     if let Some(path) = &a.output {
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz")) {
+        if is_npz(path) {
             infer_core::fsutil::write_atomic(path, &encode_npz(names.iter().map(String::as_str).zip(&outputs))?)?;
         } else {
             write_npy(path, outputs.first().context("the model returned no output")?)?;
