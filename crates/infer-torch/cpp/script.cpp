@@ -307,7 +307,7 @@ int infer_torch_script_describe(void* script, char** json, char** err) {
 // malloc'ed array of `*n_outputs` new `at::Tensor*` in *outputs (the tensors of the result, in
 // order; free the array with infer_torch_pointers_free once the tensors are taken), their names
 // in *names (a JSON array of strings, "" where the result gives none; free it as an error
-// string) and returns 0; else 1 with *err set.
+// string; null when the result names none) and returns 0; else 1 with *err set.
 int infer_torch_script_forward(
     void* script,
     const void* const* inputs,
@@ -327,12 +327,20 @@ int infer_torch_script_forward(
     std::vector<at::Tensor> tensors;
     std::vector<std::string> tensor_names;
     flatten(result, "", tensors, tensor_names);
-    std::string json = "[";
-    for (size_t i = 0; i < tensor_names.size(); ++i) {
-      json += i == 0 ? "" : ",";
-      json_string(json, tensor_names[i]);
+    // Names only where the result gives some (a dict): a tensor or a tuple costs no JSON per run.
+    bool named = false;
+    for (const auto& n : tensor_names) {
+      named = named || !n.empty();
     }
-    json += "]";
+    std::string json;
+    if (named) {
+      json = "[";
+      for (size_t i = 0; i < tensor_names.size(); ++i) {
+        json += i == 0 ? "" : ",";
+        json_string(json, tensor_names[i]);
+      }
+      json += "]";
+    }
     void** array = static_cast<void**>(std::malloc(sizeof(void*) * (tensors.empty() ? 1 : tensors.size())));
     if (array == nullptr) {
       return fail(err, "out of memory");
@@ -342,7 +350,7 @@ int infer_torch_script_forward(
     }
     *outputs = array;
     *n_outputs = static_cast<int>(tensors.size());
-    *names = copy_string(json);
+    *names = named ? copy_string(json) : nullptr;
     return 0;
   }
   INFER_CATCH(err)

@@ -282,10 +282,19 @@ impl TorchSession {
     /// whose keys are the names, or a dict inside a tuple): every output then has its name and
     /// dtype, its shape still unknown. Outputs a sidecar describes are kept.
     fn learn_outputs(&mut self, names: &[String], got: &[Tensor]) {
-        let from_sidecar = self.output_sources.first().is_some_and(|s| s.starts_with("sidecar"));
-        let named = names.iter().any(|n| !n.is_empty());
-        if self.outputs.len() == got.len() && (from_sidecar || !named) {
-            return;
+        // Called on every run: what is already known is checked without allocating.
+        if self.outputs.len() == got.len() {
+            let from_sidecar = self.output_sources.first().is_some_and(|s| s.starts_with("sidecar"));
+            let named = names.iter().any(|n| !n.is_empty());
+            let known = self
+                .outputs
+                .iter()
+                .zip(names)
+                .zip(got)
+                .all(|((s, n), t)| (n.is_empty() || s.name == *n) && s.dtype == t.dtype() && s.dims.is_none());
+            if from_sidecar || !named || known {
+                return;
+            }
         }
         let learned: Vec<TensorSpec> = got
             .iter()

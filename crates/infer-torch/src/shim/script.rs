@@ -127,8 +127,14 @@ impl Script {
             ffi::infer_torch_pointers_free(outputs);
             tensors
         };
-        let names: Vec<String> = serde_json::from_str(&take(names))
-            .map_err(|e| Error::backend(BACKEND, format!("internal: the C++ shim's output names are invalid: {e}")))?;
+        // Null when the result names nothing (a tensor, a tuple): every name is then empty.
+        let names: Vec<String> = if names.is_null() {
+            vec![String::new(); tensors.len()]
+        } else {
+            serde_json::from_str(&take(names)).map_err(|e| {
+                Error::backend(BACKEND, format!("internal: the C++ shim's output names are invalid: {e}"))
+            })?
+        };
         if names.len() != tensors.len() {
             return Err(Error::backend(
                 BACKEND,
