@@ -145,6 +145,20 @@ mod tests {
     use super::*;
     use crate::{DType, Tensor};
 
+    /// Beside the executable first, then up its folders, last the workspace infer was built in.
+    #[test]
+    fn project_candidates_go_from_the_executable_to_the_workspace() {
+        let exe_dir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+        let found = project_candidates(Some("lib"), ".runtimes/x");
+        assert_eq!(found[0], exe_dir.join("lib"));
+        assert_eq!(found[1], exe_dir.join(".runtimes/x"));
+        assert!(found[2..].iter().all(|p| p.ends_with(".runtimes/x")), "{found:?}");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+        let last = found.last().unwrap();
+        assert_eq!(last.parent().unwrap().parent().unwrap().canonicalize().unwrap(), root, "{found:?}");
+        assert_eq!(project_candidates(None, ".venv/bin/python")[0], exe_dir.join(".venv/bin/python"));
+    }
+
     #[test]
     fn devices_resolve_with_and_without_fallback() {
         let never = |_| Err("no GPU here".to_string());
