@@ -1,7 +1,7 @@
 //! `cfg(runtime_installed)`: feature `runtime` is on and ONNX Runtime's library is where `cargo
 //! xtask setup` links it (`.runtimes/onnxruntime/libonnxruntime.so`, or `$ORT_DYLIB_PATH`). The
 //! crate's tests that need the library are compiled only then, so that `cargo test` passes on a
-//! bare machine even with the feature on (a workspace build turns it on through infer-harness's
+//! bare machine even with the feature on (a workspace build turns it on through infer-cli's
 //! default features). Nothing is linked: the library is opened at run time. `cargo xtask setup`
 //! changes the build flags (`.cargo/runtimes.toml`), which runs this again.
 

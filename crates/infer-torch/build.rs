@@ -7,7 +7,7 @@
 //! `DEP_TCH_LIBTORCH_LIB`. We add it as an rpath, and link `libtorch_cuda.so` even though no symbol
 //! of it is referenced (the default `--as-needed` would drop it and CUDA would be missing at run
 //! time). `cargo:rustc-link-arg` reaches every binary, test and example of *this* package only;
-//! `infer-harness`'s build script does the same for the `infer` binary and its tests.
+//! `infer-cli`'s build script does the same for the `infer` binary and its tests.
 //!
 //! The shim is compiled like `torch-sys` compiles its own C++: against `$LIBTORCH/include` and
 //! `$LIBTORCH/include/torch/csrc/api/include` (`LIBTORCH_INCLUDE` replaces `$LIBTORCH` there, as

@@ -6,19 +6,19 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(model) = infer_onnx::proto::decode(data) {
-        let summary = infer_onnx::proto::ModelSummary::of(&model);
+    if let Ok(model) = infer_onnx_proto::proto::decode(data) {
+        let summary = infer_onnx_proto::ModelSummary::of(&model);
         assert!(summary.ir_version > 0);
         assert!(summary.external_data.len() <= data.len());
-        assert_eq!(infer_onnx::proto::summarize(data).as_ref(), Ok(&summary));
+        assert_eq!(infer_onnx_proto::summary::summarize(data).as_ref(), Ok(&summary));
         let inputs = model.graph.as_ref().map_or(0, |g| g.input.len());
-        let ranges = infer_onnx::ranges::integer_input_ranges_of(&model);
+        let ranges = infer_onnx_proto::ranges::integer_input_ranges_of(&model);
         assert!(ranges.len() <= inputs);
         for range in ranges.values() {
             assert!(range.lo < range.hi, "{range:?}");
             assert!(range.evidence.starts_with("Gather on "), "{range:?}");
         }
     } else {
-        assert!(infer_onnx::proto::summarize(data).is_err());
+        assert!(infer_onnx_proto::summary::summarize(data).is_err());
     }
 });

@@ -2,7 +2,7 @@
 //! error or a tensor of the documented shape with finite values, never a panic.
 #![no_main]
 
-use infer_core::preprocess::{Layout, Preprocess, Resize};
+use infer_measure::workload::images::{Layout, Preprocess, Resize};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! an error message or a value within the documented limits, never a panic.
 #![no_main]
 
-use infer_harness::args::{
+use infer_measure::workload::args::{
     MAX_SIZE, parse_devices, parse_dim_arg, parse_int_range, parse_shape, parse_shape_arg, parse_sizes,
 };
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.lo < r.hi);
         assert_eq!(parse_int_range(&r.to_string()).ok(), Some(r));
     }
-    if let Ok(d) = infer_harness::bench::parse_duration(&text) {
+    if let Ok(d) = infer_measure::timing::parse_duration(&text) {
         assert!(d.as_secs() <= 86_400);
     }
 });

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((name, tensor)) = infer_onnx::tensor_file::decode(data) {
+    if let Ok((name, tensor)) = infer_onnx_proto::tensor_file::decode(data) {
         assert!(name.len() <= data.len());
         let count: usize = tensor.shape().iter().product();
         assert_eq!(tensor.len(), count);

@@ -192,7 +192,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if !args.no_criterion {
         sh(cargo().args(["bench", "-p", "infer-onnx", "--features", "runtime"]))?;
         // Same features as the release `infer`, so this does not rebuild it without backends.
-        sh(cargo().args(["bench", "-p", "infer-harness", "--features", "all-backends", "--bench", "timing_loop"]))?;
+        sh(cargo().args(["bench", "-p", "infer-measure", "--bench", "timing_loop"]))?;
         for name in ["tiny_cnn", args.model.as_str()] {
             let bare = criterion_median_ns("onnx_run", &format!("bare_ort_{name}"));
             let ours = criterion_median_ns("onnx_run", &format!("infer_{name}"));

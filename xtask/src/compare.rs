@@ -26,7 +26,7 @@ pub struct CompareArgs {
 /// Builds `infer` and its torch worker (`infer-torch-worker`, beside it) in release mode with every
 /// backend whose runtime is installed.
 pub fn build_release() -> anyhow::Result<std::path::PathBuf> {
-    sh(cargo().args(["build", "--release", "--package", "infer-harness", "--features", ALL_BACKENDS]))?;
+    sh(cargo().args(["build", "--release", "--package", "infer-cli", "--features", ALL_BACKENDS]))?;
     Ok(root().join("target/release/infer"))
 }
 

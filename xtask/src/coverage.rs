@@ -23,7 +23,7 @@ pub const TARPAULIN_VERSION: &str = "0.37.5";
 /// The features of the run: every backend, and each backend crate's own `runtime` feature named
 /// too (tarpaulin's source analysis drops code under a crate's `#[cfg(feature = ...)]` unless the
 /// feature is named for that crate).
-pub const FEATURES: &str = "infer-harness/all-backends,infer-onnx/runtime,infer-torch/runtime,infer-tf/runtime";
+pub const FEATURES: &str = "infer-cli/all-backends,infer-onnx/runtime,infer-torch/runtime,infer-tf/runtime";
 
 /// Arguments of `cargo xtask coverage`.
 #[derive(Debug, Args)]

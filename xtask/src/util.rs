@@ -32,4 +32,4 @@ pub fn cargo() -> Command {
 }
 
 /// The feature list that enables every backend whose runtime setup installs.
-pub const ALL_BACKENDS: &str = "infer-harness/all-backends";
+pub const ALL_BACKENDS: &str = "infer-cli/all-backends";

@@ -1,5 +1,6 @@
-//! Core types of **infer**: tensors, dtypes, devices, the backend and session traits, the error
-//! enum, statistics, `.npy` files and image preprocessing. No framework dependency lives here.
+//! What an **infer** backend needs, and nothing else: tensors, dtypes, shapes, devices, the
+//! backend and session traits, the error enum, model formats, options, the registry, `.npy` files
+//! and the kit of helpers every backend uses. No framework dependency lives here.
 //!
 //! ```
 //! use infer_core::{DType, Device, Tensor};
@@ -19,14 +20,10 @@ pub mod fsutil;
 pub mod kit;
 pub mod npy;
 pub mod options;
-pub mod postprocess;
-pub mod preprocess;
 pub mod profile;
 pub mod ranges;
 pub mod registry;
-pub mod rng;
 pub mod spec;
-pub mod stats;
 pub mod tensor;
 
 pub use backend::{

@@ -22,22 +22,17 @@
 
 pub mod locate;
 pub mod profile;
-pub mod proto;
-pub mod ranges;
 #[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(not(feature = "runtime"))]
 #[path = "stub.rs"]
 mod runtime;
-pub mod tensor_file;
 
-use std::{collections::BTreeMap, path::Path};
+use std::path::Path;
 
-pub use ranges::IntRange;
-
-use infer_core::{
-    Backend, BackendInfo, Error, LoadOptions, ModelFormat, ParameterCount, Probe, Result, Session, Sniff,
-};
+use infer_core::{Backend, BackendInfo, LoadOptions, ModelFormat, ParameterCount, Probe, Result, Session, Sniff};
+/// The ONNX format and its reading without a runtime, shared with every backend that reads ONNX.
+pub use infer_onnx_proto::{ONNX, inspect, sniff};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "onnx";
@@ -56,89 +51,6 @@ pub struct OnnxBackend;
 /// at once, whether the library is loaded already or not (the CLI's `--verbose`).
 pub fn set_verbose(verbose: bool) {
     runtime::set_verbose(verbose);
-}
-
-/// An ONNX protobuf file.
-pub const ONNX: ModelFormat = ModelFormat { id: "onnx", name: "ONNX", hint: ".onnx" };
-
-/// Recognises an ONNX file: the `.onnx` extension, confirmed by a protobuf `ModelProto` start
-/// (field 1, `ir_version`, a varint: byte `0x08`), which every exporter writes first.
-#[must_use]
-pub fn sniff(probe: &Probe) -> Sniff {
-    if !probe.has_extension(&["onnx"]) {
-        return Sniff::No;
-    }
-    if probe.head.first() == Some(&0x08) { Sniff::Content(ONNX) } else { Sniff::Name(ONNX) }
-}
-
-/// Reads and decodes an ONNX file.
-fn read_model(path: &Path) -> Result<proto::ModelProto> {
-    let bytes = std::fs::read(path).map_err(|e| Error::load(path, format!("cannot read: {e}")))?;
-    if bytes.is_empty() {
-        return Err(Error::load(path, "the file is empty: expected an ONNX model (protobuf)"));
-    }
-    proto::decode(&bytes).map_err(|reason| Error::load(path, reason))
-}
-
-/// Reads and validates an ONNX file without ONNX Runtime.
-///
-/// # Errors
-/// [`Error::Load`] naming the file when it cannot be read or is not an ONNX model.
-pub fn inspect(path: &Path) -> Result<proto::ModelSummary> {
-    let summary = proto::ModelSummary::of(&read_model(path)?);
-    for location in &summary.external_data {
-        check_external_data(path, location)?;
-    }
-    Ok(summary)
-}
-
-/// The range each integer input of an ONNX file must stay in, where the graph proves one (the
-/// input reaches an embedding lookup; see [`ranges`]), by input name.
-///
-/// # Errors
-/// [`Error::Load`] naming the file when it cannot be read or is not an ONNX model.
-pub fn integer_input_ranges(path: &Path) -> Result<BTreeMap<String, IntRange>> {
-    Ok(ranges::integer_input_ranges_of(&read_model(path)?))
-}
-
-/// Refuses an external-data `location` that would make ONNX Runtime read a file outside the
-/// model's folder (cf. CVE-2024-27318): an absolute path, a `..` component, or a link inside the
-/// folder that resolves to a file outside it. A path that cannot be resolved (a missing file, a
-/// dangling link, a loop of links) is refused too: what it would point to cannot be checked, and
-/// a link that dangles now may point anywhere by the time ONNX Runtime opens it.
-fn check_external_data(model: &Path, location: &str) -> Result<()> {
-    let refuse = |why: &str| {
-        Err(Error::load(
-            model,
-            format!(
-                "external data path `{location}` {why}: expected a relative path to a file inside the model's folder"
-            ),
-        ))
-    };
-    let p = Path::new(location);
-    if location.is_empty() {
-        return refuse("is empty");
-    }
-    if p.is_absolute() || location.starts_with('\\') || location.contains(":\\") {
-        return refuse("is absolute");
-    }
-    if p.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir)) {
-        return refuse("leaves the model's folder");
-    }
-    let folder = model.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let target = folder.join(p);
-    let folder = match folder.canonicalize() {
-        Ok(f) => f,
-        Err(e) => return refuse(&format!("cannot be checked: the model's folder cannot be resolved ({e})")),
-    };
-    let target = match target.canonicalize() {
-        Ok(t) => t,
-        Err(e) => return refuse(&format!("cannot be resolved ({e}): a missing file or a dangling link")),
-    };
-    if !target.starts_with(&folder) {
-        return refuse(&format!("leaves the model's folder through a link (it resolves to {})", target.display()));
-    }
-    Ok(())
 }
 
 impl Backend for OnnxBackend {
@@ -163,92 +75,5 @@ impl Backend for OnnxBackend {
         let summary = inspect(path)?;
         let parameters = ParameterCount { count: summary.parameters, bytes: summary.parameter_bytes };
         runtime::load(path, opts, parameters, summary.integer_ranges, &summary.unranked)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A model (IR 8) whose one initializer is stored as external data at `location`.
-    fn model(location: &str) -> Vec<u8> {
-        use prost::Message;
-        let entry = proto::StringStringEntryProto { key: "location".into(), value: location.into() };
-        let initializer = proto::TensorProto { name: "w".into(), external_data: vec![entry], ..Default::default() };
-        let graph = proto::GraphProto { initializer: vec![initializer], ..Default::default() };
-        proto::ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() }.encode_to_vec()
-    }
-
-    #[test]
-    fn external_data_must_stay_in_the_models_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("secret.bin");
-        std::fs::write(&secret, b"secret").unwrap();
-        let models = dir.path().join("models");
-        std::fs::create_dir(&models).unwrap();
-        std::fs::write(models.join("w.bin"), b"1234").unwrap();
-        std::os::unix::fs::symlink(&secret, models.join("link.bin")).unwrap();
-        // A link to nothing (yet): canonicalize fails, which must not count as "inside".
-        std::os::unix::fs::symlink(dir.path().join("not_yet.bin"), models.join("dangling.bin")).unwrap();
-        // Two links pointing at each other never resolve.
-        std::os::unix::fs::symlink(models.join("loop_b.bin"), models.join("loop_a.bin")).unwrap();
-        std::os::unix::fs::symlink(models.join("loop_a.bin"), models.join("loop_b.bin")).unwrap();
-        let cases = [
-            ("w.bin", None),
-            ("./w.bin", None),
-            ("../secret.bin", Some("leaves the model's folder")),
-            ("a/../../secret.bin", Some("leaves the model's folder")),
-            ("/etc/passwd", Some("is absolute")),
-            ("\\\\server\\share", Some("is absolute")),
-            ("C:\\secret.bin", Some("is absolute")),
-            ("", Some("is empty")),
-            ("link.bin", Some("through a link")),
-            ("dangling.bin", Some("cannot be resolved")),
-            ("loop_a.bin", Some("cannot be resolved")),
-            ("missing.bin", Some("cannot be resolved")),
-        ];
-        for (location, refusal) in cases {
-            let path = models.join("m.onnx");
-            std::fs::write(&path, model(location)).unwrap();
-            match (inspect(&path), refusal) {
-                (Ok(s), None) => assert_eq!(s.external_data, [location]),
-                (Err(e), Some(why)) => {
-                    let e = e.to_string();
-                    assert!(e.contains("m.onnx") && e.contains(why) && e.contains(location), "{location}: {e}");
-                }
-                (r, _) => panic!("{location}: unexpected {r:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn integer_input_ranges_reads_the_file_and_names_it_in_errors() {
-        let tiny = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny").join(name);
-        // `two_inputs`: the int64 input `b` is cast and added, never gathered: no range.
-        assert!(integer_input_ranges(&tiny("two_inputs.onnx")).unwrap().is_empty());
-        // `tiny_encoder` (written by `make_tiny.py` with `onnx.helper`): both tables found behind
-        // their shape-only ops; `attention_mask` reaches none.
-        let ranges = integer_input_ranges(&tiny("tiny_encoder.onnx")).unwrap();
-        let got: Vec<_> = ranges.iter().map(|(k, r)| (k.as_str(), r.lo, r.hi, r.evidence.as_str())).collect();
-        assert_eq!(
-            got,
-            [
-                ("input_ids", 0, 50, "Gather on initializer `word_embeddings` (50 rows), through Cast"),
-                (
-                    "token_type_ids",
-                    0,
-                    2,
-                    "Gather on initializer `token_type_embeddings` (2 rows), through Unsqueeze → Reshape"
-                ),
-            ]
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let cut = dir.path().join("cut.onnx");
-        let bytes = std::fs::read(tiny("tiny_cnn.onnx")).unwrap();
-        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-        let err = integer_input_ranges(&cut).unwrap_err().to_string();
-        assert!(err.contains("cut.onnx") && err.contains("not an ONNX model: truncated protobuf"), "{err}");
-        let err = integer_input_ranges(&dir.path().join("missing.onnx")).unwrap_err().to_string();
-        assert!(err.contains("missing.onnx") && err.contains("cannot read"), "{err}");
     }
 }

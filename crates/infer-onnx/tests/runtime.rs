@@ -235,7 +235,7 @@ fn resnet18_profile_has_every_convolution_in_every_run() {
 /// unknown rank: ONNX Runtime reports it as a scalar `[]`, which would refuse every real input.
 #[test]
 fn a_value_without_a_shape_is_of_unknown_rank_not_a_scalar() {
-    use infer_onnx::proto::{
+    use infer_onnx_proto::proto::{
         GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TypeProto, TypeTensor, TypeValue, ValueInfoProto,
     };
     use prost::Message;
@@ -243,7 +243,7 @@ fn a_value_without_a_shape_is_of_unknown_rank_not_a_scalar() {
         name: name.into(),
         r#type: Some(TypeProto { value: Some(TypeValue::TensorType(TypeTensor { elem_type: 1, shape })) }),
     };
-    let relu = |shape: Option<infer_onnx::proto::TensorShapeProto>| ModelProto {
+    let relu = |shape: Option<infer_onnx_proto::proto::TensorShapeProto>| ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 17 }],
         graph: Some(GraphProto {
@@ -269,6 +269,6 @@ fn a_value_without_a_shape_is_of_unknown_rank_not_a_scalar() {
     assert_eq!(y[0].as_slice::<f32>().unwrap(), [0.0, 2.0, 0.0, 4.0, 0.0, 6.0]);
     // A real scalar (a shape with no dimensions) stays one.
     let scalar = dir.path().join("scalar.onnx");
-    std::fs::write(&scalar, relu(Some(infer_onnx::proto::TensorShapeProto::default())).encode_to_vec()).unwrap();
+    std::fs::write(&scalar, relu(Some(infer_onnx_proto::proto::TensorShapeProto::default())).encode_to_vec()).unwrap();
     assert_eq!(load(&scalar).inputs()[0].dims, Some(Vec::new()));
 }

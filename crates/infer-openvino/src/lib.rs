@@ -2,7 +2,7 @@
 //! time (feature `runtime`; the library is found by [`locate::find`]: the project's `.runtimes/`
 //! written by `cargo xtask setup`, or `INFER_OPENVINO_LIB`).
 //!
-//! It reads ONNX files (the same [`infer_onnx::ONNX`] format as ONNX Runtime, which stays the
+//! It reads ONNX files (the same [`infer_onnx_proto::ONNX`] format as ONNX Runtime, which stays the
 //! default reader of `.onnx`: choose this backend with `--backend openvino`) and OpenVINO IR
 //! ([`OPENVINO_IR`]: `model.xml` with its weights `model.bin` beside it). Its own options
 //! ([`OPTIONS`]): `hint` (`latency` or `throughput`) and `precision` (`f32`, `bf16`, `f16`);
@@ -49,7 +49,7 @@ use std::{
 use infer_core::{
     Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSpec, ParameterCount, Probe, Result, Session, Sniff,
 };
-use infer_onnx::ONNX;
+use infer_onnx_proto::ONNX;
 
 pub use settings::{Hint, Precision, Settings};
 
@@ -82,13 +82,13 @@ pub const OPTIONS: &[OptionSpec] = &[
 pub struct OpenVinoBackend;
 
 /// Recognises the files OpenVINO reads: an OpenVINO IR (`.xml` whose root element is `<net>`)
-/// and ONNX ([`infer_onnx::sniff`]). A `.bin` alone is an IR's weights, not a model: not claimed.
+/// and ONNX ([`infer_onnx_proto::sniff`]). A `.bin` alone is an IR's weights, not a model: not claimed.
 #[must_use]
 pub fn sniff(probe: &Probe) -> Sniff {
     if probe.has_extension(&["xml"]) {
         return if ir::looks_like_ir(&probe.head) { Sniff::Content(OPENVINO_IR) } else { Sniff::Name(OPENVINO_IR) };
     }
-    infer_onnx::sniff(probe)
+    infer_onnx_proto::sniff(probe)
 }
 
 /// A model file checked before OpenVINO reads it.
@@ -109,7 +109,7 @@ pub struct ModelFiles {
     pub integer_ranges: BTreeMap<String, infer_core::IntRange>,
 }
 
-/// Reads and validates a model without OpenVINO: an ONNX file through [`infer_onnx::inspect`]
+/// Reads and validates a model without OpenVINO: an ONNX file through [`infer_onnx_proto::inspect`]
 /// (a protobuf check, parameters, external data confined to the model's folder), an IR through
 /// [`ir::inspect`] (the XML, and a `.bin` long enough for every constant).
 ///
@@ -131,7 +131,7 @@ pub fn inspect(path: &Path) -> Result<ModelFiles> {
             })
         }
         Some(f) if f == ONNX => {
-            let s = infer_onnx::inspect(path)?;
+            let s = infer_onnx_proto::inspect(path)?;
             Ok(ModelFiles {
                 model: path.to_path_buf(),
                 weights: None,

@@ -67,7 +67,7 @@ inline void json_string(std::string& out, std::string_view s) {
 // that no object of this shim names a c10 type. The `infer` executable has this shim in its
 // link (one package, one set of dependencies) but never calls it; naming no c10 type, the shim
 // then leaves no reference to libc10 behind, and `infer` maps no libtorch library (its torch
-// backend runs in `infer-torch-worker`; see infer-harness/src/worker.rs).
+// backend runs in `infer-torch-worker`; see infer-cli/src/worker.rs).
 inline std::string without_backtrace(const char* what) {
   std::string s(what);
   auto at = s.find("Exception raised from ");

@@ -1,0 +1,336 @@
+//! `infer bench`: latency statistics per batch size and device.
+
+use infer_report::bench::bench_table;
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::Args;
+use infer_core::{Device, Registry};
+use infer_measure::{
+    batch_search::probe_memory_limit,
+    measure::{MeasureSpec, measure_each},
+    memory::{self, mib, parse_bytes},
+    results::{BenchReport, write_json},
+    scenario::ScenarioKind,
+    timing::{BenchConfig, Stop, Warmup, parse_duration},
+    workload::Workload,
+};
+
+use super::{Devices, ModelArgs, Sizes, WorkloadArgs, parse_devices, parse_sizes};
+
+pub(super) mod scenario;
+
+/// Arguments of `infer bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub(super) model: ModelArgs,
+    /// Batch sizes to time, comma-separated (default: the model's static batch, else 1; with --sweep
+    /// 1,2,4,8,16,32).
+    #[arg(long, value_parser = parse_sizes)]
+    batch_sizes: Option<Sizes>,
+    /// Throughput sweep: every batch size for a fixed duration (default 2s each unless
+    /// --duration or --iterations is given), with items/s, per-item latency and the speed-up
+    /// over batch 1.
+    #[arg(long)]
+    sweep: bool,
+    /// Devices, comma-separated: cpu, cuda, cuda:N.
+    #[arg(long, short, default_value = "cpu", value_parser = parse_devices)]
+    device: Devices,
+    /// Untimed warm-up iterations per batch size, or `auto`: windows of 5 until the window
+    /// median changes by less than 3% (at most 100 iterations or 20 s); the count used is reported.
+    #[arg(long, default_value = "auto")]
+    warmup: Warmup,
+    /// Timed iterations per batch size (default 50 unless --duration is given).
+    #[arg(long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    iterations: Option<u64>,
+    /// Time per batch size instead of a count, e.g. 10s or 500ms.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Reference input to check correctness before timing (with --reference-output): a .npy or
+    /// .pb for the first input, a .npz holding every input by name, or an ONNX test data set folder.
+    #[arg(long, requires = "reference_output")]
+    reference_input: Option<PathBuf>,
+    /// Expected output for --reference-input: a .npy or .pb for the first output, a .npz of
+    /// several, or an ONNX test data set folder (output_N.pb), matched by output name, else by
+    /// position; the max abs and relative differences are reported.
+    #[arg(long, requires = "reference_input")]
+    reference_output: Option<PathBuf>,
+    /// Write the full results (raw samples included) as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Print no table (for scripts reading --json).
+    #[arg(long)]
+    quiet: bool,
+    /// Limit the memory this process may map beyond the libraries already loaded (e.g. 2G), so an
+    /// oversized batch fails with an allocation error instead of swapping; used by
+    /// `infer optimize-batch` for its probes. Not applied with a CUDA device (it makes CUDA fail
+    /// to start).
+    #[arg(long, value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+    /// Load test: N workers, each with its own session, run requests at once; reports
+    /// per-request latency across workers, total throughput and RSS over time.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: Option<u16>,
+    #[command(flatten)]
+    pub(super) serving: scenario::ScenarioArgs,
+}
+
+/// The batch sizes of `--sweep`.
+pub const SWEEP_SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
+/// Time per batch size of `--sweep` unless --duration or --iterations says otherwise.
+pub const SWEEP_DURATION: Duration = Duration::from_secs(2);
+
+pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(bytes) = a.memory_limit {
+        // Not on a GPU: an address-space limit makes CUDA fail to start.
+        let gpu = a.device.0.iter().copied().find(|d| d.is_gpu());
+        let (limit, warning) = probe_memory_limit(gpu.unwrap_or(Device::Cpu), Some(bytes), true);
+        if let Some(w) = warning {
+            eprintln!("{w}");
+        }
+        if let Some(limit) = limit {
+            memory::limit_address_space(limit).map_err(anyhow::Error::msg)?;
+        }
+    }
+    if let Some(path) = &a.json {
+        infer_core::fsutil::check_writable(path)?;
+        let done = if a.serving.scenario == ScenarioKind::SingleStream { "batch sizes" } else { "devices" };
+        crate::interrupt::announce(format!("interrupted: the {done} finished so far are in {}", path.display()))
+            .map_err(anyhow::Error::msg)?;
+    }
+    let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
+    crash_hook(backend.name());
+    a.serving.check(a.concurrency.is_some(), a.sweep)?;
+    let workload = a.workload.workload();
+    workload.check()?;
+    if a.serving.scenario != ScenarioKind::SingleStream {
+        let plan = scenario::Plan {
+            model: &a.model,
+            devices: &a.device.0,
+            warmup: a.warmup,
+            iterations: a.iterations,
+            duration: a.duration,
+            batch_sizes: a.batch_sizes.as_ref().map(|s| s.0.clone()),
+            workload: workload.clone(),
+            json: a.json.as_deref(),
+            quiet: a.quiet,
+        };
+        return scenario::run(backend, &a.serving, &plan);
+    }
+    let stop = match (a.iterations, a.duration) {
+        (_, Some(d)) => Stop::Duration(d),
+        (Some(n), None) => Stop::Iterations(usize::try_from(n)?),
+        (None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
+        (None, None) => Stop::Iterations(50),
+    };
+    // Without --batch-sizes, the leading size of --shape (where every --shape agrees) is the batch,
+    // else the model's own (its static batch, or 1), found once it is loaded.
+    let batch_sizes = match (&a.batch_sizes, a.sweep) {
+        (Some(s), _) => s.0.clone(),
+        (None, true) => SWEEP_SIZES.to_vec(),
+        (None, false) => workload.shape_batch().into_iter().collect(),
+    };
+    if let Some(n) = a.concurrency {
+        return load(backend, a, &workload, stop, usize::from(n), &batch_sizes);
+    }
+    let devices: Vec<Device> = a.device.0.clone();
+    let mut reports: Vec<BenchReport> = Vec::new();
+    for device in devices {
+        let spec = MeasureSpec {
+            model: a.model.model.clone(),
+            options: a.model.options(device),
+            batch_sizes: batch_sizes.clone(),
+            workload: workload.clone(),
+            config: BenchConfig { warmup: a.warmup, stop },
+            reference: a.reference_input.clone().zip(a.reference_output.clone()),
+        };
+        // Finished batch sizes are saved as they complete: Ctrl-C or a crash loses only the
+        // batch size being timed.
+        let done = reports.clone();
+        let report = measure_each(backend, &spec, &mut |partial| match &a.json {
+            Some(path) if done.is_empty() => write_json(path, partial),
+            Some(path) => write_json(path, &[done.as_slice(), std::slice::from_ref(partial)].concat()),
+            None => Ok(()),
+        })?;
+        if !a.quiet {
+            print!("{}", bench_table(&report).to_text());
+            for row in &report.rows {
+                if let Some(ci) = &row.median_ci_ms {
+                    println!(
+                        "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%",
+                        row.label(),
+                        ci.point,
+                        ci.lower(),
+                        ci.upper(),
+                        row.cov * 100.0
+                    );
+                }
+                for w in &row.warnings {
+                    eprintln!("warning: {}: {w}", row.label());
+                }
+            }
+            print_details(&report);
+            if let Some(d) = report.max_abs_diff {
+                let rel = report.max_rel_diff.map(|r| format!(", relative {r:.3e}")).unwrap_or_default();
+                let top1 =
+                    report.top1_agreement.map(|t| format!(", top-1 agreement {:.0}%", t * 100.0)).unwrap_or_default();
+                println!("max |diff| to {}: {d:.3e}{rel}{top1}", report.reference.as_deref().unwrap_or("reference"));
+            }
+        }
+        reports.push(report);
+    }
+    if let Some(path) = &a.json {
+        // One device: the report itself (what `compare` reads); several: a list.
+        match reports.as_slice() {
+            [one] => write_json(path, one)?,
+            many => write_json(path, &many)?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stages, warm-up and memory lines under the table.
+fn print_details(report: &BenchReport) {
+    println!(
+        "load {:.1} ms, first inference {:.1} ms (includes lazy initialization)",
+        report.load_ms, report.first_inference_ms
+    );
+    for row in &report.rows {
+        let mut parts = Vec::new();
+        if let Some(n) = row.warmup_iterations {
+            let settled = match row.warmup_settled {
+                Some(true) => " (settled)",
+                Some(false) => " (did not settle)",
+                None => "",
+            };
+            parts.push(format!("warm-up {n}{settled}"));
+        }
+        if let Some(p) = row.input_prep_ms {
+            parts.push(format!("input preparation {p:.3} ms"));
+        }
+        match &row.stages_ms {
+            Some(st) => parts.push(format!(
+                "per call: bind {:.3} ms, compute {:.3} ms, fetch {:.3} ms",
+                st.bind_ms, st.compute_ms, st.fetch_ms
+            )),
+            None => parts.push("per call stages: not separated by this backend".into()),
+        }
+        println!("{}: {}", row.label(), parts.join("; "));
+    }
+    // What the inputs were made of: the same for every row but their shapes.
+    if let Some(first) = report.rows.first() {
+        for i in &first.inputs {
+            match &i.values {
+                Some(v) => println!("input {}: {} {v}", i.name, i.dtype),
+                None => println!("input {}: {} {}", i.name, i.dtype, i.source),
+            }
+        }
+    }
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), mib);
+    println!(
+        "memory: parameters {}, RSS +{} by loading, +{} by inference, peak {} (VmRSS/VmHWM from /proc/self/status)",
+        opt(report.parameter_bytes),
+        opt(report.rss_load_increase),
+        opt(report.rss_inference_increase),
+        opt(report.peak_rss),
+    );
+    if let Some(c) = &report.cuda_memory {
+        println!(
+            "cuda memory (whole device): before load {}, after load {}, after inference {}, total {} ({})",
+            opt(c.used_before_load),
+            opt(c.used_after_load),
+            opt(c.used_after_inference),
+            opt(c.total),
+            c.method
+        );
+    }
+    if let Some(d) = &report.device_memory {
+        println!(
+            "device allocator: allocated {}, reserved {}, peak {} ({})",
+            opt(d.allocated),
+            opt(d.reserved),
+            opt(d.peak_allocated),
+            d.source
+        );
+    }
+}
+
+/// `--concurrency N`: a load test per device and batch size.
+fn load(
+    backend: &dyn infer_core::Backend,
+    a: &BenchArgs,
+    workload: &Workload,
+    stop: Stop,
+    concurrency: usize,
+    batch_sizes: &[usize],
+) -> anyhow::Result<ExitCode> {
+    let mut reports = Vec::new();
+    // No batch size asked: one run at the model's own.
+    let batch_sizes: Vec<Option<usize>> =
+        if batch_sizes.is_empty() { vec![None] } else { batch_sizes.iter().copied().map(Some).collect() };
+    for &device in &a.device.0 {
+        for &batch_size in &batch_sizes {
+            let spec = infer_measure::concurrent::LoadSpec {
+                model: a.model.model.clone(),
+                options: a.model.options(device),
+                batch_size,
+                workload: workload.clone(),
+                concurrency,
+                // Workers warm up by count; `auto` gives each worker three windows' worth.
+                warmup: match a.warmup {
+                    Warmup::Count(n) => n,
+                    Warmup::UntilStable { window, .. } => window * 3,
+                },
+                stop,
+                rss_interval: Duration::from_millis(250),
+            };
+            let report = infer_measure::concurrent::run_load(backend, &spec)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            reports.push(report);
+            if let Some(path) = &a.json {
+                write_json(path, &reports)?;
+            }
+        }
+    }
+    if !a.quiet {
+        print!("{}", infer_report::concurrent::table(&reports).to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A hidden hook for the tests of `infer compare`: `INFER_TEST_CRASH=abort` or `segv` (optionally
+/// `@BACKEND`, then optionally `#ROUND`, matched against the `INFER_ROUND` that `infer compare`
+/// gives its children) makes this child die as a crash in native code would. Honoured only in
+/// debug builds or with the `test-hooks` feature; release builds ignore it.
+pub(super) fn crash_hook(backend: &str) {
+    if !(cfg!(debug_assertions) || cfg!(feature = "test-hooks")) {
+        return;
+    }
+    let Ok(value) = std::env::var("INFER_TEST_CRASH") else { return };
+    let (value, round) = value.split_once('#').map_or((value.as_str(), None), |(v, r)| (v, Some(r)));
+    let (kind, only) = value.split_once('@').map_or((value, None), |(k, b)| (k, Some(b)));
+    if only.is_some_and(|b| b != backend) {
+        return;
+    }
+    if round.is_some_and(|r| std::env::var("INFER_ROUND").ok().as_deref() != Some(r)) {
+        return;
+    }
+    match kind {
+        "abort" => std::process::abort(),
+        "segv" => {
+            // Rust's own SIGSEGV handler (stack-overflow detection) restores the default action
+            // on a signal it did not cause and returns: the next SIGSEGV kills.
+            let pid = std::process::id().to_string();
+            for _ in 0..50 {
+                let _ = std::process::Command::new("kill").args(["-SEGV", &pid]).status();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::process::abort();
+        }
+        _ => {}
+    }
+}

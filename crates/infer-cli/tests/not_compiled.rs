@@ -1,0 +1,137 @@
+//! What a build without a backend promises about that backend: it is still listed, and every
+//! command that would use it says why it cannot (onnx, tf, openvino without their feature: "not
+//! compiled" and which feature compiles it in; torch built without libtorch: "unavailable:
+//! libtorch was not installed … (run `cargo xtask setup`, …)"), with a non-zero exit and no panic;
+//! `compare` gives it a row instead of leaving it out.
+//!
+//! This file exists in every build that lacks at least one backend: a bare machine's `cargo test`
+//! (torch), and `cargo xtask test`'s `cargo test -p infer-cli --no-default-features`.
+#![cfg(not(all(feature = "onnx", any(feature = "torch", infer_libtorch), feature = "tf", feature = "openvino")))]
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::{infer, p, root, text, tiny, tiny_fixture};
+
+/// The backends this build lacks, each with the feature that compiles it in.
+fn missing() -> Vec<&'static str> {
+    [
+        ("onnx", cfg!(feature = "onnx")),
+        ("torch", cfg!(any(feature = "torch", infer_libtorch))),
+        ("tf", cfg!(feature = "tf")),
+        ("openvino", cfg!(feature = "openvino")),
+    ]
+    .into_iter()
+    .filter(|&(_, compiled)| !compiled)
+    .map(|(b, _)| b)
+    .collect()
+}
+
+/// A real model of `backend`'s format and an input for it: the committed tiny CNN for onnx and
+/// (as OpenVINO IR) openvino, the committed tiny TorchScript module for torch, the generated
+/// ResNet-18 (`cargo xtask fixtures`) for tf.
+fn model_of(backend: &str) -> (PathBuf, PathBuf) {
+    match backend {
+        "onnx" => return (tiny("tiny_cnn.onnx"), tiny("tiny_cnn.input.npy")),
+        "openvino" => return (tiny("openvino/tiny_cnn.xml"), tiny("tiny_cnn.input.npy")),
+        "torch" => return (tiny("tiny_two_args.pt"), tiny("tiny_two_args.input_x.npy")),
+        _ => {}
+    }
+    let dir = root().join("fixtures/generated/resnet18");
+    assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
+    (dir.join("saved_model"), dir.join("input_nhwc.npy"))
+}
+
+/// What `backend`'s row and errors say in this build: torch (its worker built without libtorch)
+/// is unavailable, the others are not compiled.
+fn why(backend: &str) -> &'static str {
+    if backend == "torch" { "libtorch was not installed" } else { "not compiled" }
+}
+
+/// The one-line error of a command on a backend that is not compiled in.
+fn assert_not_compiled(args: &[&str], backend: &str) {
+    let out = infer(args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let said = if backend == "torch" {
+        "libtorch was not installed when infer was built (run `cargo xtask setup`, then build again)".to_string()
+    } else {
+        format!("backend `{backend}` not compiled: rebuild with feature `infer-{backend}/runtime`")
+    };
+    assert!(stderr.contains(&said), "{args:?}: stderr lacks `{said}`:\n{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line:\n{stderr}");
+}
+
+#[test]
+fn backends_lists_the_missing_ones_as_not_compiled() {
+    let out = infer(&["backends"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for b in missing() {
+        let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(b));
+        let line = line.unwrap_or_else(|| panic!("no `{b}` line:\n{stdout}"));
+        // Status "not compiled" (torch: "unavailable: libtorch was not installed …"), then what it
+        // would read, and no devices or library to show.
+        let status: &[&str] = if b == "torch" { &[b, "unavailable:", "libtorch"] } else { &[b, "not", "compiled"] };
+        assert_eq!(line.split_whitespace().take(3).collect::<Vec<_>>(), status, "{stdout}");
+        assert!(!line.contains("cpu") && !line.contains(".so"), "{line}");
+    }
+}
+
+#[test]
+fn info_on_a_model_of_a_missing_backend_says_not_compiled() {
+    for b in missing() {
+        let (model, _) = model_of(b);
+        assert_not_compiled(&["info", p(&model)], b);
+        // Asking for the backend by name gives the same answer.
+        assert_not_compiled(&["info", p(&model), "--backend", b], b);
+    }
+}
+
+#[test]
+fn run_on_a_model_of_a_missing_backend_says_not_compiled() {
+    let dir = tempfile::tempdir().unwrap();
+    for b in missing() {
+        let (model, input) = model_of(b);
+        let y = dir.path().join(format!("{b}.npy"));
+        assert_not_compiled(&["run", p(&model), "--input", p(&input), "-o", p(&y)], b);
+        assert!(!y.exists(), "{b}: no output without a backend");
+    }
+}
+
+/// `compare` on a fixture: each missing backend has a "not compiled" row per device in the
+/// table and in every report file; with nothing measurable the command fails, saying so.
+#[test]
+fn compare_gives_the_missing_backends_not_compiled_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = tiny_fixture(dir.path());
+    let out_dir = dir.path().join("out");
+    let args = ["compare", p(&fixture), "-d", "cpu,cuda", "--batch-sizes", "1", "--iterations", "3"];
+    let out = infer(&[&args[..], &["--profile-runs", "0", "--out", p(&out_dir)]].concat());
+    let (stdout, stderr) = text(&out);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    if missing().contains(&"onnx") && missing().contains(&"openvino") {
+        // The fixture only has an ONNX model, which only these two read: nothing can be measured.
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(stderr.contains("no backend could be measured"), "{stderr}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("compare.json")).unwrap()).unwrap();
+    let md = std::fs::read_to_string(out_dir.join("compare.md")).unwrap();
+    let csv = std::fs::read_to_string(out_dir.join("compare.csv")).unwrap();
+    for b in missing() {
+        for device in ["cpu", "cuda:0"] {
+            let row = stdout.lines().find(|l| l.starts_with(b) && l.contains(&format!(" {device} ")));
+            let row = row.unwrap_or_else(|| panic!("no {b} {device} row:\n{stdout}"));
+            assert!(row.contains(why(b)), "{row}");
+            let entry = v["entries"].as_array().unwrap().iter().find(|e| e["backend"] == b && e["device"] == device);
+            let entry = entry.unwrap_or_else(|| panic!("no {b} {device} entry: {v}"));
+            assert!(entry["status"].as_str().unwrap().contains(why(b)), "{entry}");
+            assert!(entry["report"].is_null(), "{entry}");
+            assert!(md.lines().any(|l| l.starts_with(&format!("| {b} | {device} |")) && l.contains(why(b))), "{md}");
+            assert!(csv.lines().any(|l| l.starts_with(&format!("{b},{device},")) && l.contains(why(b))), "{csv}");
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! The serving scenarios on real models: the server scenario against single-stream on the
+//! generated ResNet-18 (a light load keeps single-stream latency, an overload is flagged), a model
+//! that stalls once (every request queued behind it carries the stall), dynamic batching, trace
+//! replay, offline and the max-rate search, through the library and the `infer` binary.
+//!
+//! The tests of this file take turns (one lock): they measure the machine's two cores.
+#![cfg(installed_onnx)]
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+
+mod support;
+
+use support::{ok, p, root, text, tiny};
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{Mutex, MutexGuard},
+};
+
+use infer_core::{LoadOptions, Session};
+use infer_measure::{
+    scenario::{
+        ScenarioReport, ScenarioResult, ScenarioSpec,
+        arrivals::Arrivals,
+        batcher::BatchPolicy,
+        samples::{POOL, Samples},
+        server::{ServerConfig, ServerReport, ServerStop, run_server},
+        single_stream,
+    },
+    timing::{BenchConfig, Stop, Warmup},
+};
+use serde_json::Value;
+
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn resnet18() -> PathBuf {
+    let model = root().join("fixtures/generated/resnet18/model.onnx");
+    assert!(model.is_file(), "{} missing: run `cargo xtask fixtures`", model.display());
+    model
+}
+
+fn onnx_session(model: &Path) -> Box<dyn Session> {
+    let registry = infer_cli::backends::registry();
+    registry.get("onnx").unwrap().load(model, &LoadOptions::default()).unwrap()
+}
+
+fn infer_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_infer"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn server(rate: f64, requests: usize) -> ServerConfig {
+    ServerConfig {
+        rate: Some(rate),
+        arrivals: Arrivals::Poisson,
+        seed: 11,
+        batching: BatchPolicy::NONE,
+        stop: ServerStop::Requests(requests),
+        warmup: Warmup::Count(3),
+    }
+}
+
+/// The issue's acceptance on ResNet-18 (onnx, this CPU). Single-stream gives the closed-loop
+/// throughput; Poisson arrivals at 30% of it (80 requests) keep the median latency within 1.5× of
+/// the single-stream median; at 150% of it (120 requests) the queue grows and the run says it is
+/// not sustainable, while the generator still kept to its schedule (the load was offered).
+///
+/// The machine is shared: single-stream is measured before and after the light run, and an
+/// attempt whose two medians differ by more than 20% was disturbed by other work and is made
+/// again (at most three attempts; the last one is judged whatever happened).
+#[test]
+fn resnet18_server_light_load_keeps_latency_and_overload_is_not_sustainable() {
+    let _turn = turn();
+    let model = resnet18();
+    let mut session = onnx_session(&model);
+    let samples = Samples::synthetic(session.inputs(), POOL, &[]).unwrap();
+    let closed = |warmup| BenchConfig { warmup, stop: Stop::Iterations(30) };
+    let mut warmup = Warmup::AUTO;
+    for attempt in 1..=3 {
+        let before = single_stream(session.as_mut(), &samples, &closed(warmup)).unwrap();
+        warmup = Warmup::Count(3);
+        let capacity = before.throughput_per_s;
+        let light = run_server(session.as_mut(), &samples, &server(0.3 * capacity, 80)).unwrap();
+        let after = single_stream(session.as_mut(), &samples, &closed(warmup)).unwrap();
+        let (b, a) = (before.latency_ms.p50, after.latency_ms.p50);
+        let l = &light.analysis.latency_ms;
+        eprintln!(
+            "attempt {attempt}: single-stream p50 {b:.2} ms before, {a:.2} ms after ({capacity:.1} req/s); \
+             server at 30%: p50 {:.2} ms, p99 {:.2} ms",
+            l.p50, l.p99
+        );
+        if (b / a - 1.0).abs() > 0.2 && attempt < 3 {
+            continue;
+        }
+        let single = (a + b) / 2.0;
+        assert_eq!(light.analysis.requests, 80);
+        assert!(light.valid && light.sustainable, "{:?}", light.warnings);
+        assert!(l.p50 <= 1.5 * single, "p50 {:.2} ms at 30% load vs single-stream {single:.2} ms", l.p50);
+
+        let heavy = run_server(session.as_mut(), &samples, &server(1.5 * capacity, 120)).unwrap();
+        let q = &heavy.analysis.queueing;
+        eprintln!("server at 150%: {q:?}");
+        assert!(q.growing && !heavy.sustainable, "{q:?}");
+        assert!(
+            heavy.warnings.iter().any(|w| w.starts_with("not sustainable: queueing grows")),
+            "{:?}",
+            heavy.warnings
+        );
+        assert!(heavy.valid, "the generator kept up even though the model did not: {:?}", heavy.analysis.generator);
+        assert!(q.served_fraction.unwrap() < 0.85, "{q:?}");
+        // Latency counts from the schedule: the last requests waited for the backlog before them.
+        assert!(heavy.analysis.latency_ms.max > 10.0 * single, "{:?}", heavy.analysis.latency_ms);
+        return;
+    }
+}
+
+/// A model that stalls once for 400 ms (the `INFER_TEST_STALL` hook) under constant arrivals every
+/// 20 ms: the generator keeps sending during the stall (open loop), and every request queued
+/// behind it has a latency, counted from its scheduled arrival, that includes the rest of the
+/// stall after its arrival; the requests of the stalled call carry all of it.
+#[test]
+fn every_request_queued_behind_a_stall_carries_it() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("server.json");
+    let run = infer_env(
+        &[
+            "bench",
+            p(&tiny("tiny_cnn.onnx")),
+            "--scenario",
+            "server",
+            "--arrivals",
+            "constant",
+            "--rate",
+            "50",
+            "--duration",
+            "3s",
+            "--warmup",
+            "3",
+            "--json",
+            p(&out),
+        ],
+        &[("INFER_TEST_STALL", "400ms@onnx+1s")],
+    );
+    let stdout = ok(&run);
+    assert!(stdout.contains("latency from the scheduled arrival"), "{stdout}");
+    let v = json(&out);
+    assert_eq!(v["scenario"], "server");
+    let r: ServerReport = serde_json::from_value(v["result"].clone()).unwrap();
+    let stalled: Vec<_> = r.batches.iter().filter(|b| b.end_ms - b.start_ms >= 400.0).collect();
+    assert_eq!(stalled.len(), 1, "exactly one stalled call: {:?}", r.batches);
+    let s = stalled[0];
+    let behind: Vec<_> = r.records.iter().filter(|x| x.start_ms >= s.start_ms && x.scheduled_ms < s.end_ms).collect();
+    assert!(behind.len() >= 15, "about 20 requests arrive during 400 ms: {}", behind.len());
+    for x in &behind {
+        assert!(x.sent_ms - x.scheduled_ms < 50.0, "the generator was held up by the stall: {x:?}");
+        assert!(x.latency_ms() >= s.end_ms - x.scheduled_ms, "{x:?}");
+        if x.scheduled_ms <= s.start_ms {
+            assert!(x.latency_ms() >= 400.0, "in the stalled call: {x:?}");
+        }
+    }
+    let first_during =
+        behind.iter().filter(|x| x.scheduled_ms > s.start_ms).map(|x| x.latency_ms()).fold(0.0, f64::max);
+    assert!(
+        first_during >= 370.0,
+        "the first request arriving during the stall waits nearly all of it: {first_during}"
+    );
+    // The summary is over latencies from the schedule: the stall is in its tail.
+    assert!(r.analysis.latency_ms.max >= 400.0 && r.analysis.latency_ms.p99 >= 300.0, "{:?}", r.analysis.latency_ms);
+    assert!(r.valid && r.sustainable, "a transient stall is not growth: {:?}", r.analysis.queueing);
+    // No hook, no stall.
+    let quiet = dir.path().join("quiet.json");
+    ok(&infer_env(
+        &[
+            "bench",
+            p(&tiny("tiny_cnn.onnx")),
+            "--scenario",
+            "server",
+            "--rate",
+            "50",
+            "--iterations",
+            "30",
+            "--warmup",
+            "3",
+            "--json",
+            p(&quiet),
+        ],
+        &[("INFER_TEST_STALL", "400ms@torch")],
+    ));
+    let r: ServerReport = serde_json::from_value(json(&quiet)["result"].clone()).unwrap();
+    assert!(r.analysis.latency_ms.max < 200.0, "{:?}", r.analysis.latency_ms);
+}
+
+/// Dynamic batching on ResNet-18 at a rate a single request at a time cannot sustain: the
+/// batcher forms batches of more than one, every request's latency is its queue time plus its
+/// compute time, and each batch's requests share its start and end.
+#[test]
+fn dynamic_batching_forms_batches_and_splits_latency() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("batched.json");
+    let stdout = ok(&infer_env(
+        &[
+            "bench",
+            p(&resnet18()),
+            "--scenario",
+            "server",
+            "--rate",
+            "80",
+            "--dynamic-batch",
+            "4",
+            "--batch-timeout",
+            "5ms",
+            "--iterations",
+            "40",
+            "--warmup",
+            "3",
+            "--json",
+            p(&out),
+        ],
+        &[],
+    ));
+    assert!(stdout.contains("dynamic batching up to 4 / 5 ms timeout"), "{stdout}");
+    assert!(stdout.contains("batch sizes formed"), "{stdout}");
+    let v = json(&out);
+    assert_eq!((v["backend"].as_str(), v["device"].as_str()), (Some("onnx"), Some("cpu")));
+    let r: ServerReport = serde_json::from_value(v["result"].clone()).unwrap();
+    assert_eq!((r.max_batch, r.batch_timeout_ms), (4, 5.0));
+    let sizes: usize = r.analysis.batch_sizes.iter().map(|b| b.size * b.batches).sum();
+    assert_eq!(sizes, r.records.len());
+    assert!(r.analysis.batch_sizes.iter().all(|b| (1..=4).contains(&b.size)));
+    assert!(r.analysis.mean_batch > 1.0, "{:?}", r.analysis.batch_sizes);
+    for x in &r.records {
+        let b = &r.batches[x.batch];
+        assert!((x.start_ms - b.start_ms).abs() < 1e-9 && (x.end_ms - b.end_ms).abs() < 1e-9);
+        assert!((x.latency_ms() - x.queue_ms() - x.compute_ms()).abs() < 1e-9);
+        assert!(x.start_ms >= x.sent_ms && x.sent_ms >= x.scheduled_ms);
+    }
+    // The raw records are in the JSON under their documented names.
+    let rec = &v["result"]["records"][0];
+    for k in ["id", "scheduled_ms", "sent_ms", "start_ms", "end_ms", "batch"] {
+        assert!(rec.get(k).is_some(), "{k}: {rec}");
+    }
+}
+
+/// A recorded trace replayed as recorded: requests at exactly the running sums of its gaps; a bad
+/// line is an error naming the file and the line.
+#[test]
+fn a_trace_is_replayed_exactly_and_bad_traces_are_named() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("arrivals.txt");
+    std::fs::write(&trace, "# gaps in ms\n5\n0\n12.5\n30ms\n0.002s\n").unwrap();
+    let out = dir.path().join("replay.json");
+    ok(&infer_env(
+        &[
+            "bench",
+            p(&tiny("tiny_cnn.onnx")),
+            "--scenario",
+            "server",
+            "--arrivals",
+            p(&trace),
+            "--iterations",
+            "10",
+            "--warmup",
+            "2",
+            "--json",
+            p(&out),
+        ],
+        &[],
+    ));
+    let r: ServerReport = serde_json::from_value(json(&out)["result"].clone()).unwrap();
+    let gaps = [5.0, 0.0, 12.5, 30.0, 2.0];
+    let mut at = 0.0;
+    for (k, x) in r.records.iter().enumerate() {
+        at += gaps[k % 5];
+        assert!((x.scheduled_ms - at).abs() < 1e-9, "request {k}: {} vs {at}", x.scheduled_ms);
+    }
+    assert_eq!((r.records.len(), r.trace_passes), (10, Some(2)));
+    assert_eq!(r.asked_rate, None);
+    assert!(r.arrivals.starts_with("replay ") && r.arrivals.ends_with("arrivals.txt"), "{}", r.arrivals);
+
+    std::fs::write(&trace, "5\n5\nsoon\n").unwrap();
+    let run = infer_env(&["bench", p(&tiny("tiny_cnn.onnx")), "--scenario", "server", "--arrivals", p(&trace)], &[]);
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success() && !stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("arrivals.txt") && stderr.contains("line 3") && stderr.contains("`soon`"), "{stderr}");
+}
+
+/// Offline on ResNet-18: all samples at once, one row per batch size, the best throughput chosen
+/// among them; and, through the library, the report a parent process reads back is the one written.
+#[test]
+fn offline_reports_the_best_throughput_over_batch_sizes() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("offline.json");
+    let stdout = ok(&infer_env(
+        &[
+            "bench",
+            p(&resnet18()),
+            "--scenario",
+            "offline",
+            "--samples",
+            "24",
+            "--batch-sizes",
+            "1,4,8,32",
+            "--warmup",
+            "2",
+            "--json",
+            p(&out),
+        ],
+        &[],
+    ));
+    assert!(stdout.contains("24 samples issued at once") && stdout.contains("best:"), "{stdout}");
+    let report: ScenarioReport = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let ScenarioResult::Offline(o) = &report.result else { panic!("{report:?}") };
+    let sizes: Vec<usize> = o.rows.iter().map(|r| r.batch_size).collect();
+    assert_eq!(sizes, [1, 4, 8], "32 > 24 samples is skipped");
+    assert!(o.warnings.iter().any(|w| w.contains("batch 32 skipped")), "{:?}", o.warnings);
+    for r in &o.rows {
+        assert_eq!(r.calls, 24usize.div_ceil(r.batch_size));
+        assert!((r.throughput_per_s - 24.0 / r.elapsed_s).abs() < 1e-9 * r.throughput_per_s);
+        assert!(r.throughput_per_s <= o.best_throughput_per_s);
+    }
+    assert!(o.rows.iter().any(|r| r.batch_size == o.best_batch && r.throughput_per_s == o.best_throughput_per_s));
+
+    // The library entry point a compare row calls: a loaded backend, a spec, a serializable result.
+    let registry = infer_cli::backends::registry();
+    let spec = ScenarioSpec {
+        scenario: infer_measure::scenario::Scenario::SingleStream(BenchConfig {
+            warmup: Warmup::Count(2),
+            stop: Stop::Iterations(20),
+        }),
+        workload: infer_measure::workload::Workload::default(),
+        pool: 4,
+    };
+    let report = infer_measure::scenario::measure(
+        registry.get("onnx").unwrap(),
+        &tiny("tiny_cnn.onnx"),
+        &LoadOptions::default(),
+        &spec,
+        |s| s,
+        &mut |_| {},
+    )
+    .unwrap();
+    let ScenarioResult::SingleStream(ss) = &report.result else { panic!("{report:?}") };
+    assert_eq!((ss.latency_ms.count, ss.warmup_iterations), (20, 2));
+    let back: ScenarioReport = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+    assert_eq!((back.backend.as_str(), back.device, back.schema_version), ("onnx", report.device, 1));
+    let ScenarioResult::SingleStream(b) = &back.result else { panic!("{back:?}") };
+    assert_eq!(b.samples_ms.len(), 20);
+    for (x, y) in b.samples_ms.iter().zip(&ss.samples_ms) {
+        assert!((x - y).abs() <= 1e-12 * y, "{x} vs {y}");
+    }
+}
+
+/// `--find-max-rate` on ResNet-18 (p90, 20% precision, to keep it short; the bound is six
+/// single-stream medians measured just before, so that it means the same on a loaded machine):
+/// each probe stopped by early stopping; the highest passing rate is reported with its
+/// latencies, and no failing probe lies below it.
+#[test]
+fn find_max_rate_brackets_the_sustainable_rate() {
+    let _turn = turn();
+    let model = resnet18();
+    let single = {
+        let mut session = onnx_session(&model);
+        let samples = Samples::synthetic(session.inputs(), 1, &[]).unwrap();
+        let config = BenchConfig { warmup: Warmup::AUTO, stop: Stop::Iterations(20) };
+        single_stream(session.as_mut(), &samples, &config).unwrap().latency_ms.p50
+    };
+    let bound = format!("{:.0}ms", (6.0 * single).ceil());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("search.json");
+    let stdout = ok(&infer_env(
+        &[
+            "bench",
+            p(&model),
+            "--scenario",
+            "server",
+            "--find-max-rate",
+            "--p99-bound",
+            &bound,
+            "--bound-percentile",
+            "90",
+            "--search-precision",
+            "20%",
+            "--warmup",
+            "3",
+            "--json",
+            p(&out),
+        ],
+        &[],
+    ));
+    let header = format!("max sustainable rate with p90 ≤ {} ms", bound.trim_end_matches("ms"));
+    assert!(stdout.contains(&header), "{stdout}");
+    let v = json(&out);
+    assert_eq!(v["scenario"], "find-max-rate");
+    let r = &v["result"];
+    let max = r["max_rate"].as_f64().unwrap();
+    let probes = r["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), r["runs"].as_array().unwrap().len());
+    let closed = r["closed_loop_per_s"].as_f64().unwrap();
+    assert!(max > 0.2 * closed && max < 1.3 * closed, "max {max} vs closed loop {closed}");
+    for (probe, run) in probes.iter().zip(r["runs"].as_array().unwrap()) {
+        let rate = probe["rate"].as_f64().unwrap();
+        if !probe["passed"].as_bool().unwrap() {
+            assert!(rate > max, "a failure at {rate} below the max {max}: {probe}");
+        }
+        // Early stopping, not a fixed count: a pass needs at least h(0) = 44 judged requests for p90.
+        let es = &run["early_stopping"];
+        if probe["passed"].as_bool().unwrap() {
+            assert_eq!(es["verdict"], "pass");
+            assert!(es["judged"].as_u64().unwrap() >= 44, "{es}");
+        }
+        assert!(!run["records"].as_array().unwrap().is_empty());
+    }
+    let at = &r["at_max"];
+    assert_eq!(at["rate"].as_f64(), Some(max));
+    assert!(at["p50_ms"].as_f64().unwrap() > 0.0 && at["p99_ms"].as_f64().unwrap() >= at["p50_ms"].as_f64().unwrap());
+}
+
+#[test]
+fn scenario_options_are_checked() {
+    let tiny_cnn = tiny("tiny_cnn.onnx");
+    let fails = |args: &[&str], needle: &str| {
+        let run = infer_env(&[&["bench", p(&tiny_cnn)], args].concat(), &[]);
+        let (_, stderr) = text(&run);
+        assert!(!run.status.success() && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: stderr lacks `{needle}`:\n{stderr}");
+    };
+    fails(&["--scenario", "offline", "--rate", "5"], "--rate applies to --scenario server, not offline");
+    fails(&["--scenario", "server"], "needs --rate");
+    fails(&["--scenario", "server", "--rate", "0"], "invalid rate `0`");
+    fails(&["--scenario", "server", "--rate", "5", "--concurrency", "2"], "--concurrency");
+    fails(&["--scenario", "server", "--find-max-rate"], "--p99-bound");
+    fails(&["--scenario", "server", "--rate", "5", "--batch-timeout", "2ms"], "--dynamic-batch");
+    fails(&["--scenario", "server", "--rate", "5", "--p99-bound", "10ms", "--iterations", "5"], "early stopping");
+    fails(&["--scenario", "streaming"], "expected single-stream, offline or server");
+    fails(
+        &["--scenario", "server", "--rate", "5", "--bound-percentile", "100", "--p99-bound", "1s"],
+        "invalid percentile",
+    );
+    let fixed = tiny("fixed_batch.onnx");
+    let run = infer_env(
+        &["bench", p(&fixed), "--scenario", "server", "--rate", "50", "--dynamic-batch", "4", "--iterations", "3"],
+        &[],
+    );
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success() && stderr.contains("fixed"), "{stderr}");
+}
+
+/// The rows of a `serving.json` whose status is `ok`, as (backend, batching).
+fn measured_rows(v: &Value) -> Vec<(String, String)> {
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| (r["backend"].as_str().unwrap().to_string(), r["batching"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn compare_finds_the_max_rate_of_every_backend_with_and_without_batching() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let out = dir.path().join("out");
+    let run = infer_env(
+        &[
+            "compare",
+            p(&fixture),
+            "--scenario",
+            "server",
+            "--find-max-rate",
+            "--p99-bound",
+            "20ms",
+            "--search-precision",
+            "20%",
+            "--device",
+            "cpu",
+            "--warmup",
+            "3",
+            "--out",
+            p(&out),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&run);
+    assert!(run.status.success() && !stderr.contains("panicked"), "{stdout}\n{stderr}");
+    // The deployment table: one line per backend and batching, the max rate and p50/p99 there.
+    assert!(stdout.contains("max rate/s") && stdout.contains("p99 ms at max"), "{stdout}");
+    assert!(stderr.contains("measuring onnx cpu, none") && stderr.contains("measuring onnx cpu, dynamic ≤8, 2 ms"));
+    let v = json(&out.join("serving.json"));
+    assert_eq!(v["scenario"], "server");
+    let measured = measured_rows(&v);
+    for batching in ["none", "dynamic ≤8, 2 ms"] {
+        assert!(measured.contains(&("onnx".into(), batching.into())), "{measured:?}");
+    }
+    // A backend that cannot read the fixture has one row with the reason, not one per batching.
+    let torch: Vec<&Value> = v["rows"].as_array().unwrap().iter().filter(|r| r["backend"] == "torch").collect();
+    assert_eq!(torch.len(), 1, "{torch:?}");
+    assert_ne!(torch[0]["status"], "ok");
+    for row in v["rows"].as_array().unwrap().iter().filter(|r| r["status"] == "ok") {
+        let result = &row["report"]["result"];
+        assert_eq!(row["report"]["scenario"], "find-max-rate", "{row}");
+        let max = result["max_rate"].as_f64().unwrap();
+        let at = &result["at_max"];
+        assert!(max > 0.0 && at["rate"].as_f64() == Some(max), "{result}");
+        assert!(at["p99_ms"].as_f64().unwrap() <= 20.0 && at["passed"] == true, "{at}");
+        // Every probe's raw per-request records are kept (scheduled, start, end, batch).
+        for run in result["runs"].as_array().unwrap() {
+            let first = &run["records"][0];
+            for key in ["scheduled_ms", "start_ms", "end_ms", "batch"] {
+                assert!(first.get(key).is_some(), "{first}");
+            }
+        }
+        let asked = result["max_batch"].as_u64().unwrap();
+        assert_eq!(asked, if row["batching"] == "none" { 1 } else { 8 }, "{row}");
+    }
+    // The HTML: the table, and latency against offered rate with a curve per configuration.
+    let html = std::fs::read_to_string(out.join("serving.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "{html}");
+    assert_eq!(html.matches("<polyline").count(), 2 * measured.len(), "{html}");
+    assert!(std::fs::read_to_string(out.join("serving.md")).unwrap().contains("| onnx | cpu | none |"));
+}
+
+#[test]
+fn an_interrupted_serving_comparison_keeps_the_rows_measured() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(["compare", p(&fixture), "--scenario", "server", "--rate", "50", "--duration", "4s"])
+        .args(["--device", "cpu", "--warmup", "2", "--out", p(&out)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // serving.json appears when the first row is done; the second takes 4 s more.
+    let start = std::time::Instant::now();
+    while !out.join("serving.json").is_file() {
+        assert!(child.try_wait().unwrap().is_none(), "the comparison ended before it was interrupted");
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "no row was written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
+    assert!(sent, "kill -INT failed");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let v = json(&out.join("serving.json"));
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["status"], "ok", "{v}");
+    assert_eq!(rows[0]["report"]["scenario"], "server");
+    assert!(!rows[0]["report"]["result"]["records"].as_array().unwrap().is_empty());
+    assert!(rows.iter().any(|r| r["status"] == "interrupted"), "{v}");
+}
+
+#[test]
+fn compare_refuses_options_of_another_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let fails = |args: &[&str], needle: &str| {
+        let run = infer_env(&[&["compare", p(&fixture), "--out", p(&dir.path().join("o"))], args].concat(), &[]);
+        let (_, stderr) = text(&run);
+        assert!(!run.status.success() && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: stderr lacks `{needle}`:\n{stderr}");
+    };
+    fails(&["--scenario", "server", "--rate", "5", "--rounds", "2"], "--rounds and --profile-runs apply");
+    fails(&["--scenario", "offline", "--rate", "5"], "--rate applies to --scenario server, not offline");
+    fails(&["--rate", "5"], "--rate applies to --scenario server, not single-stream");
+}

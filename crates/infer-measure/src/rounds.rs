@@ -1,0 +1,191 @@
+//! Rounds: the same (backend, device) measured in several child processes, interleaved with the
+//! other backends, and pooled into one report.
+//!
+//! One process's median is tight (its bootstrap interval is often under 1%), yet a second process
+//! on the same machine can settle several percent away: memory placement, thread placement and the
+//! host's other tenants differ from process to process. Pooling the samples of several processes,
+//! measured in turns with the other backends, makes a comparison repeatable and fair to every
+//! backend; the spread of the per-process medians shows how much one process could have misled.
+
+use infer_core::Result;
+
+use crate::{
+    measure::{SEED, fill_speedups, trust_warnings},
+    results::{BenchReport, BenchRow, RowSource},
+};
+
+/// Above this spread of the per-round medians ((max - min) / min) a row gets a warning.
+pub const ROUNDS_DISAGREE: f64 = 0.05;
+
+/// `(max - min) / min` of some medians; 0 for fewer than two.
+#[must_use]
+pub fn spread(medians: &[f64]) -> f64 {
+    let min = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = medians.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if medians.len() < 2 || min <= 0.0 { 0.0 } else { (max - min) / min }
+}
+
+/// The medians of the rounds pooled in `row` so far: its own median when it is one round.
+#[must_use]
+pub fn round_medians(row: &BenchRow) -> Vec<f64> {
+    row.round_medians_ms.clone().unwrap_or_else(|| vec![row.latency_ms.median])
+}
+
+/// Pools the next round's report into `pooled`: each row's samples (same batch size and
+/// dimension sizes) are joined and its
+/// statistics, intervals and warnings recomputed from them; warm-up iterations add up; the
+/// largest difference to the reference is kept. Load time, first inference and memory stay
+/// those of the first round. A batch size missing from `next` keeps its rounds so far.
+///
+/// # Errors
+/// When a pooled sample is invalid (an empty or non-finite latency list).
+pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
+    for row in &mut pooled.rows {
+        let Some(new) = next.rows.iter().find(|r| r.batch_size == row.batch_size && r.dims == row.dims) else {
+            continue;
+        };
+        let mut medians = round_medians(row);
+        medians.push(new.latency_ms.median);
+        let samples: Vec<f64> = row.samples_ms.iter().chain(&new.samples_ms).copied().collect();
+        let src = RowSource {
+            model: &row.model,
+            backend: &row.backend,
+            device: row.device,
+            batch_size: row.batch_size,
+            environment: &row.environment,
+            resamples: crate::stats::DEFAULT_RESAMPLES,
+            seed: SEED,
+        };
+        let mut merged = BenchRow::from_samples(&src, samples)?;
+        merged.warnings = trust_warnings(merged.iterations, merged.cov);
+        let rounds = medians.len();
+        let s = spread(&medians);
+        if s > ROUNDS_DISAGREE {
+            let (lo, hi) = medians.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &m| (l.min(m), h.max(m)));
+            merged.warnings.push(format!(
+                "rounds disagree: the medians of the {rounds} processes range {lo:.2}-{hi:.2} ms ({:.0}% apart, \
+                 above {:.0}%): expect a single run to land anywhere in that range",
+                s * 100.0,
+                ROUNDS_DISAGREE * 100.0
+            ));
+        }
+        merged.warmup_iterations = row.warmup_iterations.zip(new.warmup_iterations).map(|(a, b)| a + b);
+        merged.warmup_settled = row.warmup_settled.zip(new.warmup_settled).map(|(a, b)| a && b);
+        if merged.warmup_settled == Some(false) {
+            merged.warnings.push("warm-up did not settle in at least one round".into());
+        }
+        merged.input_prep_ms = row.input_prep_ms;
+        merged.stages_ms = row.stages_ms.clone();
+        merged.round_medians_ms = Some(medians);
+        merged.dims = std::mem::take(&mut row.dims);
+        merged.inputs = std::mem::take(&mut row.inputs);
+        *row = merged;
+    }
+    fill_speedups(&mut pooled.rows);
+    pooled.max_abs_diff = match (pooled.max_abs_diff, next.max_abs_diff) {
+        (Some(a), Some(b)) if a.is_nan() || b.is_nan() => Some(f64::NAN),
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    pooled.max_rel_diff = match (pooled.max_rel_diff, next.max_rel_diff) {
+        (Some(a), Some(b)) if a.is_nan() || b.is_nan() => Some(f64::NAN),
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    pooled.top1_agreement = match (pooled.top1_agreement, next.top1_agreement) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::environment::Environment;
+    use infer_core::Device;
+
+    fn report(samples: &[Vec<f64>], diff: f64) -> BenchReport {
+        let env = Environment::capture(0);
+        let rows = samples
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let src = RowSource {
+                    model: "m.onnx",
+                    backend: "onnx",
+                    device: Device::Cpu,
+                    batch_size: [1, 8][i],
+                    environment: &env,
+                    resamples: 200,
+                    seed: 1,
+                };
+                let mut row = BenchRow::from_samples(&src, s.clone()).unwrap();
+                row.warmup_iterations = Some(10);
+                row.warmup_settled = Some(true);
+                row
+            })
+            .collect();
+        BenchReport {
+            max_abs_diff: Some(diff),
+            load_ms: 1.0,
+            first_inference_ms: 2.0,
+            ..crate::testing::bare_report("onnx", Device::Cpu, env, rows)
+        }
+    }
+
+    #[test]
+    fn spread_is_relative_to_the_smallest() {
+        assert_eq!(spread(&[]), 0.0);
+        assert_eq!(spread(&[3.0]), 0.0);
+        assert!((spread(&[10.0, 11.0, 10.5]) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pooling_joins_samples_and_tracks_round_medians() {
+        let mut pooled = report(&[vec![10.0; 60], vec![40.0; 60]], 1e-6);
+        pool(&mut pooled, report(&[vec![10.2; 60], vec![40.0; 60]], 3e-6)).unwrap();
+        let b1 = &pooled.rows[0];
+        assert_eq!((b1.iterations, b1.samples_ms.len()), (120, 120));
+        assert_eq!(b1.round_medians_ms.as_deref(), Some(&[10.0, 10.2][..]));
+        assert_eq!(b1.warmup_iterations, Some(20));
+        // 120 samples are enough for p99 and a 2% spread is within the limit: no warning.
+        assert!(b1.warnings.is_empty(), "{:?}", b1.warnings);
+        assert_eq!(pooled.max_abs_diff, Some(3e-6));
+        // Batch 8 against the pooled batch 1: 8 items in 40 ms against 1 in the pooled median.
+        let expected = (8.0 / 40.0) / (1.0 / b1.latency_ms.median);
+        assert!((pooled.rows[1].speedup_vs_batch1.unwrap() - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rounds_far_apart_are_flagged() {
+        let mut pooled = report(&[vec![10.0; 60]], 0.0);
+        pool(&mut pooled, report(&[vec![12.0; 60]], 0.0)).unwrap();
+        pool(&mut pooled, report(&[vec![10.5; 60]], f64::NAN)).unwrap();
+        let row = &pooled.rows[0];
+        assert_eq!(round_medians(row), [10.0, 12.0, 10.5]);
+        let w = row.warnings.join("\n");
+        assert!(w.contains("rounds disagree") && w.contains("10.00-12.00 ms (20% apart"), "{w}");
+        assert!(pooled.max_abs_diff.unwrap().is_nan(), "a NaN difference in any round stays visible");
+    }
+
+    #[test]
+    fn rows_of_other_dimension_sizes_pool_apart() {
+        // Two rows of batch 1, sequence 8 and 16: each pools with its own, never the other.
+        let with_dims = |samples: &[Vec<f64>]| {
+            let mut r = report(samples, 0.0);
+            for (row, seq) in r.rows.iter_mut().zip([8, 16]) {
+                row.batch_size = 1;
+                row.dims.insert("sequence".into(), seq);
+            }
+            r
+        };
+        let mut pooled = with_dims(&[vec![10.0; 60], vec![20.0; 60]]);
+        pool(&mut pooled, with_dims(&[vec![11.0; 60], vec![21.0; 60]])).unwrap();
+        let medians: Vec<_> = pooled.rows.iter().map(|r| (r.dims["sequence"], round_medians(r))).collect();
+        assert_eq!(medians, [(8, vec![10.0, 11.0]), (16, vec![20.0, 21.0])]);
+        // Each is its own batch-1 base.
+        assert!(pooled.rows.iter().all(|r| r.speedup_vs_batch1 == Some(1.0)));
+    }
+}

@@ -1,0 +1,241 @@
+//! Serving scenarios in MLPerf LoadGen's vocabulary (see `docs/scenarios.md`):
+//!
+//! - **single-stream**: one request at a time, the next sent when the last is answered (the
+//!   closed loop of `infer bench`);
+//! - **offline**: every sample available at once, only the throughput counts, at the best batch;
+//! - **server**: requests arrive open-loop at a rate (Poisson, constant, or a replayed trace),
+//!   latency counted from each request's scheduled arrival, optionally with a dynamic batcher;
+//!   and the search for the highest rate whose latency percentile stays within a bound.
+//!
+//! [`run`] takes a loaded session and a [`ScenarioSpec`] and returns a serializable
+//! [`ScenarioResult`]; [`measure`] loads the model first and wraps the result in a
+//! [`ScenarioReport`] with the environment, which is what `infer bench --scenario … --json` writes
+//! (so a parent process can run each configuration in a child and read the file back).
+//!
+//! ```
+//! use infer_measure::scenario::{arrivals::Arrivals, arrivals::Schedule};
+//!
+//! // A Poisson process at 50 requests per second, seeded: the same schedule on every machine.
+//! let gaps = Arrivals::Poisson.gaps(Some(50.0), 7)?;
+//! let first: Vec<f64> = Schedule::new(gaps).take(3).collect();
+//! assert!(first[0] > 0.0 && first[0] < first[1] && first[1] < first[2]);
+//! # Ok::<(), infer_core::Error>(())
+//! ```
+
+pub mod analysis;
+pub mod arrivals;
+pub mod batcher;
+pub mod early_stopping;
+pub mod offline;
+pub mod samples;
+pub mod search;
+pub mod server;
+pub mod stall;
+
+use std::{path::Path, time::Instant};
+
+use crate::{stats::Sample, stats::Summary};
+use indicatif::ProgressBar;
+use infer_core::{Backend, Device, LoadOptions, Result, Session};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    environment::Environment,
+    timing::{BenchConfig, time_session},
+    workload::Workload,
+};
+use early_stopping::{EarlyStopping, Rule};
+use offline::{OfflineConfig, OfflineReport, run_offline};
+use samples::Samples;
+use search::{SearchConfig, SearchReport, find_max_rate};
+use server::{ServerConfig, ServerReport, run_server};
+
+/// The scenario names of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioKind {
+    /// One request at a time, closed loop.
+    SingleStream,
+    /// All samples at once, throughput only.
+    Offline,
+    /// Open-loop arrivals at a rate.
+    Server,
+}
+
+impl std::str::FromStr for ScenarioKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "single-stream" | "singlestream" => Ok(ScenarioKind::SingleStream),
+            "offline" => Ok(ScenarioKind::Offline),
+            "server" => Ok(ScenarioKind::Server),
+            _ => Err(format!("invalid scenario `{s}`: expected single-stream, offline or server")),
+        }
+    }
+}
+
+impl std::fmt::Display for ScenarioKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ScenarioKind::SingleStream => "single-stream",
+            ScenarioKind::Offline => "offline",
+            ScenarioKind::Server => "server",
+        })
+    }
+}
+
+/// A scenario and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scenario {
+    /// Closed loop at batch 1.
+    SingleStream(BenchConfig),
+    /// All samples at once.
+    Offline(OfflineConfig),
+    /// One open-loop run.
+    Server(ServerConfig),
+    /// The highest rate within a latency bound.
+    FindMaxRate(SearchConfig),
+}
+
+/// What [`run`] does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioSpec {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// What the requests' inputs are made of (one shape: no `--dim` list).
+    pub workload: Workload,
+    /// Distinct samples the requests cycle through.
+    pub pool: usize,
+}
+
+/// The single-stream outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SingleStreamReport {
+    /// Latency of one request, ms.
+    pub latency_ms: Summary,
+    /// Requests per second (1000 / mean latency).
+    pub throughput_per_s: f64,
+    /// Warm-up calls.
+    pub warmup_iterations: usize,
+    /// LoadGen's early-stopping estimate of the 90th percentile (its single-stream metric), ms.
+    pub p90_estimate_ms: Option<f64>,
+    /// The same for the 99th percentile, ms.
+    pub p99_estimate_ms: Option<f64>,
+    /// Every latency, ms, in order.
+    pub samples_ms: Vec<f64>,
+}
+
+/// The outcome of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scenario", content = "result", rename_all = "kebab-case")]
+pub enum ScenarioResult {
+    /// Closed loop at batch 1.
+    SingleStream(SingleStreamReport),
+    /// All samples at once.
+    Offline(OfflineReport),
+    /// One open-loop run.
+    Server(Box<ServerReport>),
+    /// The search for the highest rate.
+    FindMaxRate(Box<SearchReport>),
+}
+
+/// Version of the [`ScenarioReport`] JSON layout.
+pub const SCENARIO_SCHEMA_VERSION: u32 = 1;
+
+/// A scenario's outcome with what was measured and where: the JSON of
+/// `infer bench --scenario offline|server --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    /// Version of this layout.
+    pub schema_version: u32,
+    /// Model file.
+    pub model: String,
+    /// Backend name.
+    pub backend: String,
+    /// Device the session ran on.
+    pub device: Device,
+    /// Machine and runtimes.
+    pub environment: Environment,
+    /// Time to load the model, ms.
+    pub load_ms: f64,
+    /// `scenario` (its name) and `result`.
+    #[serde(flatten)]
+    pub result: ScenarioResult,
+}
+
+/// Runs a scenario on a loaded session of `model`; `log` receives progress lines (the search's
+/// probes).
+///
+/// # Errors
+/// Invalid settings, input construction and run errors.
+pub fn run(
+    model: &Path,
+    session: &mut dyn Session,
+    spec: &ScenarioSpec,
+    log: &mut dyn FnMut(&str),
+) -> Result<ScenarioResult> {
+    let point = spec.workload.single_point("a serving scenario")?;
+    let plan = spec.workload.plan(model, &*session)?;
+    let samples = Samples::from_plan(&plan, &point, spec.pool)?;
+    Ok(match &spec.scenario {
+        Scenario::SingleStream(config) => ScenarioResult::SingleStream(single_stream(session, &samples, config)?),
+        Scenario::Offline(config) => ScenarioResult::Offline(run_offline(session, &samples, config)?),
+        Scenario::Server(config) => ScenarioResult::Server(Box::new(run_server(session, &samples, config)?)),
+        Scenario::FindMaxRate(config) => {
+            ScenarioResult::FindMaxRate(Box::new(find_max_rate(session, &samples, config, log)?))
+        }
+    })
+}
+
+/// Loads `model` on `backend`, passes the session through `wrap` (a test hook may stall it;
+/// otherwise the identity), runs the scenario and reports it with the environment.
+///
+/// # Errors
+/// Load errors and the errors of [`run`].
+pub fn measure(
+    backend: &dyn Backend,
+    model: &Path,
+    options: &LoadOptions,
+    spec: &ScenarioSpec,
+    wrap: impl FnOnce(Box<dyn Session>) -> Box<dyn Session>,
+    log: &mut dyn FnMut(&str),
+) -> Result<ScenarioReport> {
+    let mut environment = Environment::capture(options.intra_threads);
+    if let Ok(info) = backend.probe() {
+        environment.versions.insert(backend.name().into(), info.runtime_version);
+    }
+    let t = Instant::now();
+    let session = backend.load(model, options)?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    environment.settings = session.settings().into_iter().collect();
+    let mut session = wrap(session);
+    let result = run(model, session.as_mut(), spec, log)?;
+    Ok(ScenarioReport {
+        schema_version: SCENARIO_SCHEMA_VERSION,
+        model: model.display().to_string(),
+        backend: backend.name().into(),
+        device: session.device(),
+        environment,
+        load_ms,
+        result,
+    })
+}
+
+/// The single-stream scenario: `infer bench`'s timed closed loop at batch 1 on one sample.
+///
+/// # Errors
+/// Run errors.
+pub fn single_stream(session: &mut dyn Session, samples: &Samples, config: &BenchConfig) -> Result<SingleStreamReport> {
+    let inputs = samples.batch(0, 1)?;
+    let timing = time_session(session, &inputs, config, &ProgressBar::hidden())?;
+    let sample = Sample::new(timing.samples_ms.clone())?;
+    let estimate = |p: f64| EarlyStopping::new(Rule::loadgen(p)).estimate(sample.sorted());
+    Ok(SingleStreamReport {
+        latency_ms: sample.summary(),
+        throughput_per_s: 1e3 / sample.mean(),
+        warmup_iterations: timing.warmup_iterations,
+        p90_estimate_ms: estimate(0.90),
+        p99_estimate_ms: estimate(0.99),
+        samples_ms: timing.samples_ms,
+    })
+}

@@ -1,0 +1,442 @@
+//! Timing a session: warm-up, then timed iterations by count or duration, with the device
+//! synchronized before every clock read.
+
+use std::time::{Duration, Instant};
+
+use crate::stats::{Sample, Summary};
+use indicatif::{ProgressBar, ProgressStyle};
+use infer_core::{Result, Session, Tensor, profile::RunStages};
+use serde::{Deserialize, Serialize};
+
+/// When to stop the timed phase.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// After this many timed iterations.
+    Iterations(usize),
+    /// After this much time (at least [`MIN_ITERATIONS`] iterations).
+    Duration(Duration),
+}
+
+/// The fewest iterations a duration-bounded run takes, so that statistics exist.
+pub const MIN_ITERATIONS: usize = 5;
+
+/// How much to warm up before timing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    /// Exactly this many untimed iterations.
+    Count(usize),
+    /// Untimed windows of `window` iterations until the median of a window differs from the
+    /// previous window's by less than `tolerance` (relative), at most `max` iterations and no
+    /// window started after `max_time`.
+    UntilStable {
+        /// Iterations per window.
+        window: usize,
+        /// Relative change of the window median under which the run counts as settled (0.02 = 2%).
+        tolerance: f64,
+        /// Cap on warm-up iterations.
+        max: usize,
+        /// Cap on warm-up time: no new window starts after it.
+        max_time: Duration,
+    },
+}
+
+impl Warmup {
+    /// `--warmup auto`, the default: windows of 5, settled below a 3% change of the window
+    /// median, at most 100 iterations or 20 s. Libtorch's profiling executor and TensorFlow's
+    /// first runs keep getting faster for seconds, which a fixed count of 5 missed.
+    pub const AUTO: Warmup =
+        Warmup::UntilStable { window: 5, tolerance: 0.03, max: 100, max_time: Duration::from_secs(20) };
+}
+
+impl Default for Warmup {
+    fn default() -> Self {
+        Warmup::AUTO
+    }
+}
+
+impl From<usize> for Warmup {
+    fn from(n: usize) -> Self {
+        Warmup::Count(n)
+    }
+}
+
+impl std::fmt::Display for Warmup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warmup::Count(n) => write!(f, "{n}"),
+            Warmup::UntilStable { .. } if *self == Warmup::AUTO => f.write_str("auto"),
+            Warmup::UntilStable { window, tolerance, max, max_time } => {
+                write!(f, "until-stable(window {window}, {:.1}%, max {max} or {max_time:?})", tolerance * 100.0)
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Warmup {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("auto") {
+            return Ok(Warmup::AUTO);
+        }
+        t.parse::<usize>()
+            .map(Warmup::Count)
+            .map_err(|_| format!("invalid warm-up `{s}`: expected a number of iterations or `auto`"))
+    }
+}
+
+/// How to time one (session, batch size).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BenchConfig {
+    /// Untimed iterations first.
+    pub warmup: Warmup,
+    /// When to stop timing.
+    pub stop: Stop,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self { warmup: Warmup::AUTO, stop: Stop::Iterations(50) }
+    }
+}
+
+/// Raw latencies of one timed run, in milliseconds, in the order measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    /// Milliseconds per iteration.
+    pub samples_ms: Vec<f64>,
+    /// Wall-clock time of the timed phase.
+    pub total: Duration,
+    /// Warm-up iterations actually run.
+    pub warmup_iterations: usize,
+    /// For [`Warmup::UntilStable`]: whether the window median settled before the cap.
+    pub warmup_settled: Option<bool>,
+    /// Per-iteration stage split, when the backend separates stages (empty otherwise).
+    pub stages: Vec<RunStages>,
+}
+
+impl Timing {
+    /// The validated sample.
+    ///
+    /// # Errors
+    /// When fewer than two iterations ran.
+    pub fn sample(&self) -> Result<Sample> {
+        Sample::new(self.samples_ms.clone())
+    }
+}
+
+/// Runs `inputs` through `session` as `config` says and returns the latencies. Each iteration
+/// is `run` + `synchronize`, so a GPU's queued work is inside the measured time. Timed
+/// iterations go through [`Session::run_staged`], so backends that can split a call into
+/// input binding, compute and output fetch report it at the cost of three clock reads.
+///
+/// # Errors
+/// The first run or synchronize error.
+pub fn time_session(
+    session: &mut dyn Session,
+    inputs: &[Tensor],
+    config: &BenchConfig,
+    progress: &ProgressBar,
+) -> Result<Timing> {
+    let (warmup_iterations, warmup_settled) = warm_up(session, inputs, config.warmup)?;
+    let mut samples_ms = Vec::new();
+    let mut stages = Vec::new();
+    let start = Instant::now();
+    loop {
+        let done = match config.stop {
+            Stop::Iterations(n) => samples_ms.len() >= n,
+            Stop::Duration(d) => samples_ms.len() >= MIN_ITERATIONS && start.elapsed() >= d,
+        };
+        if done {
+            break;
+        }
+        let t = Instant::now();
+        let (_, staged) = session.run_staged(inputs)?;
+        session.synchronize()?;
+        samples_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        stages.extend(staged);
+        progress.set_position(match config.stop {
+            Stop::Iterations(_) => samples_ms.len() as u64,
+            Stop::Duration(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    // Stages only mean something when every iteration reported them.
+    if stages.len() != samples_ms.len() {
+        stages.clear();
+    }
+    Ok(Timing { samples_ms, total: start.elapsed(), warmup_iterations, warmup_settled, stages })
+}
+
+/// Runs the warm-up; returns the iterations run and, for [`Warmup::UntilStable`], whether it settled.
+fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Result<(usize, Option<bool>)> {
+    let mut once = || -> Result<f64> {
+        let t = Instant::now();
+        session.run(inputs)?;
+        session.synchronize()?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    match warmup {
+        Warmup::Count(n) => {
+            for _ in 0..n {
+                once()?;
+            }
+            Ok((n, None))
+        }
+        Warmup::UntilStable { window, tolerance, max, max_time } => {
+            let window = window.max(1);
+            let mut run = 0;
+            let mut previous: Option<f64> = None;
+            let start = Instant::now();
+            while run + window <= max.max(window) && (run == 0 || start.elapsed() < max_time) {
+                let times = (0..window).map(|_| once()).collect::<Result<Vec<f64>>>()?;
+                run += window;
+                let median = Summary::new(&times)?.median;
+                if previous.is_some_and(|p| settled(p, median, tolerance)) {
+                    return Ok((run, Some(true)));
+                }
+                previous = Some(median);
+            }
+            Ok((run, Some(false)))
+        }
+    }
+}
+
+/// Whether the window median moved by less than `tolerance` relative to the previous one.
+#[must_use]
+pub fn settled(previous: f64, current: f64, tolerance: f64) -> bool {
+    previous > 0.0 && ((current - previous) / previous).abs() < tolerance
+}
+
+/// Medians of the per-call stages, in milliseconds, with what each covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSummary {
+    /// Median time handing the inputs to the runtime, ms.
+    pub bind_ms: f64,
+    /// Median time in the runtime's run call, ms.
+    pub compute_ms: f64,
+    /// Median time copying the outputs out, ms.
+    pub fetch_ms: f64,
+    /// What the figures cover.
+    pub covers: String,
+}
+
+/// What [`StageSummary`]'s figures cover, as written into reports.
+pub const STAGES_COVER: &str = "medians over the timed iterations of Session::run_staged: bind = input checks and \
+     handing the tensors to the runtime (zero-copy views on the CPU), compute = the runtime's run call, \
+     fetch = copying the outputs into infer tensors";
+
+/// Summarizes per-iteration stages; `None` when there are none.
+#[must_use]
+pub fn summarize_stages(stages: &[RunStages]) -> Option<StageSummary> {
+    let median = |f: fn(&RunStages) -> f64| {
+        Summary::new(&stages.iter().map(|s| f(s) * 1e3).collect::<Vec<_>>()).ok().map(|s| s.median)
+    };
+    Some(StageSummary {
+        bind_ms: median(|s| s.bind_s)?,
+        compute_ms: median(|s| s.compute_s)?,
+        fetch_ms: median(|s| s.fetch_s)?,
+        covers: STAGES_COVER.into(),
+    })
+}
+
+/// A progress bar on stderr for one timed run (hidden when stderr is not a terminal).
+#[must_use]
+pub fn progress_bar(label: &str, config: &BenchConfig) -> ProgressBar {
+    let len = match config.stop {
+        Stop::Iterations(n) => n as u64,
+        Stop::Duration(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    };
+    let pb = ProgressBar::new(len);
+    let unit = match config.stop {
+        Stop::Iterations(_) => "it",
+        Stop::Duration(_) => "ms",
+    };
+    let template = format!("{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(label.to_string());
+    pb
+}
+
+/// Parses durations such as `10s`, `500ms`, `2m`, `1.5s`.
+///
+/// # Errors
+/// A message naming the text and the accepted forms.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let t = text.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 =
+        num.trim().parse().map_err(|_| format!("invalid duration `{text}`: expected e.g. 10s, 500ms or 2m"))?;
+    if !v.is_finite() || v <= 0.0 || v * scale > 86_400.0 {
+        return Err(format!("invalid duration `{text}`: must be positive and at most a day"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A session that counts its calls and returns its input; stages only when asked to.
+    struct Counting {
+        specs: Vec<infer_core::TensorSpec>,
+        runs: usize,
+        staged: bool,
+    }
+
+    impl Session for Counting {
+        fn inputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn outputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn device(&self) -> infer_core::Device {
+            infer_core::Device::Cpu
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            self.runs += 1;
+            Ok(inputs.to_vec())
+        }
+        fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
+            let out = self.run(inputs)?;
+            Ok((out, self.staged.then_some(RunStages { bind_s: 1e-6, compute_s: 2e-6, fetch_s: 3e-6 })))
+        }
+    }
+
+    /// A session whose work is queued like a GPU's: `run` returns at once and the work is done
+    /// only when `synchronize` returns, [`QUEUED_WORK`] later. Every call is logged in order.
+    struct Queued {
+        specs: Vec<infer_core::TensorSpec>,
+        log: Vec<&'static str>,
+    }
+
+    const QUEUED_WORK: Duration = Duration::from_millis(20);
+
+    impl Session for Queued {
+        fn inputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn outputs(&self) -> &[infer_core::TensorSpec] {
+            &self.specs
+        }
+        fn device(&self) -> infer_core::Device {
+            infer_core::Device::Cuda(0)
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            self.log.push("run");
+            Ok(inputs.to_vec())
+        }
+        fn synchronize(&mut self) -> Result<()> {
+            self.log.push("synchronize");
+            std::thread::sleep(QUEUED_WORK);
+            Ok(())
+        }
+    }
+
+    /// The clock must not stop before the device is done: each timed iteration is its run and
+    /// then its synchronize, both inside the measured time. (Not a speed assertion: `sleep`
+    /// guarantees the lower bound.)
+    #[test]
+    fn every_timed_iteration_waits_for_the_device() {
+        let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
+        for stop in [Stop::Iterations(4), Stop::Duration(Duration::from_millis(1))] {
+            let mut s = Queued { specs: Vec::new(), log: Vec::new() };
+            let config = BenchConfig { warmup: Warmup::Count(2), stop };
+            let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+            let iterations = 2 + t.samples_ms.len();
+            assert_eq!(t.samples_ms.len(), if stop == Stop::Iterations(4) { 4 } else { MIN_ITERATIONS }, "{stop:?}");
+            assert_eq!(s.log, ["run", "synchronize"].repeat(iterations), "{stop:?}: each run is synchronized");
+            let waited = QUEUED_WORK.as_secs_f64() * 1e3;
+            assert!(
+                t.samples_ms.iter().all(|&ms| ms >= waited),
+                "{stop:?}: a sample shorter than the device's {waited} ms of work: {:?}",
+                t.samples_ms
+            );
+        }
+    }
+
+    #[test]
+    fn time_session_counts_warmup_and_iterations() {
+        let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let config = BenchConfig { warmup: Warmup::Count(3), stop: Stop::Iterations(7) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        assert_eq!((s.runs, t.samples_ms.len(), t.warmup_iterations, t.warmup_settled), (10, 7, 3, None));
+        assert!(t.stages.is_empty(), "the session did not separate stages");
+
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: true };
+        let auto = Warmup::UntilStable { window: 4, tolerance: 1e9, max: 40, max_time: Duration::from_secs(60) };
+        let config = BenchConfig { warmup: auto, stop: Stop::Iterations(5) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // Any change is below an absurd tolerance: settled after the second window.
+        assert_eq!((t.warmup_iterations, t.warmup_settled), (8, Some(true)));
+        assert_eq!(s.runs, 8 + 5);
+        assert_eq!(t.stages.len(), 5);
+        let summary = summarize_stages(&t.stages).unwrap();
+        assert!((summary.compute_ms - 2e-3).abs() < 1e-12);
+
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let never = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 23, max_time: Duration::from_secs(60) };
+        let config = BenchConfig { warmup: never, stop: Stop::Iterations(1) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // A zero tolerance never settles: whole windows up to the cap.
+        assert_eq!((t.warmup_iterations, t.warmup_settled), (20, Some(false)));
+
+        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let hurried = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 100, max_time: Duration::ZERO };
+        let config = BenchConfig { warmup: hurried, stop: Stop::Iterations(1) };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // The time cap stops the warm-up after the first window, unsettled.
+        assert_eq!((t.warmup_iterations, t.warmup_settled), (5, Some(false)));
+    }
+
+    #[test]
+    fn warmup_parses_and_prints() {
+        assert_eq!("auto".parse::<Warmup>().unwrap(), Warmup::AUTO);
+        assert_eq!("7".parse::<Warmup>().unwrap(), Warmup::Count(7));
+        assert!("soon".parse::<Warmup>().unwrap_err().contains("`auto`"));
+        assert_eq!(Warmup::AUTO.to_string(), "auto");
+        assert_eq!(Warmup::Count(3).to_string(), "3");
+    }
+
+    #[test]
+    fn settling_is_relative() {
+        assert!(settled(10.0, 10.1, 0.02));
+        assert!(!settled(10.0, 10.3, 0.02));
+        assert!(!settled(10.0, 9.7, 0.02));
+        assert!(!settled(0.0, 0.0, 0.02));
+    }
+
+    #[test]
+    fn stage_medians() {
+        let st = |b: f64, c: f64, f: f64| RunStages { bind_s: b, compute_s: c, fetch_s: f };
+        let s = summarize_stages(&[st(0.001, 0.010, 0.002), st(0.003, 0.030, 0.004), st(0.002, 0.020, 0.003)]).unwrap();
+        assert!(
+            (s.bind_ms - 2.0).abs() < 1e-9 && (s.compute_ms - 20.0).abs() < 1e-9 && (s.fetch_ms - 3.0).abs() < 1e-9
+        );
+        assert!(summarize_stages(&[]).is_none());
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+}

@@ -1,0 +1,187 @@
+//! The text tables of a comparison, shared by the terminal, Markdown and CSV reporters: the
+//! main results, CPU against GPU, backends against each other, and where the time goes.
+
+use crate::analysis::{self, ProfileOutcome};
+use crate::bench::dim_columns;
+use crate::table::Table;
+use infer_measure::{
+    memory::mib,
+    results::KEY_COLUMNS,
+    results::comparison::{Comparison, RowStatus},
+    rounds,
+};
+
+/// The comparison table: one line per (backend, device, batch size), status lines for the rest.
+#[must_use]
+pub fn results(c: &Comparison) -> Table {
+    let pooled = c.reports().flat_map(|r| &r.rows).any(|r| r.round_medians_ms.is_some());
+    let spread: &[&str] = if pooled { &["rounds (spread)"] } else { &[] };
+    // A column per dynamic dimension (`--dim`) after the batch, as in `infer bench`'s table.
+    let dims = dim_columns(c.reports().flat_map(|r| &r.rows));
+    let dim_titles: Vec<&str> = dims.iter().map(String::as_str).collect();
+    // The relative difference and top-1 agreement, where some row has them (a .npz reference,
+    // `infer compare` on model files).
+    let rel = c.reports().any(|r| r.max_rel_diff.is_some());
+    let top1 = c.reports().any(|r| r.top1_agreement.is_some());
+    let parity: Vec<&str> = [Some("max |diff|"), rel.then_some("max rel diff"), top1.then_some("top-1 agree")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut t = Table::new(
+        &[&KEY_COLUMNS[..3], &dim_titles, &KEY_COLUMNS[3..], spread, &["items/s", "RSS +model"], &parity, &["status"]]
+            .concat(),
+    );
+    for e in &c.entries {
+        let Some(r) = &e.report else {
+            let mut cells = vec![e.backend.clone(), e.device.to_string()];
+            cells.resize(t.header.len() - 1, "-".into());
+            cells.push(e.status.to_string());
+            t.rows.push(cells);
+            continue;
+        };
+        let mut diff = vec![r.max_abs_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}"))];
+        if rel {
+            diff.push(r.max_rel_diff.map_or_else(|| "-".into(), |d| format!("{d:.2e}")));
+        }
+        if top1 {
+            diff.push(r.top1_agreement.map_or_else(|| "-".into(), |a| format!("{:.0}%", a * 100.0)));
+        }
+        // A later round's failure stands beside the rounds that did run.
+        let verdict = match &e.status {
+            RowStatus::Ok => analysis::parity(r, c.tolerance).to_string(),
+            other => other.to_string(),
+        };
+        for row in &r.rows {
+            let mut cells = row.key_cells(2);
+            let sizes = dims.iter().map(|d| row.dims.get(d).map_or_else(|| "-".into(), ToString::to_string));
+            cells.splice(3..3, sizes);
+            if pooled {
+                let medians = rounds::round_medians(row);
+                cells.push(format!("{} ({:.1}%)", medians.len(), rounds::spread(&medians) * 100.0));
+            }
+            cells.extend([
+                format!("{:.1}", row.throughput_per_s),
+                analysis::model_rss(r).map_or_else(|| "-".into(), mib),
+            ]);
+            cells.extend(diff.iter().cloned());
+            cells.push(verdict.clone());
+            t.rows.push(cells);
+        }
+    }
+    t
+}
+
+/// `8`, or `8, sequence=128` where the row has dimension sizes.
+fn batch_cell(batch: usize, dims: &str) -> String {
+    if dims.is_empty() { batch.to_string() } else { format!("{batch}, {dims}") }
+}
+
+/// The CPU-versus-GPU table: one line per [`analysis::Speedup`].
+#[must_use]
+pub fn speedups(c: &Comparison) -> Table {
+    let mut t = Table::new(&["backend", "gpu", "batch", "cpu median ms", "gpu median ms", "gpu speed-up"]);
+    for s in analysis::speedups(c) {
+        t.rows.push(vec![
+            s.backend,
+            s.gpu.to_string(),
+            batch_cell(s.batch_size, &s.dims),
+            format!("{:.2}", s.cpu_median_ms),
+            format!("{:.2}", s.gpu_median_ms),
+            format!("{:.2}x", s.speedup),
+        ]);
+    }
+    t
+}
+
+/// The cross-backend table: one line per [`analysis::Relative`].
+#[must_use]
+pub fn relative(c: &Comparison) -> Table {
+    let mut t = Table::new(&["device", "batch", "backend", "median ms", "vs fastest"]);
+    for r in analysis::relative(c) {
+        t.rows.push(vec![
+            r.device.to_string(),
+            batch_cell(r.batch_size, &r.dims),
+            r.backend,
+            format!("{:.2}", r.median_ms),
+            if r.relative <= 1.0 { "fastest".into() } else { format!("{:.2}x slower", r.relative) },
+        ]);
+    }
+    t
+}
+
+/// Where the time goes: the top [`analysis::PROFILE_TOP`] operator types of each profiled
+/// (backend, device), then a line per profile that failed.
+#[must_use]
+pub fn profiles(c: &Comparison) -> Table {
+    let mut t = Table::new(&["backend", "device", "op type", "per run ms", "calls per run", "share %"]);
+    for p in analysis::profiles(c) {
+        let key = [p.backend.to_string(), p.device.to_string()];
+        match p.outcome {
+            ProfileOutcome::Profiled { top, .. } => {
+                for op in top {
+                    let mut cells = key.to_vec();
+                    cells.extend([
+                        op.name,
+                        format!("{:.3}", op.per_run_ms),
+                        format!("{:.0}", op.calls_per_run),
+                        format!("{:.1}", op.share_pct),
+                    ]);
+                    t.rows.push(cells);
+                }
+            }
+            ProfileOutcome::Failed(err) => {
+                let mut cells = key.to_vec();
+                cells.extend([format!("no profile: {err}"), "-".into(), "-".into(), "-".into()]);
+                t.rows.push(cells);
+            }
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use infer_core::Device;
+
+    use super::*;
+    use infer_measure::testing::{report, synthetic, with_profiles};
+
+    #[test]
+    fn tables_show_speedups_and_ranks() {
+        let t = speedups(&synthetic());
+        assert_eq!(t.rows[0], ["onnx", "cuda:0", "1", "20.00", "2.00", "10.00x"]);
+        assert_eq!(relative(&synthetic()).rows[1][4], "1.25x slower");
+        let t = results(&synthetic());
+        assert_eq!(t.rows.len(), 4 * 2 + 1, "a line per measured batch size, one for tf");
+        assert_eq!(
+            t.rows[8][1..],
+            ["cpu", "-", "-", "-", "-", "-", "-", "-", "error: exit code 1: <script>alert(1)</script>"]
+        );
+        assert_eq!(t.rows[0][9], "ok");
+    }
+
+    #[test]
+    fn results_show_rounds_and_a_later_rounds_failure() {
+        let mut c = synthetic();
+        assert!(!results(&c).header.iter().any(|h| h.starts_with("rounds")), "one round: no rounds column");
+        let onnx = c.entries[0].report.as_mut().unwrap();
+        infer_measure::rounds::pool(onnx, report("onnx", Device::Cpu, &[(1, 22.0), (8, 150.0)])).unwrap();
+        c.entries[2].status = RowStatus::Error { message: "round 2 of 3: exit code 1: boom".into() };
+        let t = results(&c);
+        assert_eq!(t.header[6], "rounds (spread)");
+        assert_eq!(t.rows[0][6], "2 (10.0%)", "{:?}", t.rows[0]);
+        // The torch row keeps round 1's numbers, and says the next round failed.
+        let torch = t.rows.iter().find(|r| r[0] == "torch" && r[1] == "cpu").unwrap();
+        assert_eq!((torch[6].as_str(), torch[10].as_str()), ("1 (0.0%)", "error: round 2 of 3: exit code 1: boom"));
+    }
+
+    #[test]
+    fn profile_table_has_the_top_types_then_the_failures() {
+        assert!(profiles(&synthetic()).rows.is_empty());
+        let t = profiles(&with_profiles(synthetic()));
+        assert_eq!(t.rows.len(), analysis::PROFILE_TOP + 1, "top 5 of onnx, then torch's error");
+        assert_eq!(t.rows[0], ["onnx", "cpu", "Conv", "0.700", "2", "70.0"]);
+        assert_eq!(t.rows[5][2], "no profile: exit code 1: boom");
+    }
+}
