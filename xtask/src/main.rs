@@ -8,6 +8,8 @@ mod fixtures;
 mod fuzz;
 mod setup;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use clap::{Parser, Subcommand};

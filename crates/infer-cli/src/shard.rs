@@ -380,6 +380,67 @@ pub struct Merged {
 /// [`Error::File`] naming the folder (or the file) and the shards to re-run, with the `--shard`
 /// argument that re-runs them.
 pub fn merge(folder: &Path) -> Result<Merged> {
+    let (manifests, seen) = read_manifests(folder)?;
+    let count = split_count(folder, &seen)?;
+    // Every shard present, its predictions matching its manifest.
+    let mut rerun: Vec<(usize, String)> = Vec::new();
+    for index in 0..count {
+        let shard = Shard { index, count };
+        match manifests.get(&shard) {
+            None if seen.contains(&shard) => rerun.push((index, "its manifest is missing: it did not finish".into())),
+            None => rerun.push((index, "it has no output".into())),
+            Some(m) => {
+                if let Err(why) = verify_predictions(folder, m) {
+                    rerun.push((index, why));
+                }
+            }
+        }
+    }
+    if !rerun.is_empty() {
+        return Err(rerun_error(folder, count, &rerun));
+    }
+    let all: Vec<&Manifest> = manifests.values().collect();
+    let first = all[0];
+    check_consistent(folder, count, &all)?;
+    // Join, checking that each shard's rows are its inputs less the skipped ones, in order.
+    let mut bytes = Vec::new();
+    let mut predicted = 0;
+    let mut skipped = Vec::new();
+    for m in &all {
+        let path = folder.join(&m.predictions);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let (body, files) = rows_of(&path, &m.format, &text)?;
+        let expected: Vec<&str> =
+            m.inputs.iter().filter(|i| !m.skipped.iter().any(|s| &s.input == *i)).map(String::as_str).collect();
+        let mut got: Vec<&str> = files.iter().map(String::as_str).collect();
+        got.dedup();
+        if got != expected {
+            return Err(rerun_error(
+                folder,
+                count,
+                &[(m.shard, format!("{} does not hold one prediction per input of its manifest", m.predictions))],
+            ));
+        }
+        if bytes.is_empty() && m.format == "csv" {
+            bytes.extend_from_slice(CSV_HEADER.as_bytes());
+            bytes.push(b'\n');
+        }
+        bytes.extend_from_slice(body.as_bytes());
+        predicted += expected.len();
+        skipped.extend(m.skipped.iter().cloned());
+    }
+    Ok(Merged {
+        shards: count,
+        format: first.format.clone(),
+        bytes,
+        inputs_total: first.inputs_total,
+        predicted,
+        skipped,
+    })
+}
+
+/// The manifests in `folder` by shard, and every shard any file there belongs to.
+fn read_manifests(folder: &Path) -> Result<(BTreeMap<Shard, Manifest>, BTreeSet<Shard>)> {
     let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
     let mut manifests: BTreeMap<Shard, Manifest> = BTreeMap::new();
     let mut seen: BTreeSet<Shard> = BTreeSet::new();
@@ -399,45 +460,35 @@ pub fn merge(folder: &Path) -> Result<Merged> {
             manifests.insert(shard, m);
         }
     }
+    Ok((manifests, seen))
+}
+
+/// The `N` of the one split whose shards are in `folder`.
+fn split_count(folder: &Path, seen: &BTreeSet<Shard>) -> Result<usize> {
     let counts: BTreeSet<usize> = seen.iter().map(|s| s.count).collect();
-    let count = match counts.len() {
-        0 => {
-            return Err(Error::file(
-                folder,
-                "no shard output (shard-I-of-N.manifest.json) here: run `infer run MODEL DIR --shard I/N \
-                 --predictions` with this folder first",
-            ));
-        }
-        1 => counts.into_iter().next().unwrap_or(1),
+    match counts.len() {
+        0 => Err(Error::file(
+            folder,
+            "no shard output (shard-I-of-N.manifest.json) here: run `infer run MODEL DIR --shard I/N \
+             --predictions` with this folder first",
+        )),
+        1 => Ok(counts.into_iter().next().unwrap_or(1)),
         _ => {
             let list: Vec<String> = counts.iter().map(ToString::to_string).collect();
-            return Err(Error::file(
+            Err(Error::file(
                 folder,
                 format!(
                     "holds shards of different splits (N = {}): keep one split's files, or use another folder",
                     list.join(" and ")
                 ),
-            ));
-        }
-    };
-    // Every shard present, its predictions matching its manifest.
-    let mut rerun: Vec<(usize, String)> = Vec::new();
-    for index in 0..count {
-        let shard = Shard { index, count };
-        match manifests.get(&shard) {
-            None if seen.contains(&shard) => rerun.push((index, "its manifest is missing: it did not finish".into())),
-            None => rerun.push((index, "it has no output".into())),
-            Some(m) => {
-                if let Err(why) = verify_predictions(folder, m) {
-                    rerun.push((index, why));
-                }
-            }
+            ))
         }
     }
-    if !rerun.is_empty() {
-        return Err(rerun_error(folder, count, &rerun));
-    }
-    let all: Vec<&Manifest> = manifests.values().collect();
+}
+
+/// That the complete shards `all` (at least one) were made from one input list, model, format
+/// and settings, and together cover that list exactly once.
+fn check_consistent(folder: &Path, count: usize, all: &[&Manifest]) -> Result<()> {
     let first = all[0];
     for m in &all[1..] {
         let differs = if m.inputs_digest != first.inputs_digest || m.inputs_total != first.inputs_total {
@@ -461,7 +512,7 @@ pub fn merge(folder: &Path) -> Result<Merged> {
     }
     // Coverage: every input exactly once, and the union is the list the digest names.
     let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in &all {
+    for m in all {
         for input in &m.inputs {
             if let Some(other) = owner.insert(input, m.shard) {
                 return Err(Error::file(
@@ -504,41 +555,7 @@ pub fn merge(folder: &Path) -> Result<Merged> {
         }
         return Err(rerun_error(folder, count, &expected_ranges));
     }
-    // Join, checking that each shard's rows are its inputs less the skipped ones, in order.
-    let mut bytes = Vec::new();
-    let mut predicted = 0;
-    let mut skipped = Vec::new();
-    for m in &all {
-        let path = folder.join(&m.predictions);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let (body, files) = rows_of(&path, &m.format, &text)?;
-        let expected: Vec<&str> =
-            m.inputs.iter().filter(|i| !m.skipped.iter().any(|s| &s.input == *i)).map(String::as_str).collect();
-        let mut got: Vec<&str> = files.iter().map(String::as_str).collect();
-        got.dedup();
-        if got != expected {
-            return Err(rerun_error(
-                folder,
-                count,
-                &[(m.shard, format!("{} does not hold one prediction per input of its manifest", m.predictions))],
-            ));
-        }
-        if bytes.is_empty() && m.format == "csv" {
-            bytes.extend_from_slice(CSV_HEADER.as_bytes());
-            bytes.push(b'\n');
-        }
-        bytes.extend_from_slice(body.as_bytes());
-        predicted += expected.len();
-        skipped.extend(m.skipped.iter().cloned());
-    }
-    Ok(Merged {
-        shards: count,
-        format: first.format.clone(),
-        bytes,
-        inputs_total: first.inputs_total,
-        predicted,
-        skipped,
-    })
+    Ok(())
 }
 
 /// The header of CSV predictions.

@@ -120,14 +120,18 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
                 scope.spawn(move || worker(session, inputs, spec, stop, start))
             })
             .collect();
-        // Sample memory every `rss_interval` until every worker has finished; end a timed run.
+        // Sample memory every `rss_interval` until every worker has finished, and once more at
+        // the end (a short run may finish before the first sample); end a timed run.
         let mut next_sample = Duration::ZERO;
+        let sample = |rss: &mut Vec<RssPoint>| {
+            if let Some(r) = memory::rss() {
+                rss.push(RssPoint { t_s: start.elapsed().as_secs_f64(), rss: r.current });
+            }
+        };
         while !handles.iter().all(std::thread::ScopedJoinHandle::is_finished) {
             let t = start.elapsed();
             if t >= next_sample {
-                if let Some(r) = memory::rss() {
-                    rss.push(RssPoint { t_s: t.as_secs_f64(), rss: r.current });
-                }
+                sample(&mut rss);
                 next_sample = t + spec.rss_interval;
             }
             if let Stop::Duration(d) = spec.stop
@@ -137,6 +141,7 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        sample(&mut rss);
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(Error::InvalidInput("a load worker panicked".into()))))

@@ -11,7 +11,7 @@
 //! let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny/tiny_cnn.onnx");
 //! let summary = infer_onnx_proto::inspect(std::path::Path::new(model))?;
 //! assert_eq!(summary.parameters, 4 * 3 * 3 * 3 + 4 + 10 * 4 + 10);
-//! assert_eq!(summary.input_symbols["input"][0].as_deref(), Some("batch"));
+//! assert_eq!(summary.input_symbols["image"][0].as_deref(), Some("batch"));
 //! # Ok::<(), infer_core::Error>(())
 //! ```
 

@@ -9,7 +9,7 @@
 //! another file, strings and the unsigned types wider than a byte are refused with the reason.
 //!
 //! ```
-//! use infer_onnx::tensor_file::{TensorData, decode};
+//! use infer_onnx_proto::tensor_file::{TensorData, decode};
 //! use prost::Message;
 //!
 //! let proto = TensorData { dims: vec![2], data_type: 7, name: "ids".into(), int64_data: vec![3, 4], ..Default::default() };

@@ -317,7 +317,6 @@ span.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6p
 #[must_use]
 pub fn html(machines: &[Machine], mixed: &[String]) -> String {
     let rows = rows(machines);
-    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
     let models: BTreeSet<&str> = rows.iter().map(|r| r.key.model.as_str()).collect();
     let title = format!("{} on {} machines", models.iter().copied().collect::<Vec<_>>().join(", "), machines.len());
     let mut out = format!(
@@ -370,6 +369,17 @@ pub fn html(machines: &[Machine], mixed: &[String]) -> String {
         escape(&first_label(machines))
     ));
 
+    out.push_str(&distribution_section(machines, &rows));
+    out.push_str(&medians_section(machines, &rows, &models));
+    out.push_str(&fingerprints_section(machines));
+    out.push_str("</section>\n</body></html>\n");
+    out
+}
+
+/// Latency distributions: one box chart per batch size, a row per (machine, backend, device).
+fn distribution_section(machines: &[Machine], rows: &[FleetRow]) -> String {
+    let mut out = String::new();
+    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
     // Latency distributions: one box chart per batch size, a row per (machine, backend, device).
     out.push_str("<section id=\"distribution\"><h2>Latency distribution</h2>\n");
     let batches: BTreeSet<usize> = rows.iter().map(|r| r.key.batch_size).collect();
@@ -393,6 +403,14 @@ pub fn html(machines: &[Machine], mixed: &[String]) -> String {
     }
     out.push_str("</section>\n");
 
+    out
+}
+
+/// Medians side by side (a group per row, a bar per machine, the ratios above) and throughput
+/// against batch size (a line per machine).
+fn medians_section(machines: &[Machine], rows: &[FleetRow], models: &BTreeSet<&str>) -> String {
+    let mut out = String::new();
+    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
     // Medians side by side: a group per row, a bar per machine, the ratios above.
     out.push_str("<section id=\"medians\"><h2>Machines side by side</h2>\n");
     let groups: Vec<BarGroup> = rows
@@ -430,7 +448,7 @@ pub fn html(machines: &[Machine], mixed: &[String]) -> String {
         .enumerate()
         .flat_map(|(i, m)| {
             let mut by_line: BTreeMap<(String, String, String), Vec<(f64, f64)>> = BTreeMap::new();
-            for r in &rows {
+            for r in rows {
                 if let Some(c) = &r.cells[i] {
                     by_line
                         .entry((r.key.model.clone(), r.key.backend.clone(), r.key.device.clone()))
@@ -452,6 +470,13 @@ pub fn html(machines: &[Machine], mixed: &[String]) -> String {
     }
     out.push_str("</section>\n");
 
+    out
+}
+
+/// Each machine's fingerprint and the digests of its models and inputs.
+fn fingerprints_section(machines: &[Machine]) -> String {
+    let mut out = String::new();
+    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
     out.push_str("<section id=\"environment\"><h2>Fingerprints</h2>\n");
     for (i, m) in machines.iter().enumerate() {
         out.push_str(&format!(
@@ -482,7 +507,6 @@ pub fn html(machines: &[Machine], mixed: &[String]) -> String {
         }
         out.push_str("</dl>\n");
     }
-    out.push_str("</section>\n</body></html>\n");
     out
 }
 

@@ -25,7 +25,7 @@ use std::{
 use image::{ImageError, ImageReader, Limits, RgbImage, imageops::FilterType};
 use serde::{Deserialize, Serialize};
 
-use infer_core::{Error, Result, Tensor};
+use infer_core::{DType, Error, Result, Tensor, TensorSpec};
 
 /// Largest image width or height [`Preprocess::load_image`] accepts.
 pub const MAX_IMAGE_SIDE: u32 = 16_384;
@@ -394,11 +394,70 @@ fn too_large(w: u32, h: u32, pixels: u64) -> Error {
     ))
 }
 
+/// Preprocessing that fits an image input spec: NCHW `[N,3,H,W]` or NHWC `[N,H,W,3]`, with H and W
+/// from the spec (224 where they are dynamic).
+///
+/// # Errors
+/// [`Error::InvalidInput`] when the spec is not a 4-d image input with 3 channels.
+pub fn preprocess_for(spec: &TensorSpec) -> Result<Preprocess> {
+    let not_image = || {
+        Error::InvalidInput(format!(
+            "input `{}` {} is not an image input: expected [N,3,H,W] or [N,H,W,3] of f32; pass --input x.npy instead",
+            spec.name,
+            spec.shape_string()
+        ))
+    };
+    let dims = spec.dims.as_ref().ok_or_else(not_image)?;
+    if dims.len() != 4 || spec.dtype != DType::F32 {
+        return Err(not_image());
+    }
+    let d = |i: usize| dims[i].fixed();
+    let (layout, h, w) = match (d(1), d(3)) {
+        (Some(3), _) => (Layout::Nchw, d(2), d(3)),
+        (_, Some(3)) => (Layout::Nhwc, d(1), d(2)),
+        _ => return Err(not_image()),
+    };
+    let to_u32 = |v: Option<usize>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(224);
+    let (h, w) = (to_u32(h), to_u32(w));
+    let resize = if h == w {
+        Resize::ShorterSideThenCenterCrop { resize: h * 8 / 7, crop: h }
+    } else {
+        Resize::Exact { width: w, height: h }
+    };
+    Ok(Preprocess { resize, layout, ..Preprocess::default() })
+}
+
+/// Whether a path looks like an image by its extension.
+#[must_use]
+pub fn is_image_path(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg" | "bmp" | "gif" | "webp" | "tif" | "tiff")
+    })
+}
+
+/// The image files of a folder, sorted by name.
+///
+/// # Errors
+/// [`Error::Io`] when the folder cannot be read; [`Error::InvalidInput`] when it has no image.
+pub fn images_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image_path(p))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::file(dir, "no image files (png, jpg, bmp, gif, webp, tiff) in this folder"));
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use image::{GrayImage, ImageBuffer, Luma, Rgb, Rgba, RgbaImage};
 
     use super::*;
+    use infer_core::Dim;
 
     fn red_value(c: usize) -> f32 {
         let p = Preprocess::default();
@@ -696,5 +755,19 @@ mod tests {
         let json = serde_json::to_string(&p).unwrap();
         assert!(json.contains("\"nhwc\"") && json.contains("shorter_side_then_center_crop"), "{json}");
         assert_eq!(serde_json::from_str::<Preprocess>(&json).unwrap(), p);
+    }
+
+    #[test]
+    fn preprocess_matches_layout() {
+        let nchw =
+            TensorSpec::new("i", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)]);
+        assert_eq!(preprocess_for(&nchw).unwrap().layout, Layout::Nchw);
+        let nhwc =
+            TensorSpec::new("i", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(160), Dim::Fixed(160), Dim::Fixed(3)]);
+        let p = preprocess_for(&nhwc).unwrap();
+        assert_eq!(p.layout, Layout::Nhwc);
+        assert_eq!(p.resize, Resize::ShorterSideThenCenterCrop { resize: 182, crop: 160 });
+        let tokens = TensorSpec::new("t", DType::I64, vec![Dim::Dynamic(None), Dim::Fixed(16)]);
+        assert!(preprocess_for(&tokens).unwrap_err().to_string().contains("not an image input"));
     }
 }
