@@ -297,10 +297,11 @@ mod tests {
         assert!(e.samples >= 3, "{e}");
         assert!(e.duration_s >= 0.4, "{e}");
         let Probe::Available(c) = &e.cpu else { panic!("{e}") };
-        // Two threads burning on 2 CPUs for 0.4 s with a shell loop competing: at least some
-        // of each is seen where it belongs (timing on a shared host is too loose for more).
-        assert!(c.own_cores_mean > 0.3, "own CPU not accounted: {e}");
-        assert!(c.other_cores_mean > 0.1, "the other process not seen: {e}");
+        // Two threads burning for 0.4 s with a shell loop competing, on a host that may be
+        // busy with builds: some of each is seen where it belongs (~0 if misattributed; a
+        // shared host's timing is too loose for more).
+        assert!(c.own_cores_mean > 0.1, "own CPU not accounted: {e}");
+        assert!(c.other_cores_mean > 0.05, "the other process not seen: {e}");
         assert!(c.own_cores_mean + c.other_cores_mean <= f64::from(c.cpus) + 0.5, "{e}");
         assert!((0.0..=100.0).contains(&c.steal_percent));
         assert!(e.sampling_cost.mean_us > 0.0 && e.sampling_cost.cpu_percent < 5.0, "{e}");
