@@ -27,7 +27,8 @@ pub mod spec;
 pub mod tensor;
 
 pub use backend::{
-    Backend, BackendInfo, DeviceMemory, LoadOptions, OptLevel, ParameterCount, Session, Signature, check_inputs,
+    Backend, BackendInfo, DeviceMemory, LoadOptions, OptLevel, ParameterCount, Session, SessionInfo, Signature,
+    check_inputs,
 };
 pub use device::Device;
 pub use dtype::DType;

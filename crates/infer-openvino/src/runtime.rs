@@ -5,7 +5,7 @@
 use std::{borrow::Cow, path::Path, sync::OnceLock, time::Instant};
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorSpec,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, SessionInfo, Tensor, TensorSpec,
     check_inputs,
     profile::{OpProfile, RunStages},
     with_dtype, with_tensor_data,
@@ -131,16 +131,15 @@ pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) 
         .collect::<Result<Vec<_>>>()?;
     let request = compiled.create_infer_request().map_err(ov_err)?;
     let bound = inputs.iter().map(|_| None).collect();
+    let mut info = SessionInfo::new(inputs, outputs, device);
+    info.parameters = Some(files.parameters);
+    info.integer_ranges = Some(files.integer_ranges.clone());
     Ok(Box::new(OpenVinoSession {
         request,
         _compiled: compiled,
         _core: core,
-        inputs,
-        outputs,
+        info,
         bound,
-        device,
-        parameters: files.parameters,
-        ranges: files.integer_ranges.clone(),
         counters: profiling.then(Vec::new),
     }))
 }
@@ -236,14 +235,11 @@ struct OpenVinoSession {
     request: InferRequest,
     _compiled: CompiledModel,
     _core: Core,
-    inputs: Vec<TensorSpec>,
-    outputs: Vec<TensorSpec>,
+    /// Inputs, outputs, device, parameters and the range each integer input must stay in (from
+    /// an ONNX file's graph).
+    info: SessionInfo,
     /// The tensor set on each input port, reused while its shape stays the same.
     bound: Vec<Option<(Vec<usize>, OvTensor)>>,
-    device: Device,
-    parameters: ParameterCount,
-    /// The range each integer input must stay in (from an ONNX file's graph).
-    ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
     /// The performance counters read after each run, when profiling.
     counters: Option<Vec<Vec<Counter>>>,
 }
@@ -251,7 +247,7 @@ struct OpenVinoSession {
 impl OpenVinoSession {
     /// Copies the inputs into the request's input tensors (new ones when a shape changed).
     fn bind(&mut self, inputs: &[Tensor]) -> Result<()> {
-        check_inputs(&self.inputs, inputs)?;
+        check_inputs(&self.info.inputs, inputs)?;
         for (i, t) in inputs.iter().enumerate() {
             if self.bound[i].as_ref().is_none_or(|(shape, _)| shape.as_slice() != t.shape()) {
                 let dims: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
@@ -267,10 +263,10 @@ impl OpenVinoSession {
     }
 
     fn fetch(&self) -> Result<Vec<Tensor>> {
-        (0..self.outputs.len())
+        (0..self.info.outputs.len())
             .map(|i| {
                 let t = self.request.get_output_tensor_by_index(i).map_err(ov_err)?;
-                let name = &self.outputs[i].name;
+                let name = &self.info.outputs[i].name;
                 let et = t.get_element_type().map_err(ov_err)?;
                 let dtype = dtype(et).ok_or_else(|| {
                     Error::InvalidInput(format!("output `{name}` has element type {et}, which infer does not support"))
@@ -302,16 +298,8 @@ impl OpenVinoSession {
 }
 
 impl Session for OpenVinoSession {
-    fn inputs(&self) -> &[TensorSpec] {
-        &self.inputs
-    }
-
-    fn outputs(&self) -> &[TensorSpec] {
-        &self.outputs
-    }
-
-    fn device(&self) -> Device {
-        self.device
+    fn info(&self) -> &SessionInfo {
+        &self.info
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
@@ -339,14 +327,6 @@ impl Session for OpenVinoSession {
             fetch_s: (t3 - t2).as_secs_f64(),
         };
         Ok((outputs, Some(stages)))
-    }
-
-    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, infer_core::IntRange>> {
-        Some(self.ranges.clone())
-    }
-
-    fn parameters(&self) -> Option<ParameterCount> {
-        Some(self.parameters)
     }
 
     fn op_profile(&mut self) -> Result<OpProfile> {

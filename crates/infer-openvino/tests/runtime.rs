@@ -44,7 +44,7 @@ fn tiny_cnn_from_onnx_and_from_ir_matches_the_reference() {
         assert_eq!(input.shape_string(), shape, "{model}");
         assert!(input.has_dynamic_batch());
         assert_eq!((s.outputs()[0].name.as_str(), s.outputs()[0].shape_string()), ("logits", "[?, 10]".into()));
-        assert_eq!(s.parameters().unwrap().count, 162, "{model}");
+        assert_eq!(s.info().parameters.unwrap().count, 162, "{model}");
         assert_eq!(s.device(), Device::Cpu);
         let y = s.run(std::slice::from_ref(&x)).unwrap();
         let diff = y[0].max_abs_diff(&expected).unwrap();
@@ -214,7 +214,7 @@ fn resnet18_onnx_matches_the_reference() {
     assert!(dir.join("model.onnx").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
     let mut s = load(&dir.join("model.onnx"));
     // The ONNX export folds the batch norms into the convolutions: fewer than torch's 11 689 512.
-    assert_eq!(s.parameters().unwrap().count, 11_684_712);
+    assert_eq!(s.info().parameters.unwrap().count, 11_684_712);
     let x = read_npy(&dir.join("input.npy")).unwrap();
     let expected = read_npy(&dir.join("reference_torch.npy")).unwrap();
     let y = s.run(&[x]).unwrap();

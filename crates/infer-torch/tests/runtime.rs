@@ -62,7 +62,7 @@ fn torchscript_matches(model: &str, params: u64) {
         assert_eq!(s.inputs()[0].to_string(), "input: f32 [batch, 3, 224, 224]");
         assert_eq!(s.outputs()[0].to_string(), "logits: f32 [batch, 1000]");
         assert_eq!(s.device(), Device::Cpu);
-        let p = s.parameters().unwrap();
+        let p = s.info().parameters.unwrap();
         assert_eq!((p.count, p.bytes), (params, params * 4), "{format}");
         let diff = diff_to_reference(s.as_mut(), &dir);
         assert!(diff < 1e-4, "{model} {format}: max abs diff {diff}");
@@ -94,7 +94,7 @@ fn checkpoints_match(model: &str, params: u64) {
         let mut s = TorchBackend.load(&file, &arch(model)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.inputs()[0].to_string(), "input: f32 [batch, 3, 224, 224]");
         assert_eq!(s.outputs()[0].to_string(), "logits: f32 [batch, 1000]");
-        assert_eq!(s.parameters().unwrap().count, params);
+        assert_eq!(s.info().parameters.unwrap().count, params);
         let diff = diff_to_reference(s.as_mut(), &dir);
         assert!(diff < 1e-4, "{model} {name}: max abs diff {diff}");
     }
@@ -217,7 +217,7 @@ fn cuda_runs_the_reference_on_a_gpu() {
         // libtorch's own default allows TF32 for cuDNN convolutions; infer turns it off unless
         // `--option tf32=on`, so the difference is that of full-float32 kernels only.
         let off = [("tf32_matmul", "off"), ("tf32_cudnn", "off")].map(|(k, v)| (k.to_string(), v.to_string()));
-        assert_eq!(s.settings(), off.to_vec());
+        assert_eq!(s.info().settings.clone(), off.to_vec());
         let diff = diff_to_reference(s.as_mut(), &dir);
         s.synchronize().unwrap();
         // cuDNN convolutions are not bit-identical to the CPU's (other algorithms and orders of
