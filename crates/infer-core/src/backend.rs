@@ -135,6 +135,12 @@ pub trait Backend: Send + Sync {
         &[]
     }
 
+    /// The native runtime this backend needs installed, as its crate declares it
+    /// ([`crate::runtime`]); `None` for a backend with nothing to install.
+    fn runtime(&self) -> Option<&'static crate::NativeRuntime> {
+        None
+    }
+
     /// Checks that the runtime is compiled in and its native library loads.
     ///
     /// # Errors

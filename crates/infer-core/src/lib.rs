@@ -12,6 +12,8 @@
 //! ```
 
 pub mod backend;
+#[cfg(feature = "build")]
+pub mod build;
 pub mod device;
 pub mod dtype;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod options;
 pub mod profile;
 pub mod ranges;
 pub mod registry;
+pub mod runtime;
 pub mod spec;
 pub mod tensor;
 
@@ -39,5 +42,6 @@ pub use half;
 pub use options::{OptionMap, OptionSpec};
 pub use ranges::IntRange;
 pub use registry::{Availability, Registry};
+pub use runtime::NativeRuntime;
 pub use spec::{Dim, TensorSpec};
 pub use tensor::{Element, Tensor, TensorData};

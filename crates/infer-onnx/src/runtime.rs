@@ -22,7 +22,7 @@ use ort::{
     value::{DynValue, TensorElementType, TensorRef, ValueType},
 };
 
-use crate::{BACKEND, locate};
+use crate::BACKEND;
 use infer_core::{with_dtype, with_tensor_data};
 
 struct Loaded {
@@ -31,7 +31,7 @@ struct Loaded {
     version: String,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+static LOADED: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
 
 fn unavailable(reason: impl Into<String>) -> Error {
     Error::Unavailable { backend: BACKEND.into(), reason: reason.into() }
@@ -43,11 +43,11 @@ fn ort_err(e: ort::Error) -> Error {
 
 /// Loads the library once per process; later calls return the same answer.
 fn runtime() -> Result<&'static Loaded> {
-    RUNTIME.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
+    LOADED.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
 }
 
 fn load_library() -> std::result::Result<Loaded, String> {
-    let library = locate::find()?;
+    let library = infer_core::runtime::locate(&crate::RUNTIME)?;
     let minor = ort::util::probe(&library)
         .ok_or_else(|| format!("{} is not a loadable ONNX Runtime 1.x library", library.display()))?;
     if minor < crate::REQUIRED_MINOR {
@@ -89,7 +89,7 @@ fn log_level() -> LogLevel {
 /// Sets the log level, of the library loaded already or of the one loaded later.
 pub(crate) fn set_verbose(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
-    if let Some(Ok(rt)) = RUNTIME.get() {
+    if let Some(Ok(rt)) = LOADED.get() {
         rt.env.set_log_level(log_level());
     }
 }

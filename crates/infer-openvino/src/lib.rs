@@ -1,5 +1,5 @@
 //! OpenVINO backend for **infer**, through the `openvino` crate with the C library opened at run
-//! time (feature `runtime`; the library is found by [`locate::find`]: the project's `.runtimes/`
+//! time (feature `runtime`; the library is found from [`RUNTIME`]: the project's `.runtimes/`
 //! written by `cargo xtask setup`, or `INFER_OPENVINO_LIB`).
 //!
 //! It reads ONNX files (the same [`infer_onnx_proto::ONNX`] format as ONNX Runtime, which stays the
@@ -29,8 +29,8 @@
 //! # Ok::<(), infer_core::Error>(())
 //! ```
 
+pub mod errors;
 pub mod ir;
-pub mod locate;
 pub mod profile;
 #[cfg(feature = "runtime")]
 mod runtime;
@@ -55,8 +55,7 @@ pub use settings::{Hint, Precision, Settings};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "openvino";
-/// The OpenVINO version `cargo xtask setup` installs (PyPI `openvino`).
-pub const REQUIRED_VERSION: &str = "2026.4.1";
+include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
 
 /// OpenVINO's own format: an XML graph (`<net>`) with its weights in a `.bin` file beside it.
 pub const OPENVINO_IR: ModelFormat =
@@ -163,6 +162,10 @@ impl Backend for OpenVinoBackend {
 
     fn options(&self) -> &'static [OptionSpec] {
         OPTIONS
+    }
+
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(&RUNTIME)
     }
 
     fn probe(&self) -> Result<BackendInfo> {

@@ -15,7 +15,7 @@ use openvino::{
     Tensor as OvTensor,
 };
 
-use crate::{BACKEND, ModelFiles, Settings, locate, profile::Counter};
+use crate::{BACKEND, ModelFiles, Settings, profile::Counter};
 
 /// What loading the library found, once per process.
 struct Loaded {
@@ -25,23 +25,27 @@ struct Loaded {
     devices: Vec<String>,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+static LOADED: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
 
 fn unavailable(reason: impl Into<String>) -> Error {
     Error::Unavailable { backend: BACKEND.into(), reason: reason.into() }
 }
 
 fn ov_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::wrap(BACKEND, e)
+    let message = crate::errors::clean(&e.to_string());
+    Error::wrap_as(BACKEND, e, message)
 }
 
 fn runtime() -> Result<&'static Loaded> {
-    RUNTIME.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
+    LOADED.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
 }
 
 fn load_library() -> std::result::Result<Loaded, String> {
     // The project's pinned copy first; else wherever the `openvino` crate itself would look.
-    let library = locate::find().or_else(|ours| openvino_sys::library::find().filter(|p| p.is_file()).ok_or(ours))?;
+    // Opened through its real path: it finds `libopenvino.so` and the plugins beside itself.
+    let library = infer_core::runtime::locate(&crate::RUNTIME)
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .or_else(|ours| openvino_sys::library::find().filter(|p| p.is_file()).ok_or(ours))?;
     let lib = library.clone();
     // openvino-sys parses the library's version with `unwrap`: a surprising library must not abort us.
     std::panic::catch_unwind(move || openvino_sys::library::load_from(lib))
@@ -92,7 +96,7 @@ fn utf8(path: &Path) -> Result<&str> {
 pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
     let path = files.model.as_path();
-    let load_err = |e: openvino::InferenceError| Error::load(path, infer_core::error::first_line(&e.to_string()));
+    let load_err = |e: openvino::InferenceError| Error::load(path, infer_core::error::first_line(&crate::errors::clean(&e.to_string())));
     let mut core = Core::new().map_err(ov_err)?;
     let device = infer_core::kit::resolve_device(BACKEND, opts.device, opts.fallback_to_cpu, |device| match device {
         Device::Cuda(n) => gpu_name(rt, n).map(|_| ()).ok_or_else(|| {

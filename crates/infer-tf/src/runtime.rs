@@ -63,7 +63,7 @@ fn runtime() -> Result<&'static Runtime> {
 
 /// The library file that was opened.
 fn library(rt: &Runtime) -> PathBuf {
-    let p = rt.dir.join(crate::locate::FILE);
+    let p = rt.dir.join(crate::RUNTIME.library);
     p.canonicalize().unwrap_or(p)
 }
 

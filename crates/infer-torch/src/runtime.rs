@@ -28,7 +28,8 @@ use crate::{
 const BUILD_LIBTORCH_LIB: Option<&str> = option_env!("INFER_TORCH_LIBTORCH_LIB");
 
 fn tch_err(e: tch::TchError) -> Error {
-    Error::wrap(BACKEND, e)
+    let message = crate::schema::native_message(&e.to_string());
+    Error::wrap_as(BACKEND, e, message)
 }
 
 /// The `libtorch_cpu.so` this process actually loaded (from `/proc/self/maps`), else the build's.
@@ -50,7 +51,7 @@ fn version(library: Option<&Path>) -> String {
             Some(v.trim_matches(|c| c == '\'' || c == '"').to_string())
         })
     });
-    from_file.unwrap_or_else(|| crate::REQUIRED_VERSION.to_string())
+    from_file.unwrap_or_else(|| crate::RUNTIME.version().to_string())
 }
 
 pub(crate) fn probe() -> Result<BackendInfo> {

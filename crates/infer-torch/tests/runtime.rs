@@ -48,7 +48,7 @@ fn diff_to_reference(session: &mut dyn Session, dir: &Path) -> f64 {
 #[test]
 fn probe_reports_the_pinned_torch() {
     let info = TorchBackend.probe().unwrap();
-    assert!(info.runtime_version.starts_with(infer_torch::REQUIRED_VERSION), "{}", info.runtime_version);
+    assert!(info.runtime_version.starts_with(infer_torch::RUNTIME.version()), "{}", info.runtime_version);
     assert!(info.devices.contains(&Device::Cpu));
     assert!(info.library.unwrap().is_file());
 }
@@ -339,7 +339,7 @@ fn profile_reports_resnet18_ops_by_self_time_and_run() {
     let prefix = tmp.path().join("torch");
     let (p, scope_us) = profile_runs(&dir.join("model.torchscript.pt"), LoadOptions::default(), &prefix, 3);
     assert_eq!(p.backend, "torch");
-    assert!(p.source.contains("Kineto") && p.source.contains(infer_torch::REQUIRED_VERSION), "{}", p.source);
+    assert!(p.source.contains("Kineto") && p.source.contains(infer_torch::RUNTIME.version()), "{}", p.source);
     check_runs(&p, &scope_us);
     // ResNet-18's 20 convolutions (17 3x3/7x7 and 3 1x1 downsamples), each run, each level.
     for op in ["aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution"] {
