@@ -53,6 +53,9 @@ impl Session for StallOnce {
     fn synchronize(&mut self) -> Result<()> {
         self.inner.synchronize()
     }
+    fn device_time(&mut self) -> Result<Option<f64>> {
+        self.inner.device_time()
+    }
     fn parameters(&self) -> Option<ParameterCount> {
         self.inner.parameters()
     }
