@@ -107,7 +107,15 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         max_batch: usize::try_from(a.max_batch)?,
         precision: a.precision.unwrap_or(0.0),
     };
-    let result = optimize(&spec, &bounds, a.max_latency_ms)?;
+    // The JSON is rewritten after every probe: a search stopped midway keeps what it found.
+    let mut save = |so_far: &infer_measure::batch_search::BatchSearch| {
+        if let Some(path) = &a.json
+            && let Err(e) = write_json(path, so_far)
+        {
+            eprintln!("warning: {e}");
+        }
+    };
+    let result = optimize(&spec, &bounds, a.max_latency_ms, &mut save)?;
     print!("{}", table(&result).to_text());
     let limit = match memory_limit {
         Some(bytes) => mib(bytes),
