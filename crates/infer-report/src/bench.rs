@@ -2,7 +2,7 @@
 
 use infer_measure::results::{BenchReport, BenchRow, KEY_COLUMNS};
 
-use crate::table::Table;
+use crate::{device::DeviceColumns, table::Table};
 
 /// The symbols of the dimension sizes `rows` have, in order: one table column each.
 #[must_use]
@@ -26,15 +26,18 @@ pub fn bench_table(report: &BenchReport) -> Table {
     let mut header: Vec<&str> = KEY_COLUMNS[..3].to_vec();
     header.extend(dims.iter().map(String::as_str));
     header.extend_from_slice(&KEY_COLUMNS[3..]);
-    header.extend_from_slice(&["mean ms", "std ms", "items/s", "ms/item", "speed-up", "iters"]);
+    header.extend_from_slice(&["mean ms", "std ms"]);
+    let device = DeviceColumns::of(&report.rows);
+    header.extend(device.titles());
+    header.extend_from_slice(&["items/s", "ms/item", "speed-up", "iters"]);
     let mut t = Table::new(&header);
     for r in &report.rows {
         let mut cells = r.key_cells(3);
         let sizes = dims.iter().map(|d| r.dims.get(d).map_or_else(|| "-".into(), ToString::to_string));
         cells.splice(3..3, sizes);
+        cells.extend([format!("{:.3}", r.latency_ms.mean), format!("{:.3}", r.latency_ms.std)]);
+        cells.extend(device.cells(r));
         cells.extend([
-            format!("{:.3}", r.latency_ms.mean),
-            format!("{:.3}", r.latency_ms.std),
             format!("{:.1}", r.throughput_per_s),
             format!("{:.3}", r.per_item_ms),
             r.speedup_vs_batch1.map_or_else(|| "-".into(), |x| format!("{x:.2}x")),

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod compare_runs;
 pub mod concurrent;
 pub mod csv;
+pub mod device;
 pub mod fleet;
 pub mod html;
 pub mod json;

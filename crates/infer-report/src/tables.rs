@@ -3,6 +3,7 @@
 
 use crate::analysis::{self, ProfileOutcome};
 use crate::bench::dim_columns;
+use crate::device::DeviceColumns;
 use crate::table::Table;
 use infer_measure::{
     memory::mib,
@@ -27,9 +28,21 @@ pub fn results(c: &Comparison) -> Table {
         .into_iter()
         .flatten()
         .collect();
+    // The device's own time and memory, where some row has them (torch on CUDA).
+    let device = DeviceColumns::of(c.reports().flat_map(|r| &r.rows));
+    let device_titles = device.titles();
     let mut t = Table::new(
-        &[&KEY_COLUMNS[..3], &dim_titles, &KEY_COLUMNS[3..], spread, &["items/s", "RSS +model"], &parity, &["status"]]
-            .concat(),
+        &[
+            &KEY_COLUMNS[..3],
+            &dim_titles,
+            &KEY_COLUMNS[3..],
+            spread,
+            &device_titles,
+            &["items/s", "RSS +model"],
+            &parity,
+            &["status"],
+        ]
+        .concat(),
     );
     for e in &c.entries {
         let Some(r) = &e.report else {
@@ -59,6 +72,7 @@ pub fn results(c: &Comparison) -> Table {
                 let medians = rounds::round_medians(row);
                 cells.push(format!("{} ({:.1}%)", medians.len(), rounds::spread(&medians) * 100.0));
             }
+            cells.extend(device.cells(row));
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
                 analysis::model_rss(r).map_or_else(|| "-".into(), mib),
@@ -159,6 +173,19 @@ mod tests {
             ["cpu", "-", "-", "-", "-", "-", "-", "-", "error: exit code 1: <script>alert(1)</script>"]
         );
         assert_eq!(t.rows[0][9], "ok");
+    }
+
+    #[test]
+    fn results_show_the_device_time_only_where_a_row_has_it() {
+        let mut c = synthetic();
+        assert!(!results(&c).header.iter().any(|h| h.starts_with("device ")), "no device figures, no column");
+        let cuda = c.entries[3].report.as_mut().unwrap();
+        cuda.rows[0].device_time = infer_measure::device_time::DeviceTime::from_samples(vec![2.25; 3]).unwrap();
+        let t = results(&c);
+        let col = t.header.iter().position(|h| h == "device ms").unwrap();
+        let torch_cuda: Vec<_> = t.rows.iter().filter(|r| r[0] == "torch" && r[1] == "cuda:0").collect();
+        assert_eq!((torch_cuda[0][col].as_str(), torch_cuda[1][col].as_str()), ("2.250", "-"));
+        assert_eq!(t.rows[0][col], "-", "a CPU row has no device time");
     }
 
     #[test]

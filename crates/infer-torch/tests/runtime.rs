@@ -223,7 +223,25 @@ fn cuda_runs_the_reference_on_a_gpu() {
         // cuDNN convolutions are not bit-identical to the CPU's (other algorithms and orders of
         // summation), but without TF32 they stay within float32 rounding of it.
         assert!(diff < 1e-3, "{file} on cuda:0: max abs diff {diff}");
+        // The CUDA events of that call: a positive time, read once.
+        let device = s.device_time().unwrap().expect("a device time on cuda:0");
+        assert!(device > 0.0 && device < 10.0, "{file}: device time {device} s");
+        assert_eq!(s.device_time().unwrap(), None, "{file}: a call's device time is read once");
+        let memory = s.device_memory().expect("allocator figures on cuda:0");
+        let (allocated, reserved) = (memory.allocated.unwrap(), memory.reserved.unwrap());
+        assert!(allocated > 0 && reserved >= allocated, "{file}: {memory:?}");
     }
+}
+
+/// On the CPU a session has no device timer and no device allocator: the row fields they fill
+/// stay absent.
+#[test]
+fn the_cpu_has_no_device_time_or_device_memory() {
+    let (dir, _) = fixture("resnet18");
+    let mut s = TorchBackend.load(&dir.join("model.torchscript.pt"), &LoadOptions::default()).unwrap();
+    let _ = diff_to_reference(s.as_mut(), &dir);
+    assert_eq!(s.device_time().unwrap(), None);
+    assert_eq!(s.device_memory(), None);
 }
 
 #[test]

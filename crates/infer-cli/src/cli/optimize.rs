@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::Args;
 use infer_core::{Device, Registry};
 use infer_measure::{
-    batch_search::probe_memory_limit,
+    batch_search::{Bounds, probe_memory_limit},
     memory::{mem_available, mib, parse_bytes},
     results::write_json,
     timing::{BenchConfig, Stop, Warmup, parse_duration},
@@ -26,6 +26,13 @@ pub struct OptimizeArgs {
     /// Largest batch size tried.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_batch: u64,
+    /// First batch size tried, then doubled until one does not fit.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    start_batch: u64,
+    /// Stop the binary search once the first batch that did not fit is within this of the
+    /// largest that did, e.g. 5% (default: the exact edge). Each probe is a process start.
+    #[arg(long, value_parser = parse_precision)]
+    precision: Option<f64>,
     /// Best throughput only among batches whose median latency is at most this (milliseconds).
     #[arg(long)]
     max_latency_ms: Option<f64>,
@@ -95,7 +102,20 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         config: BenchConfig { warmup: a.warmup, stop },
         memory_limit,
     };
-    let result = optimize(&spec, usize::try_from(a.max_batch)?, a.max_latency_ms)?;
+    let bounds = Bounds {
+        start: usize::try_from(a.start_batch)?,
+        max_batch: usize::try_from(a.max_batch)?,
+        precision: a.precision.unwrap_or(0.0),
+    };
+    // The JSON is rewritten after every probe: a search stopped midway keeps what it found.
+    let mut save = |so_far: &infer_measure::batch_search::BatchSearch| {
+        if let Some(path) = &a.json
+            && let Err(e) = write_json(path, so_far)
+        {
+            eprintln!("warning: {e}");
+        }
+    };
+    let result = optimize(&spec, &bounds, a.max_latency_ms, &mut save)?;
     print!("{}", table(&result).to_text());
     let limit = match memory_limit {
         Some(bytes) => mib(bytes),
@@ -116,6 +136,19 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         write_json(path, &result)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A precision given as `5%` or `0.05`, at least 0 and below 1.
+fn parse_precision(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match v {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("invalid precision `{text}`: expected e.g. 5% or 0.05")),
+    }
 }
 
 /// Where no input's first dimension can change (each known and fixed), the inputs as the model
