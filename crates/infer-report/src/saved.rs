@@ -115,9 +115,11 @@ pub fn load_any(path: &Path) -> Result<Saved> {
 pub fn load(path: &Path) -> Result<Results> {
     match load_any(path)? {
         Saved::Results(r) => Ok(r),
-        Saved::Scenario(_) | Saved::Serving(_) => {
-            Err(Error::file(path, format!("a serving scenario's result, which has no rows to match: {NEITHER}")))
-        }
+        Saved::Scenario(_) | Saved::Serving(_) => Err(Error::file(
+            path,
+            "a scenario report or serving comparison, which has no rows to match: this reads comparisons \
+             (compare.json from `infer compare`) and bench reports (`infer bench --json`)",
+        )),
     }
 }
 
