@@ -166,8 +166,9 @@ fn link_runtimes() -> anyhow::Result<()> {
 fn link_runtime(site: &Path, r: &workspace::Runtime) -> anyhow::Result<()> {
     let folder = root().join(".runtimes").join(&r.folder);
     for (name, from) in &r.links {
-        let target = resolve_in(site, from)
-            .with_context(|| format!("{} is not installed in the venv ({} has no {from})", r.package, site.display()))?;
+        let target = resolve_in(site, from).with_context(|| {
+            format!("{} is not installed in the venv ({} has no {from})", r.package, site.display())
+        })?;
         let at = if name == "." { folder.clone() } else { folder.join(name) };
         link(&target, &at)?;
     }

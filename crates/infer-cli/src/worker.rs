@@ -141,6 +141,10 @@ pub struct Delegated {
     formats: &'static [ModelFormat],
     sniff: fn(&Probe) -> Sniff,
     options: &'static [OptionSpec],
+    runtime: &'static infer_core::NativeRuntime,
+    /// The executable the worker sits beside: this process's own unless given
+    /// ([`Delegated::beside`]).
+    exe: Option<PathBuf>,
     /// The worker's probe, asked once per process.
     probed: OnceLock<std::result::Result<BackendInfo, String>>,
 }
@@ -154,7 +158,24 @@ impl Delegated {
             formats: &[infer_torch::TORCHSCRIPT, infer_torch::CHECKPOINT],
             sniff: infer_torch::sniff,
             options: infer_torch::OPTIONS,
+            runtime: &infer_torch::RUNTIME,
+            exe: None,
             probed: OnceLock::new(),
+        }
+    }
+
+    /// This stand-in, its worker looked for beside `exe` (an `infer` built elsewhere, as the
+    /// tests see the one Cargo built) instead of beside this process's executable.
+    #[must_use]
+    pub fn beside(self, exe: PathBuf) -> Self {
+        Self { exe: Some(exe), ..self }
+    }
+
+    /// The executable the worker sits beside.
+    fn exe(&self) -> std::result::Result<PathBuf, String> {
+        match &self.exe {
+            Some(e) => Ok(e.clone()),
+            None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}")),
         }
     }
 
@@ -163,7 +184,7 @@ impl Delegated {
         if !runs_in_worker(self.name) {
             return Err(TORCH_NOT_BUILT.into());
         }
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let exe = self.exe()?;
         let worker = worker_path(&exe, self.name).ok_or_else(|| format!("{} runs in no worker", self.name))?;
         if !worker.is_file() {
             return Err(missing(&worker, self.name));
@@ -206,6 +227,10 @@ impl Backend for Delegated {
 
     fn options(&self) -> &'static [OptionSpec] {
         self.options
+    }
+
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(self.runtime)
     }
 
     fn probe(&self) -> Result<BackendInfo> {

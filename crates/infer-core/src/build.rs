@@ -41,11 +41,8 @@ pub struct Declared {
 /// What is wrong with the manifest or the table, in one line.
 pub fn parse_manifest(text: &str) -> Result<Option<Declared>, String> {
     let doc: toml::Table = text.parse().map_err(|e| format!("not valid TOML: {e}"))?;
-    let Some(table) = doc
-        .get("package")
-        .and_then(|p| p.get("metadata"))
-        .and_then(|m| m.get("infer"))
-        .and_then(|i| i.get("runtime"))
+    let Some(table) =
+        doc.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("infer")).and_then(|i| i.get("runtime"))
     else {
         return Ok(None);
     };
@@ -171,7 +168,11 @@ links = { "libfake.so" = "fake/libfake.so.*" }
         assert_eq!((d.name.as_str(), d.folder.as_str(), d.build_cfg.as_deref()), ("Fake", "fake", None));
         assert_eq!(d.links, [("libfake.so".to_string(), "fake/libfake.so.*".to_string())]);
         let code = constant(Some(&d));
-        assert!(code.contains(r#"package: "fake==1.2.3""#) && code.contains(r#"links: &[("libfake.so", "fake/libfake.so.*"), ]"#), "{code}");
+        assert!(
+            code.contains(r#"package: "fake==1.2.3""#)
+                && code.contains(r#"links: &[("libfake.so", "fake/libfake.so.*"), ]"#),
+            "{code}"
+        );
         assert!(!constant(None).contains("RUNTIME"));
         assert_eq!(parse_manifest("[package]\nname = \"x\"\n").unwrap(), None);
         let e = parse_manifest(&MANIFEST.replace("folder = \"fake\"\n", "")).unwrap_err();

@@ -149,7 +149,11 @@ impl Error {
         source: impl std::error::Error + Send + Sync + 'static,
         message: impl std::fmt::Display,
     ) -> Self {
-        Self::Backend { backend: backend.into(), message: first_line(&message.to_string()), source: Some(Box::new(source)) }
+        Self::Backend {
+            backend: backend.into(),
+            message: first_line(&message.to_string()),
+            source: Some(Box::new(source)),
+        }
     }
 
     /// Adds what was being done (`Error::Context`).

@@ -96,7 +96,9 @@ fn utf8(path: &Path) -> Result<&str> {
 pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
     let path = files.model.as_path();
-    let load_err = |e: openvino::InferenceError| Error::load(path, infer_core::error::first_line(&crate::errors::clean(&e.to_string())));
+    let load_err = |e: openvino::InferenceError| {
+        Error::load(path, infer_core::error::first_line(&crate::errors::clean(&e.to_string())))
+    };
     let mut core = Core::new().map_err(ov_err)?;
     let device = infer_core::kit::resolve_device(BACKEND, opts.device, opts.fallback_to_cpu, |device| match device {
         Device::Cuda(n) => gpu_name(rt, n).map(|_| ()).ok_or_else(|| {

@@ -25,7 +25,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-
 /// TensorFlow's log level variable.
 const LEVEL_VAR: &str = "TF_CPP_MIN_LOG_LEVEL";
 
