@@ -1,16 +1,18 @@
 //! `infer optimize-batch`: the largest batch that fits and the best-throughput batch.
 
 use crate::probes::{ProbeSpec, optimize};
-use infer_report::batch_search::table;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Args;
 use infer_core::{Device, Registry};
 use infer_measure::{
-    batch_search::{Bounds, probe_memory_limit},
-    memory::{mem_available, mib, parse_bytes},
-    results::write_json,
+    batch_search::{BatchSearch, Bounds, probe_memory_limit},
+    memory::{mem_available, parse_bytes},
     timing::{BenchConfig, Stop, Warmup, parse_duration},
+};
+use infer_report::{
+    batch_search::BatchSearchView,
+    report::{Format, Report, save},
 };
 
 use super::{ModelArgs, WorkloadArgs};
@@ -108,32 +110,19 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         precision: a.precision.unwrap_or(0.0),
     };
     // The JSON is rewritten after every probe: a search stopped midway keeps what it found.
-    let mut save = |so_far: &infer_measure::batch_search::BatchSearch| {
+    let on_gpu = a.device.is_gpu();
+    let mut save_so_far = |so_far: &BatchSearch| {
         if let Some(path) = &a.json
-            && let Err(e) = write_json(path, so_far)
+            && let Err(e) = save(&BatchSearchView { search: so_far, on_gpu }, path, Format::Json)
         {
             eprintln!("warning: {e}");
         }
     };
-    let result = optimize(&spec, &bounds, a.max_latency_ms, &mut save)?;
-    print!("{}", table(&result).to_text());
-    let limit = match memory_limit {
-        Some(bytes) => mib(bytes),
-        None if a.device.is_gpu() => "none on a GPU: the device's out-of-memory error ends a probe".into(),
-        None => "none".into(),
-    };
-    match result.largest_fit {
-        Some(b) => println!("largest batch that fits: {b} (each probe a child process, address space limit {limit})"),
-        None => println!("no batch fits, not even 1 (address space limit {limit})"),
-    }
-    match (result.best_batch, a.max_latency_ms) {
-        (Some(b), Some(bound)) => println!("best throughput with median latency <= {bound} ms: batch {b}"),
-        (Some(b), None) => println!("best throughput: batch {b}"),
-        (None, Some(bound)) => println!("no batch meets the latency bound of {bound} ms"),
-        (None, None) => {}
-    }
+    let result = optimize(&spec, &bounds, a.max_latency_ms, &mut save_so_far)?;
+    let view = BatchSearchView { search: &result, on_gpu };
+    print!("{}", view.render(Format::Terminal)?);
     if let Some(path) = &a.json {
-        write_json(path, &result)?;
+        save(&view, path, Format::Json)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,13 @@
-//! The text tables of a comparison, shared by the terminal, Markdown and CSV reporters: the
-//! main results, CPU against GPU, backends against each other, and where the time goes.
+//! The text tables of a comparison, shared by its terminal summary and its Markdown report (and
+//! CSV, the first of them): the main results, CPU against GPU, backends against each other, and
+//! where the time goes, with what the profile's shares mean and where each profile came from.
 
-use crate::analysis::{self, ProfileOutcome};
-use crate::bench::dim_columns;
-use crate::device::DeviceColumns;
-use crate::table::Table;
+use crate::{
+    analysis::{self, ProfileOutcome},
+    bench::dim_columns,
+    device::DeviceColumns,
+    table::Table,
+};
 use infer_measure::{
     memory::mib,
     results::KEY_COLUMNS,
@@ -151,6 +154,27 @@ pub fn profiles(c: &Comparison) -> Table {
         }
     }
     t
+}
+
+/// What the profile section's shares mean, before the list of where each profile came from.
+pub const PROFILE_NOTE: &str = "Each backend's own profiler, in a child process after the timed rounds, at the first \
+     batch size (2 warm-up runs left out). Shares are of the operator time that profiler saw. The profilers name \
+     different things (ONNX Runtime: fused graph nodes; libtorch: ATen ops by self time; TensorFlow: graph \
+     kernels), so compare where the time goes, not the names.";
+
+/// Where each profile came from: `onnx on cpu: batch 1, 5 runs; <profiler>`, one per profile.
+#[must_use]
+pub fn profile_sources(c: &Comparison) -> Vec<String> {
+    analysis::profiles(c)
+        .into_iter()
+        .filter_map(|p| match p.outcome {
+            ProfileOutcome::Profiled { summary, .. } => Some(format!(
+                "{} on {}: batch {}, {} runs; {}",
+                p.backend, p.device, summary.batch_size, summary.runs, summary.source
+            )),
+            ProfileOutcome::Failed(_) => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
