@@ -48,6 +48,10 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
+    if !args.no_lint {
+        // Every public item documented, every intra-doc link resolving.
+        sh(cargo().args(["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    }
     // After set-up every backend must run here: the conformance suite (`infer-conformance`, run by
     // each backend crate's tests/conformance.rs) fails instead of skipping a backend that is not
     // available.

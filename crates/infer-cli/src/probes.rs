@@ -31,12 +31,12 @@ pub struct ProbeSpec {
     pub workload: Workload,
     /// Timing of each probe.
     pub config: BenchConfig,
-    /// Address-space limit of each probe process, bytes (see [`probe_memory_limit`]: none on a
+    /// Address-space limit of each probe process, bytes (see [`infer_measure::batch_search::probe_memory_limit`]: none on a
     /// GPU).
     pub memory_limit: Option<u64>,
 }
 
-/// Runs `infer bench` on one batch size in a child process ([`infer_cli::runner`]) and reads its
+/// Runs `infer bench` on one batch size in a child process ([`crate::runner`]) and reads its
 /// JSON; a failed child is a probe that did not fit, with the child's reason.
 #[must_use]
 pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {

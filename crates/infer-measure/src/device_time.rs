@@ -64,6 +64,12 @@ pub struct WindowMedians {
     pub device: Option<f64>,
 }
 
+/// Whether a window median moved by less than `tolerance` relative to the previous one.
+#[must_use]
+pub fn settled(previous: f64, current: f64, tolerance: f64) -> bool {
+    previous > 0.0 && ((current - previous) / previous).abs() < tolerance
+}
+
 /// Whether the warm-up has settled: the wall-clock median moved by less than `tolerance`
 /// (relative) from the previous window's and, where the session times the device, so did the
 /// device's median. A GPU whose clocks still ramp up, or whose libraries still pick their
@@ -71,9 +77,9 @@ pub struct WindowMedians {
 /// clock's; a window that has device times after one that had none has not settled.
 #[must_use]
 pub fn window_settled(previous: &WindowMedians, current: &WindowMedians, tolerance: f64) -> bool {
-    let wall = crate::timing::settled(previous.wall, current.wall, tolerance);
+    let wall = settled(previous.wall, current.wall, tolerance);
     let device = match (previous.device, current.device) {
-        (Some(p), Some(c)) => crate::timing::settled(p, c, tolerance),
+        (Some(p), Some(c)) => settled(p, c, tolerance),
         (None, None) => true,
         _ => false,
     };

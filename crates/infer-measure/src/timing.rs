@@ -237,12 +237,6 @@ fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Resu
     }
 }
 
-/// Whether the window median moved by less than `tolerance` relative to the previous one.
-#[must_use]
-pub fn settled(previous: f64, current: f64, tolerance: f64) -> bool {
-    previous > 0.0 && ((current - previous) / previous).abs() < tolerance
-}
-
 /// Medians of the per-call stages, in milliseconds, with what each covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageSummary {
@@ -324,6 +318,7 @@ mod tests {
     use infer_core::{Device, SessionInfo};
 
     use super::*;
+    use crate::device_time::settled;
 
     /// A session that counts its calls and returns its input; stages only when asked to.
     struct Counting {

@@ -3,7 +3,7 @@
 //!
 //! A result gives a [`document::Document`] (title, sections of tables, notes, lists, warnings,
 //! charts) and its JSON; the renderers of [`render`] turn a document into each format. The result
-//! kinds: a bench report ([`bench`]), a comparison ([`comparison`], its analyses in
+//! kinds: a bench report ([`bench`](mod@bench)), a comparison ([`comparison`], its analyses in
 //! [`analysis`]), scenario reports ([`scenario`]), a serving comparison ([`serving`]), a fleet
 //! of machines ([`fleet`]), the changes between two runs ([`compare_runs`]), load tests
 //! ([`concurrent`]), an operator profile ([`profile`]) and a batch search ([`batch_search`]).

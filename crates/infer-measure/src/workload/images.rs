@@ -200,7 +200,7 @@ impl Preprocess {
     ///
     /// # Errors
     /// [`Error::Io`] naming the file when it cannot be opened or read; [`Error::File`] naming the
-    /// file with "not a decodable image: <decoder message>" when it is not an image of a
+    /// file with "not a decodable image: &lt;decoder message&gt;" when it is not an image of a
     /// supported format or is corrupt or truncated, or with "image too large" when it exceeds
     /// the limits.
     pub fn load_image(path: &Path) -> Result<RgbImage> {

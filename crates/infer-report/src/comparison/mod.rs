@@ -1,7 +1,7 @@
 //! The reports of a [`Comparison`] (`infer compare`): on the terminal the results table, CPU
 //! against GPU and where the time goes; in Markdown (and CSV, its results table) those with
 //! what they mean, backends against each other and the environment; in HTML the page of
-//! [`page`], with the statistics' confidence intervals and the charts. The numbers come from
+//! `page`, with the statistics' confidence intervals and the charts. The numbers come from
 //! [`crate::analysis`], the text tables from [`tables`].
 
 mod page;

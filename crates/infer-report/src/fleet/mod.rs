@@ -9,7 +9,7 @@
 //! side by side, [`mismatches`] compares the model and inputs digests the fingerprints record:
 //! results of different models or inputs are refused unless the caller allows them (and the
 //! report then says so at the top). [`Fleet`] is the report: Markdown and CSV here, the HTML
-//! page in [`page`].
+//! page in `page`.
 
 mod page;
 
