@@ -1,10 +1,13 @@
 //! PyTorch backend for **infer**: TorchScript modules and weights-only checkpoints on libtorch
 //! (through `tch`, feature `runtime`).
 //!
-//! - A TorchScript file (`torch.jit.script` or `torch.jit.trace`, saved with `torch.jit.save`) is
-//!   loaded onto the device in eval mode and run without gradients. Its inputs are `forward`'s
-//!   tensor arguments, by name, and its outputs the tensors of its result (a tuple gives several,
-//!   `output_0`, …); an argument that is not a tensor is refused by name and type. TorchScript
+//! - A TorchScript file (`torch.jit.script` or `torch.jit.trace`, saved with `torch.jit.save`),
+//!   recognised by its content whatever its name ([`sniff`]), is loaded onto the device in eval
+//!   mode and its method (`forward`, or [`METHOD`]'s) run without gradients. Its inputs are the
+//!   method's tensor arguments, by name, and its outputs the tensors of its result (a tuple gives
+//!   several, `output_0`, …); an argument that is not a tensor (`sr: int`) takes the value
+//!   `LoadOptions::args` gives it (`--arg sr=16000`), checked against its type at load, or its
+//!   default, and is listed in `SessionInfo::arguments`. TorchScript
 //!   records no dtypes or shapes: they are read from a sidecar JSON next to the model
 //!   ([`sidecar_path`]: `model.pt` → `model.json`), else from what the graph proves (the indices
 //!   of `aten::embedding` are `i64`, [`embedding_tables`]), else they are unknown and any tensor
