@@ -208,6 +208,31 @@ fn arg_sets_an_onnx_scalar_input_as_a_0d_tensor_of_its_dtype() {
     ]));
     let text = std::fs::read_to_string(&json).unwrap();
     assert!(text.contains("--arg offset=3") && text.contains("\"offset\": \"3\""), "{text}");
+    // Every other backend that reads ONNX and can run here sets them too (OpenVINO's C API makes
+    // no tensor of rank 0: the request's own is written).
+    let registry = infer_cli::backends::registry();
+    for b in registry.iter().filter(|b| b.name() != "onnx" && b.formats().iter().any(|f| f.id == "onnx")) {
+        if !matches!(infer_core::registry::availability(b), infer_core::Availability::Available(_)) {
+            continue;
+        }
+        let y = dir.path().join(format!("{}.npy", b.name()));
+        ok(&infer(&[
+            "run",
+            p(&model),
+            "--backend",
+            b.name(),
+            "--input",
+            p(&x),
+            "--arg",
+            "scale=0.5",
+            "--arg",
+            "offset=3",
+            "-o",
+            p(&y),
+        ]));
+        let got = infer_core::npy::read_npy(&y).unwrap();
+        assert!(got.max_abs_diff(&expected).unwrap() < 1e-6, "{}", b.name());
+    }
     let err = one_line_error(&["run", p(&model), "--input", p(&x), "--arg", "scale=0.5", "--arg", "offset=1.5"]);
     assert!(err.contains("--arg offset=1.5: input `offset` is a 0-d i64 tensor, got `1.5`"), "{err}");
     let err =

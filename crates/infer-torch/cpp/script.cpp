@@ -259,7 +259,8 @@ std::string describe(const torch::jit::Module& module, const std::string& name) 
 
 // Appends every tensor of a result (a tensor, or tuples, lists and string-keyed dicts of them) to
 // `out`, and its name to `names`: the dict key it sits under (`key`, or `key.N` inside a tuple or
-// list there), else "" (named by position).
+// list there), else "" (named by position). A None (an `Optional[Tensor]` left empty, as
+// MultiheadAttention's weights with need_weights=False) gives no tensor.
 void flatten(const c10::IValue& value, const std::string& name, std::vector<at::Tensor>& out, std::vector<std::string>& names) {
   auto element = [&name](size_t i) { return name.empty() ? name : name + "." + std::to_string(i); };
   if (value.isTensor()) {
@@ -275,6 +276,8 @@ void flatten(const c10::IValue& value, const std::string& name, std::vector<at::
     for (size_t i = 0; i < list.size(); ++i) {
       flatten(list[i], element(i), out, names);
     }
+  } else if (value.isNone()) {
+    return;
   } else if (value.isGenericDict()) {
     for (const auto& entry : value.toGenericDict()) {
       const c10::IValue& key = entry.key();

@@ -126,3 +126,28 @@ fn torchscript_is_recognised_whatever_its_name() {
         assert!(diff(&out[0], "tiny_cnn.output.npy") < 1e-4, "{name}");
     }
 }
+
+/// `forward(x, norms: bool = True) -> Tuple[Tensor, Optional[Tensor]]`: a bool argument, and a
+/// result whose `Optional[Tensor]` is None without norms, which gives no output.
+#[test]
+fn a_bool_argument_and_a_none_in_the_result() {
+    let model = tiny("tiny_optional_out.pt");
+    let x = read_npy(&tiny("tiny_optional_out.input_x.npy")).unwrap();
+    let mut s = load(&model, &LoadOptions::default());
+    assert_eq!(s.outputs().len(), 2);
+    let out = s.run(std::slice::from_ref(&x)).unwrap();
+    assert!(diff(&out[0], "tiny_optional_out.output_0.npy") < 1e-6);
+    assert!(diff(&out[1], "tiny_optional_out.output_1.npy") < 1e-6);
+    let mut s = load(&model, &with_args(&[("norms", "false")]));
+    let out = s.run(std::slice::from_ref(&x)).unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(diff(&out[0], "tiny_optional_out.output_0.npy") < 1e-6);
+    assert_eq!(s.outputs().len(), 1, "the outputs are those of the last run");
+    let err = load_err(&model, &with_args(&[("norms", "yes")]));
+    assert!(
+        err.contains(
+            "--arg norms=yes: forward's argument `norms` is a bool, got `yes` (`yes` is not a bool (true or false))"
+        ),
+        "{err}"
+    );
+}
