@@ -170,7 +170,7 @@ pub(crate) struct Description {
     /// The arguments that are not tensors, with their types, defaults and the values given.
     pub arguments: Vec<Argument>,
     /// The values `--arg` gives them, by name, checked against their types, for the shim.
-    pub bound: Vec<(String, Value)>,
+    pub bound: Bound,
 }
 
 /// Parses the shim's JSON.
@@ -189,6 +189,9 @@ fn tensor_leaf(ty: &str) -> Option<bool> {
     }
 }
 
+/// The values `--arg` gives a method's arguments that are not tensors, by name, checked.
+type Bound = Vec<(String, Value)>;
+
 /// The method's arguments that are not tensors as [`Argument`]s, and the values `args` gives
 /// them (only names of such arguments are read: the others are left to the workload).
 ///
@@ -196,12 +199,7 @@ fn tensor_leaf(ty: &str) -> Option<bool> {
 /// [`Error::Load`] naming `model`: a value that does not fit its argument's type (``--arg sr=abc:
 /// forward's argument `sr` is an int, got `abc` ``); an argument of a type infer cannot give,
 /// given with `--arg` or without a default.
-fn arguments(
-    model: &Path,
-    method: &str,
-    raw: &RawMethod,
-    args: &ArgMap,
-) -> Result<(Vec<Argument>, Vec<(String, Value)>)> {
+fn arguments(model: &Path, method: &str, raw: &RawMethod, args: &ArgMap) -> Result<(Vec<Argument>, Bound)> {
     let mut arguments = Vec::new();
     let mut bound = Vec::new();
     for arg in raw.arguments.iter().filter(|a| a.kind == ArgumentKind::Other) {

@@ -14,9 +14,10 @@ fn tiny(name: &str) -> PathBuf {
 }
 
 fn with_args(pairs: &[(&str, &str)]) -> LoadOptions {
-    let mut opts = LoadOptions::default();
-    opts.args = pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
-    opts
+    LoadOptions {
+        args: pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(),
+        ..LoadOptions::default()
+    }
 }
 
 fn load(path: &Path, opts: &LoadOptions) -> Box<dyn Session> {

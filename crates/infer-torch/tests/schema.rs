@@ -149,8 +149,7 @@ fn a_module_without_forward_says_which_methods_it_has() {
         "{err}"
     );
     // The method chosen by name runs with its own schema.
-    let opts = LoadOptions::default().with_option("method", "words");
-    let mut opts = opts;
+    let mut opts = LoadOptions::default().with_option("method", "words");
     opts.args.insert("words".into(), r#"["four"]"#.into());
     let mut s = TorchBackend.load(&without_forward(dir.path()), &opts).unwrap();
     assert_eq!(s.run(&[]).unwrap()[0].as_slice::<i64>().unwrap(), [4]);
