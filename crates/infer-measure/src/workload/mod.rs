@@ -179,7 +179,7 @@ impl Workload {
     /// given exists, `--shape` agrees with the model's rank and fixed sizes, every `--dim` names
     /// a dynamic dimension, every `--arg` an argument or a scalar input (every argument without
     /// a default has one), and the integer ranges are chosen (the model's own evidence from
-    /// [`Session::integer_ranges`], then names; see [`crate::workload::values`]).
+    /// [`infer_core::SessionInfo::integer_ranges`], then names; see [`crate::workload::values`]).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] or [`Error::File`] naming the option or file and the model.
