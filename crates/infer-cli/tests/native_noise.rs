@@ -115,7 +115,8 @@ fn info_run_bench_and_compare_print_no_native_noise() {
     std::fs::create_dir(&empty_savedmodel).unwrap();
     std::fs::write(empty_savedmodel.join("saved_model.pb"), b"not a protobuf").unwrap();
     quiet_error(&["info", p(&empty_savedmodel)], "TensorFlow cannot load the SavedModel");
-    quiet_error(&["info", p(&tiny("tiny_list_str.pt"))], "`words` is a `List[str]`");
+    quiet_error(&["run", p(&tiny("tiny_list_str.pt"))], "give it with --arg words=VALUE");
+    quiet_error(&["info", p(&tiny("tiny_list_str.pt")), "--arg", "words=[1"], "--arg words=[1: forward's argument");
 
     // Failing runs, inside each runtime.
     let y = tiny("tiny_two_args.input_y.npy");

@@ -333,14 +333,20 @@ fn a_dict_result_names_the_outputs_by_its_keys() {
     assert_eq!(v["max_abs_diff"].as_f64(), Some(0.0), "{v}");
 }
 
+/// An argument that is not a tensor (`words: List[str]`) is listed by `info`; running without
+/// its value is a one-line error naming the option (`tests/args_cli.rs` gives it).
 #[test]
-fn an_argument_that_is_not_a_tensor_is_a_one_line_error() {
-    let out = infer(&["info", p(&tiny("tiny_list_str.pt"))]);
+fn an_argument_that_is_not_a_tensor_needs_its_arg() {
+    let stdout = ok(&infer(&["info", p(&tiny("tiny_list_str.pt"))]));
+    assert!(stdout.contains("  words: List[str]  (required: give it with --arg words=VALUE)"), "{stdout}");
+    let out = infer(&["run", p(&tiny("tiny_list_str.pt"))]);
     let (_, stderr) = text(&out);
     assert!(!out.status.success(), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("tiny_list_str.pt") && stderr.contains("`words` is a `List[str]`, not a tensor"),
+        stderr.contains(
+            "forward's argument `words` (List[str]) has no value and no default: give it with --arg words=VALUE"
+        ),
         "{stderr}"
     );
 }

@@ -32,6 +32,12 @@ pub struct LoadOptions {
     /// Options of the backend's own, by key, as it declares them in [`Backend::options`]
     /// (a SavedModel `signature`, a checkpoint's `arch`, a performance `hint`, ...).
     pub options: OptionMap,
+    /// Values of the model's arguments that are not tensors, by name, as given (`--arg
+    /// NAME=VALUE`): a backend whose format has such arguments ([`SessionInfo::arguments`])
+    /// checks each against its type at load and passes it on every call; names it does not know
+    /// are left to the workload (a scalar input's value; see [`crate::args`]).
+    #[serde(default)]
+    pub args: crate::ArgMap,
 }
 
 impl LoadOptions {
@@ -59,6 +65,7 @@ impl Default for LoadOptions {
             fallback_to_cpu: false,
             profile_prefix: None,
             options: OptionMap::new(),
+            args: crate::ArgMap::new(),
         }
     }
 }
@@ -191,6 +198,11 @@ pub struct SessionInfo {
     pub input_sources: Vec<String>,
     /// Where the description of each output came from, as `input_sources`.
     pub output_sources: Vec<String>,
+    /// The arguments of the model's entry point that are not tensors (a TorchScript
+    /// `forward(x, sr: int)`'s `sr`), each with its type, default and the value in use
+    /// ([`LoadOptions::args`]); empty for formats whose inputs are all tensors.
+    #[serde(default)]
+    pub arguments: Vec<crate::Argument>,
 }
 
 impl SessionInfo {
@@ -209,6 +221,7 @@ impl SessionInfo {
             settings: Vec::new(),
             input_sources: Vec::new(),
             output_sources: Vec::new(),
+            arguments: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 //! # Ok::<(), infer_core::Error>(())
 //! ```
 
+pub mod args;
 pub mod backend;
 #[cfg(feature = "build")]
 pub mod build;
@@ -29,6 +30,7 @@ pub mod runtime;
 pub mod spec;
 pub mod tensor;
 
+pub use args::{ArgMap, Argument};
 pub use backend::{
     Backend, BackendInfo, DeviceMemory, LoadOptions, OptLevel, ParameterCount, Session, SessionInfo, Signature,
     check_inputs,

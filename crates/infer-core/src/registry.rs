@@ -76,23 +76,42 @@ impl Registry {
         })
     }
 
-    /// Every backend that reads `model`, with the format it recognised, best first: those whose
-    /// content check passed, in registration order (so the first registered reader of a format
-    /// is its default), then those that only recognised the name.
+    /// Every backend that reads `model`, with the format it recognised, best first: those that
+    /// recognised its content, the ones whose format the file's name also says first (the name
+    /// breaks ties), then those that only recognised the name; each group in registration order
+    /// (so the first registered reader of a format is its default).
     ///
     /// # Errors
     /// [`Error::Load`] naming the path when it cannot be read.
     pub fn readers(&self, model: &Path) -> Result<Vec<(&dyn Backend, ModelFormat)>> {
         let probe = Probe::new(model)?;
         let sniffs: Vec<(&dyn Backend, Sniff)> = self.iter().map(|b| (b, b.sniff(&probe))).collect();
-        let with = |content: bool| {
-            sniffs.iter().filter_map(move |&(b, s)| match s {
-                Sniff::Content(f) if content => Some((b, f)),
-                Sniff::Name(f) if !content => Some((b, f)),
-                _ => None,
-            })
+        // 0: content and name agree; 1: content only; 2: name only.
+        let rank = |s: Sniff| match s {
+            Sniff::Content(f) if probe.named(f) => Some(0),
+            Sniff::Content(_) => Some(1),
+            Sniff::Name(_) => Some(2),
+            Sniff::No => None,
         };
-        Ok(with(true).chain(with(false)).collect())
+        let mut ranked: Vec<(usize, &dyn Backend, ModelFormat)> =
+            sniffs.into_iter().filter_map(|(b, s)| Some((rank(s)?, b, s.format()?))).collect();
+        ranked.sort_by_key(|&(rank, ..)| rank);
+        Ok(ranked.into_iter().map(|(_, b, f)| (b, f)).collect())
+    }
+
+    /// The other backends that recognise `model` by its content besides `chosen`, for a note
+    /// such as "also read by openvino, tract (--backend NAME)": empty when the choice was the
+    /// only one.
+    ///
+    /// # Errors
+    /// [`Error::Load`] naming the path when it cannot be read.
+    pub fn alternatives(&self, model: &Path, chosen: &str) -> Result<Vec<&'static str>> {
+        let probe = Probe::new(model)?;
+        Ok(self
+            .iter()
+            .filter(|b| b.name() != chosen && matches!(b.sniff(&probe), Sniff::Content(_)))
+            .map(Backend::name)
+            .collect())
     }
 
     /// The backend for `model`: the one named, or the default reader of its format.
@@ -154,7 +173,8 @@ mod tests {
     use super::*;
     use crate::{LoadOptions, Session};
 
-    const A: ModelFormat = ModelFormat { id: "a", name: "A", hint: ".a" };
+    const A: ModelFormat = ModelFormat { id: "a", name: "A", hint: ".a", extensions: &["a"] };
+    const B: ModelFormat = ModelFormat { id: "b", name: "B", hint: ".b", extensions: &["b"] };
 
     /// Reads `.a` files that start with `A` (content) or any `.a` (name); `strict` ones only by content.
     struct Fake(&'static str, bool);
@@ -203,5 +223,64 @@ mod tests {
         let e = r.choose(&good, Some("nope")).err().unwrap().to_string();
         assert!(e.contains("unknown backend `nope`: expected one of loose, strict"), "{e}");
         assert!(r.choose(&dir.path().join("gone.a"), None).err().unwrap().to_string().contains("gone.a"));
+        assert_eq!(r.alternatives(&good, "loose").unwrap(), ["strict"]);
+        assert!(r.alternatives(&bad, "loose").unwrap().is_empty());
+    }
+
+    /// Reads files that start with its letter whatever they are called, and claims files named
+    /// with its extension by name.
+    struct ByContent(&'static str, ModelFormat, &'static [u8]);
+
+    impl Backend for ByContent {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn formats(&self) -> &'static [ModelFormat] {
+            &[]
+        }
+        fn sniff(&self, p: &Probe) -> Sniff {
+            if p.head.starts_with(self.2) {
+                Sniff::Content(self.1)
+            } else if p.named(self.1) {
+                Sniff::Name(self.1)
+            } else {
+                Sniff::No
+            }
+        }
+        fn probe(&self) -> Result<BackendInfo> {
+            Err(Error::Unavailable { backend: self.0.into(), reason: "fake".into() })
+        }
+        fn load(&self, path: &Path, _: &LoadOptions) -> Result<Box<dyn Session>> {
+            Err(Error::load(path, "fake"))
+        }
+    }
+
+    /// Content decides whatever the name; the name breaks a tie between two readers of the
+    /// content; a name alone comes last.
+    #[test]
+    fn content_decides_over_the_name_which_only_breaks_ties() {
+        let mut r = Registry::new();
+        r.register(Box::new(ByContent("reads-a", A, b"A")));
+        r.register(Box::new(ByContent("reads-b", B, b"B")));
+        r.register(Box::new(ByContent("reads-any", B, b"")));
+        let dir = tempfile::tempdir().unwrap();
+        let names = |p: &Path| r.readers(p).unwrap().iter().map(|(b, _)| b.name()).collect::<Vec<_>>();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        // An `A` file named `.b`: reads-a by content, although the name says B.
+        let a_named_b = write("m.b", b"A...");
+        assert_eq!(names(&a_named_b), ["reads-any", "reads-a", "reads-b"]);
+        let no_extension = write("model", b"A...");
+        assert_eq!(names(&no_extension), ["reads-a", "reads-any"]);
+        assert_eq!(r.choose(&no_extension, None).unwrap().0.name(), "reads-a");
+        assert_eq!(r.alternatives(&no_extension, "reads-a").unwrap(), ["reads-any"]);
+        // Two readers of the content: the one whose extension the file has first.
+        let b_named_b = write("m2.b", b"B...");
+        assert_eq!(names(&b_named_b), ["reads-b", "reads-any"]);
+        let b_named_a = write("m2.a", b"B...");
+        assert_eq!(names(&b_named_a), ["reads-b", "reads-any", "reads-a"]);
     }
 }

@@ -64,6 +64,10 @@ pub struct Environment {
     /// backend reports none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, String>,
+    /// The `--arg NAME=VALUE` values the model was given on every call (its arguments that are
+    /// not tensors, its scalar inputs), as given; empty when none were.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub arguments: BTreeMap<String, String>,
 }
 
 /// One GPU as `nvidia-smi` reports it.
@@ -109,15 +113,18 @@ impl Environment {
             model_digest: None,
             inputs_digest: None,
             settings: BTreeMap::new(),
+            arguments: BTreeMap::new(),
         }
     }
 
     /// Records what was measured: the digest of the model file or folder, and of the inputs:
     /// the synthetic tensors (fixed seed; the workload's options: `--dims`, `--dim`, `--shape`,
-    /// `--int-range`), the content of every `--input` file, and the reference input file when one
+    /// `--int-range`, `--arg`, whose values are also kept in [`Environment::arguments`]), the
+    /// content of every `--input` file, and the reference input file when one
     /// is checked. A model that cannot be read leaves its digest unset (loading it will say why).
     pub fn set_workload(&mut self, model: &Path, reference_input: Option<&Path>, workload: &Workload) {
         self.model_digest = digest_path(model).ok();
+        self.arguments = workload.args.clone();
         let mut h = Sha256::new();
         // A workload of positional sizes only hashes as it always did, so digests of earlier
         // results still match.
@@ -454,7 +461,11 @@ mod tests {
         };
         let input =
             Workload { files: vec![format!("x={}", a.join("saved_model.pb").display())], ..Workload::default() };
+        let argued = Workload { args: [("sr".to_string(), "16000".to_string())].into(), ..Workload::default() };
+        let argued_digest = digest(&mut env, None, &argued);
+        assert_eq!(env.arguments, argued.args, "the values are kept beside the digest");
         for (why, d) in [
+            ("an argument's value", argued_digest),
             ("other dynamic sizes", digest(&mut env, None, &Workload::positional(vec![7]))),
             ("an integer range", digest(&mut env, None, &ranged)),
             ("an input file", digest(&mut env, None, &input)),

@@ -27,16 +27,71 @@ use infer_core::{Error, ModelFormat, Probe, Result, Sniff};
 pub use summary::ModelSummary;
 
 /// An ONNX protobuf file.
-pub const ONNX: ModelFormat = ModelFormat { id: "onnx", name: "ONNX", hint: ".onnx" };
+pub const ONNX: ModelFormat = ModelFormat { id: "onnx", name: "ONNX", hint: ".onnx", extensions: &["onnx"] };
 
-/// Recognises an ONNX file: the `.onnx` extension, confirmed by a protobuf `ModelProto` start
-/// (field 1, `ir_version`, a varint: byte `0x08`), which every exporter writes first.
+/// Recognises an ONNX file by its content, whatever it is called: a protobuf `ModelProto` that
+/// starts, as every exporter writes it, with field 1 (`ir_version`, a small varint: byte `0x08`)
+/// followed by fields of `ModelProto` with their wire types ([`looks_like_model`]). A file named
+/// `.onnx` whose content does not confirm it is claimed by name, so that loading it says why.
 #[must_use]
 pub fn sniff(probe: &Probe) -> Sniff {
-    if !probe.has_extension(&["onnx"]) {
-        return Sniff::No;
+    if probe.is_dir {
+        Sniff::No
+    } else if looks_like_model(&probe.head) {
+        Sniff::Content(ONNX)
+    } else if probe.named(ONNX) {
+        Sniff::Name(ONNX)
+    } else {
+        Sniff::No
     }
-    if probe.head.first() == Some(&0x08) { Sniff::Content(ONNX) } else { Sniff::Name(ONNX) }
+}
+
+/// A protobuf varint at the start of `bytes`: its value and length; `None` when `bytes` ends
+/// first or it is longer than 10 bytes.
+fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// Whether `head` (a file's first bytes) starts like a serialized ONNX `ModelProto`:
+/// `ir_version` first (1 to 32), then at least one more field, each a field of `ModelProto`
+/// (`producer_name`, `graph`, `opset_import`, …) with its wire type, as far as `head` goes.
+#[must_use]
+pub fn looks_like_model(head: &[u8]) -> bool {
+    let Some(rest) = head.strip_prefix(&[0x08]) else { return false };
+    let Some((ir_version, n)) = varint(rest) else { return false };
+    if !(1..=32).contains(&ir_version) {
+        return false;
+    }
+    let mut rest = &rest[n..];
+    let mut fields = 0;
+    while let Some((tag, n)) = varint(rest) {
+        // Varints: 5 model_version; length-delimited: the strings, graph, opset imports,
+        // metadata, training info, functions, configuration.
+        let wire = match tag >> 3 {
+            5 => 0,
+            2 | 3 | 4 | 6 | 7 | 8 | 14 | 20 | 25 | 26 => 2,
+            _ => return false,
+        };
+        if tag & 7 != wire {
+            return false;
+        }
+        fields += 1;
+        rest = &rest[n..];
+        let Some((value, n)) = varint(rest) else { break };
+        let skip = if wire == 0 { n } else { usize::try_from(value).map_or(usize::MAX, |len| len.saturating_add(n)) };
+        if skip > rest.len() {
+            break;
+        }
+        rest = &rest[skip..];
+    }
+    fields > 0
 }
 
 /// Reads and decodes an ONNX file.
@@ -120,6 +175,31 @@ mod tests {
         let initializer = proto::TensorProto { name: "w".into(), external_data: vec![entry], ..Default::default() };
         let graph = proto::GraphProto { initializer: vec![initializer], ..Default::default() };
         proto::ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() }.encode_to_vec()
+    }
+
+    /// Content decides whatever the name; a `.onnx` name alone is a claim by name.
+    #[test]
+    fn onnx_is_recognised_by_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiny =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tiny/tiny_encoder.onnx")).unwrap();
+        let probe = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            sniff(&Probe::new(&path).unwrap())
+        };
+        for name in ["m.onnx", "model", "m.bin", "m.model"] {
+            assert_eq!(probe(name, &tiny), Sniff::Content(ONNX), "{name}");
+        }
+        assert_eq!(probe("built.onnx", &model("w.bin")), Sniff::Content(ONNX));
+        // Bytes that start with 0x08 but go on as no ModelProto does; other files; folders.
+        assert_eq!(probe("m.onnx", b"\x08\x07\xff\xff rest"), Sniff::Name(ONNX));
+        assert_eq!(probe("weights.bin", b"\x08\x07\xff\xff rest"), Sniff::No);
+        assert_eq!(probe("m.onnx", b"\x08\x00\x12\x01a"), Sniff::Name(ONNX), "ir_version 0");
+        assert_eq!(probe("m.onnx", b"\x08\x08"), Sniff::Name(ONNX), "nothing after ir_version");
+        assert_eq!(probe("x.npy", b"\x93NUMPY"), Sniff::No);
+        assert_eq!(sniff(&Probe::new(dir.path()).unwrap()), Sniff::No);
+        assert!(looks_like_model(&tiny[..4]) && !looks_like_model(b""));
     }
 
     #[test]

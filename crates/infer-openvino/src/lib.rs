@@ -59,8 +59,12 @@ pub const BACKEND: &str = "openvino";
 include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
 
 /// OpenVINO's own format: an XML graph (`<net>`) with its weights in a `.bin` file beside it.
-pub const OPENVINO_IR: ModelFormat =
-    ModelFormat { id: "openvino_ir", name: "OpenVINO IR", hint: ".xml (OpenVINO IR, its .bin beside it)" };
+pub const OPENVINO_IR: ModelFormat = ModelFormat {
+    id: "openvino_ir",
+    name: "OpenVINO IR",
+    hint: ".xml (OpenVINO IR, its .bin beside it)",
+    extensions: &["xml"],
+};
 
 /// The options of this backend (`--option KEY=VALUE`).
 pub const OPTIONS: &[OptionSpec] = &[
@@ -81,14 +85,19 @@ pub const OPTIONS: &[OptionSpec] = &[
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OpenVinoBackend;
 
-/// Recognises the files OpenVINO reads: an OpenVINO IR (`.xml` whose root element is `<net>`)
-/// and ONNX ([`infer_onnx_proto::sniff`]). A `.bin` alone is an IR's weights, not a model: not claimed.
+/// Recognises the files OpenVINO reads by their content, whatever they are called: an OpenVINO IR
+/// (XML whose root element is `<net>`) and ONNX ([`infer_onnx_proto::sniff`]); an `.xml` file
+/// that is no IR is claimed by name (loading it says why). A `.bin` alone is an IR's weights, not
+/// a model: not claimed.
 #[must_use]
 pub fn sniff(probe: &Probe) -> Sniff {
-    if probe.has_extension(&["xml"]) {
-        return if ir::looks_like_ir(&probe.head) { Sniff::Content(OPENVINO_IR) } else { Sniff::Name(OPENVINO_IR) };
+    if !probe.is_dir && ir::looks_like_ir(&probe.head) {
+        return Sniff::Content(OPENVINO_IR);
     }
-    infer_onnx_proto::sniff(probe)
+    match infer_onnx_proto::sniff(probe) {
+        Sniff::No if probe.named(OPENVINO_IR) => Sniff::Name(OPENVINO_IR),
+        onnx => onnx,
+    }
 }
 
 /// A model file checked before OpenVINO reads it.
@@ -206,6 +215,12 @@ mod tests {
         std::fs::write(&other, "<?xml version=\"1.0\"?>\n<config/>").unwrap();
         assert_eq!(sniffed(&other), Sniff::Name(OPENVINO_IR));
         assert_eq!(sniffed(dir.path()), Sniff::No);
+        // Content decides whatever the name: an IR called `model`, `model.ir`.
+        for name in ["model", "model.ir"] {
+            let copy = dir.path().join(name);
+            std::fs::copy(own("tiny_cnn.xml"), &copy).unwrap();
+            assert_eq!(sniffed(&copy), Sniff::Content(OPENVINO_IR), "{name}");
+        }
     }
 
     #[test]

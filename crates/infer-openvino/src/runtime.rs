@@ -256,10 +256,19 @@ impl OpenVinoSession {
         check_inputs(&self.info.inputs, inputs)?;
         for (i, t) in inputs.iter().enumerate() {
             if self.bound[i].as_ref().is_none_or(|(shape, _)| shape.as_slice() != t.shape()) {
-                let dims: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
-                let tensor =
-                    OvTensor::new(element_type(t.dtype()), &Shape::new(&dims).map_err(ov_err)?).map_err(ov_err)?;
-                self.request.set_input_tensor_by_index(i, &tensor).map_err(ov_err)?;
+                let tensor = if t.shape().is_empty() {
+                    // OpenVINO's C API creates no shape of rank 0 (`ov_shape_create` refuses it as
+                    // an invalid parameter): a scalar input's tensor is the one the request
+                    // allocated for it (its shape is static), found by the input's name and
+                    // written in place.
+                    self.request.get_tensor(&self.info.inputs[i].name).map_err(ov_err)?
+                } else {
+                    let dims: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+                    let tensor =
+                        OvTensor::new(element_type(t.dtype()), &Shape::new(&dims).map_err(ov_err)?).map_err(ov_err)?;
+                    self.request.set_input_tensor_by_index(i, &tensor).map_err(ov_err)?;
+                    tensor
+                };
                 self.bound[i] = Some((t.shape().to_vec(), tensor));
             }
             let Some((_, tensor)) = self.bound[i].as_mut() else { unreachable!("bound above") };

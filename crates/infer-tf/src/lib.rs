@@ -79,9 +79,11 @@ pub const SERVE_TAG: &str = "serve";
 pub struct TfBackend;
 
 /// A TensorFlow SavedModel folder.
-pub const SAVED_MODEL: ModelFormat = ModelFormat { id: "savedmodel", name: "SavedModel", hint: "a SavedModel folder" };
+pub const SAVED_MODEL: ModelFormat =
+    ModelFormat { id: "savedmodel", name: "SavedModel", hint: "a SavedModel folder", extensions: &[] };
 /// A Keras file, converted once to a SavedModel.
-pub const KERAS: ModelFormat = ModelFormat { id: "keras", name: "Keras", hint: ".keras/.h5" };
+pub const KERAS: ModelFormat =
+    ModelFormat { id: "keras", name: "Keras", hint: ".keras/.h5", extensions: &["keras", "h5", "hdf5"] };
 
 /// The options of the tf backend.
 pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
@@ -92,7 +94,8 @@ pub const OPTIONS: &[OptionSpec] = &[OptionSpec {
 
 /// Recognises the tf backend's inputs: a folder is a SavedModel when it holds `saved_model.pb`
 /// (any other folder is claimed by name only, so that loading it says what is missing); a
-/// `.keras` file is a zip archive, an `.h5` file starts with the HDF5 signature.
+/// `.keras` file is a zip archive holding `config.json` (Keras reads only files named `.keras`),
+/// an `.h5` file starts with the HDF5 signature.
 #[must_use]
 pub fn sniff(probe: &Probe) -> Sniff {
     if probe.is_dir {
@@ -103,7 +106,7 @@ pub fn sniff(probe: &Probe) -> Sniff {
         };
     }
     let content = match probe.extension.as_str() {
-        "keras" => probe.is_zip(),
+        "keras" => probe.zip_names.as_ref().is_some_and(|names| names.iter().any(|n| n == "config.json")),
         "h5" | "hdf5" => probe.head.starts_with(b"\x89HDF\r\n\x1a\n"),
         _ => return Sniff::No,
     };

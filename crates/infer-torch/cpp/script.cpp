@@ -1,8 +1,9 @@
 // infer's bridge to a TorchScript module (torch::jit::Module), for what tch does not expose:
-// `forward`'s schema (argument names and types, the return type), which embedding tables each
-// argument indexes (read from the inlined graph), and `forward` on several tensors with every
-// tensor of the result. Compiled by build.rs with the `runtime` feature; used by
-// src/shim/script.rs.
+// a method's schema (`forward`, or another such as `encode`: argument names, types and
+// defaults, the return type), which embedding tables each argument indexes (read from the
+// inlined graph), and the method run on several tensors, with the constants given for its
+// arguments that are not tensors, returning every tensor of the result. Compiled by build.rs
+// with the `runtime` feature; used by src/shim/script.rs.
 //
 // Tensors cross as `at::Tensor*`, the representation of tch's `Tensor` (torch-sys's `C_tensor`:
 // `typedef torch::Tensor *tensor` in its torch_api.h, torch::Tensor being at::Tensor): inputs are
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -40,8 +42,19 @@ using infer_shim::json_string;
 using torch::jit::Node;
 using torch::jit::Value;
 
+// One argument of the method run, in schema order: the next input tensor, or a constant (a
+// value given by --arg, or the schema's default, also for an input left out).
+struct Slot {
+  bool tensor = false;
+  std::optional<c10::IValue> constant;
+  std::string name;
+};
+
 struct Script {
   torch::jit::Module module;
+  std::string method = "forward";
+  std::vector<Slot> layout;
+  bool bound = false;
 };
 
 // Ops whose first input reaches their output with its values unchanged (a new shape, a new
@@ -139,7 +152,7 @@ void return_leaves(const c10::TypePtr& type, std::vector<std::string>& out) {
   out.push_back(type->annotation_str());
 }
 
-std::string describe(const torch::jit::Module& module) {
+std::string describe(const torch::jit::Module& module, const std::string& name) {
   std::string out = "{\"methods\":[";
   bool first = true;
   for (const auto& method : module.get_methods()) {
@@ -155,12 +168,12 @@ std::string describe(const torch::jit::Module& module) {
     bytes += p.numel() * static_cast<int64_t>(p.element_size());
   }
   out += ",\"parameters\":{\"count\":" + std::to_string(count) + ",\"bytes\":" + std::to_string(bytes) + "}";
-  auto forward = module.find_method("forward");
+  auto forward = module.find_method(name);
   if (!forward) {
-    return out + ",\"forward\":null}";
+    return out + ",\"method\":null}";
   }
   const c10::FunctionSchema& schema = forward->function().getSchema();
-  out += ",\"forward\":{\"arguments\":[";
+  out += ",\"method\":{\"arguments\":[";
   // Argument 0 is `self`.
   for (size_t i = 1; i < schema.arguments().size(); ++i) {
     const c10::Argument& arg = schema.arguments()[i];
@@ -178,7 +191,18 @@ std::string describe(const torch::jit::Module& module) {
     out += ",\"type\":";
     json_string(out, type->annotation_str());
     out += std::string(",\"kind\":\"") + kind + "\"";
-    out += std::string(",\"has_default\":") + (arg.default_value() ? "true" : "false") + "}";
+    out += std::string(",\"has_default\":") + (arg.default_value() ? "true" : "false");
+    if (arg.default_value()) {
+      std::ostringstream printed;
+      if (arg.default_value()->isString()) {
+        printed << '"' << arg.default_value()->toStringRef() << '"';
+      } else {
+        printed << *arg.default_value();
+      }
+      out += ",\"default\":";
+      json_string(out, printed.str());
+    }
+    out += "}";
   }
   out += "],\"returns\":";
   const auto& returns = schema.returns();
@@ -235,7 +259,8 @@ std::string describe(const torch::jit::Module& module) {
 
 // Appends every tensor of a result (a tensor, or tuples, lists and string-keyed dicts of them) to
 // `out`, and its name to `names`: the dict key it sits under (`key`, or `key.N` inside a tuple or
-// list there), else "" (named by position).
+// list there), else "" (named by position). A None (an `Optional[Tensor]` left empty, as
+// MultiheadAttention's weights with need_weights=False) gives no tensor.
 void flatten(const c10::IValue& value, const std::string& name, std::vector<at::Tensor>& out, std::vector<std::string>& names) {
   auto element = [&name](size_t i) { return name.empty() ? name : name + "." + std::to_string(i); };
   if (value.isTensor()) {
@@ -251,6 +276,8 @@ void flatten(const c10::IValue& value, const std::string& name, std::vector<at::
     for (size_t i = 0; i < list.size(); ++i) {
       flatten(list[i], element(i), out, names);
     }
+  } else if (value.isNone()) {
+    return;
   } else if (value.isGenericDict()) {
     for (const auto& entry : value.toGenericDict()) {
       const c10::IValue& key = entry.key();
@@ -259,8 +286,81 @@ void flatten(const c10::IValue& value, const std::string& name, std::vector<at::
     }
   } else {
     throw std::runtime_error(
-        "forward returned a " + value.type()->annotation_str() +
+        "the method returned a " + value.type()->annotation_str() +
         ", which is not a tensor: infer reads tensors, and tuples, lists and dicts of them");
+  }
+}
+
+// Reads one value of `type` from the encoding of src/args.rs (`Value::encode`): `n` (None),
+// `i<int> `, `f<float> `, `b0`/`b1`, `s<bytes>:<utf-8>`, `l<count>:` or `t<count>:` then the
+// items; advances `p`.
+c10::IValue read_value(const char*& p, const c10::TypePtr& type) {
+  auto count = [&p]() {
+    char* end = nullptr;
+    long long n = std::strtoll(p + 1, &end, 10);
+    if (end == nullptr || *end != ':' || n < 0) {
+      throw std::runtime_error("internal: a malformed value from infer");
+    }
+    p = end + 1;
+    return static_cast<size_t>(n);
+  };
+  c10::TypePtr inner = type;
+  if (auto optional = type->cast<c10::OptionalType>()) {
+    if (*p == 'n') {
+      ++p;
+      return c10::IValue();
+    }
+    inner = optional->getElementType();
+  }
+  char* end = nullptr;
+  switch (*p) {
+    case 'i': {
+      int64_t v = std::strtoll(p + 1, &end, 10);
+      p = end + 1;
+      return c10::IValue(v);
+    }
+    case 'f': {
+      double v = std::strtod(p + 1, &end);
+      p = end + 1;
+      return c10::IValue(v);
+    }
+    case 'b': {
+      bool v = p[1] == '1';
+      p += 2;
+      return c10::IValue(v);
+    }
+    case 's': {
+      size_t n = count();
+      std::string v(p, n);
+      p += n;
+      return c10::IValue(v);
+    }
+    case 'l': {
+      auto list_type = inner->cast<c10::ListType>();
+      if (!list_type) {
+        throw std::runtime_error("internal: a list for a " + inner->annotation_str());
+      }
+      size_t n = count();
+      c10::impl::GenericList list(list_type->getElementType());
+      for (size_t i = 0; i < n; ++i) {
+        list.push_back(read_value(p, list_type->getElementType()));
+      }
+      return c10::IValue(list);
+    }
+    case 't': {
+      auto tuple_type = inner->cast<c10::TupleType>();
+      size_t n = count();
+      if (!tuple_type || tuple_type->elements().size() != n) {
+        throw std::runtime_error("internal: a tuple for a " + inner->annotation_str());
+      }
+      std::vector<c10::IValue> items;
+      for (size_t i = 0; i < n; ++i) {
+        items.push_back(read_value(p, tuple_type->elements()[i]));
+      }
+      return c10::ivalue::Tuple::create(std::move(items));
+    }
+    default:
+      throw std::runtime_error("internal: a malformed value from infer");
   }
 }
 
@@ -295,15 +395,58 @@ void infer_torch_script_free(void* script) {
 // "optional_tensor" | "other", "has_default"}] (without self), "returns": type, "return_leaves":
 // [a tuple's element types, flattened], "embeddings": [{"argument", "table", "rows", "parameter",
 // "through": [ops between the argument and the lookup]}]}}. Returns 0, or 1 with *err set.
-int infer_torch_script_describe(void* script, char** json, char** err) {
+int infer_torch_script_describe(void* script, const char* method, char** json, char** err) {
   try {
-    *json = copy_string(describe(static_cast<Script*>(script)->module));
+    *json = copy_string(describe(static_cast<Script*>(script)->module, method));
     return 0;
   }
   INFER_CATCH(err)
 }
 
-// Runs forward on `n` tensors (`at::Tensor*`, borrowed) without gradients; on success stores a
+// Chooses the method the script runs (`forward`, `encode`, ...) and lays out its arguments in
+// schema order: a tensor argument takes the next input (its default when the input is left
+// out), an argument named in `names` takes the value encoded in the matching `values` (see
+// read_value), any other its default. An argument with neither is left empty: running then
+// fails naming it (infer checks first). Returns 0, or 1 with *err set.
+int infer_torch_script_bind(
+    void* script, const char* method, const char* const* names, const char* const* values, int n, char** err) {
+  try {
+    Script* s = static_cast<Script*>(script);
+    auto found = s->module.find_method(method);
+    if (!found) {
+      return fail(err, std::string("the module has no method `") + method + "`");
+    }
+    const c10::FunctionSchema& schema = found->function().getSchema();
+    std::vector<Slot> layout;
+    for (size_t i = 1; i < schema.arguments().size(); ++i) {
+      const c10::Argument& arg = schema.arguments()[i];
+      const c10::TypePtr& type = arg.type();
+      Slot slot;
+      slot.name = arg.name();
+      bool optional_tensor = false;
+      if (auto optional = type->cast<c10::OptionalType>()) {
+        optional_tensor = optional->getElementType()->kind() == c10::TypeKind::TensorType;
+      }
+      slot.tensor = type->kind() == c10::TypeKind::TensorType || optional_tensor;
+      slot.constant = arg.default_value();
+      for (int j = 0; j < n && !slot.tensor; ++j) {
+        if (arg.name() == names[j]) {
+          const char* p = values[j];
+          slot.constant = read_value(p, type);
+        }
+      }
+      layout.push_back(std::move(slot));
+    }
+    s->method = method;
+    s->layout = std::move(layout);
+    s->bound = true;
+    return 0;
+  }
+  INFER_CATCH(err)
+}
+
+// Runs the bound method (forward until infer_torch_script_bind chose another) on `n` tensors
+// (`at::Tensor*`, borrowed), with its constants, without gradients; on success stores a
 // malloc'ed array of `*n_outputs` new `at::Tensor*` in *outputs (the tensors of the result, in
 // order; free the array with infer_torch_pointers_free once the tensors are taken), their names
 // in *names (a JSON array of strings, "" where the result gives none; free it as an error
@@ -317,13 +460,30 @@ int infer_torch_script_forward(
     char** names,
     char** err) {
   try {
+    Script* s = static_cast<Script*>(script);
     std::vector<c10::IValue> args;
-    args.reserve(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      args.emplace_back(*static_cast<const at::Tensor*>(inputs[i]));
+    if (!s->bound) {
+      for (int i = 0; i < n; ++i) {
+        args.emplace_back(*static_cast<const at::Tensor*>(inputs[i]));
+      }
+    } else {
+      args.reserve(s->layout.size());
+      int next = 0;
+      for (const Slot& slot : s->layout) {
+        if (slot.tensor && next < n) {
+          args.emplace_back(*static_cast<const at::Tensor*>(inputs[next++]));
+        } else if (slot.constant) {
+          args.push_back(*slot.constant);
+        } else {
+          throw std::runtime_error("argument `" + slot.name + "` has no value");
+        }
+      }
+      if (next < n) {
+        throw std::runtime_error("too many inputs: " + std::to_string(n) + ", the method takes " + std::to_string(next));
+      }
     }
     c10::NoGradGuard no_grad;
-    c10::IValue result = static_cast<Script*>(script)->module.forward(std::move(args));
+    c10::IValue result = s->module.get_method(s->method)(std::move(args));
     std::vector<at::Tensor> tensors;
     std::vector<std::string> tensor_names;
     flatten(result, "", tensors, tensor_names);

@@ -73,7 +73,7 @@ pub const CONTAINER_KEYS: &[&str] = &["state_dict", "model", "model_state_dict"]
 pub fn sniff_bytes(bytes: &[u8]) -> std::result::Result<Kind, String> {
     if is_zip(bytes) {
         let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(invalid_zip)?;
-        return Ok(archive_kind(archive.file_names().filter_map(std::result::Result::ok)));
+        return archive_kind(archive.file_names().filter_map(std::result::Result::ok)).ok_or_else(not_torch_zip);
     }
     head_kind(bytes, bytes.len() as u64)
 }
@@ -87,13 +87,14 @@ pub fn sniff(path: &Path) -> Result<Kind> {
     let cannot = |e: std::io::Error| Error::load(path, format!("cannot read: {e}"));
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let len = file.metadata().map_err(cannot)?.len();
-    let mut head = Vec::with_capacity(9);
-    (&mut file).take(9).read_to_end(&mut head).map_err(cannot)?;
+    let mut head = Vec::with_capacity(16);
+    (&mut file).take(16).read_to_end(&mut head).map_err(cannot)?;
     if is_zip(&head) {
         file.seek(std::io::SeekFrom::Start(0)).map_err(cannot)?;
         let archive =
             zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| Error::load(path, invalid_zip(e)))?;
-        return Ok(archive_kind(archive.file_names().filter_map(std::result::Result::ok)));
+        return archive_kind(archive.file_names().filter_map(std::result::Result::ok))
+            .ok_or_else(|| Error::load(path, not_torch_zip()));
     }
     head_kind(&head, len).map_err(|r| Error::load(path, r))
 }
@@ -109,24 +110,55 @@ fn invalid_zip(e: zip::result::ZipError) -> String {
     )
 }
 
-/// A zip archive of `torch.jit.save` (it holds `constants.pkl` or `code/`) or of `torch.save`.
-pub fn archive_kind<S: AsRef<str>>(mut names: impl Iterator<Item = S>) -> Kind {
-    let torchscript = names.any(|n| {
-        let n = n.as_ref();
-        let (_, rest) = n.split_once('/').unwrap_or(("", n));
-        rest == "constants.pkl" || rest.starts_with("code/")
-    });
-    if torchscript { Kind::TorchScript } else { Kind::TorchSave }
+fn not_torch_zip() -> String {
+    "a zip archive without data.pkl: not written by torch.save or torch.jit.save".into()
 }
 
-/// Safetensors or a legacy pickle, from the first 9 bytes and the file's length.
-fn head_kind(head: &[u8], len: u64) -> std::result::Result<Kind, String> {
+/// What a zip archive holds, from its entry names: `torch.jit.save`'s (`<name>/code/…` or
+/// `<name>/constants.pkl`), `torch.save`'s (`<name>/data.pkl` alone), or neither (`None`: a
+/// `.keras` file, any other zip).
+#[inline] // compiled into the caller: see `crate::sniff`.
+pub fn archive_kind<S: AsRef<str>>(names: impl Iterator<Item = S>) -> Option<Kind> {
+    let (mut script, mut data) = (false, false);
+    for n in names {
+        let n = n.as_ref();
+        let (_, rest) = n.split_once('/').unwrap_or(("", n));
+        script |= rest == "constants.pkl" || rest.starts_with("code/");
+        data |= rest == "data.pkl";
+    }
+    if script {
+        Some(Kind::TorchScript)
+    } else if data {
+        Some(Kind::TorchSave)
+    } else {
+        None
+    }
+}
+
+/// How `torch.save` of torch < 1.6 starts: a pickle (protocol 2 or later) of its magic number
+/// `0x1950a86a20f9469cfc6c` (`LONG1`, 10 bytes).
+const LEGACY_MAGIC: [u8; 12] = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/// Whether `head` starts a legacy `torch.save` file (its magic number), not just any pickle.
+#[must_use]
+#[inline] // compiled into the caller: see `crate::sniff`.
+pub fn is_legacy_torch_save(head: &[u8]) -> bool {
+    head.first() == Some(&0x80) && head.get(2..14) == Some(&LEGACY_MAGIC[..])
+}
+
+/// Safetensors or a legacy pickle, from the first bytes and the file's length.
+///
+/// # Errors
+/// A message saying what was expected when the bytes are neither.
+#[inline] // compiled into the caller: see `crate::sniff`.
+pub fn head_kind(head: &[u8], len: u64) -> std::result::Result<Kind, String> {
     // Safetensors: a little-endian u64 header length (whose first byte may well be 0x80), then
-    // the JSON header.
-    if head.len() >= 9 && head[8] == b'{' {
+    // the JSON header, an object (`{"` or `{}`) that fits in the file.
+    if head.len() >= 10 && head[8] == b'{' && matches!(head[9], b'"' | b'}') {
         let mut n = [0u8; 8];
         n.copy_from_slice(&head[..8]);
-        if u64::from_le_bytes(n) <= len - 8 {
+        let n = u64::from_le_bytes(n);
+        if n >= 2 && n <= len.saturating_sub(8) {
             return Ok(Kind::Safetensors);
         }
     }
@@ -572,13 +604,22 @@ mod tests {
         assert_eq!(sniff_bytes(b"\x80\x02}q\x00.").unwrap(), Kind::LegacyPickle);
         assert!(sniff_bytes(b"hello world").is_err());
         // A header of 0x80 bytes starts with the byte a pickle starts with.
-        let mut st = vec![0x80, 0, 0, 0, 0, 0, 0, 0, b'{'];
+        let mut st = vec![0x80, 0, 0, 0, 0, 0, 0, 0, b'{', b'}'];
         st.resize(8 + 0x80, b' ');
         assert_eq!(sniff_bytes(&st).unwrap(), Kind::Safetensors);
         let err = read_bytes(b"\x80\x02}q\x00.").unwrap_err().to_string();
         assert!(err.contains("legacy torch.save"), "{err}");
         let err = read_bytes(b"PK\x03\x04garbage").unwrap_err().to_string();
         assert!(err.contains("<bytes>") && err.contains("zip"), "{err}");
+        assert!(
+            !is_legacy_torch_save(b"\x80\x02}q\x00.") && head_kind(b"\x08\x00\x00\x00\x00\x00\x00\x00{x", 99).is_err()
+        );
+        let mut legacy = b"\x80\x02".to_vec();
+        legacy.extend(LEGACY_MAGIC);
+        assert!(is_legacy_torch_save(&legacy));
+        assert_eq!(archive_kind(["m/data.pkl", "m/byteorder"].iter()), Some(Kind::TorchSave));
+        assert_eq!(archive_kind(["m/data.pkl", "m/code/__torch__.py"].iter()), Some(Kind::TorchScript));
+        assert_eq!(archive_kind(["config.json", "model.weights.h5"].iter()), None);
         let err = read_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap_err().to_string();
         assert!(err.contains("safetensors"), "{err}");
     }

@@ -1,10 +1,13 @@
 //! PyTorch backend for **infer**: TorchScript modules and weights-only checkpoints on libtorch
 //! (through `tch`, feature `runtime`).
 //!
-//! - A TorchScript file (`torch.jit.script` or `torch.jit.trace`, saved with `torch.jit.save`) is
-//!   loaded onto the device in eval mode and run without gradients. Its inputs are `forward`'s
-//!   tensor arguments, by name, and its outputs the tensors of its result (a tuple gives several,
-//!   `output_0`, …); an argument that is not a tensor is refused by name and type. TorchScript
+//! - A TorchScript file (`torch.jit.script` or `torch.jit.trace`, saved with `torch.jit.save`),
+//!   recognised by its content whatever its name ([`sniff`]), is loaded onto the device in eval
+//!   mode and its method (`forward`, or [`METHOD`]'s) run without gradients. Its inputs are the
+//!   method's tensor arguments, by name, and its outputs the tensors of its result (a tuple gives
+//!   several, `output_0`, …); an argument that is not a tensor (`sr: int`) takes the value
+//!   `LoadOptions::args` gives it (`--arg sr=16000`), checked against its type at load, or its
+//!   default, and is listed in `SessionInfo::arguments`. TorchScript
 //!   records no dtypes or shapes: they are read from a sidecar JSON next to the model
 //!   ([`sidecar_path`]: `model.pt` → `model.json`), else from what the graph proves (the indices
 //!   of `aten::embedding` are `i64`, [`embedding_tables`]), else they are unknown and any tensor
@@ -40,6 +43,9 @@
 //! # Ok::<(), infer_core::Error>(())
 //! ```
 
+// Without libtorch, the values are checked but never handed to a shim.
+#[cfg_attr(not(any(feature = "runtime", infer_libtorch)), allow(dead_code))]
+mod args;
 pub mod checkpoint;
 pub mod profile;
 #[cfg(any(feature = "runtime", infer_libtorch))]
@@ -72,12 +78,20 @@ pub const ARCHITECTURES: &[&str] = &["resnet18", "resnet50"];
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TorchBackend;
 
-/// A TorchScript archive (`torch.jit.save`).
-pub const TORCHSCRIPT: ModelFormat =
-    ModelFormat { id: "torchscript", name: "TorchScript", hint: ".pt/.pth (TorchScript)" };
+/// A TorchScript archive (`torch.jit.save`), recognised by its content whatever its name.
+pub const TORCHSCRIPT: ModelFormat = ModelFormat {
+    id: "torchscript",
+    name: "TorchScript",
+    hint: "TorchScript (.pt/.pth/.jit/.ptl/.torchscript, any name)",
+    extensions: &["pt", "pth", "torchscript", "ts", "jit", "ptl"],
+};
 /// A weights-only checkpoint: safetensors, or a `torch.save` state dict, loaded into `--arch`.
-pub const CHECKPOINT: ModelFormat =
-    ModelFormat { id: "checkpoint", name: "checkpoint", hint: ".safetensors/.pth checkpoint with --arch" };
+pub const CHECKPOINT: ModelFormat = ModelFormat {
+    id: "checkpoint",
+    name: "checkpoint",
+    hint: ".safetensors/.pth checkpoint with --arch",
+    extensions: &["safetensors", "ckpt", "bin", "pth", "pt"],
+};
 
 /// The options of the torch backend.
 pub const OPTIONS: &[OptionSpec] = &[
@@ -85,6 +99,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         key: "arch",
         help: "the architecture a weights-only checkpoint is loaded into (CLI shorthand: --arch)",
         values: Some(ARCHITECTURES),
+    },
+    OptionSpec {
+        key: METHOD,
+        help: "the TorchScript method to run (default forward; e.g. encode), its inputs and arguments read from its \
+               own schema (CLI shorthand: --method)",
+        values: None,
     },
     OptionSpec {
         key: TF32,
@@ -96,6 +116,14 @@ pub const OPTIONS: &[OptionSpec] = &[
 
 /// The option that allows TF32 on CUDA (see [`OPTIONS`]).
 pub const TF32: &str = "tf32";
+/// The option that names the TorchScript method to run (see [`OPTIONS`]).
+pub const METHOD: &str = "method";
+
+/// The TorchScript method `opts` ask to run: `--option method=NAME` (`--method NAME`), else `forward`.
+#[must_use]
+pub fn method(opts: &LoadOptions) -> &str {
+    opts.option(METHOD).filter(|m| !m.is_empty()).unwrap_or("forward")
+}
 
 /// Whether `opts` allow TF32 (`--option tf32=on`); off by default, so CUDA results are full
 /// float32 and comparable with the CPU's.
@@ -104,41 +132,36 @@ pub fn tf32_allowed(opts: &LoadOptions) -> bool {
     opts.option(TF32).is_some_and(|v| v.eq_ignore_ascii_case("on"))
 }
 
-/// Extensions of TorchScript archives.
-const TORCHSCRIPT_EXTENSIONS: &[&str] = &["pt", "pth", "torchscript", "ts"];
-/// Extensions of weights-only checkpoints (content decides for `.bin`/`.ckpt`, which other
-/// formats use too: an OpenVINO IR's weights are a `.bin`).
-const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "ckpt", "bin"];
-
-/// Recognises the torch backend's files: a zip archive is TorchScript when it holds `code/` or
-/// `constants.pkl`, else a `torch.save` checkpoint; a safetensors header or a legacy pickle is a
-/// checkpoint. The zip's central directory is read, not the whole file.
+/// Recognises the torch backend's files by their content, whatever they are called: a zip
+/// archive is TorchScript when it holds `code/` or `constants.pkl`, a `torch.save` checkpoint
+/// when it holds `data.pkl` alone (its entry names come from [`Probe::zip_names`], the central
+/// directory only); a safetensors header or a legacy `torch.save` pickle (its magic number) is a
+/// checkpoint. A file named like TorchScript (`.pt`, `.pth`, `.jit`, …) or `.safetensors` whose
+/// content is none of these is claimed by name, so that loading it says what is wrong.
 ///
-/// `#[inline]`, as [`checkpoint::sniff_bytes`]: `infer`, which recognises torch files without
-/// loading them (its torch backend runs in `infer-torch-worker`), then compiles them into its
-/// own code and references nothing of this crate, so that nothing of libtorch is linked into it.
+/// `#[inline]`, as the [`checkpoint`] functions it calls: `infer`, which recognises torch files
+/// without loading them (its torch backend runs in `infer-torch-worker`), then compiles them into
+/// its own code and references nothing of this crate, so that nothing of libtorch is linked into it.
 #[must_use]
 #[inline]
 pub fn sniff(probe: &Probe) -> Sniff {
-    let named = probe.has_extension(TORCHSCRIPT_EXTENSIONS) || probe.has_extension(CHECKPOINT_EXTENSIONS);
-    let kind = if probe.is_zip() {
-        std::fs::File::open(&probe.path)
-            .ok()
-            .and_then(|f| zip::ZipArchive::new(std::io::BufReader::new(f)).ok())
-            .map(|archive| checkpoint::archive_kind(archive.file_names().filter_map(std::result::Result::ok)))
-    } else if probe.is_dir {
+    use checkpoint::Kind;
+    let kind = if probe.is_dir {
         None
+    } else if probe.is_zip() {
+        probe.zip_names.as_ref().and_then(|names| checkpoint::archive_kind(names.iter()))
     } else {
-        checkpoint::sniff_bytes(&probe.head).ok()
+        // Any pickle starts with 0x80: only torch's magic number says it is a checkpoint.
+        checkpoint::head_kind(&probe.head, probe.len)
+            .ok()
+            .filter(|&k| k != Kind::LegacyPickle || checkpoint::is_legacy_torch_save(&probe.head))
     };
     match kind {
-        Some(checkpoint::Kind::TorchScript) if named || probe.extension.is_empty() => Sniff::Content(TORCHSCRIPT),
-        Some(checkpoint::Kind::TorchSave | checkpoint::Kind::Safetensors | checkpoint::Kind::LegacyPickle) if named => {
-            Sniff::Content(CHECKPOINT)
-        }
-        _ if probe.has_extension(TORCHSCRIPT_EXTENSIONS) => Sniff::Name(TORCHSCRIPT),
-        _ if probe.has_extension(&["safetensors"]) => Sniff::Name(CHECKPOINT),
-        _ => Sniff::No,
+        Some(Kind::TorchScript) => Sniff::Content(TORCHSCRIPT),
+        Some(Kind::TorchSave | Kind::Safetensors | Kind::LegacyPickle) => Sniff::Content(CHECKPOINT),
+        None if probe.named(TORCHSCRIPT) => Sniff::Name(TORCHSCRIPT),
+        None if probe.has_extension(&["safetensors"]) => Sniff::Name(CHECKPOINT),
+        None => Sniff::No,
     }
 }
 
@@ -209,8 +232,8 @@ pub enum Plan {
     },
 }
 
-/// Decides how to load `path`: with an architecture, as a checkpoint (whatever the extension);
-/// otherwise as TorchScript, after checking that the file is not a weights-only checkpoint.
+/// Decides how to load `path`: with an architecture, as a checkpoint (whatever the file); else
+/// by its content, whatever its name: TorchScript, or a weights-only checkpoint (an error).
 ///
 /// # Errors
 /// [`Error::Load`] naming the file: unknown architecture, or a checkpoint given without one
@@ -226,17 +249,11 @@ pub fn plan(path: &Path, opts: &LoadOptions) -> Result<Plan> {
         }
         return Ok(Plan::Checkpoint { arch });
     }
-    let weights_only =
-        || Error::load(path, format!("this is a weights-only checkpoint; pass --arch {}", ARCHITECTURES.join("|")));
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-    if CHECKPOINT_EXTENSIONS.contains(&ext.as_str()) {
-        return Err(weights_only());
-    }
     match checkpoint::sniff(path) {
         Ok(checkpoint::Kind::TorchScript) => Ok(Plan::TorchScript),
-        Ok(checkpoint::Kind::TorchSave | checkpoint::Kind::Safetensors | checkpoint::Kind::LegacyPickle) => {
-            Err(weights_only())
-        }
+        Ok(checkpoint::Kind::TorchSave | checkpoint::Kind::Safetensors | checkpoint::Kind::LegacyPickle) => Err(
+            Error::load(path, format!("this is a weights-only checkpoint; pass --arch {}", ARCHITECTURES.join("|"))),
+        ),
         Err(e) => Err(Error::load(
             path,
             format!("not a TorchScript archive ({}): expected a file written by torch.jit.save", reason(&e)),

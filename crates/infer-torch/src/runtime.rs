@@ -117,7 +117,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> 
     // `--option tf32=on`, where libtorch's own default allows TF32 for cuDNN convolutions.
     context::set_tf32(crate::tf32_allowed(opts))?;
     let mut session = match plan {
-        Plan::TorchScript => script_session(path, tdev, dev)?,
+        Plan::TorchScript => script_session(path, opts, tdev, dev)?,
         Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev)?,
     };
     let tf32 = context::tf32()?;
@@ -142,37 +142,53 @@ fn parameters(tensors: impl IntoIterator<Item = tch::Tensor>) -> ParameterCount 
     })
 }
 
-/// Loads a TorchScript module with the shim and describes it from its schema, graph and sidecar.
-fn load_script(path: &Path, tdev: tch::Device) -> Result<(Script, Description)> {
+/// Loads a TorchScript module with the shim, describes the method to run (`forward`, or
+/// `--method`'s) from its schema, graph and sidecar, and binds the `--arg` values of its
+/// arguments that are not tensors.
+fn load_script(path: &Path, opts: &LoadOptions, tdev: tch::Device) -> Result<(Script, Description)> {
     let sidecar = crate::read_sidecar(path)?;
     let cuda = match tdev {
         tch::Device::Cuda(n) => Some(n),
         _ => None,
     };
-    let script = Script::load(path, cuda)?;
-    let raw = schema::parse(path, &script.describe()?)?;
+    let method = crate::method(opts);
+    let mut script = Script::load(path, cuda)?;
+    let raw = schema::parse(path, &script.describe(method)?)?;
     let sidecar_path = crate::sidecar_path(path);
-    let description = schema::describe(path, &raw, sidecar.as_ref().map(|s| (sidecar_path.as_path(), s)))?;
+    let description =
+        schema::describe(path, &raw, method, sidecar.as_ref().map(|s| (sidecar_path.as_path(), s)), &opts.args)?;
+    let values: Vec<(String, String)> = description
+        .bound
+        .iter()
+        .map(|(name, value)| {
+            let mut encoded = String::new();
+            value.encode(&mut encoded);
+            (name.clone(), encoded)
+        })
+        .collect();
+    script.bind(method, &values).map_err(|e| Error::load(path, e.to_string()))?;
     Ok((script, description))
 }
 
 /// The embedding tables that each input of a TorchScript module indexes (see [`EmbeddingTable`]),
 /// the module loaded on the CPU for the purpose.
 pub(crate) fn embedding_tables(path: &Path) -> Result<Vec<EmbeddingTable>> {
-    if crate::plan(path, &LoadOptions::default())? != Plan::TorchScript {
+    let opts = LoadOptions::default();
+    if crate::plan(path, &opts)? != Plan::TorchScript {
         return Ok(Vec::new());
     }
-    load_script(path, tch::Device::Cpu).map(|(_, d)| d.tables)
+    load_script(path, &opts, tch::Device::Cpu).map(|(_, d)| d.tables)
 }
 
-fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
-    let (script, d) = load_script(path, tdev)?;
+fn script_session(path: &Path, opts: &LoadOptions, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
+    let (script, d) = load_script(path, opts, tdev)?;
     let mut info = SessionInfo::new(d.inputs, d.outputs, dev);
     info.optional_inputs = info.inputs.len().saturating_sub(d.required);
     info.input_sources = d.input_sources;
     info.output_sources = d.output_sources;
     info.integer_ranges = Some(schema::ranges_of(&d.tables));
     info.parameters = Some(d.parameters);
+    info.arguments = d.arguments;
     Ok(TorchSession { model: Model::Script(script), tdev, info, checked: d.checked, profiling: None, timer: None })
 }
 
@@ -355,7 +371,9 @@ impl Session for TorchSession {
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        // Trailing arguments with defaults may be left out: forward fills them in.
+        // An argument that is not a tensor and has neither a value nor a default: say which --arg.
+        infer_core::args::missing(&self.info.arguments)?;
+        // Trailing arguments with defaults may be left out: the schema's defaults fill them in.
         let (required, all) = (self.info.required_inputs(), self.info.inputs.len());
         let given = if (required..all).contains(&inputs.len()) { inputs.len() } else { all };
         if self.checked {

@@ -2,22 +2,28 @@
 //! schema and graph, read by the C++ shim `cpp/script.cpp`) and its sidecar.
 //!
 //! A saved TorchScript module records argument names and types (`Tensor`, `List[str]`, ...) but
-//! no dtypes or shapes. Each tensor argument of `forward` becomes an input named after it; its
+//! no dtypes or shapes. The method run is `forward`, or the one `--method` names (`encode`),
+//! described from its own schema. Each tensor argument becomes an input named after it; its
 //! dtype and shape come from the sidecar when there is one ([`crate::read_sidecar`]), else from
 //! what the graph proves (an argument that reaches `aten::embedding` as its indices is an
 //! integer, `i64`), else they are unknown and any tensor is accepted. [`Description`] says which
 //! source described each input. A tuple result becomes one output per tensor (`output_0`, …,
-//! unless the sidecar names them). An argument that is not a tensor, or a module without
-//! `forward`, is refused with a one-line error naming the argument and its type.
+//! unless the sidecar names them). An argument that is not a tensor is an [`Argument`] whose
+//! value `--arg NAME=VALUE` gives (checked against its type here, [`crate::args`]) or its
+//! default; one of a type infer cannot give (a `Dict`, a class) without a default, or a module
+//! without the method, is refused with a one-line error naming it.
 //!
 //! Always compiled (no libtorch): the shim's JSON is parsed and interpreted here.
 
 use std::path::Path;
 
-use infer_core::{DType, Error, ParameterCount, Result, TensorSpec};
+use infer_core::{ArgMap, Argument, DType, Error, ParameterCount, Result, TensorSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::Sidecar;
+use crate::{
+    Sidecar,
+    args::{ArgType, GIVEN, Value, article},
+};
 
 /// An embedding table that an input of a TorchScript module indexes: the input reaches
 /// `aten::embedding(table, indices)` as its indices, directly or through ops that keep its values
@@ -82,8 +88,8 @@ pub(crate) struct RawModule {
     pub methods: Vec<String>,
     /// Parameters, counted over every submodule.
     pub parameters: RawParameters,
-    /// `forward`, when the module has one.
-    pub forward: Option<RawForward>,
+    /// The method asked for (`forward`, or `--method`'s), when the module has it.
+    pub method: Option<RawMethod>,
 }
 
 /// Parameter count and bytes.
@@ -93,9 +99,9 @@ pub(crate) struct RawParameters {
     pub bytes: u64,
 }
 
-/// `forward`'s schema and the embedding lookups of its graph.
+/// A method's schema and the embedding lookups of its graph.
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct RawForward {
+pub(crate) struct RawMethod {
     /// The arguments after `self`.
     pub arguments: Vec<RawArgument>,
     /// The return type (`Tuple[Tensor, Tensor]`).
@@ -106,7 +112,7 @@ pub(crate) struct RawForward {
     pub embeddings: Vec<RawEmbedding>,
 }
 
-/// One argument of `forward`.
+/// One argument of the method.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RawArgument {
     pub name: String,
@@ -116,6 +122,9 @@ pub(crate) struct RawArgument {
     pub kind: ArgumentKind,
     /// Whether the argument has a default value (and can be left out).
     pub has_default: bool,
+    /// The default as TorchScript prints it (`16000`, `None`, `"text"`), when there is one.
+    #[serde(default)]
+    pub default: Option<String>,
 }
 
 /// Whether an argument takes a tensor.
@@ -138,7 +147,7 @@ pub(crate) struct RawEmbedding {
 }
 
 /// A module's inputs and outputs, how far each is known, and where each description came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Description {
     /// One per tensor argument fed (an argument with a default that the sidecar leaves out is
     /// left at its default).
@@ -158,6 +167,10 @@ pub(crate) struct Description {
     pub tables: Vec<EmbeddingTable>,
     /// The module's parameters.
     pub parameters: ParameterCount,
+    /// The arguments that are not tensors, with their types, defaults and the values given.
+    pub arguments: Vec<Argument>,
+    /// The values `--arg` gives them, by name, checked against their types, for the shim.
+    pub bound: Bound,
 }
 
 /// Parses the shim's JSON.
@@ -176,41 +189,80 @@ fn tensor_leaf(ty: &str) -> Option<bool> {
     }
 }
 
-/// Interprets what the shim read from `model`, with its sidecar (path and contents) if any.
+/// The values `--arg` gives a method's arguments that are not tensors, by name, checked.
+type Bound = Vec<(String, Value)>;
+
+/// The method's arguments that are not tensors as [`Argument`]s, and the values `args` gives
+/// them (only names of such arguments are read: the others are left to the workload).
 ///
 /// # Errors
-/// [`Error::Load`] naming `model`: no `forward`; an argument that is not a tensor (naming it and
-/// its type); a result that is not made of tensors. [`Error::File`] naming the sidecar when its
-/// inputs or outputs do not fit `forward`.
-pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &Sidecar)>) -> Result<Description> {
-    let Some(forward) = &raw.forward else {
+/// [`Error::Load`] naming `model`: a value that does not fit its argument's type (``--arg sr=abc:
+/// forward's argument `sr` is an int, got `abc` ``); an argument of a type infer cannot give,
+/// given with `--arg` or without a default.
+fn arguments(model: &Path, method: &str, raw: &RawMethod, args: &ArgMap) -> Result<(Vec<Argument>, Bound)> {
+    let mut arguments = Vec::new();
+    let mut bound = Vec::new();
+    for arg in raw.arguments.iter().filter(|a| a.kind == ArgumentKind::Other) {
+        let what = format!("{method}'s argument `{}` is {} {}", arg.name, article(&arg.ty), arg.ty);
+        let given = args.get(&arg.name);
+        let value = match (ArgType::parse(&arg.ty), given) {
+            (Some(ty), Some(text)) => {
+                let v = ty.value(text).map_err(|why| {
+                    // "`abc` is not an int" only repeats what the message says.
+                    let redundant = why == format!("`{}` is not {} {}", text.trim(), article(&arg.ty), arg.ty);
+                    let detail = if redundant { String::new() } else { format!(" ({why})") };
+                    Error::load(model, format!("--arg {}={text}: {what}, got `{text}`{detail}", arg.name))
+                })?;
+                let shown = v.to_string();
+                bound.push((arg.name.clone(), v));
+                Some(shown)
+            }
+            (Some(_), None) => None,
+            (None, given) if given.is_some() || !arg.has_default => {
+                let how = given.map_or_else(String::new, |text| format!("--arg {}={text}: ", arg.name));
+                return Err(Error::load(
+                    model,
+                    format!("{how}{what}, not a tensor nor a value infer can give (infer gives tensors, and {GIVEN})"),
+                ));
+            }
+            (None, _) => None,
+        };
+        arguments.push(Argument {
+            name: arg.name.clone(),
+            of: method.to_string(),
+            ty: arg.ty.clone(),
+            default: arg.default.clone().or_else(|| arg.has_default.then(|| "its default".to_string())),
+            value,
+        });
+    }
+    Ok((arguments, bound))
+}
+
+/// Interprets what the shim read from `model` of `method` (`forward`, or `--method`'s), with its
+/// sidecar (path and contents) if any and the `--arg` values given.
+///
+/// # Errors
+/// [`Error::Load`] naming `model`: no such method (listing those it has); an argument whose value
+/// does not fit its type, or of a type infer cannot give ([`arguments`]); a result that is not
+/// made of tensors. [`Error::File`] naming the sidecar when its inputs or outputs do not fit.
+pub(crate) fn describe(
+    model: &Path,
+    raw: &RawModule,
+    method: &str,
+    sidecar: Option<(&Path, &Sidecar)>,
+    args: &ArgMap,
+) -> Result<Description> {
+    let Some(forward) = &raw.method else {
         let methods = if raw.methods.is_empty() {
             "it has no methods".to_string()
         } else {
-            format!("its methods: {}", raw.methods.join(", "))
+            format!("its methods: {}; choose one with --method NAME", raw.methods.join(", "))
         };
-        return Err(Error::load(model, format!("the TorchScript module has no `forward` method ({methods})")));
+        return Err(Error::load(model, format!("the TorchScript module has no `{method}` method ({methods})")));
     };
-    // The tensor arguments fed, in order: up to the first argument that is not a tensor, which
-    // (with every argument after it) must have a default to be left out.
-    let mut tensors: Vec<&RawArgument> = Vec::new();
-    for (i, arg) in forward.arguments.iter().enumerate() {
-        if arg.kind != ArgumentKind::Other {
-            tensors.push(arg);
-            continue;
-        }
-        if let Some(required) = forward.arguments[i..].iter().find(|a| !a.has_default) {
-            let culprit = if required.kind == ArgumentKind::Other { required } else { arg };
-            return Err(Error::load(
-                model,
-                format!(
-                    "forward's argument `{}` is a `{}`, not a tensor: infer feeds tensors only",
-                    culprit.name, culprit.ty
-                ),
-            ));
-        }
-        break;
-    }
+    let (arguments, bound) = arguments(model, method, forward, args)?;
+    // The tensor arguments fed, in order (the others are constants the session passes itself).
+    let tensors: Vec<&RawArgument> = forward.arguments.iter().filter(|a| a.kind != ArgumentKind::Other).collect();
     let required = tensors.iter().filter(|a| !a.has_default).count();
     let tables_of =
         |arg: &str| -> Vec<&RawEmbedding> { forward.embeddings.iter().filter(|e| e.argument == arg).collect() };
@@ -222,7 +274,7 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
                 return Err(Error::file(
                     path,
                     format!(
-                        "lists {} input(s) but forward takes {} tensor argument(s) ({}), {required} of them required",
+                        "lists {} input(s) but {method} takes {} tensor argument(s) ({}), {required} of them required",
                         s.inputs.len(),
                         tensors.len(),
                         names.join(", ")
@@ -248,14 +300,14 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
                 } else {
                     specs.push(TensorSpec { name: arg.name.clone(), dtype: DType::F32, dims: None });
                     sources.push(format!(
-                            "unknown: forward's schema says only `{}`; any dtype and shape accepted, give them with a sidecar or --shape",
-                            arg.ty
-                        ));
+                        "unknown: {method}'s schema says only `{}`; any dtype and shape accepted, give them with a sidecar or --shape",
+                        arg.ty
+                    ));
                 }
                 if arg.has_default
                     && let Some(source) = sources.last_mut()
                 {
-                    source.push_str("; may be left out for forward's default");
+                    source.push_str(&format!("; may be left out for {method}'s default"));
                 }
             }
             (specs, false, sources)
@@ -277,7 +329,7 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
                 return Err(Error::load(
                     model,
                     format!(
-                        "forward returns {what}, not tensors: infer reads a tensor, or tuples, lists and string-keyed dicts of tensors"
+                        "{method} returns {what}, not tensors: infer reads a tensor, or tuples, lists and string-keyed dicts of tensors"
                     ),
                 ));
             }
@@ -289,7 +341,7 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
                 return Err(Error::file(
                     path,
                     format!(
-                        "lists {} output(s) but forward returns {n} tensor(s) (`{}`)",
+                        "lists {} output(s) but {method} returns {n} tensor(s) (`{}`)",
                         s.outputs.len(),
                         forward.returns
                     ),
@@ -301,7 +353,7 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
         _ => {
             let n = count.unwrap_or(0);
             let outputs = (0..n).map(|i| TensorSpec { name: format!("output_{i}"), dtype: DType::F32, dims: None });
-            let source = format!("unknown until run: forward returns `{}`", forward.returns);
+            let source = format!("unknown until run: {method} returns `{}`", forward.returns);
             // How many (a list, a dict) is known once it has run: the one source says so.
             (outputs.collect(), vec![source; n.max(1)])
         }
@@ -322,6 +374,8 @@ pub(crate) fn describe(model: &Path, raw: &RawModule, sidecar: Option<(&Path, &S
         output_sources,
         tables,
         parameters: ParameterCount { count: raw.parameters.count, bytes: raw.parameters.bytes },
+        arguments,
+        bound,
     })
 }
 
@@ -372,14 +426,14 @@ mod tests {
     use super::*;
 
     fn arg(name: &str, ty: &str, kind: ArgumentKind, has_default: bool) -> RawArgument {
-        RawArgument { name: name.into(), ty: ty.into(), kind, has_default }
+        RawArgument { name: name.into(), ty: ty.into(), kind, has_default, default: has_default.then(|| "None".into()) }
     }
 
     fn module(arguments: Vec<RawArgument>, returns: &str, leaves: &[&str], embeddings: Vec<RawEmbedding>) -> RawModule {
         RawModule {
             methods: vec!["forward".into()],
             parameters: RawParameters { count: 12, bytes: 48 },
-            forward: Some(RawForward {
+            method: Some(RawMethod {
                 arguments,
                 returns: returns.into(),
                 return_leaves: leaves.iter().map(|s| (*s).to_string()).collect(),
@@ -399,7 +453,7 @@ mod tests {
 
     #[test]
     fn tensor_arguments_become_inputs_and_a_tuple_several_outputs() {
-        let d = describe(Path::new("m.pt"), &two_args(), None).unwrap();
+        let d = describe(Path::new("m.pt"), &two_args(), "forward", None, &ArgMap::new()).unwrap();
         let names: Vec<&str> = d.inputs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["x", "y"]);
         assert!(d.inputs.iter().all(|s| s.dims.is_none()));
@@ -428,7 +482,7 @@ mod tests {
                 through: vec!["aten::to".into()],
             }],
         );
-        let d = describe(Path::new("m.pt"), &raw, None).unwrap();
+        let d = describe(Path::new("m.pt"), &raw, "forward", None, &ArgMap::new()).unwrap();
         assert_eq!((d.inputs[0].dtype, d.inputs[1].dtype), (DType::I64, DType::F32));
         assert_eq!(
             d.input_sources[0],
@@ -452,61 +506,115 @@ mod tests {
             ],
         };
         let path = PathBuf::from("dir/m.json");
-        let d = describe(Path::new("m.pt"), &two_args(), Some((&path, &s))).unwrap();
+        let d = describe(Path::new("m.pt"), &two_args(), "forward", Some((&path, &s)), &ArgMap::new()).unwrap();
         assert_eq!(d.inputs, s.inputs);
         assert_eq!(d.outputs, s.outputs);
         assert!(d.checked);
         assert_eq!(d.input_sources, ["sidecar m.json", "sidecar m.json"]);
         let mut one = s.clone();
         one.inputs.pop();
-        let err = describe(Path::new("m.pt"), &two_args(), Some((&path, &one))).unwrap_err().to_string();
+        let err = describe(Path::new("m.pt"), &two_args(), "forward", Some((&path, &one)), &ArgMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("m.json") && err.contains("lists 1 input(s) but forward takes 2"), "{err}");
         let mut three = s.clone();
         three.outputs.pop();
-        let err = describe(Path::new("m.pt"), &two_args(), Some((&path, &three))).unwrap_err().to_string();
+        let err = describe(Path::new("m.pt"), &two_args(), "forward", Some((&path, &three)), &ArgMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lists 1 output(s) but forward returns 2 tensor(s)"), "{err}");
     }
 
-    #[test]
-    fn arguments_that_are_not_tensors_are_named_with_their_type() {
-        let raw = module(vec![arg("words", "List[str]", ArgumentKind::Other, false)], "Tensor", &["Tensor"], vec![]);
-        let err = describe(Path::new("m.pt"), &raw, None).unwrap_err().to_string();
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("m.pt") && err.contains("`words` is a `List[str]`, not a tensor"), "{err}");
-        // A trailing argument with a default is left at it; one without is refused.
-        let raw = module(
-            vec![arg("x", "Tensor", ArgumentKind::Tensor, false), arg("scale", "float", ArgumentKind::Other, true)],
-            "Tensor",
-            &["Tensor"],
-            vec![],
-        );
-        assert_eq!(describe(Path::new("m.pt"), &raw, None).unwrap().inputs.len(), 1);
-        let raw = module(
+    fn args(pairs: &[(&str, &str)]) -> ArgMap {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    }
+
+    /// `forward(x, n: int, scale: float = 1.0, words: List[str] = ["a"])`.
+    fn with_options() -> RawModule {
+        let mut raw = module(
             vec![
                 arg("x", "Tensor", ArgumentKind::Tensor, false),
+                arg("n", "int", ArgumentKind::Other, false),
                 arg("scale", "float", ArgumentKind::Other, true),
-                arg("cfg", "Dict[str, int]", ArgumentKind::Other, false),
+                arg("words", "List[str]", ArgumentKind::Other, true),
             ],
             "Tensor",
             &["Tensor"],
             vec![],
         );
-        let err = describe(Path::new("m.pt"), &raw, None).unwrap_err().to_string();
-        assert!(err.contains("`cfg` is a `Dict[str, int]`"), "{err}");
+        raw.method.as_mut().unwrap().arguments[2].default = Some("1.".into());
+        raw
+    }
+
+    #[test]
+    fn arguments_that_are_not_tensors_take_values_checked_against_their_type() {
+        let raw = with_options();
+        let m = Path::new("m.pt");
+        let d = describe(m, &raw, "forward", None, &args(&[("n", "3"), ("words", r#"["a", "bc"]"#)])).unwrap();
+        assert_eq!(d.inputs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["x"]);
+        let shown: Vec<String> = d.arguments.iter().map(Argument::describe).collect();
+        assert_eq!(
+            shown,
+            ["n: int = 3  (--arg)", "scale: float = 1.  (default)", "words: List[str] = [\"a\", \"bc\"]  (--arg)"]
+        );
+        assert_eq!(d.bound.len(), 2);
+        assert_eq!(d.bound[0], ("n".to_string(), Value::Int(3)));
+        // Not given: listed as missing, not refused (`info` shows it; running says which --arg).
+        let d = describe(m, &raw, "forward", None, &ArgMap::new()).unwrap();
+        assert!(d.arguments[0].missing() && d.bound.is_empty());
+        // Names of no such argument are left to the workload (a scalar input, or its error).
+        assert!(describe(m, &raw, "forward", None, &args(&[("x", "1"), ("other", "2")])).is_ok());
+        let err = describe(m, &raw, "forward", None, &args(&[("n", "abc")])).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.ends_with("m.pt: --arg n=abc: forward's argument `n` is an int, got `abc`"), "{err}");
+        let err = describe(m, &raw, "encode", None, &args(&[("n", "[1]")])).unwrap_err().to_string();
+        assert!(err.contains("--arg n=[1]: encode's argument `n` is an int, got `[1]`"), "{err}");
+        let err = describe(m, &raw, "forward", None, &args(&[("words", "a, b")])).unwrap_err().to_string();
+        assert!(err.contains("got `a, b` (`a, b` is not a list in brackets ([1, 2]))"), "{err}");
+    }
+
+    #[test]
+    fn arguments_of_types_infer_cannot_give_need_a_default() {
+        let cfg = |has_default| {
+            module(
+                vec![
+                    arg("x", "Tensor", ArgumentKind::Tensor, false),
+                    arg("cfg", "Dict[str, int]", ArgumentKind::Other, has_default),
+                ],
+                "Tensor",
+                &["Tensor"],
+                vec![],
+            )
+        };
+        let m = Path::new("m.pt");
+        let err = describe(m, &cfg(false), "forward", None, &ArgMap::new()).unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("m.pt")
+                && err
+                    .contains("forward's argument `cfg` is a Dict[str, int], not a tensor nor a value infer can give"),
+            "{err}"
+        );
+        let d = describe(m, &cfg(true), "forward", None, &ArgMap::new()).unwrap();
+        assert_eq!(d.arguments[0].describe(), "cfg: Dict[str, int] = None  (default)");
+        let err = describe(m, &cfg(true), "forward", None, &args(&[("cfg", "{}")])).unwrap_err().to_string();
+        assert!(err.contains("--arg cfg={}: forward's argument `cfg` is a Dict[str, int], not a tensor"), "{err}");
     }
 
     #[test]
     fn results_must_be_tensors_and_forward_must_exist() {
         let raw = module(vec![], "Tuple[Tensor, int]", &["Tensor", "int"], vec![]);
-        let err = describe(Path::new("m.pt"), &raw, None).unwrap_err().to_string();
+        let err = describe(Path::new("m.pt"), &raw, "forward", None, &ArgMap::new()).unwrap_err().to_string();
         assert!(err.contains("forward returns `int` (in `Tuple[Tensor, int]`), not tensors"), "{err}");
         let raw = module(vec![], "List[Tensor]", &["List[Tensor]"], vec![]);
-        assert!(describe(Path::new("m.pt"), &raw, None).unwrap().outputs.is_empty());
+        assert!(describe(Path::new("m.pt"), &raw, "forward", None, &ArgMap::new()).unwrap().outputs.is_empty());
         let mut raw = two_args();
-        raw.forward = None;
+        raw.method = None;
         raw.methods = vec!["encode".into()];
-        let err = describe(Path::new("m.pt"), &raw, None).unwrap_err().to_string();
-        assert!(err.contains("has no `forward` method (its methods: encode)"), "{err}");
+        let err = describe(Path::new("m.pt"), &raw, "forward", None, &ArgMap::new()).unwrap_err().to_string();
+        assert!(err.contains("has no `forward` method (its methods: encode; choose one with --method NAME)"), "{err}");
+        let err = describe(Path::new("m.pt"), &raw, "decode", None, &ArgMap::new()).unwrap_err().to_string();
+        assert!(err.contains("has no `decode` method (its methods: encode;"), "{err}");
     }
 
     #[test]

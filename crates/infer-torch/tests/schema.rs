@@ -95,10 +95,25 @@ fn a_sidecar_names_and_describes_the_inputs_and_outputs() {
     );
 }
 
+/// `forward(words: List[str])`: an argument that is not a tensor, listed with its type, whose
+/// value `--arg` gives; without one, running says which `--arg` is missing, in one line.
 #[test]
-fn an_argument_that_is_not_a_tensor_is_named_with_its_type() {
-    let err = load_err(&tiny("tiny_list_str.pt"));
-    assert!(err.contains("tiny_list_str.pt") && err.contains("`words` is a `List[str]`, not a tensor"), "{err}");
+fn an_argument_that_is_not_a_tensor_takes_its_value_from_arg() {
+    let mut s = load(&tiny("tiny_list_str.pt"));
+    assert!(s.inputs().is_empty());
+    let words = &s.info().arguments[0];
+    assert_eq!((words.name.as_str(), words.ty.as_str(), words.missing()), ("words", "List[str]", true));
+    let err = s.run(&[]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid input: forward's argument `words` (List[str]) has no value and no default: give it with --arg words=VALUE"
+    );
+    let mut opts = LoadOptions::default();
+    opts.args.insert("words".into(), r#"["a", "bcd", "xy"]"#.into());
+    let mut s = TorchBackend.load(&tiny("tiny_list_str.pt"), &opts).unwrap();
+    assert_eq!(s.info().arguments[0].value.as_deref(), Some(r#"["a", "bcd", "xy"]"#));
+    let out = s.run(&[]).unwrap();
+    assert_eq!(out[0].as_slice::<i64>().unwrap(), [1, 3, 2]);
 }
 
 /// `tiny_list_str.pt` with its one method renamed from `forward` to `words`.
@@ -128,7 +143,16 @@ fn without_forward(dir: &Path) -> PathBuf {
 fn a_module_without_forward_says_which_methods_it_has() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_err(&without_forward(dir.path()));
-    assert!(err.contains("no_forward.pt") && err.contains("has no `forward` method (its methods: words)"), "{err}");
+    assert!(
+        err.contains("no_forward.pt")
+            && err.contains("has no `forward` method (its methods: words; choose one with --method NAME)"),
+        "{err}"
+    );
+    // The method chosen by name runs with its own schema.
+    let mut opts = LoadOptions::default().with_option("method", "words");
+    opts.args.insert("words".into(), r#"["four"]"#.into());
+    let mut s = TorchBackend.load(&without_forward(dir.path()), &opts).unwrap();
+    assert_eq!(s.run(&[]).unwrap()[0].as_slice::<i64>().unwrap(), [4]);
 }
 
 #[test]

@@ -103,7 +103,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     crash_hook(backend.name());
     a.serving.check(a.concurrency.is_some(), a.sweep)?;
-    let workload = a.workload.workload();
+    let workload = a.workload.workload(a.model.arg_map());
     workload.check()?;
     if a.serving.scenario != ScenarioKind::SingleStream {
         let plan = scenario::Plan {

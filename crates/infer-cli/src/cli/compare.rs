@@ -80,6 +80,10 @@ pub struct CompareArgs {
     out: PathBuf,
     #[command(flatten)]
     workload: WorkloadArgs,
+    /// A value given on every call, NAME=VALUE (repeatable), as in `infer bench`: an argument
+    /// that is not a tensor (a TorchScript `sr: int`), or a scalar input (rank 0) of any model.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = infer_core::args::parse_arg)]
+    args: Vec<(String, String)>,
     /// The serving scenarios (`--scenario offline|server`, as in `infer bench`): each backend
     /// and device runs the scenario in its own child; with --scenario server, once without and
     /// once with the dynamic batcher (--dynamic-batch, default 8, --batch-timeout, default 2ms).
@@ -107,7 +111,7 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         tolerance: a.tolerance,
         rounds: usize::try_from(a.rounds.unwrap_or(3))?,
         profile_runs: usize::try_from(a.profile_runs.unwrap_or(5))?,
-        workload: a.workload.workload(),
+        workload: a.workload.workload(a.args.iter().cloned().collect()),
     };
     spec.workload.check()?;
     // The files are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
@@ -204,7 +208,7 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
         devices: a.device.0.clone(),
         threads: threads(a),
         warmup: a.warmup,
-        workload: a.workload.workload(),
+        workload: a.workload.workload(a.args.iter().cloned().collect()),
         scenario: a.serving.scenario,
         options: a.serving.child_options(a.duration, batch_sizes),
         batchings,

@@ -27,19 +27,30 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     let (backend, format) = registry.choose(&m.model, m.backend.as_deref())?;
     let session = backend.load(&m.model, &m.options(a.device))?;
     let info = session.info();
+    // Every --arg names an argument or a scalar input, and fits it (a missing argument is listed
+    // below, not an error: `run` and `bench` say which --arg it needs).
+    infer_measure::workload::scalar_inputs(&info.inputs, &info.arguments, &m.arg_map())?;
     if let Some(path) = &a.json {
         let description = crate::compare::ModelDescription {
             backend: backend.name().into(),
             inputs: info.inputs.clone(),
             outputs: info.outputs.clone(),
             integer_ranges: info.integer_ranges.clone(),
+            arguments: info.arguments.clone(),
         };
         infer_measure::results::write_json(path, &description)?;
     }
     println!("model:    {}", m.model.display());
     println!("format:   {}", format.map_or_else(|| "unknown to this backend".to_string(), |f| f.to_string()));
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
-    println!("backend:  {} {version}", backend.name());
+    // Where several backends read the file by its content, which one this is and how to choose another.
+    let others = if m.backend.is_some() { Vec::new() } else { registry.alternatives(&m.model, backend.name())? };
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("  (also read by {}: choose one with --backend NAME)", others.join(", "))
+    };
+    println!("backend:  {} {version}{also}", backend.name());
     println!("device:   {}", info.device);
     // Where a format does not record its inputs, each line says where its description came from.
     let source = |sources: &[String], i: usize| sources.get(i).map(|s| format!("  ({s})")).unwrap_or_default();
@@ -62,6 +73,12 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     }
     for (name, why) in &info.unread_outputs {
         println!("  {name}: not read ({why})");
+    }
+    if let Some(first) = info.arguments.first() {
+        println!("arguments of {} that are not tensors (--arg NAME=VALUE):", first.of);
+        for arg in &info.arguments {
+            println!("  {}", arg.describe());
+        }
     }
     if !info.signatures.is_empty() {
         println!("signatures:");

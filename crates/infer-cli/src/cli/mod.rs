@@ -86,6 +86,16 @@ struct ModelArgs {
     /// `--option arch=NAME`.
     #[arg(long)]
     arch: Option<String>,
+    /// TorchScript method to run instead of forward (e.g. encode), its inputs and arguments read
+    /// from its own schema; shorthand for `--option method=NAME`.
+    #[arg(long)]
+    method: Option<String>,
+    /// A value given on every call, NAME=VALUE (repeatable): an argument that is not a tensor
+    /// (a TorchScript `sr: int`: 16000, 0.5, true, "text", [1, 2], (1, 2), None), checked against
+    /// its type (`infer info` lists them), or a scalar input (rank 0) of any model, as a 0-d
+    /// tensor of its dtype.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = infer_core::args::parse_arg)]
+    args: Vec<(String, String)>,
 }
 
 impl ModelArgs {
@@ -98,7 +108,15 @@ impl ModelArgs {
         if let Some(a) = &self.arch {
             map.insert("arch".into(), a.clone());
         }
+        if let Some(m) = &self.method {
+            map.insert("method".into(), m.clone());
+        }
         map
+    }
+
+    /// The `--arg` values given, by name (the last one of a name given twice).
+    fn arg_map(&self) -> infer_core::ArgMap {
+        self.args.iter().cloned().collect()
     }
 
     fn options(&self, device: Device) -> LoadOptions {
@@ -110,6 +128,7 @@ impl ModelArgs {
             fallback_to_cpu: self.fallback,
             profile_prefix: None,
             options: self.option_map(),
+            args: self.arg_map(),
         }
     }
 }
@@ -145,13 +164,16 @@ struct WorkloadArgs {
 }
 
 impl WorkloadArgs {
-    fn workload(&self) -> Workload {
+    /// The workload of these options with the `--arg` values `args` (given with the model's
+    /// options, [`ModelArgs::arg_map`], or `compare`'s own).
+    fn workload(&self, args: infer_core::ArgMap) -> Workload {
         Workload {
             shapes: self.shapes.clone(),
             dims: self.dim.clone(),
             positional: self.dims.clone().map(|d| d.0).unwrap_or_default(),
             files: self.input.clone(),
             int_ranges: self.int_range.clone(),
+            args,
         }
     }
 }

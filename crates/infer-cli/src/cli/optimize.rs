@@ -87,7 +87,7 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
     }
     drop(described);
     // The search varies the batch of one shape; each probe gets the same inputs.
-    let workload = a.workload.workload();
+    let workload = a.workload.workload(a.model.arg_map());
     workload.check()?;
     workload.single_point("infer optimize-batch")?;
     let stop = match a.iterations {

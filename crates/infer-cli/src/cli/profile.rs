@@ -48,7 +48,7 @@ pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitC
         model: a.model.model.clone(),
         options: a.model.options(a.device),
         batch_size: a.batch_size.map(usize::try_from).transpose()?,
-        workload: a.workload.workload(),
+        workload: a.workload.workload(a.model.arg_map()),
         warmup: a.warmup,
         iterations: usize::try_from(a.iterations)?,
     };

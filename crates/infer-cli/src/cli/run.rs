@@ -20,7 +20,7 @@ use infer_measure::{
     environment::digest_path,
     reference,
     results::write_json,
-    workload::{encode_npz, images_in, is_npz, npy_inputs_from, preprocess_for},
+    workload::{encode_npz, images_in, inputs_from, is_npz, preprocess_for, scalar_inputs},
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -111,8 +111,9 @@ pub struct RunArgs {
 }
 
 pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
-    if a.input.is_empty() == a.images.is_empty() {
-        bail!("give either --input x.npy (one or more) or image files / a folder of images");
+    const EITHER: &str = "give either --input x.npy (one or more) or image files / a folder of images";
+    if !a.input.is_empty() && !a.images.is_empty() {
+        bail!("{EITHER}, not both");
     }
     if let Some(text) = &a.shard {
         return run_shard(registry, a, text);
@@ -123,10 +124,18 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     let labels = a.labels.as_deref().map(Labels::from_file).transpose()?;
     let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     let mut session = backend.load(&a.model.model, &a.model.options(a.device))?;
-    if a.input.is_empty() {
+    if !a.images.is_empty() {
         return classify(session.as_mut(), a, labels.as_ref());
     }
-    let inputs = npy_inputs_from(session.inputs(), session.info().required_inputs(), &a.input)?;
+    // Arguments that are not tensors and scalar inputs take their values from --arg; a model
+    // that needs nothing else runs without --input.
+    let info = session.info();
+    infer_core::args::missing(&info.arguments)?;
+    let given = scalar_inputs(&info.inputs, &info.arguments, &a.model.arg_map())?;
+    if a.input.is_empty() && given.iter().take(info.required_inputs()).any(|(t, _)| t.is_none()) {
+        bail!("{EITHER}");
+    }
+    let inputs = inputs_from(session.inputs(), session.info().required_inputs(), &a.input, given)?;
     warn_non_finite(&inputs, session.inputs());
     let expected = a.reference_output.as_deref().map(reference::read_expected).transpose()?;
     let outputs = session.run(&inputs)?;

@@ -17,8 +17,8 @@ use std::{
 };
 
 use infer_core::{
-    Backend, Dim, Error, IntRange, Registry, Result, Tensor, TensorData, TensorSpec, registry::availability,
-    with_tensor_data,
+    ArgMap, Argument, Backend, Dim, Error, IntRange, Registry, Result, Tensor, TensorData, TensorSpec,
+    registry::availability, with_tensor_data,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,9 @@ pub struct ModelDescription {
     /// The integer ranges it proves (an embedding's rows), by input name.
     #[serde(default)]
     pub integer_ranges: Option<BTreeMap<String, IntRange>>,
+    /// Its arguments that are not tensors (a TorchScript `sr: int`), with their values.
+    #[serde(default)]
+    pub arguments: Vec<Argument>,
 }
 
 /// How one input of a file is made from an input of the first file.
@@ -142,7 +145,8 @@ pub(super) fn prepare(registry: &Registry, exe: &Path, spec: &super::CompareSpec
     for (k, (path, found)) in spec.models.iter().zip(&readers).enumerate() {
         for (r, &backend) in found.iter().enumerate() {
             let described = if matches!(availability(backend), infer_core::Availability::Available(_)) {
-                Some(describe(exe, path, backend, &scratch.join(format!("describe-{k}-{r}.json"))))
+                let json = scratch.join(format!("describe-{k}-{r}.json"));
+                Some(describe(exe, path, backend, &spec.workload.args, &json))
             } else {
                 None
             };
@@ -169,7 +173,7 @@ pub(super) fn prepare(registry: &Registry, exe: &Path, spec: &super::CompareSpec
         }
     }
     // The reference inputs, made once for the first file, then written for every unit.
-    let plan = spec.workload.plan_specs(first, &d0.inputs, d0.integer_ranges.as_ref())?;
+    let plan = spec.workload.plan_described(first, &d0.inputs, d0.integer_ranges.as_ref(), &d0.arguments)?;
     let point = spec.workload.points().swap_remove(0);
     let batch_sizes = match spec.batch_sizes.as_slice() {
         [] if plan.batch_is_fixed() => vec![plan.default_batch()],
@@ -196,6 +200,9 @@ pub(super) fn prepare(registry: &Registry, exe: &Path, spec: &super::CompareSpec
     };
     let mut cmd = Command::new(crate::worker::executable_for(exe, backend0));
     cmd.arg("run").arg(first).args(["--backend", backend0]).arg("--input").arg(&input0);
+    // The scalar inputs `--arg` sets are in the inputs file; the arguments that are not tensors
+    // are the session's.
+    cmd.args(arg_flags(&own_args(&spec.workload.args, &d0.arguments)));
     cmd.arg("--output").arg(&reference);
     runner::run_logged(cmd, &scratch.join("reference.stderr.txt"))
         .map_err(|e| Error::load(first, format!("cannot compute the reference output: {e}")))?;
@@ -210,7 +217,10 @@ pub(super) fn prepare(registry: &Registry, exe: &Path, spec: &super::CompareSpec
                 let workload = if u.file == 0 && d.inputs == d0.inputs {
                     Ok(spec.workload.clone())
                 } else {
-                    workload_for(&spec.workload, &d0.inputs, &d.inputs, feed, tensors, file)
+                    workload_for(&spec.workload, &d0.inputs, &d.inputs, feed, tensors, file).map(|mut w| {
+                        w.args.extend(own_args(&spec.workload.args, &d.arguments));
+                        w
+                    })
                 };
                 workload.map(|w| (w, file.clone(), dim_names(&d0.inputs, &d.inputs, feed)))
             }
@@ -282,15 +292,29 @@ fn labels(models: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// `infer info --json` of `path` by `backend`.
+/// The `--arg` values of `args` that name one of `arguments` (those the session takes itself).
+fn own_args(args: &ArgMap, arguments: &[Argument]) -> ArgMap {
+    args.iter()
+        .filter(|(name, _)| arguments.iter().any(|a| a.name == **name))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `--arg NAME=VALUE` for each of `args`.
+fn arg_flags(args: &ArgMap) -> Vec<String> {
+    args.iter().flat_map(|(k, v)| ["--arg".to_string(), format!("{k}={v}")]).collect()
+}
+
+/// `infer info --json` of `path` by `backend`, with the `--arg` values `args`.
 fn describe(
     exe: &Path,
     path: &Path,
     backend: &dyn Backend,
+    args: &ArgMap,
     json: &Path,
 ) -> std::result::Result<ModelDescription, String> {
     let mut cmd = Command::new(crate::worker::executable_for(exe, backend.name()));
-    cmd.arg("info").arg(path).args(["--backend", backend.name()]).arg("--json").arg(json);
+    cmd.arg("info").arg(path).args(["--backend", backend.name()]).args(arg_flags(args)).arg("--json").arg(json);
     runner::run(cmd, json).map_err(|e| e.to_string())
 }
 
@@ -380,6 +404,12 @@ fn workload_for(
         feed.iter().position(|f| f.from == j)
     };
     let mut out = Workload { positional: w.positional.clone(), ..Workload::default() };
+    // A scalar input `--arg` sets, under its name in this file.
+    for (name, value) in &w.args {
+        if let Some(i) = target_of(name) {
+            out.args.insert(b[i].name.clone(), value.clone());
+        }
+    }
     for s in &w.shapes {
         let Some(i) = target_of(&s.input) else { continue };
         out.shapes.push(ShapeArg { input: b[i].name.clone(), dims: feed[i].relayout.apply(&s.dims), dtype: s.dtype });

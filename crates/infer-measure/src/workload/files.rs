@@ -34,7 +34,21 @@ pub fn npy_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<Tensor>> 
 /// As [`npy_inputs`]; an optional input given after one left out (the model fills in only
 /// trailing ones).
 pub fn npy_inputs_from(specs: &[TensorSpec], required: usize, args: &[String]) -> Result<Vec<Tensor>> {
-    let mut slots = read_inputs(specs, args)?;
+    inputs_from(specs, required, args, vec![(None, String::new()); specs.len()])
+}
+
+/// As [`npy_inputs_from`], some inputs already `given` (the scalar inputs that `--arg` sets:
+/// [`crate::workload::scalar_inputs`]), one slot per input.
+///
+/// # Errors
+/// As [`npy_inputs_from`]; an input given by a file and in `given`.
+pub fn inputs_from(
+    specs: &[TensorSpec],
+    required: usize,
+    args: &[String],
+    given: Vec<(Option<Tensor>, String)>,
+) -> Result<Vec<Tensor>> {
+    let mut slots = read_inputs_into(specs, args, given)?;
     let given = slots.iter().rposition(|(t, _)| t.is_some()).map_or(0, |i| i + 1);
     slots.truncate(given.max(required));
     slots
@@ -57,7 +71,20 @@ pub fn npy_inputs_from(specs: &[TensorSpec], required: usize, args: &[String]) -
 /// # Errors
 /// As [`npy_inputs`], apart from inputs not given.
 pub fn read_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<(Option<Tensor>, String)>> {
-    let mut slots: Vec<(Option<Tensor>, String)> = vec![(None, String::new()); specs.len()];
+    read_inputs_into(specs, args, vec![(None, String::new()); specs.len()])
+}
+
+/// As [`read_inputs`], into `slots` (one per input) of which some are already given: an array
+/// that goes by position takes the next free one.
+///
+/// # Errors
+/// As [`read_inputs`]; an input given by a file and in `slots`.
+pub fn read_inputs_into(
+    specs: &[TensorSpec],
+    args: &[String],
+    mut slots: Vec<(Option<Tensor>, String)>,
+) -> Result<Vec<(Option<Tensor>, String)>> {
+    slots.resize(specs.len(), (None, String::new()));
     let names = || specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
     let index_of = |name: &str| {
         specs

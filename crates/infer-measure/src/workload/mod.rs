@@ -1,7 +1,7 @@
 //! Building model inputs: from `.npy` / `.npz` files, from images, or synthetic for benchmarks.
 //!
 //! A [`Workload`] is what `bench`, `compare`, `profile` and `optimize-batch` are told about the
-//! inputs (`--shape`, `--dim`, `--dims`, `--input`, `--int-range`); [`Workload::plan`] checks it
+//! inputs (`--shape`, `--dim`, `--dims`, `--input`, `--int-range`, `--arg`); [`Workload::plan`] checks it
 //! against a loaded model once, and [`Plan::build`] makes the tensors of each (batch size,
 //! dimension sizes) row.
 
@@ -9,21 +9,25 @@ pub mod args;
 pub mod files;
 pub mod images;
 pub mod plan;
+mod scalars;
 mod synthetic;
 pub mod values;
 
 use files::split_input;
-pub use files::{encode_npz, is_npz, npy_inputs, npy_inputs_from, read_inputs, read_npz};
+pub use files::{
+    encode_npz, inputs_from, is_npz, npy_inputs, npy_inputs_from, read_inputs, read_inputs_into, read_npz,
+};
 pub use images::{images_in, is_image_path, preprocess_for};
 use plan::PlannedInput;
 pub use plan::{Batch, InputUsed, Plan};
+pub use scalars::scalar_inputs;
 
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
 };
 
-use infer_core::{Dim, Error, Result, Session, TensorSpec};
+use infer_core::{ArgMap, Argument, Dim, Error, Result, Session, TensorSpec};
 
 use crate::{
     workload::args::{DimArg, IntRangeArg, ShapeArg},
@@ -46,6 +50,10 @@ pub struct Workload {
     pub files: Vec<String>,
     /// `--int-range NAME=LO:HI`: synthetic integers of an input from `[LO, HI)`.
     pub int_ranges: Vec<IntRangeArg>,
+    /// `--arg NAME=VALUE`: a value for every call, of an argument that is not a tensor (taken by
+    /// the backend at load, from [`infer_core::LoadOptions::args`]) or of a scalar input (a 0-d
+    /// tensor of its dtype; see [`scalar_inputs`]).
+    pub args: ArgMap,
 }
 
 /// One combination of `--dim` sizes, symbol and size, in the order the options were given.
@@ -161,22 +169,27 @@ impl Workload {
         for r in &self.int_ranges {
             args.extend(["--int-range".to_string(), r.to_string()]);
         }
+        for (name, value) in &self.args {
+            args.extend(["--arg".to_string(), format!("{name}={value}")]);
+        }
         args
     }
 
     /// Checks this workload against the model's inputs and reads the input files: every name
     /// given exists, `--shape` agrees with the model's rank and fixed sizes, every `--dim` names
-    /// a dynamic dimension, and the integer ranges are chosen (the model's own evidence from
+    /// a dynamic dimension, every `--arg` an argument or a scalar input (every argument without
+    /// a default has one), and the integer ranges are chosen (the model's own evidence from
     /// [`infer_core::SessionInfo::integer_ranges`], then names; see [`crate::workload::values`]).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] or [`Error::File`] naming the option or file and the model.
     pub fn plan(&self, model: &Path, session: &dyn Session) -> Result<Plan> {
-        self.plan_specs(model, session.inputs(), session.info().integer_ranges.clone().as_ref())
+        let info = session.info();
+        self.plan_described(model, &info.inputs, info.integer_ranges.as_ref(), &info.arguments)
     }
 
     /// As [`Workload::plan`], for a model described by its input `specs` and the integer
-    /// `ranges` it proves.
+    /// `ranges` it proves, with no argument that is not a tensor.
     ///
     /// # Errors
     /// As [`Workload::plan`].
@@ -185,6 +198,21 @@ impl Workload {
         model: &Path,
         specs: &[TensorSpec],
         ranges: Option<&BTreeMap<String, infer_core::IntRange>>,
+    ) -> Result<Plan> {
+        self.plan_described(model, specs, ranges, &[])
+    }
+
+    /// As [`Workload::plan`], for a model described by its input `specs`, the integer `ranges`
+    /// it proves and its `arguments` that are not tensors ([`infer_core::SessionInfo`]'s).
+    ///
+    /// # Errors
+    /// As [`Workload::plan`].
+    pub fn plan_described(
+        &self,
+        model: &Path,
+        specs: &[TensorSpec],
+        ranges: Option<&BTreeMap<String, infer_core::IntRange>>,
+        arguments: &[Argument],
     ) -> Result<Plan> {
         self.check()?;
         let names = || specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -205,7 +233,9 @@ impl Workload {
             input.dtype = s.dtype.unwrap_or(input.spec.dtype);
         }
         let effective: Vec<TensorSpec> = inputs.iter().map(PlannedInput::effective_spec).collect();
-        for (slot, (tensor, source)) in read_inputs(&effective, &self.files)?.into_iter().enumerate() {
+        infer_core::args::missing(arguments)?;
+        let scalars = scalar_inputs(specs, arguments, &self.args)?;
+        for (slot, (tensor, source)) in read_inputs_into(&effective, &self.files, scalars)?.into_iter().enumerate() {
             if let Some(t) = tensor {
                 if inputs[slot].shape.is_some() {
                     return Err(Error::InvalidInput(format!(
@@ -401,11 +431,23 @@ mod tests {
             positional: Vec::new(),
             files: vec!["x=a b.npy".into()],
             int_ranges: vec![crate::workload::args::parse_int_range("ids=-2:5").unwrap()],
+            args: [("text".to_string(), "\"a b\"".to_string())].into(),
         };
         let args = w.child_args();
         assert_eq!(
             args,
-            ["--shape", "ids=2x16:i32", "--dim", "sequence=8,16", "--input", "x=a b.npy", "--int-range", "ids=-2:5"]
+            [
+                "--shape",
+                "ids=2x16:i32",
+                "--dim",
+                "sequence=8,16",
+                "--input",
+                "x=a b.npy",
+                "--int-range",
+                "ids=-2:5",
+                "--arg",
+                "text=\"a b\""
+            ]
         );
         assert_eq!(crate::workload::args::parse_dim_arg(&args[3]).unwrap(), w.dims[0]);
         assert_eq!(Workload::positional(vec![4, 5]).child_args(), ["--dims", "4,5"]);
@@ -511,6 +553,56 @@ mod tests {
         assert!(!plan(&Workload::default(), &encoder()).unwrap().batch_is_fixed());
         let unknown = Described::new(vec![TensorSpec { name: "t".into(), dtype: DType::F32, dims: None }], None);
         assert_eq!(plan(&Workload::default(), &unknown).unwrap().default_batch(), 1);
+    }
+
+    /// `--arg` sets a scalar input (rank 0) as a 0-d tensor of its dtype in every row, whatever
+    /// the batch; an argument that is not a tensor is the session's, checked for a value.
+    #[test]
+    fn arg_sets_scalar_inputs_in_every_row() {
+        let s = Described::new(
+            vec![
+                TensorSpec::new("x", DType::F32, vec![dynamic("batch"), Dim::Fixed(4)]),
+                TensorSpec::new("scale", DType::F32, vec![]),
+            ],
+            None,
+        );
+        let w = Workload { args: [("scale".to_string(), "0.5".to_string())].into(), ..Workload::default() };
+        let p = plan(&w, &s).unwrap();
+        assert_eq!(p.describe()[1], "scale: --arg scale=0.5");
+        for batch in [1, 3] {
+            let b = p.build(batch, &Vec::new()).unwrap();
+            assert_eq!(b.tensors[0].shape(), [batch, 4]);
+            assert_eq!((b.tensors[1].shape(), b.tensors[1].as_slice::<f32>().unwrap()), (&[][..], &[0.5f32][..]));
+            assert_eq!(b.used[1].source, "--arg scale=0.5");
+        }
+        let bad = Workload { args: [("scale".to_string(), "half".to_string())].into(), ..Workload::default() };
+        assert!(plan(&bad, &s).unwrap_err().to_string().contains("--arg scale=half: input `scale` is a 0-d f32"));
+        // Given by a file too: twice.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.npy");
+        infer_core::npy::write_npy(&path, &Tensor::from_vec(vec![], vec![2.0f32]).unwrap()).unwrap();
+        let twice = Workload { files: vec![format!("scale={}", path.display())], ..w.clone() };
+        let e = plan(&twice, &s).unwrap_err().to_string();
+        assert!(e.contains("input `scale` is given twice: by --arg scale=0.5 and by"), "{e}");
+        // A positional file skips the input --arg gives.
+        let x = dir.path().join("x.npy");
+        infer_core::npy::write_npy(&x, &Tensor::from_vec(vec![1, 4], vec![1.0f32; 4]).unwrap()).unwrap();
+        let both = Workload { files: vec![x.display().to_string()], ..w.clone() };
+        assert!(plan(&both, &s).unwrap().build(2, &Vec::new()).is_ok());
+        // A session's argument without a value stops the plan, naming the option.
+        let mut torch = Described::new(vec![TensorSpec { name: "x".into(), dtype: DType::F32, dims: None }], None);
+        torch.0.arguments = vec![infer_core::Argument {
+            name: "n".into(),
+            of: "forward".into(),
+            ty: "int".into(),
+            default: None,
+            value: None,
+        }];
+        let e = plan(&Workload::default(), &torch).unwrap_err().to_string();
+        assert!(e.contains("give it with --arg n=VALUE"), "{e}");
+        torch.0.arguments[0].value = Some("3".into());
+        let w = Workload { args: [("n".to_string(), "3".to_string())].into(), ..Workload::default() };
+        assert!(plan(&w, &torch).is_ok());
     }
 
     /// Inputs after the required ones may be left out, trailing only.

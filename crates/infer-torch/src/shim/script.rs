@@ -1,5 +1,6 @@
 //! The binding to `cpp/script.cpp`: a TorchScript module loaded, described and run by our shim,
-//! because tch's `CModule` exposes neither `forward`'s schema nor its graph.
+//! because tch's `CModule` exposes neither a method's schema nor its graph, nor runs a method
+//! other than `forward` with arguments that are not tensors.
 //!
 //! Tensors cross as tch's own (`at::Tensor*` underneath): inputs are borrowed for the call,
 //! outputs come back as new tensors that tch owns and frees.
@@ -21,8 +22,20 @@ mod ffi {
     unsafe extern "C" {
         pub fn infer_torch_script_load(path: *const c_char, device: c_int, err: *mut *mut c_char) -> *mut c_void;
         pub fn infer_torch_script_free(script: *mut c_void);
-        pub fn infer_torch_script_describe(script: *mut c_void, json: *mut *mut c_char, err: *mut *mut c_char)
-        -> c_int;
+        pub fn infer_torch_script_describe(
+            script: *mut c_void,
+            method: *const c_char,
+            json: *mut *mut c_char,
+            err: *mut *mut c_char,
+        ) -> c_int;
+        pub fn infer_torch_script_bind(
+            script: *mut c_void,
+            method: *const c_char,
+            names: *const *const c_char,
+            values: *const *const c_char,
+            n: c_int,
+            err: *mut *mut c_char,
+        ) -> c_int;
         pub fn infer_torch_script_forward(
             script: *mut c_void,
             inputs: *const *const c_void,
@@ -73,22 +86,63 @@ impl Script {
             .ok_or_else(|| Error::load(path, crate::schema::native_message(&message(err))))
     }
 
-    /// What the shim reads from the module, as JSON (see `crate::schema::RawModule`).
+    /// What the shim reads from the module and its method `method`, as JSON (see
+    /// `crate::schema::RawModule`).
     ///
     /// # Errors
     /// [`Error::Backend`] with libtorch's message.
-    pub fn describe(&self) -> Result<String> {
+    pub fn describe(&self, method: &str) -> Result<String> {
+        let method = CString::new(method).map_err(|_| Error::InvalidInput("a method name holds a NUL byte".into()))?;
         let (mut json, mut err) = (std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: `handle` is a live module from `infer_torch_script_load`; `json` and `err` are
-        // valid out-pointers; the shim catches every C++ exception.
-        let rc = unsafe { ffi::infer_torch_script_describe(self.handle.as_ptr(), &raw mut json, &raw mut err) };
+        // SAFETY: `handle` is a live module from `infer_torch_script_load`; `method` is a valid C
+        // string for the call; `json` and `err` are valid out-pointers; the shim catches every
+        // C++ exception.
+        let rc = unsafe {
+            ffi::infer_torch_script_describe(self.handle.as_ptr(), method.as_ptr(), &raw mut json, &raw mut err)
+        };
         if rc != 0 {
             return Err(Error::backend(BACKEND, format!("cannot read the module's schema: {}", message(err))));
         }
         Ok(take(json))
     }
 
-    /// Runs `forward` on `inputs` without gradients and returns every tensor of its result (a
+    /// Makes [`Script::forward`] run `method`, passing on every call the values given for its
+    /// arguments that are not tensors (by name, each as `crate::args::Value::encode` writes it)
+    /// and the schema's defaults for the others.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] with libtorch's message (no such method, a value that does not fit).
+    pub fn bind(&mut self, method: &str, values: &[(String, String)]) -> Result<()> {
+        let nul = |_| Error::InvalidInput("an argument name or value holds a NUL byte".into());
+        let method = CString::new(method).map_err(nul)?;
+        let names = values.iter().map(|(n, _)| CString::new(n.as_str())).collect::<std::result::Result<Vec<_>, _>>();
+        let texts = values.iter().map(|(_, v)| CString::new(v.as_str())).collect::<std::result::Result<Vec<_>, _>>();
+        let (names, texts) = (names.map_err(nul)?, texts.map_err(nul)?);
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|c| c.as_ptr()).collect();
+        let text_ptrs: Vec<*const c_char> = texts.iter().map(|c| c.as_ptr()).collect();
+        let n = c_int::try_from(values.len()).map_err(|_| Error::InvalidInput("too many arguments".into()))?;
+        let mut err = std::ptr::null_mut();
+        // SAFETY: `handle` is a live module; `method` and the `n` names and values are valid C
+        // strings that outlive the call (the shim copies what it keeps); `err` is a valid
+        // out-pointer; the shim catches every C++ exception.
+        let rc = unsafe {
+            ffi::infer_torch_script_bind(
+                self.handle.as_ptr(),
+                method.as_ptr(),
+                name_ptrs.as_ptr(),
+                text_ptrs.as_ptr(),
+                n,
+                &raw mut err,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::backend(BACKEND, crate::schema::native_message(&message(err))));
+        }
+        Ok(())
+    }
+
+    /// Runs the bound method (`forward` until [`Script::bind`]) on `inputs` without gradients
+    /// and returns every tensor of its result (a
     /// tensor, or tuples, lists and string-keyed dicts of them), in order, with the name each has
     /// in the result (a dict key, `key.N` inside a tuple under one; empty where none).
     ///
