@@ -13,40 +13,32 @@
 //! libraries on the link line reference the same names) and keep them, and libtorch, alive. ONNX
 //! Runtime, TensorFlow and OpenVINO are all opened at run time, on first use.
 //!
-//! It also tells this package's tests which runtimes they can use: `cfg(installed_onnx)`,
-//! `installed_tf`, `installed_openvino` when the backend's feature is on (they are default
-//! features) and `cargo xtask setup` has linked its library into `.runtimes/` (or its variable
-//! names it); `installed_torch` when libtorch is compiled in. A bare machine's `cargo test` thus
-//! skips the tests that need a runtime, while every backend still builds and reports itself
-//! "unavailable: … (run `cargo xtask setup`)". `cargo xtask setup` changes the build flags
+//! It also tells this package's tests which runtimes they can use: `cfg(installed_<name>)` for
+//! every backend crate that says so through Cargo's `links` metadata (`DEP_INFER_<NAME>_INSTALLED`
+//! = 1, written by the build script all backend crates share, `infer_core::build`: the backend's
+//! `runtime` feature on and its library installed). No backend is named here: a new backend crate
+//! with a `links = "infer_<name>"` key gets its `cfg` by construction. A bare machine's `cargo
+//! test` thus skips the tests that need a runtime, while every backend still builds and reports
+//! itself "unavailable: … (run `cargo xtask setup`)". `cargo xtask setup` changes the build flags
 //! (`.cargo/runtimes.toml`), which runs this again.
 
-use std::path::{Path, PathBuf};
-
 const WORKER: &str = "infer-torch-worker";
-
-/// (feature, variable naming the library, where `cargo xtask setup` links it in the project).
-const RUNTIMES: &[(&str, &str, &str)] = &[
-    ("onnx", "ORT_DYLIB_PATH", ".runtimes/onnxruntime/libonnxruntime.so"),
-    ("tf", "TENSORFLOW_DIR", ".runtimes/tensorflow/lib/libtensorflow.so"),
-    ("openvino", "INFER_OPENVINO_LIB", ".runtimes/openvino"),
-];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DEP_INFER_TORCH_LIBTORCH_LIB");
-    println!("cargo:rustc-check-cfg=cfg(installed_onnx, installed_tf, installed_openvino, installed_torch)");
-    let root = Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join("../..");
-    for (feature, var, place) in RUNTIMES {
-        println!("cargo:rerun-if-env-changed={var}");
-        let on = std::env::var_os(format!("CARGO_FEATURE_{}", feature.to_uppercase())).is_some();
-        let place = std::env::var_os(var).filter(|v| !v.is_empty()).map_or_else(|| root.join(place), PathBuf::from);
-        if on && place.exists() {
-            println!("cargo:rustc-cfg=installed_{feature}");
+    let mut names = Vec::new();
+    for (key, value) in std::env::vars() {
+        let Some(name) = key.strip_prefix("DEP_INFER_").and_then(|k| k.strip_suffix("_INSTALLED")) else { continue };
+        let name = name.to_lowercase();
+        if value == "1" {
+            println!("cargo:rustc-cfg=installed_{name}");
         }
+        names.push(format!("installed_{name}"));
     }
+    names.sort();
+    println!("cargo:rustc-check-cfg=cfg({})", names.join(", "));
     if let Some(lib) = std::env::var_os("DEP_INFER_TORCH_LIBTORCH_LIB") {
-        println!("cargo:rustc-cfg=installed_torch");
         println!("cargo:rustc-link-arg-bin=infer=-Wl,--exclude-libs,ALL");
         let lib = std::path::PathBuf::from(lib);
         // Every target may end up referring to libtorch (the tests link the library, whose shared

@@ -17,6 +17,7 @@
 use std::path::PathBuf;
 
 fn main() {
+    infer_core::build::declare_runtime();
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     // Feature `runtime`, or `--cfg infer_libtorch` from `.cargo/runtimes.toml` (`cargo xtask setup`).

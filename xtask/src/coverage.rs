@@ -20,10 +20,14 @@ use crate::{
 /// The cargo-tarpaulin version installed when missing.
 pub const TARPAULIN_VERSION: &str = "0.37.5";
 
-/// The features of the run: every backend, and each backend crate's own `runtime` feature named
-/// too (tarpaulin's source analysis drops code under a crate's `#[cfg(feature = ...)]` unless the
-/// feature is named for that crate).
-pub const FEATURES: &str = "infer-cli/all-backends,infer-onnx/runtime,infer-torch/runtime,infer-tf/runtime";
+/// The features of the run: every backend, and each workspace crate's own `runtime` feature
+/// named too (tarpaulin's source analysis drops code under a crate's `#[cfg(feature = ...)]`
+/// unless the feature is named for that crate), read from the workspace so none is forgotten.
+fn features() -> anyhow::Result<String> {
+    let mut all = vec![crate::util::ALL_BACKENDS.to_string()];
+    all.extend(crate::workspace::runtime_features()?);
+    Ok(all.join(","))
+}
 
 /// Arguments of `cargo xtask coverage`.
 #[derive(Debug, Args)]
@@ -60,6 +64,7 @@ pub fn run(args: &CoverageArgs) -> anyhow::Result<()> {
     ensure_tarpaulin()?;
     let out = root().join("target/coverage");
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let features = features()?;
     sh(cargo().args([
         "tarpaulin",
         "--engine",
@@ -68,7 +73,7 @@ pub fn run(args: &CoverageArgs) -> anyhow::Result<()> {
         "--exclude",
         "xtask",
         "--features",
-        FEATURES,
+        &features,
         "--skip-clean",
         "--target-dir",
         "target/tarpaulin",
@@ -91,7 +96,7 @@ pub fn run(args: &CoverageArgs) -> anyhow::Result<()> {
         let doc = root().join("docs/coverage.md");
         let text = format!(
             "# Line coverage\n\nMeasured by `cargo xtask coverage` (cargo-tarpaulin {TARPAULIN_VERSION}, llvm engine on \
-             the stable toolchain, `--features {FEATURES}`; the `infer` binary started by the CLI tests writes \
+             the stable toolchain, `--features {features}`; the `infer` binary started by the CLI tests writes \
              its own profile, so the command line counts too; test code itself is not counted; xtask and fuzz \
              are excluded). It is not part of `cargo xtask test`: the instrumented build and run take several \
              minutes.\n\n\

@@ -11,6 +11,7 @@ mod test;
 #[cfg(test)]
 mod tidy;
 mod util;
+mod workspace;
 
 use clap::{Parser, Subcommand};
 

@@ -10,7 +10,10 @@ use std::{
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::util::{root, run as sh};
+use crate::{
+    util::{root, run as sh},
+    workspace,
+};
 
 /// Arguments of `cargo xtask setup`.
 #[derive(Debug, Args, Default)]
@@ -36,6 +39,9 @@ fn stamp_path() -> PathBuf {
 
 fn requirements_hash() -> anyhow::Result<String> {
     let mut h = DefaultHasher::new();
+    for r in workspace::runtimes()? {
+        r.package.hash(&mut h);
+    }
     for f in ["xtask/requirements.txt", "xtask/requirements.lock"] {
         let p = root().join(f);
         std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?.hash(&mut h);
@@ -65,11 +71,15 @@ pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
         eprintln!("setup: creating .venv with {}", host.display());
         sh(Command::new(&host).args(["-m", "venv"]).arg(venv()))?;
     }
+    // The runtimes are the ones the backend crates declare; requirements.txt adds the fixture tools.
+    let packages: Vec<String> = workspace::runtimes()?.into_iter().map(|r| r.package).collect();
     eprintln!(
-        "setup: installing the pinned runtimes (onnxruntime, torch, ...) into .venv; the first time takes a few minutes"
+        "setup: installing the pinned runtimes ({}) and the fixture tools into .venv; the first time takes a few minutes",
+        packages.join(", ")
     );
     sh(Command::new(python())
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
+        .args(&packages)
         .args(["-r", "xtask/requirements.txt", "-c", "xtask/requirements.lock"]))?;
     link_runtimes()?;
     std::fs::write(stamp_path(), hash).context("cannot write the setup stamp")?;
@@ -140,76 +150,85 @@ fn site_packages() -> anyhow::Result<PathBuf> {
         .with_context(|| format!("no site-packages under {}", lib.display()))
 }
 
-/// Links each runtime's library into `.runtimes/`, with paths that do not depend on the Python version.
+/// Links each runtime a backend crate declares (`[package.metadata.infer.runtime]`, read by
+/// [`workspace::runtimes`]) into `.runtimes/`, with paths that do not depend on the Python
+/// version, and writes the build flags of those linked at build time.
 fn link_runtimes() -> anyhow::Result<()> {
     let site = site_packages()?;
-    let capi = site.join("onnxruntime/capi");
-    let ort = std::fs::read_dir(&capi)
-        .with_context(|| format!("onnxruntime is not installed in the venv ({})", capi.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so.")))
-        .with_context(|| format!("no libonnxruntime.so.* in {}", capi.display()))?;
-    link(&ort, &root().join(".runtimes/onnxruntime/libonnxruntime.so"))?;
-    // libtorch for tch (`LIBTORCH` in .cargo/config.toml): the torch package folder has the
-    // `lib/` and `include/` a libtorch distribution has.
-    let torch = site.join("torch");
-    if !torch.join("lib/libtorch_cpu.so").is_file() {
-        bail!("torch is not installed in the venv ({} has no lib/libtorch_cpu.so)", torch.display());
+    let runtimes = workspace::runtimes()?;
+    for r in &runtimes {
+        link_runtime(&site, r)?;
     }
-    link(&torch, &root().join(".runtimes/libtorch"))?;
-    write_cargo_runtimes()?;
-    link_tensorflow(&site)?;
-    link_openvino(&site)
+    write_cargo_runtimes(&runtimes.iter().filter_map(|r| r.build_cfg.clone()).collect::<Vec<_>>())
 }
 
-/// What `.cargo/runtimes.toml` (included by `.cargo/config.toml`, ignored by git) holds once
-/// libtorch is linked: `--cfg infer_libtorch`, which compiles infer-torch's binding (its
-/// `[target.'cfg(infer_libtorch)'.dependencies]`) in a plain `cargo build`, so that
-/// `infer-torch-worker` runs torch models without a feature flag to remember. The other runtimes
-/// need nothing at build time (opened on first use).
-pub const CARGO_RUNTIMES: &str = "# Written by `cargo xtask setup`: libtorch is installed (.runtimes/libtorch), so the torch\n\
-     # backend is compiled without a feature flag (see .cargo/config.toml). Do not edit.\n\
-     [build]\nrustflags = [\"--cfg\", \"infer_libtorch\"]\n";
+/// The links of one runtime inside `.runtimes/<folder>`, checked: its library must be there after.
+fn link_runtime(site: &Path, r: &workspace::Runtime) -> anyhow::Result<()> {
+    let folder = root().join(".runtimes").join(&r.folder);
+    for (name, from) in &r.links {
+        let target = resolve_in(site, from).with_context(|| {
+            format!("{} is not installed in the venv ({} has no {from})", r.package, site.display())
+        })?;
+        let at = if name == "." { folder.clone() } else { folder.join(name) };
+        link(&target, &at)?;
+    }
+    let library = folder.join(&r.library);
+    let versioned = library.parent().and_then(|dir| std::fs::read_dir(dir).ok()).is_some_and(|entries| {
+        let prefix = format!("{}.", library.file_name().unwrap_or_default().to_string_lossy());
+        entries.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+    });
+    anyhow::ensure!(
+        library.exists() || versioned,
+        "{} ({}) is linked but {} is missing: is {} installed in the venv?",
+        r.name,
+        r.crate_name,
+        library.display(),
+        r.package
+    );
+    Ok(())
+}
 
-/// Writes `.cargo/runtimes.toml` ([`CARGO_RUNTIMES`]) unless it already says that.
-fn write_cargo_runtimes() -> anyhow::Result<()> {
+/// `site/<path>`, a trailing `*` of the file name taking the first match in its folder.
+fn resolve_in(site: &Path, path: &str) -> Option<PathBuf> {
+    let Some(prefix) = path.strip_suffix('*') else {
+        let p = site.join(path);
+        return p.exists().then_some(p);
+    };
+    let full = site.join(prefix);
+    let (dir, start) = (full.parent()?, full.file_name()?.to_string_lossy().into_owned());
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&start))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// What `.cargo/runtimes.toml` (included by `.cargo/config.toml`, ignored by git) holds once the
+/// runtimes linked at build time are installed: their `--cfg`s (`infer_libtorch`, which compiles
+/// infer-torch's binding in a plain `cargo build`, so that `infer-torch-worker` runs torch models
+/// without a feature flag to remember). Runtimes opened at run time need nothing at build time.
+#[must_use]
+pub fn cargo_runtimes(cfgs: &[String]) -> String {
+    let flags: Vec<String> = cfgs.iter().map(|c| format!("\"--cfg\", \"{c}\"")).collect();
+    format!(
+        "# Written by `cargo xtask setup`: the runtimes linked at build time are installed (.runtimes/), so\n\
+         # their backends are compiled without a feature flag (see .cargo/config.toml). Do not edit.\n\
+         [build]\nrustflags = [{}]\n",
+        flags.join(", ")
+    )
+}
+
+/// Writes `.cargo/runtimes.toml` ([`cargo_runtimes`]) unless it already says that.
+fn write_cargo_runtimes(cfgs: &[String]) -> anyhow::Result<()> {
     let path = root().join(".cargo/runtimes.toml");
-    if std::fs::read_to_string(&path).is_ok_and(|s| s == CARGO_RUNTIMES) {
+    let text = cargo_runtimes(cfgs);
+    if std::fs::read_to_string(&path).is_ok_and(|s| s == text) {
         return Ok(());
     }
-    std::fs::write(&path, CARGO_RUNTIMES).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// OpenVINO's C API from the `openvino` wheel, for infer-openvino (opened at run time):
-/// `.runtimes/openvino` is a link to the wheel's `openvino/libs` folder, where
-/// `libopenvino_c.so.<ver>` sits beside what it loads from its own folder (`$ORIGIN`):
-/// `libopenvino.so.<ver>`, TBB and the device plugins.
-fn link_openvino(site: &Path) -> anyhow::Result<()> {
-    let libs = site.join("openvino/libs");
-    let has_c_api = std::fs::read_dir(&libs)
-        .with_context(|| format!("openvino is not installed in the venv ({})", libs.display()))?
-        .filter_map(Result::ok)
-        .any(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("libopenvino_c.so")));
-    anyhow::ensure!(has_c_api, "openvino is not installed in the venv (no libopenvino_c.so* in {})", libs.display());
-    link(&libs, &root().join(".runtimes/openvino"))
-}
-
-/// The TensorFlow C API from the `tensorflow-cpu` wheel, which infer-tf opens at run time:
-/// `.runtimes/tensorflow/lib/` with the name the `tensorflow` crate looks for (`libtensorflow.so`)
-/// and the sonames the library asks for (`libtensorflow_cc.so.2`, `libtensorflow_framework.so.2`).
-fn link_tensorflow(site: &Path) -> anyhow::Result<()> {
-    let tf = site.join("tensorflow");
-    let cc = tf.join("libtensorflow_cc.so.2");
-    let framework = tf.join("libtensorflow_framework.so.2");
-    for lib in [&cc, &framework] {
-        anyhow::ensure!(lib.is_file(), "tensorflow-cpu is not installed in the venv ({} missing)", lib.display());
-    }
-    let lib = root().join(".runtimes/tensorflow/lib");
-    link(&cc, &lib.join("libtensorflow.so"))?;
-    link(&cc, &lib.join("libtensorflow_cc.so.2"))?;
-    link(&framework, &lib.join("libtensorflow_framework.so"))?;
-    link(&framework, &lib.join("libtensorflow_framework.so.2"))
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn link(target: &Path, at: &Path) -> anyhow::Result<()> {

@@ -7,8 +7,11 @@
 //! ```
 //! let registry = infer_cli::backends::registry();
 //! // Every backend is listed, usable or not, so reports can say why one is missing.
-//! let names: Vec<_> = registry.iter().map(|b| b.name()).collect();
-//! assert_eq!(names, ["onnx", "torch", "tf", "openvino"]);
+//! for (name, availability) in registry.probe_all() {
+//!     println!("{name}: {}", availability.summary());
+//! }
+//! // ONNX Runtime is registered first: the default reader of `.onnx` files.
+//! assert_eq!(registry.iter().next().map(|b| b.name()), Some("onnx"));
 //! ```
 
 pub mod backends;

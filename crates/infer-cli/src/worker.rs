@@ -141,6 +141,7 @@ pub struct Delegated {
     formats: &'static [ModelFormat],
     sniff: fn(&Probe) -> Sniff,
     options: &'static [OptionSpec],
+    runtime: &'static infer_core::NativeRuntime,
     /// The worker's probe, asked once per process.
     probed: OnceLock<std::result::Result<BackendInfo, String>>,
 }
@@ -154,6 +155,7 @@ impl Delegated {
             formats: &[infer_torch::TORCHSCRIPT, infer_torch::CHECKPOINT],
             sniff: infer_torch::sniff,
             options: infer_torch::OPTIONS,
+            runtime: &infer_torch::RUNTIME,
             probed: OnceLock::new(),
         }
     }
@@ -206,6 +208,10 @@ impl Backend for Delegated {
 
     fn options(&self) -> &'static [OptionSpec] {
         self.options
+    }
+
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(self.runtime)
     }
 
     fn probe(&self) -> Result<BackendInfo> {

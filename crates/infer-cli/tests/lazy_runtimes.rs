@@ -1,5 +1,5 @@
 //! Each process maps the runtime it uses and no other: `infer info` on an ONNX model maps ONNX
-//! Runtime but neither libtorch nor TensorFlow (nor OpenVINO); a command on a TorchScript model
+//! Runtime and no other backend's runtime (each backend's declared library); a command on a TorchScript model
 //! runs in `infer-torch-worker`, which maps libtorch; a SavedModel maps TensorFlow only when it is
 //! used; every child of `infer compare` maps only its row's runtime. Read from each process's own
 //! `/proc/self/maps`, written when its command ends (the hidden `INFER_TEST_MAPS` hook of debug
@@ -20,7 +20,24 @@ use support::{p, root, text, tiny, tiny_fixture};
 const ONNX: &str = "libonnxruntime";
 const TORCH: &str = "libtorch_cpu";
 const TF: &str = "libtensorflow";
-const OPENVINO: &str = "libopenvino";
+
+/// The library of every registered backend that declares a native runtime, by backend name: the
+/// file name of its declared library without `.so` (`libonnxruntime`, `libopenvino_c`).
+fn libraries() -> Vec<(&'static str, String)> {
+    support::registry()
+        .iter()
+        .filter_map(|b| {
+            let lib = b.runtime()?.library;
+            let file = lib.rsplit('/').next().unwrap_or(lib);
+            Some((b.name(), file.trim_end_matches(".so").to_string()))
+        })
+        .collect()
+}
+
+/// Every declared library but those of `backends`.
+fn others(backends: &[&str]) -> Vec<String> {
+    libraries().into_iter().filter(|(b, _)| !backends.contains(b)).map(|(_, l)| l).collect()
+}
 
 /// Runs `infer ARGS` with the maps hook writing into `dir`; returns the output and the pid.
 fn infer_mapped_pid(dir: &Path, args: &[&str]) -> (Output, u32) {
@@ -61,11 +78,11 @@ fn only_maps(dir: &Path, exe: &str) -> String {
     content
 }
 
-fn assert_maps(what: &str, content: &str, present: &[&str], absent: &[&str]) {
+fn assert_maps<S: AsRef<str>>(what: &str, content: &str, present: &[&str], absent: &[S]) {
     for lib in present {
         assert!(content.contains(lib), "{what} did not map {lib}");
     }
-    for lib in absent {
+    for lib in absent.iter().map(AsRef::as_ref) {
         let line = content.lines().find(|l| l.contains(lib));
         assert!(line.is_none(), "{what} mapped {lib}: {}", line.unwrap_or_default());
     }
@@ -83,7 +100,7 @@ fn info_on_an_onnx_model_maps_onnx_runtime_only() {
     ok(&out, "infer info tiny_cnn.onnx");
     assert!(text(&out).0.contains("parameters: 162"), "{}", text(&out).0);
     let content = only_maps(dir.path(), "infer");
-    assert_maps("`infer info tiny_cnn.onnx`", &content, &[ONNX], &[TORCH, "libc10", TF, OPENVINO]);
+    assert_maps("`infer info tiny_cnn.onnx`", &content, &[ONNX], &[others(&["onnx"]), vec!["libc10".into()]].concat());
 }
 
 /// `infer backends` asks the torch worker in a process of its own: `infer` still maps no libtorch.
@@ -108,7 +125,7 @@ fn torch_commands_run_in_the_worker_which_maps_libtorch_only() {
     assert!(text(&out).0.contains("backend:  torch 2.11.0"), "{}", text(&out).0);
     // `infer` replaced itself with the worker (same process): one maps file, the worker's.
     let content = only_maps(dir.path(), "infer-torch-worker");
-    assert_maps("`infer info tiny_two_args.pt`", &content, &[TORCH], &[ONNX, TF, OPENVINO]);
+    assert_maps("`infer info tiny_two_args.pt`", &content, &[TORCH], &others(&["torch"]));
 
     // run and bench from the same plain `infer`, on the committed inputs and output.
     let tmp = tempfile::tempdir().unwrap();
@@ -139,7 +156,7 @@ fn a_savedmodel_maps_tensorflow_and_no_libtorch() {
     let out = infer_mapped(dir.path(), &["info", p(&model)]);
     ok(&out, "infer info saved_model");
     let content = only_maps(dir.path(), "infer");
-    assert_maps("`infer info saved_model`", &content, &[TF], &[TORCH, ONNX, OPENVINO]);
+    assert_maps("`infer info saved_model`", &content, &[TF], &others(&["tf"]));
 }
 
 /// Every measurement child of `infer compare` maps its own runtime only (the parent, which
@@ -157,15 +174,19 @@ fn compare_children_map_their_own_runtime_only() {
     ok(&out, "infer compare");
     let parent = format!("infer-{parent}.maps");
     let all: Vec<_> = maps(&maps_dir).into_iter().filter(|(n, _)| *n != parent).collect();
-    // At least one onnx child; an openvino child where OpenVINO is installed.
+    // A child per backend that reads ONNX, each mapping its own runtime's library and no other.
     let with = |lib: &str| all.iter().filter(|(_, c)| c.contains(lib)).count();
     assert!(with(ONNX) >= 1, "no child mapped ONNX Runtime: {:?}", all.iter().map(|m| &m.0).collect::<Vec<_>>());
-    if cfg!(installed_openvino) {
-        assert!(with(OPENVINO) >= 1, "no child mapped OpenVINO");
+    let libs = libraries();
+    for backend in support::readers_of("onnx") {
+        if let Some((_, lib)) = libs.iter().find(|(b, _)| *b == backend) {
+            assert!(with(lib) >= 1, "no child mapped {lib} ({backend})");
+        }
     }
     for (name, content) in &all {
         assert_maps(name, content, &[], &[TORCH, "libc10", TF]);
-        assert!(!(content.contains(ONNX) && content.contains(OPENVINO)), "{name} mapped ONNX Runtime and OpenVINO");
+        let mapped: Vec<&String> = libs.iter().map(|(_, l)| l).filter(|l| content.contains(l.as_str())).collect();
+        assert!(mapped.len() <= 1, "{name} mapped several runtimes: {mapped:?}");
     }
 }
 
@@ -211,6 +232,6 @@ fn compare_measures_torch_rows_in_the_worker() {
     assert!(!children.is_empty(), "no child wrote its maps");
     for (name, content) in &children {
         assert!(name.starts_with("infer-torch-worker-"), "{name}: a torch row measured outside the worker");
-        assert_maps(name, content, &[TORCH], &[ONNX, TF, OPENVINO]);
+        assert_maps(name, content, &[TORCH], &others(&["torch"]));
     }
 }

@@ -1,47 +1,49 @@
 //! What a build without a backend promises about that backend: it is still listed, and every
-//! command that would use it says why it cannot (onnx, tf, openvino without their feature: "not
-//! compiled" and which feature compiles it in; torch built without libtorch: "unavailable:
-//! libtorch was not installed … (run `cargo xtask setup`, …)"), with a non-zero exit and no panic;
-//! `compare` gives it a row instead of leaving it out.
+//! command that would use it says why it cannot (a backend without its feature: "not compiled"
+//! and which feature compiles it in; torch built without libtorch: "unavailable: libtorch was not
+//! installed … (run `cargo xtask setup`, …)"), with a non-zero exit and no panic; `compare` gives
+//! it a row instead of leaving it out. The backends are the registry's, as the build has them.
 //!
-//! This file exists in every build that lacks at least one backend: a bare machine's `cargo test`
-//! (torch), and `cargo xtask test`'s `cargo test -p infer-cli --no-default-features`.
-#![cfg(not(all(feature = "onnx", any(feature = "torch", infer_libtorch), feature = "tf", feature = "openvino")))]
+//! This file exists in every build without `all-backends`: a bare machine's `cargo test` (torch),
+//! and `cargo xtask test`'s `cargo test -p infer-cli --no-default-features`.
+#![cfg(not(feature = "all-backends"))]
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
 use std::path::PathBuf;
 
-use support::{infer, p, root, text, tiny, tiny_fixture};
+use infer_core::{Availability, registry::availability};
+use support::{infer, p, text, tiny_fixture};
 
-/// The backends this build lacks, each with the feature that compiles it in.
+/// The backends this build lacks (read from the registry: not compiled, or torch's worker built
+/// without libtorch). A build that lacks none says so once: there is nothing to check then.
 fn missing() -> Vec<&'static str> {
-    [
-        ("onnx", cfg!(feature = "onnx")),
-        ("torch", cfg!(any(feature = "torch", infer_libtorch))),
-        ("tf", cfg!(feature = "tf")),
-        ("openvino", cfg!(feature = "openvino")),
-    ]
-    .into_iter()
-    .filter(|&(_, compiled)| !compiled)
-    .map(|(b, _)| b)
-    .collect()
+    let out: Vec<&'static str> = support::registry()
+        .iter()
+        .filter(|b| match availability(*b) {
+            Availability::NotCompiled { .. } => true,
+            Availability::Unavailable { reason } => reason == infer_cli::worker::TORCH_NOT_BUILT,
+            Availability::Available(_) => false,
+        })
+        .map(|b| b.name())
+        .collect();
+    if out.is_empty() {
+        eprintln!("not_compiled: this build compiles every backend; nothing is missing to check");
+    }
+    out
 }
 
-/// A real model of `backend`'s format and an input for it: the committed tiny CNN for onnx and
-/// (as OpenVINO IR) openvino, the committed tiny TorchScript module for torch, the generated
-/// ResNet-18 (`cargo xtask fixtures`) for tf.
+/// A real model of one of `backend`'s formats and an input for it: its committed tiny fixture
+/// from the conformance catalogue (the one every backend of that format must read).
 fn model_of(backend: &str) -> (PathBuf, PathBuf) {
-    match backend {
-        "onnx" => return (tiny("tiny_cnn.onnx"), tiny("tiny_cnn.input.npy")),
-        "openvino" => return (tiny("openvino/tiny_cnn.xml"), tiny("tiny_cnn.input.npy")),
-        "torch" => return (tiny("tiny_two_args.pt"), tiny("tiny_two_args.input_x.npy")),
-        _ => {}
-    }
-    let dir = root().join("fixtures/generated/resnet18");
-    assert!(dir.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
-    (dir.join("saved_model"), dir.join("input_nhwc.npy"))
+    let registry = support::registry();
+    let b = registry.get(backend).unwrap();
+    let fixture = infer_conformance::fixtures::catalogue()
+        .into_iter()
+        .find(|f| b.formats().iter().any(|m| m.id == f.format) && f.reference_inputs.len() == 1)
+        .unwrap_or_else(|| panic!("no committed fixture of {backend}'s formats"));
+    (fixture.model, fixture.reference_inputs[0].clone())
 }
 
 /// What `backend`'s row and errors say in this build: torch (its worker built without libtorch)
@@ -113,8 +115,8 @@ fn compare_gives_the_missing_backends_not_compiled_rows() {
     let out = infer(&[&args[..], &["--profile-runs", "0", "--out", p(&out_dir)]].concat());
     let (stdout, stderr) = text(&out);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    if missing().contains(&"onnx") && missing().contains(&"openvino") {
-        // The fixture only has an ONNX model, which only these two read: nothing can be measured.
+    if support::readers_of("onnx").is_empty() {
+        // The fixture only has an ONNX model, which no backend of this build can read.
         assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
         assert!(stderr.contains("no backend could be measured"), "{stderr}");
     }

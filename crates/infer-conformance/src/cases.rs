@@ -232,11 +232,11 @@ impl Suite {
             check_specs(&format!("{name}: {} input", f.name), s.inputs(), &f.inputs);
             check_specs(&format!("{name}: {} output", f.name), s.outputs(), &f.outputs);
             assert_eq!(s.device(), Device::Cpu, "{name}: {}", f.name);
-            if let (Some(expected), Some(got)) = (f.parameters, s.parameters()) {
+            if let (Some(expected), Some(got)) = (f.parameters, s.info().parameters) {
                 assert_eq!(got.count, expected, "{name}: {} parameters", f.name);
             }
             // Where a backend says where each description came from, it says it for each one.
-            let (ins, outs) = (s.input_sources(), s.output_sources());
+            let (ins, outs) = (s.info().input_sources.clone(), s.info().output_sources.clone());
             assert!(ins.is_empty() || ins.len() == s.inputs().len(), "{name}: {} input sources {ins:?}", f.name);
             assert!(outs.is_empty() || outs.len() == s.outputs().len(), "{name}: {} output sources {outs:?}", f.name);
         }

@@ -2,8 +2,10 @@
 //! must report and compute.
 //!
 //! A backend is given every fixture whose format id is one of its [`Backend::formats`]: a new
-//! backend that reads ONNX gets the ONNX fixtures without naming them, and a new format gets the
-//! suite by adding its tiny fixture here (with the script that made it, in `fixtures/tiny/`).
+//! backend that reads ONNX gets the ONNX fixtures without naming them. A backend of a new format
+//! brings its own tiny fixture in its crate (with the script that made it) and adds it to the
+//! suite ([`tiny_cnn_as`], [`for_backend`], `suite!(…, fixtures = …)`), so nothing outside its
+//! crate changes.
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +57,8 @@ pub struct Fixture {
     pub name: &'static str,
     /// The file or folder given to [`Backend::load`].
     pub model: PathBuf,
-    /// The id of its [`infer_core::ModelFormat`] (`onnx`, `openvino_ir`, `torchscript`, `savedmodel`).
+    /// The id of its [`infer_core::ModelFormat`] (`onnx`, `torchscript`, `savedmodel`, or a
+    /// backend's own format for a fixture its crate brings).
     pub format: &'static str,
     /// Files beside the model that belong to it (an IR's `.bin`, a TorchScript sidecar), copied
     /// with it.
@@ -89,6 +92,15 @@ impl Fixture {
 }
 
 const BATCH: Option<usize> = None;
+
+/// `tiny_cnn` converted to a backend's own format by a fixture of that backend's crate (as
+/// `infer-openvino`'s IR): `image` f32 `[batch, 3, 8, 8]` → `logits` f32 `[batch, 10]`, 162
+/// parameters, the numpy reference `tiny_cnn.output.npy`. Add its companions with struct update
+/// syntax and hand it to [`crate::suite!`] with the backend's catalogue fixtures ([`for_backend`]).
+#[must_use]
+pub fn tiny_cnn_as(name: &'static str, model: PathBuf, format: &'static str) -> Fixture {
+    Fixture { model, ..tiny_cnn(name, "", format, "tiny_cnn.output.npy") }
+}
 
 /// `tiny_cnn` in a given format: `image` f32 `[batch, 3, 8, 8]` → `logits` f32 `[batch, 10]`,
 /// 162 parameters, the numpy reference `tiny_cnn.output.npy` unless `output` names another.
@@ -146,10 +158,6 @@ pub fn catalogue() -> Vec<Fixture> {
             tolerance: 0.0,
             parameters: Some(0),
             rows_independent: true,
-        },
-        Fixture {
-            companions: vec![tiny.join("openvino/tiny_cnn.bin")],
-            ..tiny_cnn("openvino/tiny_cnn.xml", "openvino/tiny_cnn.xml", "openvino_ir", "tiny_cnn.output.npy")
         },
         Fixture {
             companions: vec![tiny.join("tiny_cnn.json")],

@@ -27,7 +27,7 @@
 //! use infer_conformance::fixtures;
 //! // The committed fixtures, every one with its format and reference files.
 //! let formats: std::collections::BTreeSet<&str> = fixtures::catalogue().iter().map(|f| f.format).collect();
-//! assert_eq!(formats.into_iter().collect::<Vec<_>>(), ["onnx", "openvino_ir", "savedmodel", "torchscript"]);
+//! assert_eq!(formats.into_iter().collect::<Vec<_>>(), ["onnx", "savedmodel", "torchscript"]);
 //! ```
 
 pub mod cases;

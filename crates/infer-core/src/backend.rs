@@ -1,11 +1,14 @@
 //! The object-safe traits every framework backend implements.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Device, Error, Result, Tensor, TensorSpec,
+    Device, Error, IntRange, Result, Tensor, TensorSpec,
     format::{ModelFormat, Probe, Sniff},
     options::{OptionMap, OptionSpec},
     profile::{OpProfile, RunStages},
@@ -132,6 +135,12 @@ pub trait Backend: Send + Sync {
         &[]
     }
 
+    /// The native runtime this backend needs installed, as its crate declares it
+    /// ([`crate::runtime`]); `None` for a backend with nothing to install.
+    fn runtime(&self) -> Option<&'static crate::NativeRuntime> {
+        None
+    }
+
     /// Checks that the runtime is compiled in and its native library loads.
     ///
     /// # Errors
@@ -146,22 +155,90 @@ pub trait Backend: Send + Sync {
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>>;
 }
 
-/// A loaded model ready to run.
-pub trait Session: Send {
-    /// The model's inputs.
-    fn inputs(&self) -> &[TensorSpec];
-
-    /// The model's outputs.
-    fn outputs(&self) -> &[TensorSpec];
-
+/// What a loaded model is: the facts a session knows once it is loaded, as one value
+/// ([`Session::info`]). A backend fills it in `load`; a few facts a format only reveals by
+/// running (the outputs of a TorchScript `forward` that returns a dict) are completed after the
+/// first run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The model's inputs, in the order [`Session::run`] takes them.
+    pub inputs: Vec<TensorSpec>,
+    /// The model's outputs, in the order [`Session::run`] returns them.
+    pub outputs: Vec<TensorSpec>,
     /// The device the session actually runs on (after any fallback).
-    fn device(&self) -> Device;
+    pub device: Device,
+    /// Number of parameters and their size in bytes, where the runtime can tell.
+    pub parameters: Option<ParameterCount>,
+    /// The model's named entry points (a SavedModel's signatures), for formats that have them;
+    /// empty otherwise. Exactly one has [`Signature::in_use`] set when the list is not empty.
+    pub signatures: Vec<Signature>,
+    /// The range each integer input's values must stay in, by input name, where the model proves
+    /// one (an input that reaches an embedding lookup must stay inside the table); `None` when
+    /// this backend cannot tell. Synthetic inputs are drawn from these ranges.
+    pub integer_ranges: Option<BTreeMap<String, IntRange>>,
+    /// The model's outputs that the session computes but does not return, each with the reason
+    /// (an ONNX `Sequence<Map<…>>` of scikit-learn's ZipMap, a string tensor).
+    pub unread_outputs: Vec<(String, String)>,
+    /// How many trailing inputs may be left out for the model's own defaults (a TorchScript
+    /// argument `mask: Optional[Tensor] = None`); see [`SessionInfo::required_inputs`].
+    pub optional_inputs: usize,
+    /// Runtime settings in effect that change the numbers a session computes, as (name, value)
+    /// read back from the runtime after loading (torch: whether TF32 is allowed on CUDA).
+    pub settings: Vec<(String, String)>,
+    /// Where the description of each input came from, in the order of `inputs`, for formats whose
+    /// files do not record it (a TorchScript `forward` says only `Tensor`): a sidecar file, what
+    /// the graph proves, or "unknown". Empty when the model file describes its inputs itself.
+    pub input_sources: Vec<String>,
+    /// Where the description of each output came from, as `input_sources`.
+    pub output_sources: Vec<String>,
+}
 
-    /// Runs the model on inputs given in the order of [`Session::inputs`].
+impl SessionInfo {
+    /// A session's facts with these inputs, outputs and device, and nothing else known.
+    #[must_use]
+    pub fn new(inputs: Vec<TensorSpec>, outputs: Vec<TensorSpec>, device: Device) -> Self {
+        Self {
+            inputs,
+            outputs,
+            device,
+            parameters: None,
+            signatures: Vec::new(),
+            integer_ranges: None,
+            unread_outputs: Vec::new(),
+            optional_inputs: 0,
+            settings: Vec::new(),
+            input_sources: Vec::new(),
+            output_sources: Vec::new(),
+        }
+    }
+
+    /// How many leading inputs must be given; the ones after them may be left out, trailing.
+    #[must_use]
+    pub fn required_inputs(&self) -> usize {
+        self.inputs.len().saturating_sub(self.optional_inputs)
+    }
+}
+
+/// A loaded model ready to run: what it is ([`Session::info`]) and what it does.
+pub trait Session: Send {
+    /// The facts of the loaded model.
+    fn info(&self) -> &SessionInfo;
+
+    /// Runs the model on inputs given in the order of [`SessionInfo::inputs`].
     ///
     /// # Errors
     /// Dtype, shape or count mismatches of the inputs, and runtime failures.
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>>;
+
+    /// Runs like [`Session::run`] and, where the backend can separate them, reports how long
+    /// handing over the inputs, computing and fetching the outputs took. The default does not
+    /// separate the stages and returns `None` beside the outputs.
+    ///
+    /// # Errors
+    /// The errors of [`Session::run`].
+    fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
+        Ok((self.run(inputs)?, None))
+    }
 
     /// Waits until the device has finished all queued work, so a clock read afterwards is honest.
     ///
@@ -171,30 +248,12 @@ pub trait Session: Send {
         Ok(())
     }
 
-    /// Number of parameters and their size in bytes, where the runtime can tell.
-    fn parameters(&self) -> Option<ParameterCount> {
-        None
-    }
-
     /// Ends a profiling run started through [`LoadOptions::profile_prefix`] and returns the file written.
     ///
     /// # Errors
     /// Runtime failures; [`Error::InvalidInput`] when profiling was not enabled.
     fn end_profiling(&mut self) -> Result<PathBuf> {
         Err(Error::InvalidInput("profiling is not supported by this backend".into()))
-    }
-
-    /// The range each integer input's values must stay in, by input name, where the model proves
-    /// one (an input that reaches an embedding lookup must stay inside the table); `None` when
-    /// this backend cannot tell. Synthetic inputs are drawn from these ranges.
-    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, crate::IntRange>> {
-        None
-    }
-
-    /// The model's named entry points (a SavedModel's signatures), for formats that have them;
-    /// empty otherwise. Exactly one has [`Signature::in_use`] set when the list is not empty.
-    fn signatures(&self) -> &[Signature] {
-        &[]
     }
 
     /// Ends a profiling run started through [`LoadOptions::profile_prefix`] and returns the
@@ -207,54 +266,25 @@ pub trait Session: Send {
         Err(Error::InvalidInput("an operator-level profile is not supported by this backend".into()))
     }
 
-    /// Runs like [`Session::run`] and, where the backend can separate them, reports how long
-    /// handing over the inputs, computing and fetching the outputs took. The default does not
-    /// separate the stages and returns `None` beside the outputs.
-    ///
-    /// # Errors
-    /// The errors of [`Session::run`].
-    fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
-        Ok((self.run(inputs)?, None))
-    }
-
     /// The device allocator's own figures (allocated / reserved / peak), where the backend exposes
     /// them (e.g. libtorch's CUDA caching allocator). `None` by default and on the CPU.
     fn device_memory(&self) -> Option<DeviceMemory> {
         None
     }
 
-    /// Where the description of each input came from, in the order of [`Session::inputs`], for
-    /// formats whose files do not record it (a TorchScript module's `forward` says only
-    /// `Tensor`): a sidecar file, what the graph proves, or "unknown" (any tensor accepted).
-    /// Empty by default: the model file describes its inputs itself.
-    fn input_sources(&self) -> Vec<String> {
-        Vec::new()
+    /// Shorthand for [`SessionInfo::inputs`].
+    fn inputs(&self) -> &[TensorSpec] {
+        &self.info().inputs
     }
 
-    /// Where the description of each output came from, in the order of [`Session::outputs`];
-    /// empty by default, as for [`Session::input_sources`].
-    fn output_sources(&self) -> Vec<String> {
-        Vec::new()
+    /// Shorthand for [`SessionInfo::outputs`].
+    fn outputs(&self) -> &[TensorSpec] {
+        &self.info().outputs
     }
 
-    /// The model's outputs that the session computes but does not return, each with the reason
-    /// (an ONNX `Sequence<Map<…>>` of scikit-learn's ZipMap, a string tensor); none by default.
-    fn unread_outputs(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-
-    /// How many leading inputs must be given; the inputs after them may be left out, trailing,
-    /// for the model's own defaults (a TorchScript argument `mask: Optional[Tensor] = None`).
-    /// Every input by default.
-    fn required_inputs(&self) -> usize {
-        self.inputs().len()
-    }
-
-    /// Runtime settings in effect that change the numbers a session computes, as (name, value)
-    /// read back from the runtime after loading (torch: whether TF32 is allowed on CUDA for
-    /// matmuls and convolutions). Empty by default.
-    fn settings(&self) -> Vec<(String, String)> {
-        Vec::new()
+    /// Shorthand for [`SessionInfo::device`].
+    fn device(&self) -> Device {
+        self.info().device
     }
 }
 
@@ -315,17 +345,11 @@ mod tests {
     use super::*;
 
     /// A session that implements only the required methods.
-    struct Minimal(Vec<TensorSpec>);
+    struct Minimal(SessionInfo);
 
     impl Session for Minimal {
-        fn inputs(&self) -> &[TensorSpec] {
+        fn info(&self) -> &SessionInfo {
             &self.0
-        }
-        fn outputs(&self) -> &[TensorSpec] {
-            &self.0
-        }
-        fn device(&self) -> Device {
-            Device::Cpu
         }
         fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
             Ok(inputs.to_vec())
@@ -334,14 +358,18 @@ mod tests {
 
     #[test]
     fn optional_hooks_say_what_they_do_not_support() {
-        let mut s = Minimal(Vec::new());
+        let mut s = Minimal(SessionInfo::new(Vec::new(), Vec::new(), Device::Cpu));
         let x = Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap();
         let (y, stages) = s.run_staged(std::slice::from_ref(&x)).unwrap();
         assert_eq!((y, stages), (vec![x], None));
         assert_eq!(s.device_memory(), None);
-        assert!(s.settings().is_empty());
-        assert_eq!(s.required_inputs(), s.inputs().len());
-        assert!(s.unread_outputs().is_empty());
+        assert!(s.info().settings.is_empty() && s.info().unread_outputs.is_empty());
+        assert_eq!((s.inputs(), s.outputs(), s.device()), (&[][..], &[][..], Device::Cpu));
+        let mut info =
+            SessionInfo::new(vec![TensorSpec::new("x", crate::DType::F32, vec![]); 3], Vec::new(), Device::Cpu);
+        assert_eq!(info.required_inputs(), 3);
+        info.optional_inputs = 1;
+        assert_eq!(info.required_inputs(), 2);
         let err = s.op_profile().unwrap_err().to_string();
         assert!(err.contains("not supported by this backend"), "{err}");
         assert!(s.end_profiling().unwrap_err().to_string().contains("not supported by this backend"));

@@ -141,6 +141,21 @@ impl Error {
         }
     }
 
+    /// As [`Error::wrap`], with the message the backend made of the error first (its own
+    /// runtime's clean-up: the lines that say where and how it failed rather than what), then
+    /// reduced to one line as [`first_line`] does.
+    pub fn wrap_as(
+        backend: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        Self::Backend {
+            backend: backend.into(),
+            message: first_line(&message.to_string()),
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// Adds what was being done (`Error::Context`).
     #[must_use]
     pub fn context(self, context: impl Into<String>) -> Self {
@@ -182,45 +197,17 @@ impl<T> Context<T> for Result<T> {
     }
 }
 
-/// The one line of a native runtime's message that says what went wrong: C++ stack traces
-/// (`Exception raised from …`, `frame #N: …`), runtime log prefixes (`[E:onnxruntime:…]`,
-/// `2026-… E tensorflow/…`) and ANSI colour codes are dropped, and of what is left the first
-/// non-empty line is kept.
+/// The one line of a native runtime's message that says what went wrong, by what every runtime
+/// shares: ANSI colour codes, empty lines and C++ stack frames (`frame #N: …`) are dropped, a
+/// log prefix in brackets (`[E:onnxruntime:, file.cc:572 Func] …`) is cut, and of what is left the
+/// first line is kept without its native source locations (`file.cc:256 ns::Func(…)`). What only
+/// one runtime writes (libtorch's `Exception raised from`, OpenVINO's `Exception from <file>:`
+/// headers) is that backend's to drop first: see [`Error::wrap_as`].
 #[must_use]
 pub fn first_line(message: &str) -> String {
     let clean: String = strip_ansi(message);
-    let mut lines = clean.lines().map(str::trim).filter(|l| !l.is_empty()).filter(|l| {
-        !(l.starts_with("frame #")
-            || l.starts_with("Exception raised from")
-            || l.starts_with("Traceback")
-            || l.starts_with("The above operation failed")
-            || l.starts_with("C++ exception with description"))
-    });
-    let first = lines.next().unwrap_or("");
-    if let Some(prefix) = location_header(first) {
-        // OpenVINO: "Exception from <file>:<line>:" and "Check '…' failed at <file>:<line>:"
-        // headers, then what it was doing and why, one per line: those, joined.
-        let mut said: Vec<&str> = Vec::new();
-        if !prefix.is_empty() {
-            said.push(prefix);
-        }
-        said.extend(lines.filter(|l| location_header(l).is_none()).take(3));
-        return strip_source_locations(&said.join(": "));
-    }
+    let first = clean.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("frame #")).unwrap_or("");
     strip_source_locations(strip_log_prefix(first))
-}
-
-/// Where `line` only says where native code threw (OpenVINO's `Exception from
-/// src/…/core.cpp:84:`, maybe after the binding's own words, and `Check 'false' failed at
-/// src/…/frontend.cpp:47:`): the words before it (often none).
-fn location_header(line: &str) -> Option<&str> {
-    if !line.ends_with(':') {
-        return None;
-    }
-    if let Some(at) = line.find("Exception from ") {
-        return Some(line[..at].trim_end().trim_end_matches(':').trim_end());
-    }
-    (line.starts_with("Check '") && line.contains(" failed at ")).then_some("")
 }
 
 /// `failed:/onnxruntime_src/core/graph/model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, …) Unsupported …`
@@ -315,18 +302,12 @@ mod tests {
 
     #[test]
     fn native_messages_are_reduced_to_their_line() {
-        let torch = "Expected 4-dimensional input for 4-dimensional weight [64, 3, 7, 7]\nException raised from \
-                     check_shape at conv.cpp:12 (most recent call first):\nframe #0: c10::Error::Error() + 0x9a\nframe #1: x";
-        assert_eq!(first_line(torch), "Expected 4-dimensional input for 4-dimensional weight [64, 3, 7, 7]");
+        let stack = "Expected 4-dimensional input\nframe #0: c10::Error::Error() + 0x9a\nframe #1: x";
+        assert_eq!(first_line(stack), "Expected 4-dimensional input");
+        assert_eq!(first_line("frame #0: top\nthe cause"), "the cause");
         let ort = "\u{1b}[0;31m[E:onnxruntime:, sequential_executor.cc:572 ExecuteKernel] Non-zero status code\u{1b}[m";
         assert_eq!(first_line(ort), "Non-zero status code");
         assert_eq!(first_line("\n\n  plain  \n"), "plain");
-        let openvino = "Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'false' failed at \
-                        src/frontends/common/src/frontend.cpp:47:\nLoading input model\nUnsupported value_info \
-                        type: probs\n\n";
-        assert_eq!(first_line(openvino), "Loading input model: Unsupported value_info type: probs");
-        let wrapped = format!("general error: {openvino}");
-        assert_eq!(first_line(&wrapped), "general error: Loading input model: Unsupported value_info type: probs");
         let load = "Load model from m.onnx failed:/onnxruntime_src/onnxruntime/core/graph/model.cc:256 \
                     onnxruntime::Model::Model(onnx::ModelProto&&, const onnxruntime::PathString&, const \
                     onnxruntime::logging::Logger&) Unsupported model IR version: 14, max supported IR version: 13";
@@ -345,6 +326,9 @@ mod tests {
         let e = Error::wrap("onnx", io);
         assert_eq!(e.to_string(), "onnx: disk on fire");
         assert!(e.source().unwrap().to_string().contains("frame #0"));
+        let e2 = Error::wrap_as("openvino", std::io::Error::other("raw"), "cleaned\nmore");
+        assert_eq!(e2.to_string(), "openvino: cleaned");
+        assert_eq!(e2.source().unwrap().to_string(), "raw");
         let r: Result<()> = Err(e);
         let e = r.context("loading m.onnx").unwrap_err();
         assert_eq!(e.to_string(), "loading m.onnx: onnx: disk on fire");

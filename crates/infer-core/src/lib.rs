@@ -12,6 +12,8 @@
 //! ```
 
 pub mod backend;
+#[cfg(feature = "build")]
+pub mod build;
 pub mod device;
 pub mod dtype;
 pub mod error;
@@ -23,11 +25,13 @@ pub mod options;
 pub mod profile;
 pub mod ranges;
 pub mod registry;
+pub mod runtime;
 pub mod spec;
 pub mod tensor;
 
 pub use backend::{
-    Backend, BackendInfo, DeviceMemory, LoadOptions, OptLevel, ParameterCount, Session, Signature, check_inputs,
+    Backend, BackendInfo, DeviceMemory, LoadOptions, OptLevel, ParameterCount, Session, SessionInfo, Signature,
+    check_inputs,
 };
 pub use device::Device;
 pub use dtype::DType;
@@ -38,5 +42,6 @@ pub use half;
 pub use options::{OptionMap, OptionSpec};
 pub use ranges::IntRange;
 pub use registry::{Availability, Registry};
+pub use runtime::NativeRuntime;
 pub use spec::{Dim, TensorSpec};
 pub use tensor::{Element, Tensor, TensorData};

@@ -9,21 +9,15 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use indicatif::ProgressBar;
-use infer_core::{Device, Result, Session, Tensor, TensorSpec};
+use infer_core::{Device, Result, Session, SessionInfo, Tensor};
 use infer_measure::timing::{BenchConfig, Stop, Warmup, time_session};
 
 /// Returns no output: only the loop is measured.
-struct Noop;
+struct Noop(SessionInfo);
 
 impl Session for Noop {
-    fn inputs(&self) -> &[TensorSpec] {
-        &[]
-    }
-    fn outputs(&self) -> &[TensorSpec] {
-        &[]
-    }
-    fn device(&self) -> Device {
-        Device::Cpu
+    fn info(&self) -> &SessionInfo {
+        &self.0
     }
     fn run(&mut self, _inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         Ok(Vec::new())
@@ -38,7 +32,14 @@ fn timing_loop(c: &mut Criterion) {
     let config = BenchConfig { warmup: Warmup::Count(0), stop: Stop::Iterations(ITERATIONS) };
     let pb = ProgressBar::hidden();
     group.bench_function("time_session_per_1000_iterations", |b| {
-        b.iter(|| black_box(time_session(&mut Noop, &[], &config, &pb).unwrap().samples_ms.len()));
+        b.iter(|| {
+            black_box(
+                time_session(&mut Noop(SessionInfo::new(Vec::new(), Vec::new(), Device::Cpu)), &[], &config, &pb)
+                    .unwrap()
+                    .samples_ms
+                    .len(),
+            )
+        });
     });
     group.finish();
 }

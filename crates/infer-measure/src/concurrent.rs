@@ -104,7 +104,7 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
         sessions.push(backend.load(&spec.model, &spec.options)?);
     }
     let device = sessions[0].device();
-    environment.settings = sessions[0].settings().into_iter().collect();
+    environment.settings = sessions[0].info().settings.clone().into_iter().collect();
     let point = spec.workload.single_point("--concurrency")?;
     let plan = spec.workload.plan(&spec.model, sessions[0].as_ref())?;
     let batch_size = spec.batch_size.unwrap_or_else(|| plan.default_batch());

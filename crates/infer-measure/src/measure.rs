@@ -71,7 +71,7 @@ pub fn measure_each(
     let rss_after_load = memory::rss().map(|r| r.current);
     cuda.after_load();
     let device = session.device();
-    environment.settings = session.settings().into_iter().collect();
+    environment.settings = session.info().settings.clone().into_iter().collect();
 
     let mut checked = None;
     let mut first_inference_ms = None;
@@ -86,7 +86,7 @@ pub fn measure_each(
     }
 
     let model = spec.model.display().to_string();
-    let params = session.parameters();
+    let params = session.info().parameters;
     // The report so far: written after every batch size (partial) and at the end (with the
     // speed-ups and the device memory read after inference).
     let report = |mut rows: Vec<BenchRow>,

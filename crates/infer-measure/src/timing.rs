@@ -287,24 +287,20 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use infer_core::{Device, SessionInfo};
+
     use super::*;
 
     /// A session that counts its calls and returns its input; stages only when asked to.
     struct Counting {
-        specs: Vec<infer_core::TensorSpec>,
+        info: SessionInfo,
         runs: usize,
         staged: bool,
     }
 
     impl Session for Counting {
-        fn inputs(&self) -> &[infer_core::TensorSpec] {
-            &self.specs
-        }
-        fn outputs(&self) -> &[infer_core::TensorSpec] {
-            &self.specs
-        }
-        fn device(&self) -> infer_core::Device {
-            infer_core::Device::Cpu
+        fn info(&self) -> &SessionInfo {
+            &self.info
         }
         fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
             self.runs += 1;
@@ -319,21 +315,15 @@ mod tests {
     /// A session whose work is queued like a GPU's: `run` returns at once and the work is done
     /// only when `synchronize` returns, [`QUEUED_WORK`] later. Every call is logged in order.
     struct Queued {
-        specs: Vec<infer_core::TensorSpec>,
+        info: SessionInfo,
         log: Vec<&'static str>,
     }
 
     const QUEUED_WORK: Duration = Duration::from_millis(20);
 
     impl Session for Queued {
-        fn inputs(&self) -> &[infer_core::TensorSpec] {
-            &self.specs
-        }
-        fn outputs(&self) -> &[infer_core::TensorSpec] {
-            &self.specs
-        }
-        fn device(&self) -> infer_core::Device {
-            infer_core::Device::Cuda(0)
+        fn info(&self) -> &SessionInfo {
+            &self.info
         }
         fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
             self.log.push("run");
@@ -353,7 +343,7 @@ mod tests {
     fn every_timed_iteration_waits_for_the_device() {
         let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
         for stop in [Stop::Iterations(4), Stop::Duration(Duration::from_millis(1))] {
-            let mut s = Queued { specs: Vec::new(), log: Vec::new() };
+            let mut s = Queued { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cuda(0)), log: Vec::new() };
             let config = BenchConfig { warmup: Warmup::Count(2), stop };
             let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
             let iterations = 2 + t.samples_ms.len();
@@ -371,13 +361,13 @@ mod tests {
     #[test]
     fn time_session_counts_warmup_and_iterations() {
         let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
-        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let mut s = Counting { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cpu), runs: 0, staged: false };
         let config = BenchConfig { warmup: Warmup::Count(3), stop: Stop::Iterations(7) };
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
         assert_eq!((s.runs, t.samples_ms.len(), t.warmup_iterations, t.warmup_settled), (10, 7, 3, None));
         assert!(t.stages.is_empty(), "the session did not separate stages");
 
-        let mut s = Counting { specs: Vec::new(), runs: 0, staged: true };
+        let mut s = Counting { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cpu), runs: 0, staged: true };
         let auto = Warmup::UntilStable { window: 4, tolerance: 1e9, max: 40, max_time: Duration::from_secs(60) };
         let config = BenchConfig { warmup: auto, stop: Stop::Iterations(5) };
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
@@ -388,14 +378,14 @@ mod tests {
         let summary = summarize_stages(&t.stages).unwrap();
         assert!((summary.compute_ms - 2e-3).abs() < 1e-12);
 
-        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let mut s = Counting { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cpu), runs: 0, staged: false };
         let never = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 23, max_time: Duration::from_secs(60) };
         let config = BenchConfig { warmup: never, stop: Stop::Iterations(1) };
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
         // A zero tolerance never settles: whole windows up to the cap.
         assert_eq!((t.warmup_iterations, t.warmup_settled), (20, Some(false)));
 
-        let mut s = Counting { specs: Vec::new(), runs: 0, staged: false };
+        let mut s = Counting { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cpu), runs: 0, staged: false };
         let hurried = Warmup::UntilStable { window: 5, tolerance: 0.0, max: 100, max_time: Duration::ZERO };
         let config = BenchConfig { warmup: hurried, stop: Stop::Iterations(1) };
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();

@@ -16,7 +16,8 @@ use ort::{
 };
 
 fn bare(c: &mut Criterion) {
-    let library = infer_onnx::locate::find().expect("ONNX Runtime library (run `cargo xtask setup`)");
+    let library =
+        infer_core::runtime::locate(&infer_onnx::RUNTIME).expect("ONNX Runtime library (run `cargo xtask setup`)");
     let env = ort::init_from(&library).unwrap().with_name("bare").build().unwrap();
     let mut group = c.benchmark_group("onnx_run");
     for model in common::models() {

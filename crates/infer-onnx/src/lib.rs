@@ -1,7 +1,7 @@
 //! ONNX Runtime backend for **infer**, through the `ort` crate with the library loaded at run time.
 //!
 //! Without the `runtime` feature the backend still exists and reports itself as not compiled, so
-//! every build and every report lists it. With it, the library is found by [`locate::find`] (the
+//! every build and every report lists it. With it, the library is found from [`RUNTIME`] (the
 //! project's `.runtimes/` written by `cargo xtask setup`, or `ORT_DYLIB_PATH`).
 //!
 //! ```
@@ -15,12 +15,11 @@
 //! // With it: the pinned ONNX Runtime, or unavailable (saying why) when the library is missing.
 //! #[cfg(feature = "runtime")]
 //! match probe {
-//!     Ok(info) => assert_eq!(info.runtime_version, infer_onnx::REQUIRED_VERSION),
+//!     Ok(info) => assert_eq!(info.runtime_version, infer_onnx::RUNTIME.version()),
 //!     Err(e) => assert!(matches!(e, Error::Unavailable { .. }), "{e}"),
 //! }
 //! ```
 
-pub mod locate;
 pub mod profile;
 #[cfg(feature = "runtime")]
 mod runtime;
@@ -36,8 +35,7 @@ pub use infer_onnx_proto::{ONNX, inspect, sniff};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "onnx";
-/// The ONNX Runtime version `cargo xtask setup` installs.
-pub const REQUIRED_VERSION: &str = "1.31.1";
+include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
 /// The oldest ONNX Runtime minor version the `ort` binding accepts.
 pub const REQUIRED_MINOR: u32 = 31;
 
@@ -64,6 +62,10 @@ impl Backend for OnnxBackend {
 
     fn sniff(&self, probe: &Probe) -> Sniff {
         sniff(probe)
+    }
+
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(&RUNTIME)
     }
 
     fn probe(&self) -> Result<BackendInfo> {

@@ -10,8 +10,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, Tensor, TensorSpec,
-    check_inputs,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, OptLevel, ParameterCount, Result, Session, SessionInfo,
+    Tensor, TensorSpec, check_inputs,
     profile::{OpProfile, RunStages},
 };
 use ort::{
@@ -22,7 +22,7 @@ use ort::{
     value::{DynValue, TensorElementType, TensorRef, ValueType},
 };
 
-use crate::{BACKEND, locate};
+use crate::BACKEND;
 use infer_core::{with_dtype, with_tensor_data};
 
 struct Loaded {
@@ -31,7 +31,7 @@ struct Loaded {
     version: String,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+static LOADED: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
 
 fn unavailable(reason: impl Into<String>) -> Error {
     Error::Unavailable { backend: BACKEND.into(), reason: reason.into() }
@@ -43,11 +43,11 @@ fn ort_err(e: ort::Error) -> Error {
 
 /// Loads the library once per process; later calls return the same answer.
 fn runtime() -> Result<&'static Loaded> {
-    RUNTIME.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
+    LOADED.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
 }
 
 fn load_library() -> std::result::Result<Loaded, String> {
-    let library = locate::find()?;
+    let library = infer_core::runtime::locate(&crate::RUNTIME)?;
     let minor = ort::util::probe(&library)
         .ok_or_else(|| format!("{} is not a loadable ONNX Runtime 1.x library", library.display()))?;
     if minor < crate::REQUIRED_MINOR {
@@ -89,7 +89,7 @@ fn log_level() -> LogLevel {
 /// Sets the log level, of the library loaded already or of the one loaded later.
 pub(crate) fn set_verbose(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
-    if let Some(Ok(rt)) = RUNTIME.get() {
+    if let Some(Ok(rt)) = LOADED.get() {
         rt.env.set_log_level(log_level());
     }
 }
@@ -178,16 +178,11 @@ pub(crate) fn load(
             Err(why) => unread.push((o.name().to_string(), why)),
         }
     }
-    Ok(Box::new(OnnxSession {
-        session,
-        inputs,
-        outputs,
-        unread,
-        device,
-        parameters,
-        ranges,
-        profiling: opts.profile_prefix.is_some(),
-    }))
+    let mut info = SessionInfo::new(inputs, outputs, device);
+    info.unread_outputs = unread;
+    info.parameters = Some(parameters);
+    info.integer_ranges = Some(ranges);
+    Ok(Box::new(OnnxSession { session, info, profiling: opts.profile_prefix.is_some() }))
 }
 
 fn dtype(ty: TensorElementType) -> Option<DType> {
@@ -228,14 +223,9 @@ fn spec(name: &str, ty: &ValueType) -> std::result::Result<TensorSpec, String> {
 
 struct OnnxSession {
     session: ort::session::Session,
-    inputs: Vec<TensorSpec>,
-    outputs: Vec<TensorSpec>,
-    /// The graph's outputs that are not read, with the reason (see [`Session::unread_outputs`]).
-    unread: Vec<(String, String)>,
-    device: Device,
-    parameters: ParameterCount,
-    /// The range each integer input that reaches an embedding lookup must stay in (`ranges`).
-    ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
+    /// The model's inputs, outputs (and those not read), device, parameters and the integer
+    /// range of each input that reaches an embedding lookup.
+    info: SessionInfo,
     /// Whether ORT's profiler is on (it is turned off by `end_profiling`).
     profiling: bool,
 }
@@ -261,25 +251,17 @@ fn to_tensor(name: &str, value: &DynValue) -> Result<Tensor> {
 }
 
 impl Session for OnnxSession {
-    fn inputs(&self) -> &[TensorSpec] {
-        &self.inputs
-    }
-
-    fn outputs(&self) -> &[TensorSpec] {
-        &self.outputs
-    }
-
-    fn device(&self) -> Device {
-        self.device
+    fn info(&self) -> &SessionInfo {
+        &self.info
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        check_inputs(&self.inputs, inputs)?;
+        check_inputs(&self.info.inputs, inputs)?;
         let values = inputs.iter().map(view).collect::<Result<Vec<_>>>()?;
         let named: Vec<(&str, SessionInputValue<'_>)> =
-            self.inputs.iter().map(|s| s.name.as_str()).zip(values).collect();
+            self.info.inputs.iter().map(|s| s.name.as_str()).zip(values).collect();
         let outputs = self.session.run(named).map_err(ort_err)?;
-        self.outputs.iter().map(|spec| to_tensor(&spec.name, &outputs[spec.name.as_str()])).collect()
+        self.info.outputs.iter().map(|spec| to_tensor(&spec.name, &outputs[spec.name.as_str()])).collect()
     }
 
     /// The same steps as [`Session::run`], with a clock read between them: input checks and
@@ -287,14 +269,15 @@ impl Session for OnnxSession {
     /// includes the device work), copying the outputs out (fetch).
     fn run_staged(&mut self, inputs: &[Tensor]) -> Result<(Vec<Tensor>, Option<RunStages>)> {
         let t0 = Instant::now();
-        check_inputs(&self.inputs, inputs)?;
+        check_inputs(&self.info.inputs, inputs)?;
         let values = inputs.iter().map(view).collect::<Result<Vec<_>>>()?;
         let named: Vec<(&str, SessionInputValue<'_>)> =
-            self.inputs.iter().map(|s| s.name.as_str()).zip(values).collect();
+            self.info.inputs.iter().map(|s| s.name.as_str()).zip(values).collect();
         let t1 = Instant::now();
         let outputs = self.session.run(named).map_err(ort_err)?;
         let t2 = Instant::now();
         let tensors = self
+            .info
             .outputs
             .iter()
             .map(|spec| to_tensor(&spec.name, &outputs[spec.name.as_str()]))
@@ -306,18 +289,6 @@ impl Session for OnnxSession {
             fetch_s: (t3 - t2).as_secs_f64(),
         };
         Ok((tensors, Some(stages)))
-    }
-
-    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, infer_core::IntRange>> {
-        Some(self.ranges.clone())
-    }
-
-    fn unread_outputs(&self) -> Vec<(String, String)> {
-        self.unread.clone()
-    }
-
-    fn parameters(&self) -> Option<ParameterCount> {
-        Some(self.parameters)
     }
 
     fn end_profiling(&mut self) -> Result<PathBuf> {

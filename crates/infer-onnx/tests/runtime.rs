@@ -23,7 +23,7 @@ fn load(path: &Path) -> Box<dyn infer_core::Session> {
 #[test]
 fn probe_finds_the_pinned_runtime() {
     let info = OnnxBackend.probe().unwrap();
-    assert_eq!(info.runtime_version, infer_onnx::REQUIRED_VERSION);
+    assert_eq!(info.runtime_version, infer_onnx::RUNTIME.version());
     assert!(info.devices.contains(&Device::Cpu));
     assert!(info.library.unwrap().is_file());
 }
@@ -37,7 +37,7 @@ fn tiny_cnn_matches_reference_and_reports_dynamic_batch() {
     assert_eq!(input.dims.as_deref().unwrap()[0], Dim::Dynamic(Some("batch".into())));
     assert_eq!(input.shape_string(), "[batch, 3, 8, 8]");
     assert_eq!(s.outputs()[0].name, "logits");
-    assert_eq!(s.parameters().unwrap().count, 162);
+    assert_eq!(s.info().parameters.unwrap().count, 162);
     let x = read_npy(&tiny("tiny_cnn.input.npy")).unwrap();
     let expected = read_npy(&tiny("tiny_cnn.output.npy")).unwrap();
     let y = s.run(std::slice::from_ref(&x)).unwrap();
@@ -138,7 +138,7 @@ fn resnet18_matches_the_pytorch_reference() {
     assert_eq!(s.outputs()[0].shape_string(), "[batch, 1000]");
     // torchvision counts 11,689,512; the exporter folds each of the 4,800 BatchNorm channels'
     // scale and shift into its convolution's weight and a new bias: one parameter fewer each.
-    assert_eq!(s.parameters().unwrap().count, 11_689_512 - 4_800);
+    assert_eq!(s.info().parameters.unwrap().count, 11_689_512 - 4_800);
     let x = read_npy(&dir.join("input.npy")).unwrap();
     let expected = read_npy(&dir.join("reference_torch.npy")).unwrap();
     let y = s.run(&[x]).unwrap();

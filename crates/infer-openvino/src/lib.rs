@@ -1,5 +1,5 @@
 //! OpenVINO backend for **infer**, through the `openvino` crate with the C library opened at run
-//! time (feature `runtime`; the library is found by [`locate::find`]: the project's `.runtimes/`
+//! time (feature `runtime`; the library is found from [`RUNTIME`]: the project's `.runtimes/`
 //! written by `cargo xtask setup`, or `INFER_OPENVINO_LIB`).
 //!
 //! It reads ONNX files (the same [`infer_onnx_proto::ONNX`] format as ONNX Runtime, which stays the
@@ -14,9 +14,10 @@
 //! ```
 //! use infer_core::{Backend, Error, LoadOptions, npy::read_npy};
 //!
+//! let ir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_cnn.xml");
 //! let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
 //! let options = LoadOptions::default().with_option("precision", "f32");
-//! match infer_openvino::OpenVinoBackend.load(&tiny.join("openvino/tiny_cnn.xml"), &options) {
+//! match infer_openvino::OpenVinoBackend.load(&ir, &options) {
 //!     Ok(mut session) => {
 //!         let x = read_npy(&tiny.join("tiny_cnn.input.npy"))?;
 //!         let y = session.run(&[x])?;
@@ -29,8 +30,8 @@
 //! # Ok::<(), infer_core::Error>(())
 //! ```
 
+pub mod errors;
 pub mod ir;
-pub mod locate;
 pub mod profile;
 #[cfg(feature = "runtime")]
 mod runtime;
@@ -55,8 +56,7 @@ pub use settings::{Hint, Precision, Settings};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "openvino";
-/// The OpenVINO version `cargo xtask setup` installs (PyPI `openvino`).
-pub const REQUIRED_VERSION: &str = "2026.4.1";
+include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
 
 /// OpenVINO's own format: an XML graph (`<net>`) with its weights in a `.bin` file beside it.
 pub const OPENVINO_IR: ModelFormat =
@@ -165,6 +165,10 @@ impl Backend for OpenVinoBackend {
         OPTIONS
     }
 
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(&RUNTIME)
+    }
+
     fn probe(&self) -> Result<BackendInfo> {
         runtime::probe()
     }
@@ -185,12 +189,17 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny").join(name)
     }
 
+    /// This crate's own fixture (the IR of `tiny_cnn`).
+    fn own(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    }
+
     #[test]
     fn sniffs_ir_and_onnx_but_not_weights_alone() {
         let sniffed = |p: &Path| sniff(&Probe::new(p).unwrap());
-        assert_eq!(sniffed(&tiny("openvino/tiny_cnn.xml")), Sniff::Content(OPENVINO_IR));
+        assert_eq!(sniffed(&own("tiny_cnn.xml")), Sniff::Content(OPENVINO_IR));
         assert_eq!(sniffed(&tiny("tiny_cnn.onnx")), Sniff::Content(ONNX));
-        assert_eq!(sniffed(&tiny("openvino/tiny_cnn.bin")), Sniff::No);
+        assert_eq!(sniffed(&own("tiny_cnn.bin")), Sniff::No);
         assert_eq!(sniffed(&tiny("tiny_cnn.input.npy")), Sniff::No);
         let dir = tempfile::tempdir().unwrap();
         let other = dir.path().join("config.xml");
@@ -201,12 +210,12 @@ mod tests {
 
     #[test]
     fn inspect_counts_parameters_of_both_formats() {
-        let ir = inspect(&tiny("openvino/tiny_cnn.xml")).unwrap();
+        let ir = inspect(&own("tiny_cnn.xml")).unwrap();
         assert_eq!((ir.format, ir.parameters.count, ir.parameters.bytes), (OPENVINO_IR, 162, 648));
-        assert_eq!(ir.weights.unwrap(), tiny("openvino/tiny_cnn.bin"));
+        assert_eq!(ir.weights.unwrap(), own("tiny_cnn.bin"));
         let onnx = inspect(&tiny("tiny_cnn.onnx")).unwrap();
         assert_eq!((onnx.format, onnx.parameters.count, onnx.weights), (ONNX, 162, None));
-        let err = inspect(&tiny("openvino/tiny_cnn.bin")).unwrap_err().to_string();
+        let err = inspect(&own("tiny_cnn.bin")).unwrap_err().to_string();
         assert!(err.contains("tiny_cnn.bin") && err.contains("expected .onnx or .xml"), "{err}");
     }
 

@@ -5,7 +5,7 @@
 use std::{borrow::Cow, path::Path, sync::OnceLock, time::Instant};
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorSpec,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, Result, Session, SessionInfo, Tensor, TensorSpec,
     check_inputs,
     profile::{OpProfile, RunStages},
     with_dtype, with_tensor_data,
@@ -15,7 +15,7 @@ use openvino::{
     Tensor as OvTensor,
 };
 
-use crate::{BACKEND, ModelFiles, Settings, locate, profile::Counter};
+use crate::{BACKEND, ModelFiles, Settings, profile::Counter};
 
 /// What loading the library found, once per process.
 struct Loaded {
@@ -25,23 +25,27 @@ struct Loaded {
     devices: Vec<String>,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+static LOADED: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
 
 fn unavailable(reason: impl Into<String>) -> Error {
     Error::Unavailable { backend: BACKEND.into(), reason: reason.into() }
 }
 
 fn ov_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::wrap(BACKEND, e)
+    let message = crate::errors::clean(&e.to_string());
+    Error::wrap_as(BACKEND, e, message)
 }
 
 fn runtime() -> Result<&'static Loaded> {
-    RUNTIME.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
+    LOADED.get_or_init(load_library).as_ref().map_err(|r| unavailable(r.clone()))
 }
 
 fn load_library() -> std::result::Result<Loaded, String> {
     // The project's pinned copy first; else wherever the `openvino` crate itself would look.
-    let library = locate::find().or_else(|ours| openvino_sys::library::find().filter(|p| p.is_file()).ok_or(ours))?;
+    // Opened through its real path: it finds `libopenvino.so` and the plugins beside itself.
+    let library = infer_core::runtime::locate(&crate::RUNTIME)
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .or_else(|ours| openvino_sys::library::find().filter(|p| p.is_file()).ok_or(ours))?;
     let lib = library.clone();
     // openvino-sys parses the library's version with `unwrap`: a surprising library must not abort us.
     std::panic::catch_unwind(move || openvino_sys::library::load_from(lib))
@@ -92,7 +96,9 @@ fn utf8(path: &Path) -> Result<&str> {
 pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) -> Result<Box<dyn Session>> {
     let rt = runtime()?;
     let path = files.model.as_path();
-    let load_err = |e: openvino::InferenceError| Error::load(path, infer_core::error::first_line(&e.to_string()));
+    let load_err = |e: openvino::InferenceError| {
+        Error::load(path, infer_core::error::first_line(&crate::errors::clean(&e.to_string())))
+    };
     let mut core = Core::new().map_err(ov_err)?;
     let device = infer_core::kit::resolve_device(BACKEND, opts.device, opts.fallback_to_cpu, |device| match device {
         Device::Cuda(n) => gpu_name(rt, n).map(|_| ()).ok_or_else(|| {
@@ -131,16 +137,15 @@ pub(crate) fn load(files: &ModelFiles, opts: &LoadOptions, settings: &Settings) 
         .collect::<Result<Vec<_>>>()?;
     let request = compiled.create_infer_request().map_err(ov_err)?;
     let bound = inputs.iter().map(|_| None).collect();
+    let mut info = SessionInfo::new(inputs, outputs, device);
+    info.parameters = Some(files.parameters);
+    info.integer_ranges = Some(files.integer_ranges.clone());
     Ok(Box::new(OpenVinoSession {
         request,
         _compiled: compiled,
         _core: core,
-        inputs,
-        outputs,
+        info,
         bound,
-        device,
-        parameters: files.parameters,
-        ranges: files.integer_ranges.clone(),
         counters: profiling.then(Vec::new),
     }))
 }
@@ -236,14 +241,11 @@ struct OpenVinoSession {
     request: InferRequest,
     _compiled: CompiledModel,
     _core: Core,
-    inputs: Vec<TensorSpec>,
-    outputs: Vec<TensorSpec>,
+    /// Inputs, outputs, device, parameters and the range each integer input must stay in (from
+    /// an ONNX file's graph).
+    info: SessionInfo,
     /// The tensor set on each input port, reused while its shape stays the same.
     bound: Vec<Option<(Vec<usize>, OvTensor)>>,
-    device: Device,
-    parameters: ParameterCount,
-    /// The range each integer input must stay in (from an ONNX file's graph).
-    ranges: std::collections::BTreeMap<String, infer_core::IntRange>,
     /// The performance counters read after each run, when profiling.
     counters: Option<Vec<Vec<Counter>>>,
 }
@@ -251,7 +253,7 @@ struct OpenVinoSession {
 impl OpenVinoSession {
     /// Copies the inputs into the request's input tensors (new ones when a shape changed).
     fn bind(&mut self, inputs: &[Tensor]) -> Result<()> {
-        check_inputs(&self.inputs, inputs)?;
+        check_inputs(&self.info.inputs, inputs)?;
         for (i, t) in inputs.iter().enumerate() {
             if self.bound[i].as_ref().is_none_or(|(shape, _)| shape.as_slice() != t.shape()) {
                 let dims: Vec<i64> = t.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
@@ -267,10 +269,10 @@ impl OpenVinoSession {
     }
 
     fn fetch(&self) -> Result<Vec<Tensor>> {
-        (0..self.outputs.len())
+        (0..self.info.outputs.len())
             .map(|i| {
                 let t = self.request.get_output_tensor_by_index(i).map_err(ov_err)?;
-                let name = &self.outputs[i].name;
+                let name = &self.info.outputs[i].name;
                 let et = t.get_element_type().map_err(ov_err)?;
                 let dtype = dtype(et).ok_or_else(|| {
                     Error::InvalidInput(format!("output `{name}` has element type {et}, which infer does not support"))
@@ -302,16 +304,8 @@ impl OpenVinoSession {
 }
 
 impl Session for OpenVinoSession {
-    fn inputs(&self) -> &[TensorSpec] {
-        &self.inputs
-    }
-
-    fn outputs(&self) -> &[TensorSpec] {
-        &self.outputs
-    }
-
-    fn device(&self) -> Device {
-        self.device
+    fn info(&self) -> &SessionInfo {
+        &self.info
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
@@ -339,14 +333,6 @@ impl Session for OpenVinoSession {
             fetch_s: (t3 - t2).as_secs_f64(),
         };
         Ok((outputs, Some(stages)))
-    }
-
-    fn integer_ranges(&self) -> Option<std::collections::BTreeMap<String, infer_core::IntRange>> {
-        Some(self.ranges.clone())
-    }
-
-    fn parameters(&self) -> Option<ParameterCount> {
-        Some(self.parameters)
     }
 
     fn op_profile(&mut self) -> Result<OpProfile> {

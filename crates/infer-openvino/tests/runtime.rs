@@ -1,5 +1,5 @@
 //! OpenVINO backend against real models: the committed tiny fixtures (ONNX, and the IR converted
-//! from `tiny_cnn.onnx` by `fixtures/tiny/openvino/make_ir.py`) and the generated ResNet-18
+//! from `tiny_cnn.onnx` by `tests/fixtures/make_ir.py`) and the generated ResNet-18
 //! (`cargo xtask fixtures`), compared with the outputs their generators computed.
 #![cfg(runtime_installed)]
 #![allow(clippy::unwrap_used)]
@@ -17,6 +17,11 @@ fn tiny(name: &str) -> PathBuf {
     root().join("fixtures/tiny").join(name)
 }
 
+/// This crate's own fixture (the IR of `tiny_cnn`).
+fn own(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
 fn load(path: &Path) -> Box<dyn infer_core::Session> {
     OpenVinoBackend.load(path, &LoadOptions::default()).unwrap()
 }
@@ -24,7 +29,7 @@ fn load(path: &Path) -> Box<dyn infer_core::Session> {
 #[test]
 fn probe_finds_the_pinned_runtime() {
     let info = OpenVinoBackend.probe().unwrap();
-    assert_eq!(info.runtime_version, infer_openvino::REQUIRED_VERSION);
+    assert_eq!(info.runtime_version, infer_openvino::RUNTIME.version());
     assert_eq!(info.devices[0], Device::Cpu);
     let library = info.library.unwrap();
     assert!(library.is_file() && library.file_name().unwrap().to_str().unwrap().starts_with("libopenvino_c.so"));
@@ -34,8 +39,9 @@ fn probe_finds_the_pinned_runtime() {
 fn tiny_cnn_from_onnx_and_from_ir_matches_the_reference() {
     let x = read_npy(&tiny("tiny_cnn.input.npy")).unwrap();
     let expected = read_npy(&tiny("tiny_cnn.output.npy")).unwrap();
-    for model in ["tiny_cnn.onnx", "openvino/tiny_cnn.xml"] {
-        let mut s = load(&tiny(model));
+    for model in [tiny("tiny_cnn.onnx"), own("tiny_cnn.xml")] {
+        let mut s = load(&model);
+        let model = model.file_name().unwrap().to_string_lossy().into_owned();
         let input = &s.inputs()[0];
         assert_eq!((input.name.as_str(), input.dtype), ("image", DType::F32), "{model}");
         // OpenVINO keeps no names for dynamic dimensions: the ONNX file's are read from the file
@@ -44,7 +50,7 @@ fn tiny_cnn_from_onnx_and_from_ir_matches_the_reference() {
         assert_eq!(input.shape_string(), shape, "{model}");
         assert!(input.has_dynamic_batch());
         assert_eq!((s.outputs()[0].name.as_str(), s.outputs()[0].shape_string()), ("logits", "[?, 10]".into()));
-        assert_eq!(s.parameters().unwrap().count, 162, "{model}");
+        assert_eq!(s.info().parameters.unwrap().count, 162, "{model}");
         assert_eq!(s.device(), Device::Cpu);
         let y = s.run(std::slice::from_ref(&x)).unwrap();
         let diff = y[0].max_abs_diff(&expected).unwrap();
@@ -98,7 +104,7 @@ fn fixed_and_dynamic_dims() {
 
 #[test]
 fn wrong_shape_count_and_dtype_are_clear_errors() {
-    let mut s = load(&tiny("openvino/tiny_cnn.xml"));
+    let mut s = load(&own("tiny_cnn.xml"));
     let err = s.run(&[Tensor::zeros(DType::F32, vec![1, 3, 9, 8]).unwrap()]).unwrap_err();
     assert_eq!(err.to_string(), "shape mismatch for `image`: expected [?, 3, 8, 8], got [1, 3, 9, 8]");
     let err = s.run(&[Tensor::zeros(DType::F64, vec![1, 3, 8, 8]).unwrap()]).unwrap_err();
@@ -156,8 +162,8 @@ fn bad_model_files_name_the_file() {
     assert!(err.contains("missing.onnx") && err.contains("cannot read"), "{err}");
     // Truncated files: the IR's XML and its weights, with OpenVINO's reasons (a truncated ONNX
     // file and IR, named: the conformance suite, tests/conformance.rs).
-    let xml = std::fs::read_to_string(tiny("openvino/tiny_cnn.xml")).unwrap();
-    let bin = std::fs::read(tiny("openvino/tiny_cnn.bin")).unwrap();
+    let xml = std::fs::read_to_string(own("tiny_cnn.xml")).unwrap();
+    let bin = std::fs::read(own("tiny_cnn.bin")).unwrap();
     let cut_xml = dir.path().join("cut.xml");
     std::fs::write(&cut_xml, &xml[..xml.len() / 2]).unwrap();
     std::fs::write(dir.path().join("cut.bin"), &bin).unwrap();
@@ -214,7 +220,7 @@ fn resnet18_onnx_matches_the_reference() {
     assert!(dir.join("model.onnx").is_file(), "{} missing: run `cargo xtask fixtures`", dir.display());
     let mut s = load(&dir.join("model.onnx"));
     // The ONNX export folds the batch norms into the convolutions: fewer than torch's 11 689 512.
-    assert_eq!(s.parameters().unwrap().count, 11_684_712);
+    assert_eq!(s.info().parameters.unwrap().count, 11_684_712);
     let x = read_npy(&dir.join("input.npy")).unwrap();
     let expected = read_npy(&dir.join("reference_torch.npy")).unwrap();
     let y = s.run(&[x]).unwrap();

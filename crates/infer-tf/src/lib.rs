@@ -34,7 +34,6 @@
 
 pub mod config;
 pub mod keras;
-pub mod locate;
 #[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(not(feature = "runtime"))]
@@ -48,6 +47,7 @@ use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSp
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "tf";
+include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
 /// The signature run unless [`LoadOptions::signature`] names another.
 pub const DEFAULT_SIGNATURE: &str = "serving_default";
 /// The SavedModel tag loaded.
@@ -133,6 +133,10 @@ impl Backend for TfBackend {
 
     fn options(&self) -> &'static [OptionSpec] {
         OPTIONS
+    }
+
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(&RUNTIME)
     }
 
     fn probe(&self) -> Result<BackendInfo> {

@@ -14,8 +14,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Signature, Tensor,
-    TensorData, TensorSpec, check_inputs, profile::OpProfile,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, SessionInfo, Signature,
+    Tensor, TensorData, TensorSpec, check_inputs, profile::OpProfile,
 };
 use tensorflow::{
     DataType, FetchToken, Graph, Operation, SavedModelBundle, SessionOptions, SessionRunArgs, Shape, TensorInfo,
@@ -63,7 +63,7 @@ fn runtime() -> Result<&'static Runtime> {
 
 /// The library file that was opened.
 fn library(rt: &Runtime) -> PathBuf {
-    let p = rt.dir.join(crate::locate::FILE);
+    let p = rt.dir.join(crate::RUNTIME.library);
     p.canonicalize().unwrap_or(p)
 }
 
@@ -267,33 +267,21 @@ pub(crate) fn load(model: &Path, dir: &Path, opts: &LoadOptions) -> Result<Box<d
     }
     let parameters = parameters(&fetches);
     let profile = opts.profile_prefix.clone().map(|prefix| Profiling { prefix, runs: Vec::new() });
-    Ok(Box::new(TfSession {
-        session: bundle.session,
-        graph,
-        inputs,
-        outputs,
-        unread,
-        feeds,
-        fetches,
-        signatures,
-        device,
-        parameters,
-        profile,
-    }))
+    let mut info = SessionInfo::new(inputs, outputs, device);
+    info.unread_outputs = unread;
+    info.signatures = signatures;
+    info.parameters = parameters;
+    Ok(Box::new(TfSession { session: bundle.session, graph, info, feeds, fetches, profile }))
 }
 
 struct TfSession {
     session: tensorflow::Session,
     graph: Graph,
-    inputs: Vec<TensorSpec>,
-    outputs: Vec<TensorSpec>,
-    /// The signature's outputs that are not fetched, with why (see [`Session::unread_outputs`]).
-    unread: Vec<(String, String)>,
+    /// The signature's inputs and outputs (those not fetched listed with why), every signature,
+    /// the device and the parameters reached from the outputs.
+    info: SessionInfo,
     feeds: Vec<(Operation, i32)>,
     fetches: Vec<(Operation, i32)>,
-    signatures: Vec<Signature>,
-    device: Device,
-    parameters: Option<ParameterCount>,
     /// Set while runs are traced (`LoadOptions::profile_prefix`); taken by `end_profiling`.
     profile: Option<Profiling>,
 }
@@ -381,25 +369,13 @@ fn fetch(args: &mut SessionRunArgs<'_>, token: FetchToken, spec: &TensorSpec) ->
 }
 
 impl Session for TfSession {
-    fn inputs(&self) -> &[TensorSpec] {
-        &self.inputs
-    }
-
-    fn outputs(&self) -> &[TensorSpec] {
-        &self.outputs
-    }
-
-    fn unread_outputs(&self) -> Vec<(String, String)> {
-        self.unread.clone()
-    }
-
-    fn device(&self) -> Device {
-        self.device
+    fn info(&self) -> &SessionInfo {
+        &self.info
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        check_inputs(&self.inputs, inputs)?;
-        let tensors = self.inputs.iter().zip(inputs).map(|(s, t)| feed(&s.name, t)).collect::<Result<Vec<_>>>()?;
+        check_inputs(&self.info.inputs, inputs)?;
+        let tensors = self.info.inputs.iter().zip(inputs).map(|(s, t)| feed(&s.name, t)).collect::<Result<Vec<_>>>()?;
         let mut args = SessionRunArgs::new();
         for ((op, index), t) in self.feeds.iter().zip(&tensors) {
             match t {
@@ -423,15 +399,7 @@ impl Session for TfSession {
             let meta = args.get_metadata().ok_or_else(|| tf_err("a traced run returned no RunMetadata"))?;
             profile.runs.push(meta.to_vec());
         }
-        tokens.into_iter().zip(&self.outputs).map(|(token, spec)| fetch(&mut args, token, spec)).collect()
-    }
-
-    fn signatures(&self) -> &[Signature] {
-        &self.signatures
-    }
-
-    fn parameters(&self) -> Option<ParameterCount> {
-        self.parameters
+        tokens.into_iter().zip(&self.info.outputs).map(|(token, spec)| fetch(&mut args, token, spec)).collect()
     }
 
     fn end_profiling(&mut self) -> Result<PathBuf> {

@@ -63,14 +63,14 @@ fn tiny_savedmodel_matches_keras_with_dynamic_batch() {
 #[test]
 fn every_signature_is_listed_and_another_can_be_chosen() {
     let s = load(&tiny().join("saved_model"));
-    let sigs: Vec<(&str, bool)> = s.signatures().iter().map(|g| (g.name.as_str(), g.in_use)).collect();
+    let sigs: Vec<(&str, bool)> = s.info().signatures.iter().map(|g| (g.name.as_str(), g.in_use)).collect();
     assert_eq!(sigs, [("features", false), ("serving_default", true)]);
-    assert_eq!(s.signatures()[0].outputs[0].shape_string(), "[?, 4]");
-    assert_eq!(s.signatures()[0].inputs[0].name, "image");
+    assert_eq!(s.info().signatures[0].outputs[0].shape_string(), "[?, 4]");
+    assert_eq!(s.info().signatures[0].inputs[0].name, "image");
 
     let opts = LoadOptions::default().with_option("signature", "features");
     let mut s = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
-    assert!(s.signatures().iter().any(|g| g.name == "features" && g.in_use));
+    assert!(s.info().signatures.iter().any(|g| g.name == "features" && g.in_use));
     let x = read_npy(&tiny().join("input.npy")).unwrap();
     let expected = read_npy(&tiny().join("features.npy")).unwrap();
     let y = s.run(&[x]).unwrap();
@@ -173,14 +173,14 @@ const RESNET18_KERAS_PARAMS: u64 = 11_699_112;
 #[test]
 fn parameters_count_each_variable_the_signature_uses_once() {
     let s = load(&generated("resnet18").join("saved_model"));
-    let p = s.parameters().unwrap();
+    let p = s.info().parameters.unwrap();
     assert_eq!((p.count, p.bytes), (RESNET18_KERAS_PARAMS, RESNET18_KERAS_PARAMS * 4));
     // tiny_keras: conv 3x3x3x4 + 4, BatchNorm 4 x 4 (2 of them not trainable), dense 4x5 + 5 =
     // `count_params()` 153; the `features` signature stops before the dense layer.
-    assert_eq!(load(&tiny().join("saved_model")).parameters().unwrap().count, 153);
+    assert_eq!(load(&tiny().join("saved_model")).info().parameters.unwrap().count, 153);
     let opts = LoadOptions::default().with_option("signature", "features");
     let features = TfBackend.load(&tiny().join("saved_model"), &opts).unwrap();
-    assert_eq!(features.parameters().unwrap().count, 128);
+    assert_eq!(features.info().parameters.unwrap().count, 128);
 }
 
 #[test]

@@ -53,8 +53,7 @@ use serde::{Deserialize, Serialize};
 
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "torch";
-/// The PyTorch version `cargo xtask setup` installs and `tch` 0.24 is written for.
-pub const REQUIRED_VERSION: &str = "2.11.0";
+include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
 /// Architectures a weights-only checkpoint can be loaded into (torchvision parameter names).
 pub const ARCHITECTURES: &[&str] = &["resnet18", "resnet50"];
 
@@ -256,6 +255,10 @@ impl Backend for TorchBackend {
 
     fn options(&self) -> &'static [OptionSpec] {
         OPTIONS
+    }
+
+    fn runtime(&self) -> Option<&'static infer_core::NativeRuntime> {
+        Some(&RUNTIME)
     }
 
     fn probe(&self) -> Result<BackendInfo> {

@@ -8,8 +8,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, Tensor, TensorSpec,
-    check_inputs, profile::OpProfile, with_dtype, with_tensor_data,
+    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, SessionInfo, Tensor,
+    TensorSpec, check_inputs, profile::OpProfile, with_dtype, with_tensor_data,
 };
 use tch::{Kind, nn, nn::ModuleT};
 
@@ -18,7 +18,7 @@ use crate::{
     profile::RUN_SCOPE,
     schema::{self, Description},
     shim::{
-        context::{self, Tf32},
+        context,
         profiler::{Profiler, trace_path},
         script::Script,
     },
@@ -28,7 +28,8 @@ use crate::{
 const BUILD_LIBTORCH_LIB: Option<&str> = option_env!("INFER_TORCH_LIBTORCH_LIB");
 
 fn tch_err(e: tch::TchError) -> Error {
-    Error::wrap(BACKEND, e)
+    let message = crate::schema::native_message(&e.to_string());
+    Error::wrap_as(BACKEND, e, message)
 }
 
 /// The `libtorch_cpu.so` this process actually loaded (from `/proc/self/maps`), else the build's.
@@ -50,7 +51,7 @@ fn version(library: Option<&Path>) -> String {
             Some(v.trim_matches(|c| c == '\'' || c == '"').to_string())
         })
     });
-    from_file.unwrap_or_else(|| crate::REQUIRED_VERSION.to_string())
+    from_file.unwrap_or_else(|| crate::RUNTIME.version().to_string())
 }
 
 pub(crate) fn probe() -> Result<BackendInfo> {
@@ -118,7 +119,10 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> 
         Plan::TorchScript => script_session(path, tdev, dev)?,
         Plan::Checkpoint { arch } => load_checkpoint(path, &arch, tdev, dev)?,
     };
-    session.tf32 = Some(context::tf32()?);
+    let tf32 = context::tf32()?;
+    let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
+    session.info.settings =
+        vec![("tf32_matmul".into(), on_off(tf32.matmul)), ("tf32_cudnn".into(), on_off(tf32.cudnn))];
     if let Some(prefix) = &opts.profile_prefix {
         // Started after loading, so the profile holds the runs only.
         session.profiling = Some(Profiling { profiler: Profiler::start()?, prefix: prefix.clone(), runs: 0 });
@@ -159,21 +163,13 @@ pub(crate) fn embedding_tables(path: &Path) -> Result<Vec<EmbeddingTable>> {
 
 fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
     let (script, d) = load_script(path, tdev)?;
-    Ok(TorchSession {
-        model: Model::Script(script),
-        tdev,
-        dev,
-        required: d.required,
-        inputs: d.inputs,
-        checked: d.checked,
-        input_sources: d.input_sources,
-        outputs: d.outputs,
-        output_sources: d.output_sources,
-        ranges: schema::ranges_of(&d.tables),
-        parameters: d.parameters,
-        profiling: None,
-        tf32: None,
-    })
+    let mut info = SessionInfo::new(d.inputs, d.outputs, dev);
+    info.optional_inputs = info.inputs.len().saturating_sub(d.required);
+    info.input_sources = d.input_sources;
+    info.output_sources = d.output_sources;
+    info.integer_ranges = Some(schema::ranges_of(&d.tables));
+    info.parameters = Some(d.parameters);
+    Ok(TorchSession { model: Model::Script(script), tdev, info, checked: d.checked, profiling: None })
 }
 
 fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
@@ -224,21 +220,10 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
     )];
     let outputs =
         vec![TensorSpec::new("logits", DType::F32, vec![Dim::Dynamic(Some("batch".into())), Dim::Fixed(nclasses)])];
-    Ok(TorchSession {
-        model: Model::Arch { net, _vs: vs },
-        tdev,
-        dev,
-        checked: true,
-        required: inputs.len(),
-        inputs,
-        input_sources: Vec::new(),
-        outputs,
-        output_sources: Vec::new(),
-        ranges: BTreeMap::new(),
-        parameters,
-        profiling: None,
-        tf32: None,
-    })
+    let mut info = SessionInfo::new(inputs, outputs, dev);
+    info.integer_ranges = Some(BTreeMap::new());
+    info.parameters = Some(parameters);
+    Ok(TorchSession { model: Model::Arch { net, _vs: vs }, tdev, info, checked: true, profiling: None })
 }
 
 enum Model {
@@ -249,25 +234,16 @@ enum Model {
 struct TorchSession {
     model: Model,
     tdev: tch::Device,
-    dev: Device,
-    inputs: Vec<TensorSpec>,
+    /// Inputs (the trailing ones with defaults in `forward` optional) and outputs, each with where
+    /// its description came from (empty for an architecture, described in full), the device, the
+    /// range each input that indexes an embedding table must stay in, the parameters, and the
+    /// TF32 flags read back after loading (process-wide; see [`load`]).
+    info: SessionInfo,
     /// Whether the inputs' dtypes and shapes are known (sidecar, architecture) and checked before
     /// a run; inputs known only from `forward`'s schema accept any tensor.
     checked: bool,
-    /// How many leading inputs must be given (the others have defaults in `forward`).
-    required: usize,
-    /// Where each input's description came from (empty for an architecture, described in full).
-    input_sources: Vec<String>,
-    outputs: Vec<TensorSpec>,
-    /// Where each output's description came from.
-    output_sources: Vec<String>,
-    /// The range each input that indexes an embedding table must stay in.
-    ranges: BTreeMap<String, infer_core::IntRange>,
-    parameters: ParameterCount,
     /// libtorch's profiler, when the session was loaded with `LoadOptions::profile_prefix`.
     profiling: Option<Profiling>,
-    /// The TF32 flags read back after loading (process-wide; see [`load`]).
-    tf32: Option<Tf32>,
 }
 
 /// A profile in progress: each run is a user scope named [`RUN_SCOPE`] + its index.
@@ -283,10 +259,11 @@ impl TorchSession {
     /// dtype, its shape still unknown. Outputs a sidecar describes are kept.
     fn learn_outputs(&mut self, names: &[String], got: &[Tensor]) {
         // Called on every run: what is already known is checked without allocating.
-        if self.outputs.len() == got.len() {
-            let from_sidecar = self.output_sources.first().is_some_and(|s| s.starts_with("sidecar"));
+        if self.info.outputs.len() == got.len() {
+            let from_sidecar = self.info.output_sources.first().is_some_and(|s| s.starts_with("sidecar"));
             let named = names.iter().any(|n| !n.is_empty());
             let known = self
+                .info
                 .outputs
                 .iter()
                 .zip(names)
@@ -305,9 +282,9 @@ impl TorchSession {
                 dims: None,
             })
             .collect();
-        if learned != self.outputs {
-            self.output_sources = vec!["from the last run: forward's result names it".into(); learned.len()];
-            self.outputs = learned;
+        if learned != self.info.outputs {
+            self.info.output_sources = vec!["from the last run: forward's result names it".into(); learned.len()];
+            self.info.outputs = learned;
         }
     }
 }
@@ -353,33 +330,21 @@ fn from_tch(name: &str, t: &tch::Tensor) -> Result<Tensor> {
 }
 
 impl Session for TorchSession {
-    fn inputs(&self) -> &[TensorSpec] {
-        &self.inputs
-    }
-
-    fn outputs(&self) -> &[TensorSpec] {
-        &self.outputs
-    }
-
-    fn device(&self) -> Device {
-        self.dev
-    }
-
-    fn required_inputs(&self) -> usize {
-        self.required
+    fn info(&self) -> &SessionInfo {
+        &self.info
     }
 
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         // Trailing arguments with defaults may be left out: forward fills them in.
-        let given =
-            if (self.required..self.inputs.len()).contains(&inputs.len()) { inputs.len() } else { self.inputs.len() };
+        let (required, all) = (self.info.required_inputs(), self.info.inputs.len());
+        let given = if (required..all).contains(&inputs.len()) { inputs.len() } else { all };
         if self.checked {
-            check_inputs(&self.inputs[..given], inputs)?;
+            check_inputs(&self.info.inputs[..given], inputs)?;
         } else if inputs.len() != given {
             // Inputs known from forward's schema only take any tensor: the count is checked.
-            let names: Vec<&str> = self.inputs.iter().map(|s| s.name.as_str()).collect();
-            let optional = if self.required < names.len() {
-                format!(", the last {} optional", names.len() - self.required)
+            let names: Vec<&str> = self.info.inputs.iter().map(|s| s.name.as_str()).collect();
+            let optional = if required < names.len() {
+                format!(", the last {} optional", names.len() - required)
             } else {
                 String::new()
             };
@@ -418,7 +383,7 @@ impl Session for TorchSession {
             .iter()
             .enumerate()
             .map(|(i, y)| {
-                let name = self.outputs.get(i).map_or_else(|| format!("output_{i}"), |s| s.name.clone());
+                let name = self.info.outputs.get(i).map_or_else(|| format!("output_{i}"), |s| s.name.clone());
                 from_tch(&name, y)
             })
             .collect::<Result<Vec<Tensor>>>()?;
@@ -431,29 +396,6 @@ impl Session for TorchSession {
             tch::Cuda::synchronize(i64::try_from(i).unwrap_or(0));
         }
         Ok(())
-    }
-
-    fn parameters(&self) -> Option<ParameterCount> {
-        Some(self.parameters)
-    }
-
-    fn input_sources(&self) -> Vec<String> {
-        self.input_sources.clone()
-    }
-
-    fn output_sources(&self) -> Vec<String> {
-        self.output_sources.clone()
-    }
-
-    fn settings(&self) -> Vec<(String, String)> {
-        let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
-        self.tf32.map_or_else(Vec::new, |t| {
-            vec![("tf32_matmul".into(), on_off(t.matmul)), ("tf32_cudnn".into(), on_off(t.cudnn))]
-        })
-    }
-
-    fn integer_ranges(&self) -> Option<BTreeMap<String, infer_core::IntRange>> {
-        Some(self.ranges.clone())
     }
 
     fn op_profile(&mut self) -> Result<OpProfile> {
@@ -473,8 +415,11 @@ impl Session for TorchSession {
                 String::new()
             }
         };
-        let device_note =
-            if self.dev.is_gpu() { ", host side: CUDA kernels run asynchronously and are not timed" } else { "" };
+        let device_note = if self.info.device.is_gpu() {
+            ", host side: CUDA kernels run asynchronously and are not timed"
+        } else {
+            ""
+        };
         let events = crate::profile::parse(&stopped.events)?;
         let source = format!(
             "libtorch {} Kineto profiler through infer's C++ shim (CPU ops, self time{device_note}){trace_note}",

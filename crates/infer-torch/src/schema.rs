@@ -338,8 +338,10 @@ fn raw_table(input: &str, e: &RawEmbedding) -> EmbeddingTable {
 /// The line of a libtorch message that says what went wrong. An error inside the TorchScript
 /// interpreter comes as "The following operation failed in the TorchScript interpreter." and a
 /// TorchScript traceback, the cause last (`RuntimeError: mat1 and mat2 shapes cannot be
-/// multiplied (2x3 and 4x3)`): the cause is kept, without `RuntimeError: `. Other messages are
-/// reduced by [`infer_core::error::first_line`].
+/// multiplied (2x3 and 4x3)`): the cause is kept, without `RuntimeError: `. Other messages lose
+/// libtorch's own report lines (`Exception raised from …`, a `Traceback`, `The above operation
+/// failed …`, `C++ exception with description …`) and are reduced by
+/// [`infer_core::error::first_line`].
 #[must_use]
 pub(crate) fn native_message(message: &str) -> String {
     if message.contains("failed in the TorchScript interpreter") {
@@ -353,7 +355,11 @@ pub(crate) fn native_message(message: &str) -> String {
             return infer_core::error::first_line(line);
         }
     }
-    infer_core::error::first_line(message)
+    const REPORT_LINES: [&str; 4] =
+        ["Exception raised from", "Traceback", "The above operation failed", "C++ exception with description"];
+    let kept: Vec<&str> =
+        message.lines().filter(|l| !REPORT_LINES.iter().any(|p| l.trim_start().starts_with(p))).collect();
+    infer_core::error::first_line(&kept.join("\n"))
 }
 
 #[cfg(test)]

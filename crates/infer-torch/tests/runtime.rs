@@ -48,7 +48,7 @@ fn diff_to_reference(session: &mut dyn Session, dir: &Path) -> f64 {
 #[test]
 fn probe_reports_the_pinned_torch() {
     let info = TorchBackend.probe().unwrap();
-    assert!(info.runtime_version.starts_with(infer_torch::REQUIRED_VERSION), "{}", info.runtime_version);
+    assert!(info.runtime_version.starts_with(infer_torch::RUNTIME.version()), "{}", info.runtime_version);
     assert!(info.devices.contains(&Device::Cpu));
     assert!(info.library.unwrap().is_file());
 }
@@ -62,7 +62,7 @@ fn torchscript_matches(model: &str, params: u64) {
         assert_eq!(s.inputs()[0].to_string(), "input: f32 [batch, 3, 224, 224]");
         assert_eq!(s.outputs()[0].to_string(), "logits: f32 [batch, 1000]");
         assert_eq!(s.device(), Device::Cpu);
-        let p = s.parameters().unwrap();
+        let p = s.info().parameters.unwrap();
         assert_eq!((p.count, p.bytes), (params, params * 4), "{format}");
         let diff = diff_to_reference(s.as_mut(), &dir);
         assert!(diff < 1e-4, "{model} {format}: max abs diff {diff}");
@@ -94,7 +94,7 @@ fn checkpoints_match(model: &str, params: u64) {
         let mut s = TorchBackend.load(&file, &arch(model)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.inputs()[0].to_string(), "input: f32 [batch, 3, 224, 224]");
         assert_eq!(s.outputs()[0].to_string(), "logits: f32 [batch, 1000]");
-        assert_eq!(s.parameters().unwrap().count, params);
+        assert_eq!(s.info().parameters.unwrap().count, params);
         let diff = diff_to_reference(s.as_mut(), &dir);
         assert!(diff < 1e-4, "{model} {name}: max abs diff {diff}");
     }
@@ -217,7 +217,7 @@ fn cuda_runs_the_reference_on_a_gpu() {
         // libtorch's own default allows TF32 for cuDNN convolutions; infer turns it off unless
         // `--option tf32=on`, so the difference is that of full-float32 kernels only.
         let off = [("tf32_matmul", "off"), ("tf32_cudnn", "off")].map(|(k, v)| (k.to_string(), v.to_string()));
-        assert_eq!(s.settings(), off.to_vec());
+        assert_eq!(s.info().settings.clone(), off.to_vec());
         let diff = diff_to_reference(s.as_mut(), &dir);
         s.synchronize().unwrap();
         // cuDNN convolutions are not bit-identical to the CPU's (other algorithms and orders of
@@ -339,7 +339,7 @@ fn profile_reports_resnet18_ops_by_self_time_and_run() {
     let prefix = tmp.path().join("torch");
     let (p, scope_us) = profile_runs(&dir.join("model.torchscript.pt"), LoadOptions::default(), &prefix, 3);
     assert_eq!(p.backend, "torch");
-    assert!(p.source.contains("Kineto") && p.source.contains(infer_torch::REQUIRED_VERSION), "{}", p.source);
+    assert!(p.source.contains("Kineto") && p.source.contains(infer_torch::RUNTIME.version()), "{}", p.source);
     check_runs(&p, &scope_us);
     // ResNet-18's 20 convolutions (17 3x3/7x7 and 3 1x1 downsamples), each run, each level.
     for op in ["aten::conv2d", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution"] {

@@ -38,11 +38,15 @@ fn two_tensor_arguments_are_two_inputs_and_a_tuple_two_outputs() {
     assert_eq!(names(s.inputs()), ["x", "y"]);
     assert_eq!(names(s.outputs()), ["output_0", "output_1"]);
     assert!(s.inputs().iter().all(|i| i.dims.is_none()));
-    let sources = s.input_sources();
+    let sources = s.info().input_sources.clone();
     assert_eq!(sources.len(), 2);
     assert!(sources.iter().all(|src| src.starts_with("unknown: forward's schema says only `Tensor`")), "{sources:?}");
-    assert!(s.output_sources()[0].contains("Tuple[Tensor, Tensor]"), "{:?}", s.output_sources());
-    assert_eq!(s.parameters().unwrap().count, 12);
+    assert!(
+        s.info().output_sources.clone()[0].contains("Tuple[Tensor, Tensor]"),
+        "{:?}",
+        s.info().output_sources.clone()
+    );
+    assert_eq!(s.info().parameters.unwrap().count, 12);
 
     let x = read_npy(&tiny("tiny_two_args.input_x.npy")).unwrap();
     let y = read_npy(&tiny("tiny_two_args.input_y.npy")).unwrap();
@@ -76,7 +80,7 @@ fn a_sidecar_names_and_describes_the_inputs_and_outputs() {
     let mut s = load(&model);
     assert_eq!(names(s.inputs()), ["a", "b"]);
     assert_eq!(names(s.outputs()), ["sum", "norm"]);
-    assert_eq!(s.input_sources(), ["sidecar m.json", "sidecar m.json"]);
+    assert_eq!(s.info().input_sources.clone(), ["sidecar m.json", "sidecar m.json"]);
     // Described inputs are checked before libtorch sees them.
     let y = read_npy(&tiny("tiny_two_args.input_y.npy")).unwrap();
     let err = s.run(&[y.clone(), y]).unwrap_err().to_string();
@@ -133,7 +137,7 @@ fn embedding_indices_are_i64_inputs_and_their_tables_are_known() {
     let mut s = load(&path);
     assert_eq!(names(s.inputs()), ["input_ids", "token_type_ids"]);
     assert!(s.inputs().iter().all(|i| i.dtype == DType::I64 && i.dims.is_none()));
-    let sources = s.input_sources();
+    let sources = s.info().input_sources.clone();
     assert_eq!(
         sources[0],
         "i64 from the graph: indices of aten::embedding on parameter `word_embeddings.weight` (50 rows); shape unknown"
@@ -175,7 +179,7 @@ fn the_encoder_without_its_sidecar_is_described_from_its_graph() {
     assert_eq!(names(s.inputs()), ["input_ids", "attention_mask", "token_type_ids"]);
     let dtypes: Vec<DType> = s.inputs().iter().map(|i| i.dtype).collect();
     assert_eq!(dtypes, [DType::I64, DType::F32, DType::I64]);
-    assert!(s.input_sources()[1].starts_with("unknown:"), "{:?}", s.input_sources());
+    assert!(s.info().input_sources.clone()[1].starts_with("unknown:"), "{:?}", s.info().input_sources.clone());
     assert_eq!(names(s.outputs()), ["output_0", "output_1"]);
     let tables = infer_torch::embedding_tables(&bare).unwrap();
     let by_input = |name: &str| -> Vec<&EmbeddingTable> { tables.iter().filter(|t| t.input == name).collect() };
@@ -184,6 +188,6 @@ fn the_encoder_without_its_sidecar_is_described_from_its_graph() {
     assert!(by_input("attention_mask").is_empty());
     // With its sidecar, the sidecar describes it and the tables keep its names.
     let described = load(&file);
-    assert_eq!(described.input_sources()[0], "sidecar model.torchscript.json");
+    assert_eq!(described.info().input_sources.clone()[0], "sidecar model.torchscript.json");
     assert_eq!(described.inputs()[1].dtype, DType::I64);
 }

@@ -30,12 +30,13 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     let m = &a.model;
     let (backend, format) = registry.choose(&m.model, m.backend.as_deref())?;
     let session = backend.load(&m.model, &m.options(a.device))?;
+    let info = session.info();
     if let Some(path) = &a.json {
         let description = crate::compare::ModelDescription {
             backend: backend.name().into(),
-            inputs: session.inputs().to_vec(),
-            outputs: session.outputs().to_vec(),
-            integer_ranges: session.integer_ranges(),
+            inputs: info.inputs.clone(),
+            outputs: info.outputs.clone(),
+            integer_ranges: info.integer_ranges.clone(),
         };
         infer_measure::results::write_json(path, &description)?;
     }
@@ -43,36 +44,36 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     println!("format:   {}", format.map_or_else(|| "unknown to this backend".to_string(), |f| f.to_string()));
     let version = backend.probe().map(|i| i.runtime_version).unwrap_or_default();
     println!("backend:  {} {version}", backend.name());
-    println!("device:   {}", session.device());
+    println!("device:   {}", info.device);
     // Where a format does not record its inputs, each line says where its description came from.
     let source = |sources: &[String], i: usize| sources.get(i).map(|s| format!("  ({s})")).unwrap_or_default();
-    let sources = session.input_sources();
+    let sources = &info.input_sources;
     // Each input's batch axis, as `bench` batches it.
-    let batch = BatchAxes::of(session.inputs(), a.batch_dim.as_deref())?;
+    let batch = BatchAxes::of(&info.inputs, a.batch_dim.as_deref())?;
     println!("batch:    {}", batch.describe());
     println!("inputs:");
-    for (i, s) in session.inputs().iter().enumerate() {
+    for (i, s) in info.inputs.iter().enumerate() {
         let dynamic = s.dims.as_ref().is_some_and(|d| d.iter().any(infer_core::Dim::is_dynamic));
         let dynamic = if dynamic { "  (dynamic dims)" } else { "" };
-        println!("  {s}{dynamic}{}  ({})", source(&sources, i), batch.mark(i));
+        println!("  {s}{dynamic}{}  ({})", source(sources, i), batch.mark(i));
     }
-    let sources = session.output_sources();
+    let sources = &info.output_sources;
     println!("outputs:");
-    for (i, s) in session.outputs().iter().enumerate() {
-        println!("  {s}{}", source(&sources, i));
+    for (i, s) in info.outputs.iter().enumerate() {
+        println!("  {s}{}", source(sources, i));
     }
-    if session.outputs().is_empty()
+    if info.outputs.is_empty()
         && let Some(why) = sources.first()
     {
         // How many outputs there are is known only once the model has run (a list, a dict).
         println!("  ({why})");
     }
-    for (name, why) in session.unread_outputs() {
+    for (name, why) in &info.unread_outputs {
         println!("  {name}: not read ({why})");
     }
-    if !session.signatures().is_empty() {
+    if !info.signatures.is_empty() {
         println!("signatures:");
-        for sig in session.signatures() {
+        for sig in &info.signatures {
             println!("  {}{}", sig.name, if sig.in_use { "  (in use)" } else { "" });
             for s in &sig.inputs {
                 println!("    input   {s}");
@@ -82,12 +83,12 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let settings = session.settings();
+    let settings = &info.settings;
     if !settings.is_empty() {
         let pairs: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!("settings: {}", pairs.join(" "));
     }
-    match session.parameters() {
+    match info.parameters {
         Some(p) => println!("parameters: {} ({})", p.count, infer_measure::memory::mib(p.bytes)),
         None => println!("parameters: unknown for this backend"),
     }

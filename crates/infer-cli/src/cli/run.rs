@@ -126,7 +126,7 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     if a.input.is_empty() {
         return classify(session.as_mut(), a, labels.as_ref());
     }
-    let inputs = npy_inputs_from(session.inputs(), session.required_inputs(), &a.input)?;
+    let inputs = npy_inputs_from(session.inputs(), session.info().required_inputs(), &a.input)?;
     warn_non_finite(&inputs, session.inputs());
     let expected = a.reference_output.as_deref().map(reference::read_expected).transpose()?;
     let outputs = session.run(&inputs)?;
@@ -137,7 +137,7 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     for (name, t) in names.iter().zip(&outputs) {
         eprintln!("output {name}: {} {:?}", t.dtype(), t.shape());
     }
-    for (name, why) in session.unread_outputs() {
+    for (name, why) in session.info().unread_outputs.clone() {
         eprintln!("output {name}: not read ({why})");
     }
     if let Some(path) = &a.output {

@@ -181,3 +181,39 @@ pub fn check_profile_structure(v: &serde_json::Value) {
 pub fn profile_rows<'a>(v: &'a serde_json::Value, table: &str, key: &str, value: &str) -> Vec<&'a serde_json::Value> {
     v[table].as_array().unwrap().iter().filter(|r| r[key] == value).collect()
 }
+
+/// Every backend of this build, as `infer` registers them (torch through its worker).
+pub fn registry() -> infer_core::Registry {
+    infer_cli::backends::registry()
+}
+
+/// Whether `backend` can run here (its probe says available).
+pub fn available(backend: &dyn infer_core::Backend) -> bool {
+    matches!(infer_core::registry::availability(backend), infer_core::Availability::Available(_))
+}
+
+/// The backends that read the format `id` and can run here, in registration order.
+pub fn readers_of(id: &str) -> Vec<&'static str> {
+    registry().iter().filter(|b| available(*b) && b.formats().iter().any(|f| f.id == id)).map(|b| b.name()).collect()
+}
+
+/// What the cpu row of `backend` says in `infer compare` on a fixture that holds only the
+/// formats `ids`: `ok` when it can run and reads one of them; else why not, as the row says it.
+pub fn compare_status(backend: &dyn infer_core::Backend, ids: &[&str]) -> String {
+    match infer_core::registry::availability(backend) {
+        infer_core::Availability::Available(_) => match backend.formats().iter().find(|f| ids.contains(&f.id)) {
+            Some(_) => "ok".into(),
+            None => format!("the fixture has no {} model", backend.formats()[0].id),
+        },
+        infer_core::Availability::NotCompiled { .. } => "not compiled".into(),
+        infer_core::Availability::Unavailable { reason } => reason.lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+/// The line of `table` (text) whose first word is `backend`, on `device`.
+pub fn row_of<'t>(table: &'t str, backend: &str, device: &str) -> Option<&'t str> {
+    table.lines().find(|l| {
+        let mut words = l.split_whitespace();
+        words.next() == Some(backend) && words.next() == Some(device)
+    })
+}

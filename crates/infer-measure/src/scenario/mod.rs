@@ -220,7 +220,7 @@ pub fn measure(
     let t = Instant::now();
     let session = backend.load(model, options)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
-    environment.settings = session.settings().into_iter().collect();
+    environment.settings = session.info().settings.clone().into_iter().collect();
     let mut session = wrap(session);
     let result = run(model, session.as_mut(), spec, log)?;
     Ok(ScenarioReport {

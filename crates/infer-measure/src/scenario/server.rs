@@ -465,13 +465,13 @@ impl<'c> Run<'c> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
-    use infer_core::{DType, Device, Dim, Tensor, TensorSpec};
+    use infer_core::{DType, Device, Dim, SessionInfo, Tensor, TensorSpec};
 
     use super::*;
 
     /// A model that takes `per_call` plus `per_item` per batch item, sleeping (no CPU), echoing its input.
     struct Sleepy {
-        specs: Vec<TensorSpec>,
+        info: SessionInfo,
         per_call: Duration,
         per_item: Duration,
         calls: usize,
@@ -479,8 +479,9 @@ mod tests {
 
     impl Sleepy {
         fn new(per_call_ms: u64, per_item_ms: u64) -> Self {
+            let specs = vec![TensorSpec::new("x", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(2)])];
             Self {
-                specs: vec![TensorSpec::new("x", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(2)])],
+                info: SessionInfo::new(specs.clone(), specs, Device::Cpu),
                 per_call: Duration::from_millis(per_call_ms),
                 per_item: Duration::from_millis(per_item_ms),
                 calls: 0,
@@ -489,14 +490,8 @@ mod tests {
     }
 
     impl Session for Sleepy {
-        fn inputs(&self) -> &[TensorSpec] {
-            &self.specs
-        }
-        fn outputs(&self) -> &[TensorSpec] {
-            &self.specs
-        }
-        fn device(&self) -> Device {
-            Device::Cpu
+        fn info(&self) -> &SessionInfo {
+            &self.info
         }
         fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
             self.calls += 1;
@@ -520,7 +515,7 @@ mod tests {
     #[test]
     fn every_request_is_answered_once_in_order_never_sent_early() {
         let mut s = Sleepy::new(1, 0);
-        let samples = Samples::synthetic(&s.specs.clone(), 4, &[]).unwrap();
+        let samples = Samples::synthetic(&s.info.inputs.clone(), 4, &[]).unwrap();
         let r = run_server(&mut s, &samples, &config(200.0, BatchPolicy::NONE, ServerStop::Requests(40))).unwrap();
         assert_eq!((r.analysis.requests, r.records.len(), r.batches.len(), r.unserved), (40, 40, 40, 0));
         for (k, rec) in r.records.iter().enumerate() {
@@ -539,7 +534,7 @@ mod tests {
     #[test]
     fn the_dynamic_batcher_fills_batches_or_waits_out_the_timeout() {
         let mut s = Sleepy::new(20, 0);
-        let samples = Samples::synthetic(&s.specs.clone(), 4, &[]).unwrap();
+        let samples = Samples::synthetic(&s.info.inputs.clone(), 4, &[]).unwrap();
         let policy = BatchPolicy { max_batch: 4, timeout: Duration::from_secs(1) };
         let r = run_server(&mut s, &samples, &config(500.0, policy, ServerStop::Requests(24))).unwrap();
         assert!(r.analysis.batch_sizes.iter().all(|b| b.size == 4), "{:?}", r.analysis.batch_sizes);
@@ -567,7 +562,7 @@ mod tests {
             max_time: Duration::from_secs(30),
         };
         let mut s = Sleepy::new(2, 0);
-        let samples = Samples::synthetic(&s.specs.clone(), 4, &[]).unwrap();
+        let samples = Samples::synthetic(&s.info.inputs.clone(), 4, &[]).unwrap();
         // 2 ms per request at 200 req/s under a 500 ms bound: passes after h(0) = 44 requests.
         let r = run_server(&mut s, &samples, &config(200.0, BatchPolicy::NONE, stop(500))).unwrap();
         let es = r.early_stopping.clone().unwrap();
@@ -583,8 +578,8 @@ mod tests {
     #[test]
     fn a_fixed_batch_model_cannot_batch() {
         let mut s = Sleepy::new(0, 0);
-        s.specs = vec![TensorSpec::new("x", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(2)])];
-        let samples = Samples::synthetic(&s.specs.clone(), 4, &[]).unwrap();
+        s.info.inputs = vec![TensorSpec::new("x", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(2)])];
+        let samples = Samples::synthetic(&s.info.inputs.clone(), 4, &[]).unwrap();
         let policy = BatchPolicy { max_batch: 4, timeout: Duration::ZERO };
         let err = run_server(&mut s, &samples, &config(100.0, policy, ServerStop::Requests(3))).unwrap_err();
         assert!(err.to_string().contains("fixed"), "{err}");

@@ -9,7 +9,7 @@ use std::{
 };
 
 use infer_core::{
-    Device, DeviceMemory, ParameterCount, Result, Session, Signature, Tensor, TensorSpec,
+    DeviceMemory, Result, Session, SessionInfo, Tensor,
     profile::{OpProfile, RunStages},
 };
 
@@ -37,14 +37,8 @@ impl StallOnce {
 }
 
 impl Session for StallOnce {
-    fn inputs(&self) -> &[TensorSpec] {
-        self.inner.inputs()
-    }
-    fn outputs(&self) -> &[TensorSpec] {
-        self.inner.outputs()
-    }
-    fn device(&self) -> Device {
-        self.inner.device()
+    fn info(&self) -> &SessionInfo {
+        self.inner.info()
     }
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         self.maybe_stall();
@@ -53,14 +47,8 @@ impl Session for StallOnce {
     fn synchronize(&mut self) -> Result<()> {
         self.inner.synchronize()
     }
-    fn parameters(&self) -> Option<ParameterCount> {
-        self.inner.parameters()
-    }
     fn end_profiling(&mut self) -> Result<PathBuf> {
         self.inner.end_profiling()
-    }
-    fn signatures(&self) -> &[Signature] {
-        self.inner.signatures()
     }
     fn op_profile(&mut self) -> Result<OpProfile> {
         self.inner.op_profile()
@@ -71,11 +59,5 @@ impl Session for StallOnce {
     }
     fn device_memory(&self) -> Option<DeviceMemory> {
         self.inner.device_memory()
-    }
-    fn settings(&self) -> Vec<(String, String)> {
-        self.inner.settings()
-    }
-    fn required_inputs(&self) -> usize {
-        self.inner.required_inputs()
     }
 }

@@ -173,7 +173,7 @@ impl Workload {
     /// # Errors
     /// [`Error::InvalidInput`] or [`Error::File`] naming the option or file and the model.
     pub fn plan(&self, model: &Path, session: &dyn Session) -> Result<Plan> {
-        self.plan_specs(model, session.inputs(), session.integer_ranges().as_ref())
+        self.plan_specs(model, session.inputs(), session.info().integer_ranges.clone().as_ref())
     }
 
     /// As [`Workload::plan`], for a model described by its input `specs` and the integer
@@ -340,26 +340,25 @@ mod tests {
     use infer_core::Dim;
 
     use super::*;
-    use infer_core::{DType, Tensor};
+    use infer_core::{DType, SessionInfo, Tensor};
 
     /// A session that only describes its inputs.
-    struct Described(Vec<TensorSpec>, Option<BTreeMap<String, infer_core::IntRange>>);
+    struct Described(SessionInfo);
+
+    impl Described {
+        fn new(inputs: Vec<TensorSpec>, ranges: Option<BTreeMap<String, infer_core::IntRange>>) -> Self {
+            let mut info = SessionInfo::new(inputs, Vec::new(), infer_core::Device::Cpu);
+            info.integer_ranges = ranges;
+            Self(info)
+        }
+    }
 
     impl Session for Described {
-        fn inputs(&self) -> &[TensorSpec] {
+        fn info(&self) -> &SessionInfo {
             &self.0
-        }
-        fn outputs(&self) -> &[TensorSpec] {
-            &[]
-        }
-        fn device(&self) -> infer_core::Device {
-            infer_core::Device::Cpu
         }
         fn run(&mut self, _: &[Tensor]) -> Result<Vec<Tensor>> {
             Ok(Vec::new())
-        }
-        fn integer_ranges(&self) -> Option<BTreeMap<String, infer_core::IntRange>> {
-            self.1.clone()
         }
     }
 
@@ -374,7 +373,7 @@ mod tests {
             "input_ids".into(),
             infer_core::IntRange { lo: 0, hi: 50, evidence: "Gather on word (50 rows)".into() },
         );
-        Described(vec![ids("input_ids"), ids("attention_mask"), ids("token_type_ids")], Some(graph))
+        Described::new(vec![ids("input_ids"), ids("attention_mask"), ids("token_type_ids")], Some(graph))
     }
 
     fn dim(symbol: &str, values: &[usize]) -> DimArg {
@@ -453,7 +452,7 @@ mod tests {
 
     #[test]
     fn a_missing_size_lists_every_dynamic_dimension() {
-        let s = Described(
+        let s = Described::new(
             vec![
                 TensorSpec::new("ids", DType::I64, vec![dynamic("batch"), dynamic("sequence")]),
                 TensorSpec::new("x", DType::F32, vec![Dim::Dynamic(None), Dim::Dynamic(None), Dim::Fixed(3)]),
@@ -504,7 +503,7 @@ mod tests {
         let e = plan(&w, &s).unwrap().build(1, &w.points()[0]).unwrap_err().to_string();
         assert!(e.contains("`sequence` is 8 in --shape input_ids but 4 by --dim sequence=4"), "{e}");
         // A fixed batch dimension refuses other batch sizes.
-        let fixed = Described(vec![TensorSpec::new("x", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(4)])], None);
+        let fixed = Described::new(vec![TensorSpec::new("x", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(4)])], None);
         let e = plan(&Workload::default(), &fixed).unwrap().check(&[1, 2], &[Vec::new()]).unwrap_err().to_string();
         assert!(e.contains("fixed batch dimension of 1; batch size 2"), "{e}");
     }
@@ -514,7 +513,7 @@ mod tests {
     #[test]
     fn a_static_model_runs_its_own_batch() {
         let fixed = |dims: &[usize]| dims.iter().map(|&n| Dim::Fixed(n)).collect::<Vec<_>>();
-        let s = Described(
+        let s = Described::new(
             vec![TensorSpec::new("x", DType::F32, fixed(&[3, 4])), TensorSpec::new("bias", DType::F32, fixed(&[4]))],
             None,
         );
@@ -529,7 +528,7 @@ mod tests {
         // A dynamic batch defaults to 1; an input of unknown rank does not count.
         assert_eq!(plan(&Workload::default(), &encoder()).unwrap().default_batch(), 1);
         assert!(!plan(&Workload::default(), &encoder()).unwrap().batch_is_fixed());
-        let unknown = Described(vec![TensorSpec { name: "t".into(), dtype: DType::F32, dims: None }], None);
+        let unknown = Described::new(vec![TensorSpec { name: "t".into(), dtype: DType::F32, dims: None }], None);
         assert_eq!(plan(&Workload::default(), &unknown).unwrap().default_batch(), 1);
     }
 

@@ -14,7 +14,7 @@
 //!    library is opened, then points it back and writes out what was captured except
 //!    TensorFlow's notices (absl's banner, its `I` and `W` lines).
 //!
-//! The library is looked up by [`crate::locate`] and handed to the `tensorflow` crate through
+//! The library is looked up from [`crate::RUNTIME`] and handed to the `tensorflow` crate through
 //! its own variable, `TENSORFLOW_DIR` (set for the call, then put back as it was).
 
 use std::{
@@ -22,10 +22,8 @@ use std::{
     fs::File,
     io::{Read, Seek, SeekFrom, Write},
     os::fd::FromRawFd,
-    path::PathBuf,
+    path::{Path, PathBuf},
 };
-
-use crate::locate;
 
 /// TensorFlow's log level variable.
 const LEVEL_VAR: &str = "TF_CPP_MIN_LOG_LEVEL";
@@ -47,7 +45,8 @@ fn level(value: Option<OsString>) -> Option<u32> {
 /// # Errors
 /// Where it looked when the library is not found; the loader's message when it cannot be opened.
 pub(super) fn open() -> Result<PathBuf, String> {
-    let dir = locate::find()?;
+    let library = infer_core::runtime::locate(&crate::RUNTIME)?;
+    let dir = library.parent().map(Path::to_path_buf).unwrap_or_default();
     let args: Vec<OsString> = std::env::args_os().collect();
     let quiet = !verbose(&args);
     let capturing = quiet
@@ -62,9 +61,10 @@ pub(super) fn open() -> Result<PathBuf, String> {
             Some(0) => false,
             Some(_) => true,
         };
-    let previous = std::env::var_os(locate::ENV_VAR);
+    let variable = crate::RUNTIME.variable;
+    let previous = std::env::var_os(variable);
     // SAFETY: as above; the crate's lookup reads this variable, which is put back right after.
-    unsafe { std::env::set_var(locate::ENV_VAR, &dir) };
+    unsafe { std::env::set_var(variable, &dir) };
     let capture = if capturing { Capture::start() } else { None };
     let opened = tensorflow::library::load();
     if let Some(c) = capture {
@@ -73,8 +73,8 @@ pub(super) fn open() -> Result<PathBuf, String> {
     // SAFETY: as above.
     unsafe {
         match previous {
-            Some(p) => std::env::set_var(locate::ENV_VAR, p),
-            None => std::env::remove_var(locate::ENV_VAR),
+            Some(p) => std::env::set_var(variable, p),
+            None => std::env::remove_var(variable),
         }
     }
     opened.map(|()| dir).map_err(|e| format!("{e} (run `cargo xtask setup`)"))
