@@ -7,6 +7,7 @@ use crate::stats::DEFAULT_RESAMPLES;
 use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result};
 
 use crate::{
+    device_time::DeviceTime,
     environment::Environment,
     memory, reference,
     results::{BenchReport, BenchRow, CudaMemoryReport, FailedRow, RowSource, SCHEMA_VERSION},
@@ -179,6 +180,9 @@ pub fn measure_each(
             row.warmup_settled = timing.warmup_settled;
             row.input_prep_ms = Some(input_prep_ms);
             row.stages_ms = summarize_stages(&timing.stages);
+            row.device_time = DeviceTime::from_samples(timing.device_ms.clone())?;
+            row.device_memory = session.device_memory();
+            row.timed_unix_s = vec![timing.unix_span_s];
             row.dims = built.dims;
             row.inputs = built.used;
             rows.push(row);
@@ -340,6 +344,9 @@ mod tests {
             round_medians_ms: None,
             dims: std::collections::BTreeMap::new(),
             inputs: Vec::new(),
+            device_time: None,
+            device_memory: None,
+            timed_unix_s: Vec::new(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! TensorFlow backend for **infer**, on the TensorFlow C API (the `tensorflow` crate).
 //!
 //! It reads SavedModel folders (tag `serve`, signature `serving_default` unless
-//! [`LoadOptions::signature`] names another) and Keras files (`.keras`, `.h5`), which the C API
+//! the `signature` option names another) and Keras files (`.keras`, `.h5`), which the C API
 //! cannot read: those are converted once to a SavedModel by the project venv's TensorFlow and
 //! cached beside the model (see [`keras`]).
 //!
@@ -69,7 +69,7 @@ use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSp
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "tf";
 include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
-/// The signature run unless [`LoadOptions::signature`] names another.
+/// The signature run unless the `signature` option names another.
 pub const DEFAULT_SIGNATURE: &str = "serving_default";
 /// The SavedModel tag loaded.
 pub const SERVE_TAG: &str = "serve";
