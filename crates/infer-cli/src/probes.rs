@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use infer_core::{Device, Result};
 use infer_measure::{
     batch_search::{BatchSearch, Bounds, Outcome, conclude, failure_reason, search_with},
+    memory::{self, human_bytes},
     results::BenchReport,
     timing::BenchConfig,
-    workload::Workload,
+    workload::{DimPoint, Plan, Workload},
 };
 
 use crate::runner::{self, BenchJob, ChildTarget};
@@ -34,12 +35,40 @@ pub struct ProbeSpec {
     /// Address-space limit of each probe process, bytes (see [`infer_measure::batch_search::probe_memory_limit`]: none on a
     /// GPU).
     pub memory_limit: Option<u64>,
+    /// The workload planned against the model (read once here), so that a batch whose inputs
+    /// alone exceed the memory a probe may take is not started; `None`: every batch is started.
+    pub plan: Option<(Plan, DimPoint)>,
+}
+
+/// Why a probe of `batch` is not started: its inputs alone need more than `limit` bytes (the
+/// probe's limit, else the memory available here).
+#[must_use]
+pub fn inputs_exceed(plan: &Plan, point: &DimPoint, batch: usize, limit: Option<u64>) -> Option<String> {
+    let (limit, what) = match limit {
+        Some(l) => (l, "the memory limit of a probe"),
+        None => (memory::available()?.bytes, "the memory available"),
+    };
+    let need = plan.row_bytes(batch, point).ok()?;
+    (need > limit).then(|| {
+        format!(
+            "out of memory: inputs alone need {}, over {what} ({}): not started",
+            human_bytes(need),
+            human_bytes(limit)
+        )
+    })
 }
 
 /// Runs `infer bench` on one batch size in a child process ([`crate::runner`]) and reads its
-/// JSON; a failed child is a probe that did not fit, with the child's reason.
+/// JSON; a failed child is a probe that did not fit, with the child's reason. A batch whose
+/// inputs alone exceed the probe's memory ([`inputs_exceed`]) is not started: a child could only
+/// fail to allocate them.
 #[must_use]
 pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
+    if let Some((plan, point)) = &spec.plan
+        && let Some(reason) = inputs_exceed(plan, point, batch, spec.memory_limit)
+    {
+        return Outcome::DidNotFit { reason };
+    }
     let json = scratch.join(format!("probe-{batch}.json"));
     let target = ChildTarget {
         exe: spec.exe.clone(),

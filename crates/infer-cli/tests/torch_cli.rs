@@ -270,7 +270,7 @@ fn an_argument_with_a_default_may_be_left_out() {
     let model = tiny("tiny_optional.pt");
     let stdout = ok(&infer(&["info", p(&model)]));
     let mask = stdout.lines().find(|l| l.trim_start().starts_with("mask:")).unwrap_or_else(|| panic!("{stdout}"));
-    assert!(mask.ends_with("may be left out for forward's default)"), "{mask}");
+    assert!(mask.ends_with("may be left out for forward's default)  (batch axis 0)"), "{mask}");
     let x_line = stdout.lines().find(|l| l.trim_start().starts_with("x:")).unwrap();
     assert!(!x_line.contains("left out"), "{x_line}");
 

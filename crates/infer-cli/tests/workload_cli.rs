@@ -91,7 +91,11 @@ fn unset_dims_and_bad_dim_options_are_one_line_errors() {
     let model = tiny("dynamic_dims.onnx");
     fails(
         &infer(&["bench", p(&model), "--iterations", "1"]),
-        &["no size for `seq`", "`seq` (tokens axis 1): --dim seq=N", "the batch (axis 0 of tokens): --batch-sizes"],
+        &[
+            "no size for `seq`",
+            "`seq` (tokens axis 1): --dim seq=N",
+            "the batch `batch` (tokens axis 0): --batch-sizes",
+        ],
     );
     fails(&infer(&["bench", p(&model), "--dim", "seq=4", "--dims", "4"]), &["--dims", "--dim"]);
     fails(

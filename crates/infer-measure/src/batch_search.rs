@@ -182,9 +182,10 @@ pub fn probe_memory_limit(device: Device, asked: Option<u64>, explicit: bool) ->
     }
 }
 
-/// Whether a failed probe's message is an out-of-memory error: the host's (an allocation
-/// refused under the address-space limit: `memory allocation of N bytes failed`,
-/// `std::bad_alloc`, `Cannot allocate memory`) or the device's, as each framework words it
+/// Whether a failed probe's message is an out-of-memory error: ours (inputs that `does not fit in
+/// memory`, refused before they are allocated), the host's (an allocation refused under the
+/// address-space limit: `memory allocation of N bytes failed`, `std::bad_alloc`, `Cannot
+/// allocate memory`) or the device's, as each framework words it
 /// (torch: `CUDA out of memory. Tried to allocate …`; ONNX Runtime: `Failed to allocate memory
 /// for requested buffer of size …`; cuBLAS/cuDNN: `CUBLAS_STATUS_ALLOC_FAILED`; the driver:
 /// `CUDA_ERROR_OUT_OF_MEMORY`, `cudaErrorMemoryAllocation`; TensorFlow: `OOM when allocating
@@ -193,6 +194,7 @@ pub fn probe_memory_limit(device: Device, asked: Option<u64>, explicit: bool) ->
 pub fn is_out_of_memory(message: &str) -> bool {
     const NEEDLES: &[&str] = &[
         "out of memory",
+        "does not fit in memory",
         "failed to allocate memory",
         "memory allocation of",
         "bad_alloc",
@@ -287,6 +289,7 @@ mod tests {
             "exit code 1: torch: cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
             "exit code 1: CUDA driver error: CUDA_ERROR_OUT_OF_MEMORY",
             "exit code 1: tf: OOM when allocating tensor with shape[512,3,224,224] and type float",
+            "exit code 1: invalid input: input `x` f32 [64, 1048576] does not fit in memory: it needs 256.0 MiB",
             "the child process was killed by a signal (signal: 6 (SIGABRT) (core dumped)): memory allocation of \
              8589934592 bytes failed",
             "the child process was killed by a signal (signal: 6 (SIGABRT)): terminate called after throwing an \

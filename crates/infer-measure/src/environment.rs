@@ -469,6 +469,10 @@ mod tests {
             ("other dynamic sizes", digest(&mut env, None, &Workload::positional(vec![7]))),
             ("an integer range", digest(&mut env, None, &ranged)),
             ("an input file", digest(&mut env, None, &input)),
+            (
+                "the batch dimension",
+                digest(&mut env, None, &Workload { batch_dim: Some("N".into()), ..Workload::default() }),
+            ),
             ("a reference input", digest(&mut env, Some(&a.join("saved_model.pb")), &Workload::default())),
         ] {
             assert!(!seen.contains(&d), "{why} counts");

@@ -10,9 +10,9 @@ use crate::{
     device_time::DeviceTime,
     environment::Environment,
     memory, reference,
-    results::{BenchReport, BenchRow, CudaMemoryReport, RowSource, SCHEMA_VERSION},
+    results::{BenchReport, BenchRow, CudaMemoryReport, FailedRow, RowSource, SCHEMA_VERSION},
     timing::{BenchConfig, progress_bar, summarize_stages, time_session},
-    workload::Workload,
+    workload::{DimPoint, Plan, Workload},
 };
 
 /// What to measure.
@@ -91,6 +91,7 @@ pub fn measure_each(
     // The report so far: written after every batch size (partial) and at the end (with the
     // speed-ups and the device memory read after inference).
     let report = |mut rows: Vec<BenchRow>,
+                  failed_rows: Vec<FailedRow>,
                   first_inference_ms: Option<f64>,
                   cuda_memory: Option<CudaMemoryReport>,
                   device_memory: Option<DeviceMemory>| {
@@ -114,6 +115,7 @@ pub fn measure_each(
             top1_agreement: checked.and_then(|c| c.top1_agreement),
             reference: spec.reference.as_ref().map(|(_, o)| o.display().to_string()),
             rows,
+            failed_rows,
             rss_load_increase: rss_after_load.zip(rss_before_load).map(|(a, b)| a.saturating_sub(b)),
             rss_inference_increase: peak_rss.zip(rss_after_load).map(|(p, a)| p.saturating_sub(a)),
             memory_method: Some(memory::RSS_METHOD.into()),
@@ -126,9 +128,16 @@ pub fn measure_each(
     let points = spec.workload.points();
     let batch_sizes = if spec.batch_sizes.is_empty() { vec![plan.default_batch()] } else { spec.batch_sizes.clone() };
     plan.check(&batch_sizes, &points)?;
+    let mut unfit = unfit_rows(&plan, &points, &batch_sizes)?.into_iter();
     let mut rows = Vec::new();
+    let mut failed_rows = Vec::new();
     for point in &points {
         for &batch in &batch_sizes {
+            if let Some(failed) = unfit.next().flatten() {
+                failed_rows.push(failed);
+                on_row(&report(rows.clone(), failed_rows.clone(), first_inference_ms, None, None))?;
+                continue;
+            }
             let t = Instant::now();
             let built = plan.build(batch, point)?;
             let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -177,11 +186,38 @@ pub fn measure_each(
             row.dims = built.dims;
             row.inputs = built.used;
             rows.push(row);
-            on_row(&report(rows.clone(), first_inference_ms, None, None))?;
+            on_row(&report(rows.clone(), failed_rows.clone(), first_inference_ms, None, None))?;
         }
     }
     cuda.after_inference();
-    Ok(report(rows, first_inference_ms, cuda.report(), session.device_memory()))
+    Ok(report(rows, failed_rows, first_inference_ms, cuda.report(), session.device_memory()))
+}
+
+/// Per (point, batch size) row in measuring order, the error row of one whose inputs need more
+/// memory than is available ([`crate::workload::Plan::fits`]), found before anything is
+/// allocated: such a row is not measured.
+///
+/// # Errors
+/// The first row's error when no row fits.
+fn unfit_rows(plan: &Plan, points: &[DimPoint], batch_sizes: &[usize]) -> Result<Vec<Option<FailedRow>>> {
+    let mut out = Vec::new();
+    let mut first = None;
+    for point in points {
+        for &batch in batch_sizes {
+            match plan.fits(&[batch], point) {
+                Ok(()) => out.push(None),
+                Err(e) => {
+                    let dims = plan.row_dims(batch, point)?;
+                    out.push(Some(FailedRow { batch_size: batch, dims, error: e.to_string() }));
+                    first.get_or_insert(e);
+                }
+            }
+        }
+    }
+    match first {
+        Some(e) if out.iter().all(Option::is_some) => Err(e),
+        _ => Ok(out),
+    }
 }
 
 /// Sets each row's `speedup_vs_batch1`: its throughput over that of the batch-1 row with the

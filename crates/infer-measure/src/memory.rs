@@ -101,6 +101,52 @@ pub fn mem_available() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// The memory new tensors of this process may take, and what bounds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Available {
+    /// Bytes.
+    pub bytes: u64,
+    /// What bounds it: `MemAvailable`, or the address-space limit (`--memory-limit`).
+    pub bound: &'static str,
+}
+
+/// The memory new tensors of this process may take: `MemAvailable` from `/proc/meminfo`, or,
+/// where this process's address space is limited (`RLIMIT_AS`, which `--memory-limit` sets) and
+/// less is left under the limit than that, what is left (the limit less `VmSize`). `None` where
+/// neither can be read.
+#[must_use]
+pub fn available() -> Option<Available> {
+    let machine = mem_available().map(|bytes| Available { bytes, bound: "MemAvailable" });
+    let limited = match rlimit::getrlimit(rlimit::Resource::AS) {
+        Ok((soft, _)) if soft != rlimit::INFINITY => vm_size().map(|used| Available {
+            bytes: soft.saturating_sub(used),
+            bound: "the address space left under --memory-limit",
+        }),
+        _ => None,
+    };
+    match (machine, limited) {
+        (Some(m), Some(l)) => Some(if l.bytes < m.bytes { l } else { m }),
+        (m, l) => m.or(l),
+    }
+}
+
+/// Formats a byte count for people: `512 B`, `3.0 KiB`, `4.0 MiB`, `111.8 GiB`.
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 /// Parses a byte size such as `512M`, `2G`, `1.5GiB`, `800MB` or a plain number of bytes
 /// (binary multiples: K = 1024).
 ///
@@ -182,5 +228,20 @@ mod tests {
         assert!(parse_bytes("lots").unwrap_err().contains("lots"));
         assert!(parse_bytes("0").is_err());
         assert!(mem_available().unwrap() > 0);
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(4 << 20), "4.0 MiB");
+        assert_eq!(human_bytes(119_997_600_012), "111.8 GiB");
+        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
+    }
+
+    /// Without an address-space limit the machine's `MemAvailable` bounds new tensors (the limited
+    /// case is tested through `infer bench --memory-limit`, which sets one on its process).
+    #[test]
+    fn available_memory_is_the_least_of_the_machine_and_the_limit() {
+        let a = available().unwrap();
+        if rlimit::getrlimit(rlimit::Resource::AS).unwrap().0 == rlimit::INFINITY {
+            assert_eq!(a.bound, "MemAvailable");
+            assert!(a.bytes > 0 && a.bytes <= mem_available().unwrap() + (64 << 20), "{a:?}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Synthetic comparisons for the unit tests of the analyses and reporters: rows with known
-//! medians and raw samples.
+//! medians and raw samples; the input and output descriptions of a committed tiny ONNX model.
 #![allow(clippy::unwrap_used)]
 
 use infer_core::{
@@ -45,6 +45,7 @@ pub fn bare_report(backend: &str, device: Device, environment: Environment, rows
         max_rel_diff: None,
         top1_agreement: None,
         rows,
+        failed_rows: Vec::new(),
         rss_load_increase: None,
         rss_inference_increase: None,
         memory_method: None,
@@ -107,4 +108,41 @@ pub fn with_profiles(mut c: Comparison) -> Comparison {
     c.entries[0].profile = Some(crate::profile::summarize(&p, 1, "m.onnx", 1));
     c.entries[2].profile_error = Some("exit code 1: boom".into());
     c
+}
+
+/// The inputs and outputs of the committed model `fixtures/tiny/NAME.onnx` as ONNX Runtime
+/// describes them (float tensors; a `dim_param` is a named dynamic dimension), read without a
+/// runtime.
+pub fn tiny_onnx_specs(name: &str) -> (Vec<infer_core::TensorSpec>, Vec<infer_core::TensorSpec>) {
+    use infer_onnx_proto::proto::{DimensionValue, TypeTensor, TypeValue, ValueInfoProto, decode};
+    let path = format!("{}/../../fixtures/tiny/{name}.onnx", env!("CARGO_MANIFEST_DIR"));
+    let model = decode(&std::fs::read(path).unwrap()).unwrap();
+    let graph = model.graph.unwrap();
+    let spec = |v: &ValueInfoProto| {
+        let Some(TypeValue::TensorType(TypeTensor { shape: Some(shape), .. })) =
+            v.r#type.as_ref().and_then(|t| t.value.as_ref())
+        else {
+            panic!("{name}: `{}` is not a shaped tensor", v.name)
+        };
+        let dims = shape
+            .dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(DimensionValue::DimValue(n)) => infer_core::Dim::Fixed(usize::try_from(*n).unwrap()),
+                Some(DimensionValue::DimParam(s)) => infer_core::Dim::Dynamic(Some(s.clone())),
+                None => infer_core::Dim::Dynamic(None),
+            })
+            .collect();
+        infer_core::TensorSpec::new(v.name.clone(), infer_core::DType::F32, dims)
+    };
+    (graph.input.iter().map(spec).collect(), graph.output.iter().map(spec).collect())
+}
+
+/// The committed array `fixtures/tiny/FILE`.
+pub fn tiny_npy(file: &str) -> infer_core::Tensor {
+    infer_core::npy::read_npy(&std::path::PathBuf::from(format!(
+        "{}/../../fixtures/tiny/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    )))
+    .unwrap()
 }

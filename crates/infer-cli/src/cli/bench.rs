@@ -125,12 +125,13 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         (None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
         (None, None) => Stop::Iterations(50),
     };
-    // Without --batch-sizes, the leading size of --shape (where every --shape agrees) is the batch,
-    // else the model's own (its static batch, or 1), found once it is loaded.
+    // Without --batch-sizes, the size --shape gives at the batch axis (where every --shape
+    // agrees) is the batch, else the model's own (its static batch, or 1), found once it is
+    // loaded (`Plan::default_batch`).
     let batch_sizes = match (&a.batch_sizes, a.sweep) {
         (Some(s), _) => s.0.clone(),
         (None, true) => SWEEP_SIZES.to_vec(),
-        (None, false) => workload.shape_batch().into_iter().collect(),
+        (None, false) => Vec::new(),
     };
     if let Some(n) = a.concurrency {
         return load(backend, a, &workload, stop, usize::from(n), &batch_sizes);
@@ -160,13 +161,18 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {w}");
             }
         }
+        // Rows not measured (their inputs do not fit in memory): one error line each.
+        for row in &report.failed_rows {
+            eprintln!("error: {} {device} {}: {}", backend.name(), row.label(), row.error);
+        }
         reports.push(report);
     }
     if let Some(path) = &a.json {
         // One device: the report itself (what `compare` reads); several: a list.
         save(&reports, path, Format::Json)?;
     }
-    Ok(ExitCode::SUCCESS)
+    let failed = reports.iter().any(|r| !r.failed_rows.is_empty());
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// `--concurrency N`: a load test per device and batch size.

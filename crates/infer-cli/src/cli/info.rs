@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use infer_core::{Device, Registry};
+use infer_measure::workload::BatchAxes;
 
 use super::ModelArgs;
 
@@ -20,6 +21,9 @@ pub struct InfoArgs {
     /// to this file (what `infer compare` reads of each model file).
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// The named dimension that is the batch, as in `infer bench --batch-dim`.
+    #[arg(long, value_name = "SYMBOL")]
+    batch_dim: Option<String>,
 }
 
 pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
@@ -55,10 +59,14 @@ pub fn info(registry: &Registry, a: &InfoArgs) -> anyhow::Result<ExitCode> {
     // Where a format does not record its inputs, each line says where its description came from.
     let source = |sources: &[String], i: usize| sources.get(i).map(|s| format!("  ({s})")).unwrap_or_default();
     let sources = &info.input_sources;
+    // Each input's batch axis, as `bench` batches it.
+    let batch = BatchAxes::of(&info.inputs, a.batch_dim.as_deref())?;
+    println!("batch:    {}", batch.describe());
     println!("inputs:");
     for (i, s) in info.inputs.iter().enumerate() {
         let dynamic = s.dims.as_ref().is_some_and(|d| d.iter().any(infer_core::Dim::is_dynamic));
-        println!("  {s}{}{}", if dynamic { "  (dynamic dims)" } else { "" }, source(sources, i));
+        let dynamic = if dynamic { "  (dynamic dims)" } else { "" };
+        println!("  {s}{dynamic}{}  ({})", source(sources, i), batch.mark(i));
     }
     let sources = &info.output_sources;
     println!("outputs:");

@@ -137,9 +137,9 @@ impl ModelArgs {
 /// (`bench`, `compare`, `profile`, `optimize-batch`).
 #[derive(Debug, Args, Clone, Default)]
 struct WorkloadArgs {
-    /// An input's shape, NAME=1x128 or NAME=1x128:i64 (repeatable); its leading size follows
-    /// each batch size asked where it is the batch dimension. Gives a shape-less input
-    /// (TorchScript without a sidecar) its shape and dtype.
+    /// An input's shape, NAME=1x128 or NAME=1x128:i64 (repeatable); its size at the batch axis
+    /// follows each batch size asked. Gives a shape-less input (TorchScript without a sidecar)
+    /// its shape and dtype.
     #[arg(long = "shape", value_name = "NAME=DIMS[:DTYPE]", value_parser = parse_shape_arg)]
     shapes: Vec<ShapeArg>,
     /// The size of a symbolic dimension in every input that has it, SYMBOL=128 (repeatable); a
@@ -152,8 +152,8 @@ struct WorkloadArgs {
     dims: Option<Sizes>,
     /// Real input data instead of synthetic: a .npy or ONNX TensorProto (.pb) as PATH (inputs in
     /// order) or NAME=PATH, a .npz holding several arrays by input name, or an ONNX test data set
-    /// folder (input_N.pb) (repeatable); cut or repeated along the batch dimension to each batch
-    /// size.
+    /// folder (input_N.pb) (repeatable); cut or repeated along each input's batch axis to each
+    /// batch size.
     #[arg(long, short, value_name = "[NAME=]PATH")]
     input: Vec<String>,
     /// Draw a synthetic integer input from LO up to HI (excluded), NAME=LO:HI (repeatable).
@@ -161,6 +161,11 @@ struct WorkloadArgs {
     /// ones, `*type_ids*` zeros), else 0..10.
     #[arg(long = "int-range", value_name = "NAME=LO:HI", value_parser = parse_int_range)]
     int_range: Vec<IntRangeArg>,
+    /// The named dimension that is the batch (default: one named `batch` or `batch_size`, else
+    /// the first input's leading dynamic dimension); a batch size applies to every axis of every
+    /// input with it, and an input without it is fed as given.
+    #[arg(long, value_name = "SYMBOL")]
+    batch_dim: Option<String>,
 }
 
 impl WorkloadArgs {
@@ -174,6 +179,7 @@ impl WorkloadArgs {
             files: self.input.clone(),
             int_ranges: self.int_range.clone(),
             args,
+            batch_dim: self.batch_dim.clone(),
         }
     }
 }

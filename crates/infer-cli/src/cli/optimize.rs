@@ -74,22 +74,26 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
     if let Some(bound) = a.max_latency_ms.filter(|b| !b.is_finite() || *b <= 0.0) {
         anyhow::bail!("invalid --max-latency-ms {bound}: must be a positive number of milliseconds");
     }
-    // A model whose every input has a fixed first dimension has no batch size to choose: said
-    // at once rather than as probes that all fail. Read on the CPU, so that no device memory
-    // stays reserved in this process while the probes search.
+    // The search varies the batch of one shape; each probe gets the same inputs. Planned here
+    // once, on the CPU (so that no device memory stays reserved in this process while the
+    // probes search): a model whose batch is fixed has no batch size to search, said at once
+    // rather than as probes that all fail, and a batch whose inputs alone exceed a probe's
+    // memory is not started.
+    let workload = a.workload.workload(a.model.arg_map());
+    workload.check()?;
+    let point = workload.single_point("infer optimize-batch")?;
     let described = backend.load(&a.model.model, &a.model.options(Device::Cpu))?;
-    if let Some(fixed) = fixed_batch(described.inputs()) {
+    let plan = workload.plan(&a.model.model, described.as_ref())?;
+    if plan.batch_is_fixed() {
+        let inputs: Vec<String> = described.inputs().iter().map(ToString::to_string).collect();
         anyhow::bail!(
-            "{}: the batch is fixed by the model ({fixed}): there is no batch size to search; `infer bench` \
+            "{}: the batch is fixed by the model ({}): there is no batch size to search; `infer bench` \
              measures it at that batch",
-            a.model.model.display()
+            a.model.model.display(),
+            inputs.join("; ")
         );
     }
     drop(described);
-    // The search varies the batch of one shape; each probe gets the same inputs.
-    let workload = a.workload.workload(a.model.arg_map());
-    workload.check()?;
-    workload.single_point("infer optimize-batch")?;
     let stop = match a.iterations {
         Some(n) => Stop::Iterations(usize::try_from(n)?),
         None => Stop::Duration(a.duration),
@@ -103,6 +107,7 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         workload,
         config: BenchConfig { warmup: a.warmup, stop },
         memory_limit,
+        plan: Some((plan, point)),
     };
     let bounds = Bounds {
         start: usize::try_from(a.start_batch)?,
@@ -138,13 +143,4 @@ fn parse_precision(text: &str) -> Result<f64, String> {
         Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
         _ => Err(format!("invalid precision `{text}`: expected e.g. 5% or 0.05")),
     }
-}
-
-/// Where no input's first dimension can change (each known and fixed), the inputs as the model
-/// gives them (`x: f32 [2, 4, 6, 5]`).
-fn fixed_batch(inputs: &[infer_core::TensorSpec]) -> Option<String> {
-    let fixed =
-        |s: &infer_core::TensorSpec| s.dims.as_ref().is_some_and(|d| d.first().is_some_and(|d| !d.is_dynamic()));
-    (!inputs.is_empty() && inputs.iter().all(fixed))
-        .then(|| inputs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
 }

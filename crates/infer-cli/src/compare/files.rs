@@ -396,14 +396,18 @@ fn workload_for(
     tensors: &[Tensor],
     prepared: &Path,
 ) -> std::result::Result<Workload, String> {
+    // `--batch-dim` goes on where `b` has that dimension (else `b`'s own default).
+    let batch_dim = w.batch_dim.clone().filter(|symbol| {
+        b.iter().any(|s| s.dims.iter().flatten().any(|d| matches!(d, Dim::Dynamic(Some(x)) if x == symbol)))
+    });
     if !w.files.is_empty() {
-        return Ok(Workload { files: vec![prepared.display().to_string()], ..Workload::default() });
+        return Ok(Workload { files: vec![prepared.display().to_string()], batch_dim, ..Workload::default() });
     }
     let target_of = |name: &str| {
         let j = a.iter().position(|s| s.name == name)?;
         feed.iter().position(|f| f.from == j)
     };
-    let mut out = Workload { positional: w.positional.clone(), ..Workload::default() };
+    let mut out = Workload { positional: w.positional.clone(), batch_dim, ..Workload::default() };
     // A scalar input `--arg` sets, under its name in this file.
     for (name, value) in &w.args {
         if let Some(i) = target_of(name) {

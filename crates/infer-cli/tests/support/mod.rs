@@ -55,6 +55,7 @@ pub fn report(backend: &str, device: Device, medians: &[(usize, f64)]) -> BenchR
         max_rel_diff: None,
         top1_agreement: None,
         rows: medians.iter().map(|&(b, m)| row(backend, device, b, samples(m, 0.05, 60))).collect(),
+        failed_rows: Vec::new(),
         rss_load_increase: Some(60 << 20),
         rss_inference_increase: Some(120 << 20),
         memory_method: Some("VmRSS/VmHWM from /proc/self/status".into()),

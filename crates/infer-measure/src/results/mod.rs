@@ -230,6 +230,9 @@ pub struct BenchReport {
     pub top1_agreement: Option<f64>,
     /// One row per batch size.
     pub rows: Vec<BenchRow>,
+    /// The rows not measured, and why (their inputs need more memory than is available).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rows: Vec<FailedRow>,
     /// RSS increase caused by loading the model (after - before), bytes.
     #[serde(default)]
     pub rss_load_increase: Option<u64>,
@@ -245,6 +248,31 @@ pub struct BenchReport {
     /// On a device: the backend allocator's own figures, where it exposes them.
     #[serde(default)]
     pub device_memory: Option<DeviceMemory>,
+}
+
+/// A (batch size, dimension sizes) row that was not measured, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRow {
+    /// Items per call asked.
+    pub batch_size: usize,
+    /// The sizes of the dynamic dimensions other than the batch, as [`BenchRow::dims`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dims: BTreeMap<String, usize>,
+    /// The one-line error.
+    pub error: String,
+}
+
+impl FailedRow {
+    /// `batch 8` or `batch 8, sequence=128`, as [`BenchRow::label`].
+    #[must_use]
+    pub fn label(&self) -> String {
+        let dims: Vec<String> = self.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if dims.is_empty() {
+            format!("batch {}", self.batch_size)
+        } else {
+            format!("batch {}, {}", self.batch_size, dims.join(", "))
+        }
+    }
 }
 
 /// CUDA device memory as the driver reports it (whole device), at three moments.

@@ -97,6 +97,19 @@ pub enum Scenario {
     FindMaxRate(SearchConfig),
 }
 
+impl Scenario {
+    /// The largest batch the scenario assembles from its samples.
+    #[must_use]
+    pub fn max_batch(&self) -> usize {
+        match self {
+            Scenario::SingleStream(_) => 1,
+            Scenario::Offline(c) => c.batch_sizes.iter().copied().filter(|&b| b <= c.samples).max().unwrap_or(1),
+            Scenario::Server(c) => c.batching.max_batch,
+            Scenario::FindMaxRate(c) => c.server.batching.max_batch,
+        }
+    }
+}
+
 /// What [`run`] does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioSpec {
@@ -176,7 +189,7 @@ pub fn run(
 ) -> Result<ScenarioResult> {
     let point = spec.workload.single_point("a serving scenario")?;
     let plan = spec.workload.plan(model, &*session)?;
-    let samples = Samples::from_plan(&plan, &point, spec.pool)?;
+    let samples = Samples::from_plan(&plan, &point, spec.pool, spec.scenario.max_batch())?;
     Ok(match &spec.scenario {
         Scenario::SingleStream(config) => ScenarioResult::SingleStream(single_stream(session, &samples, config)?),
         Scenario::Offline(config) => ScenarioResult::Offline(run_offline(session, &samples, config)?),

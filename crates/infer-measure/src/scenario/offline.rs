@@ -10,10 +10,7 @@ use crate::stats::Summary;
 use infer_core::{Error, Result, Session};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    samples::{Samples, split_outputs},
-    server::warm_up,
-};
+use super::{samples::Samples, server::warm_up};
 use crate::timing::Warmup;
 
 /// How to run the offline scenario.
@@ -102,7 +99,7 @@ pub fn run_offline(session: &mut dyn Session, samples: &Samples, config: &Offlin
             let t = Instant::now();
             let outputs = session.run(&samples.batch(first, size)?)?;
             session.synchronize()?;
-            drop(split_outputs(&outputs, size)?);
+            drop(samples.split(&outputs, session.outputs(), size)?);
             calls_ms.push(t.elapsed().as_secs_f64() * 1e3);
             first += size;
         }

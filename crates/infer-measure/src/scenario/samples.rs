@@ -1,39 +1,56 @@
 //! The requests' inputs: a pool of distinct one-item samples, and the batches a server assembles
-//! from them by copying each request's rows along the batch dimension (as a server copies request
-//! buffers into one batch tensor).
+//! from them by copying each request's entries along each input's batch axis (as a server copies
+//! request buffers into one batch tensor), checked against the memory available before anything
+//! is allocated ([`Plan::fits`]).
 
 use std::path::Path;
 
 use infer_core::{Error, Result, Tensor, TensorSpec};
 
-use crate::workload::{DimPoint, Plan, Workload};
+use crate::workload::{BatchAxes, DimPoint, Plan, Workload, batch::gather_axis};
 
 /// Distinct samples a run's requests cycle through (request `k` carries sample `k % len`).
 pub const POOL: usize = 16;
 
-/// One-item samples of every model input, held as one tensor per input with a row per sample.
+/// One-item samples of every model input, held as one tensor per input with an entry per sample
+/// along its batch axis.
 #[derive(Debug, Clone)]
 pub struct Samples {
-    /// Per model input: `len` rows.
+    /// Per model input: `len` entries along each batch-carrying axis.
     pool: Vec<Tensor>,
+    /// Per model input: the axes that carry the batch (none: the input is fed whole).
+    carriers: Vec<Vec<usize>>,
+    /// The batch symbol, to split outputs along their own batch axis.
+    batch: BatchAxes,
     len: usize,
     dynamic_batch: bool,
 }
 
 impl Samples {
     /// `count` distinct samples of a workload's inputs at the dimension sizes `point`: synthetic
-    /// (deterministic values, integers in the plan's ranges) or the rows of its `--input` files,
-    /// repeated as needed; a model whose batch dimension is fixed gets one sample, used by every
-    /// request.
+    /// (deterministic values, integers in the plan's ranges) or the entries of its `--input`
+    /// files, repeated as needed; a model whose batch is fixed gets one sample, used by every
+    /// request. The pool and the largest batch assembled from it, `max_batch`, are checked
+    /// against the memory available first.
     ///
     /// # Errors
     /// The errors of [`Plan::build`] (a dynamic dimension without a size, a fixed batch dimension
-    /// other than 1, a shape too large).
-    pub fn from_plan(plan: &Plan, point: &DimPoint, count: usize) -> Result<Self> {
+    /// other than 1, inputs larger than the memory available).
+    pub fn from_plan(plan: &Plan, point: &DimPoint, count: usize, max_batch: usize) -> Result<Self> {
         let dynamic_batch = plan.batchable();
         let len = if dynamic_batch { count.max(1) } else { 1 };
+        let held = if dynamic_batch { vec![len, max_batch.max(1)] } else { vec![len] };
+        plan.fits(&held, point)?;
         let pool = plan.build(len, point)?.tensors;
-        Ok(Self { pool, len, dynamic_batch })
+        let batch = plan.batch_axes().clone();
+        let carriers = plan
+            .inputs
+            .iter()
+            .zip(&pool)
+            .enumerate()
+            .map(|(k, (i, t))| batch.carriers(k, &i.spec, t.shape().len()))
+            .collect();
+        Ok(Self { pool, carriers, batch, len, dynamic_batch })
     }
 
     /// `count` distinct synthetic samples for inputs `specs`, their dynamic non-batch dimensions
@@ -43,7 +60,7 @@ impl Samples {
     /// As [`Samples::from_plan`].
     pub fn synthetic(specs: &[TensorSpec], count: usize, fill: &[usize]) -> Result<Self> {
         let plan = Workload::positional(fill.to_vec()).plan_specs(Path::new("model"), specs, None)?;
-        Self::from_plan(&plan, &DimPoint::new(), count)
+        Self::from_plan(&plan, &DimPoint::new(), count, count)
     }
 
     /// Distinct samples in the pool.
@@ -58,14 +75,14 @@ impl Samples {
         self.len == 0
     }
 
-    /// Whether every input has a dynamic batch dimension, so requests can be batched.
+    /// Whether some input carries the batch, so requests can be batched.
     #[must_use]
     pub fn batchable(&self) -> bool {
         self.dynamic_batch
     }
 
-    /// The inputs of requests `first..first + count` stacked along the batch dimension (each
-    /// request's rows copied once).
+    /// The inputs of requests `first..first + count` stacked along each input's batch axis (each
+    /// request's entries copied once); an input without one as it is.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when `count` is 0, or above 1 for a model without a dynamic batch.
@@ -76,45 +93,50 @@ impl Samples {
                 if count == 0 { "a batch needs a request" } else { "the model's batch dimension is fixed" }
             )));
         }
-        let start = first % self.len;
+        // Wrapping around the pool: request k carries sample k % len.
+        let indices: Vec<usize> = (first..first + count).map(|k| k % self.len).collect();
         self.pool
             .iter()
-            .map(|t| {
-                if start + count <= self.len {
-                    return t.slice_rows(start, start + count);
+            .zip(&self.carriers)
+            .map(|(t, axes)| match axes.split_first() {
+                None => Ok(t.clone()),
+                Some((&axis, rest)) => {
+                    let mut out = gather_axis(t, axis, &indices)?;
+                    for &axis in rest {
+                        out = gather_axis(&out, axis, &indices)?;
+                    }
+                    Ok(out)
                 }
-                // Wrapping around the pool: whole passes, then the rest.
-                let mut parts = Vec::new();
-                let (mut at, mut left) = (start, count);
-                while left > 0 {
-                    let take = left.min(self.len - at);
-                    parts.push(t.slice_rows(at, at + take)?);
-                    left -= take;
-                    at = 0;
-                }
-                Tensor::concat_rows(&parts)
             })
             .collect()
     }
-}
 
-/// Splits a batch's outputs back into one set per request (the copy a server makes to answer each
-/// request). Outputs without a leading batch dimension of `count` are left whole.
-///
-/// # Errors
-/// [`Error::InvalidInput`] from slicing.
-pub fn split_outputs(outputs: &[Tensor], count: usize) -> Result<Vec<Vec<Tensor>>> {
-    if count <= 1 {
-        return Ok(vec![outputs.to_vec()]);
+    /// Splits a batch's outputs back into one set per request (the copy a server makes to answer
+    /// each request): along each output's batch axis, the axis with the batch symbol in its
+    /// description `specs` (by position) where it has one, else axis 0 where its size is
+    /// `count`; other outputs are left whole.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] from slicing.
+    pub fn split(&self, outputs: &[Tensor], specs: &[TensorSpec], count: usize) -> Result<Vec<Vec<Tensor>>> {
+        if count <= 1 {
+            return Ok(vec![outputs.to_vec()]);
+        }
+        let axes: Vec<Option<usize>> =
+            outputs.iter().enumerate().map(|(o, t)| self.batch.output_axis(specs.get(o), t.shape(), count)).collect();
+        (0..count)
+            .map(|k| {
+                outputs
+                    .iter()
+                    .zip(&axes)
+                    .map(|(o, axis)| match axis {
+                        Some(a) => gather_axis(o, *a, &[k]),
+                        None => Ok(o.clone()),
+                    })
+                    .collect()
+            })
+            .collect()
     }
-    (0..count)
-        .map(|k| {
-            outputs
-                .iter()
-                .map(|o| if o.shape().first() == Some(&count) { o.slice_rows(k, k + 1) } else { Ok(o.clone()) })
-                .collect()
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -144,7 +166,7 @@ mod tests {
         assert_eq!(s.batch(9, 1).unwrap()[0].as_slice::<f32>().unwrap(), rows[1].as_slice());
         assert!(s.batch(0, 0).is_err());
 
-        let parts = split_outputs(&b, 6).unwrap();
+        let parts = s.split(&b, &[], 6).unwrap();
         assert_eq!(parts.len(), 6);
         assert_eq!(parts[1][0].as_slice::<f32>().unwrap(), rows[0].as_slice());
     }
@@ -155,5 +177,38 @@ mod tests {
         assert_eq!((s.len(), s.batchable()), (1, false));
         assert_eq!(s.batch(5, 1).unwrap()[0].shape(), &[1, 3]);
         assert!(s.batch(0, 2).unwrap_err().to_string().contains("fixed"));
+    }
+
+    /// `recurrent` (`input [batch, samples]`, `state [2, batch, 8]`, `gain []`): requests are
+    /// stacked along each input's batch axis, the scalar is fed whole, and the outputs split
+    /// along their own: `state_out [2, batch, 8]` along axis 1.
+    #[test]
+    fn a_recurrent_model_batches_and_splits_along_each_batch_axis() {
+        let (inputs, outputs) = crate::testing::tiny_onnx_specs("recurrent");
+        let s = Samples::synthetic(&inputs, 4, &[5]).unwrap();
+        assert!(s.batchable());
+        let entry = |t: &Tensor, direction: usize, b: usize| {
+            let batch = t.shape()[1];
+            t.as_slice::<f32>().unwrap()[(direction * batch + b) * 8..(direction * batch + b + 1) * 8].to_vec()
+        };
+        let one: Vec<Vec<Tensor>> = (0..4).map(|k| s.batch(k, 1).unwrap()).collect();
+        let b = s.batch(3, 3).unwrap();
+        assert_eq!(b.iter().map(Tensor::shape).collect::<Vec<_>>(), [&[3, 5][..], &[2, 3, 8], &[]]);
+        for (j, k) in [3, 0, 1].into_iter().enumerate() {
+            for direction in 0..2 {
+                assert_eq!(
+                    entry(&b[1], direction, j),
+                    entry(&one[k][1], direction, 0),
+                    "state entry {j} is sample {k}"
+                );
+            }
+        }
+        assert_eq!(b[2], one[0][2], "the scalar is the same for every batch");
+        // Outputs as the model gives them: output [batch, 2, 8], state_out [2, batch, 8].
+        let output = Tensor::zeros(infer_core::DType::F32, vec![3, 2, 8]).unwrap();
+        let parts = s.split(&[output, b[1].clone()], &outputs, 3).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!((parts[1][0].shape(), parts[1][1].shape()), (&[1, 2, 8][..], &[2, 1, 8][..]));
+        assert_eq!(entry(&parts[1][1], 1, 0), entry(&one[0][1], 1, 0));
     }
 }

@@ -25,7 +25,7 @@ use super::{
     arrivals::{Arrivals, Schedule},
     batcher::{BatchPolicy, Decision, decide},
     early_stopping::{EarlyStopping, Rule, Verdict},
-    samples::{Samples, split_outputs},
+    samples::Samples,
 };
 use crate::timing::{BenchConfig, Stop, Warmup, time_session};
 
@@ -354,7 +354,7 @@ impl<'c> Run<'c> {
         let assembled = self.now();
         let outputs = session.run(&inputs)?;
         session.synchronize()?;
-        let answers = split_outputs(&outputs, batch.len())?;
+        let answers = samples.split(&outputs, session.outputs(), batch.len())?;
         drop(answers);
         let end = self.now();
         let id = self.batches.len();

@@ -1,18 +1,22 @@
 //! Building model inputs: from `.npy` / `.npz` files, from images, or synthetic for benchmarks.
 //!
 //! A [`Workload`] is what `bench`, `compare`, `profile` and `optimize-batch` are told about the
-//! inputs (`--shape`, `--dim`, `--dims`, `--input`, `--int-range`, `--arg`); [`Workload::plan`] checks it
-//! against a loaded model once, and [`Plan::build`] makes the tensors of each (batch size,
-//! dimension sizes) row.
+//! inputs (`--shape`, `--dim`, `--dims`, `--input`, `--int-range`, `--arg`, `--batch-dim`);
+//! [`Workload::plan`] checks it against a loaded model once, and [`Plan::build`] makes the tensors
+//! of each (batch size, dimension sizes) row, batched along each input's own batch axis
+//! ([`batch`]) and only once they fit in memory ([`fits`]).
 
 pub mod args;
+pub mod batch;
 pub mod files;
+pub mod fits;
 pub mod images;
 pub mod plan;
 mod scalars;
 mod synthetic;
 pub mod values;
 
+pub use batch::BatchAxes;
 use files::split_input;
 pub use files::{
     encode_npz, inputs_from, is_npz, npy_inputs, npy_inputs_from, read_inputs, read_inputs_into, read_npz,
@@ -37,8 +41,8 @@ use crate::{
 /// What the inputs of a measurement are made of, as the command line gives it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Workload {
-    /// `--shape NAME=DIMS[:DTYPE]`: an input's shape (and dtype); the leading size follows the
-    /// batch size where it is the batch dimension.
+    /// `--shape NAME=DIMS[:DTYPE]`: an input's shape (and dtype); the size at its batch axis
+    /// follows the batch size.
     pub shapes: Vec<ShapeArg>,
     /// `--dim SYMBOL=N[,N...]`: sizes of a symbolic dimension; a list measures one row per value,
     /// several lists their product.
@@ -54,6 +58,8 @@ pub struct Workload {
     /// the backend at load, from [`infer_core::LoadOptions::args`]) or of a scalar input (a 0-d
     /// tensor of its dtype; see [`scalar_inputs`]).
     pub args: ArgMap,
+    /// `--batch-dim SYMBOL`: the dimension that is the batch (default: see [`BatchAxes::of`]).
+    pub batch_dim: Option<String>,
 }
 
 /// One combination of `--dim` sizes, symbol and size, in the order the options were given.
@@ -135,14 +141,6 @@ impl Workload {
         Self { dims, ..self.clone() }
     }
 
-    /// The batch size that the leading sizes of `--shape` ask for, when they agree: the default
-    /// where no batch size is given.
-    #[must_use]
-    pub fn shape_batch(&self) -> Option<usize> {
-        let first = self.shapes.first()?.dims[0];
-        self.shapes.iter().all(|s| s.dims[0] == first).then_some(first)
-    }
-
     /// The files of `--input`, as [`read_inputs`] reads them (`NAME=PATH` or `PATH`).
     #[must_use]
     pub fn input_paths(&self) -> Vec<PathBuf> {
@@ -171,6 +169,9 @@ impl Workload {
         }
         for (name, value) in &self.args {
             args.extend(["--arg".to_string(), format!("{name}={value}")]);
+        }
+        if let Some(symbol) = &self.batch_dim {
+            args.extend(["--batch-dim".to_string(), symbol.clone()]);
         }
         args
     }
@@ -215,6 +216,7 @@ impl Workload {
         arguments: &[Argument],
     ) -> Result<Plan> {
         self.check()?;
+        let batch = BatchAxes::of(specs, self.batch_dim.as_deref())?;
         let names = || specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
         let mut inputs: Vec<PlannedInput> = specs
             .iter()
@@ -247,7 +249,7 @@ impl Workload {
             }
         }
         for d in &self.dims {
-            check_dim_arg(specs, d)?;
+            check_dim_arg(specs, &batch, d)?;
         }
         let ranges = int_ranges(ranges, &effective, &self.int_ranges)?;
         for (input, range) in inputs.iter_mut().zip(ranges) {
@@ -262,12 +264,12 @@ impl Workload {
                 (None, range) => input.values = range,
             }
         }
-        Ok(Plan { model: model.to_path_buf(), inputs, positional: self.positional.clone() })
+        Ok(Plan { model: model.to_path_buf(), inputs, positional: self.positional.clone(), batch })
     }
 }
 
 /// `--shape` against the model's description: the same rank, the same fixed sizes (the batch
-/// dimension aside, which follows the batch size when it is dynamic).
+/// axis is dynamic, and follows the batch size).
 fn check_shape_arg(spec: &TensorSpec, s: &ShapeArg) -> Result<()> {
     let Some(dims) = &spec.dims else { return Ok(()) };
     if dims.len() != s.dims.len() {
@@ -294,36 +296,40 @@ fn check_shape_arg(spec: &TensorSpec, s: &ShapeArg) -> Result<()> {
 }
 
 /// `--dim SYMBOL=…` names a dynamic dimension other than the batch.
-fn check_dim_arg(specs: &[TensorSpec], d: &DimArg) -> Result<()> {
-    let uses = |pred: &dyn Fn(usize) -> bool| {
-        specs.iter().any(|s| {
+fn check_dim_arg(specs: &[TensorSpec], batch: &BatchAxes, d: &DimArg) -> Result<()> {
+    // Where the symbol is, and whether there it is the batch.
+    let at: Vec<bool> = specs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| {
             s.dims
                 .iter()
                 .flatten()
                 .enumerate()
-                .any(|(axis, dim)| pred(axis) && matches!(dim, Dim::Dynamic(Some(sym)) if *sym == d.symbol))
+                .filter(|(_, dim)| matches!(dim, Dim::Dynamic(Some(sym)) if *sym == d.symbol))
+                .map(move |(axis, _)| batch.is_batch(k, s, axis))
         })
-    };
-    if uses(&|axis| axis > 0) {
+        .collect();
+    if at.iter().any(|is_batch| !is_batch) {
         return Ok(());
     }
-    if uses(&|axis| axis == 0) {
+    if !at.is_empty() {
         return Err(Error::InvalidInput(format!(
             "--dim {d}: `{}` is the batch dimension: set it with --batch-sizes",
             d.symbol
         )));
     }
-    let listing = dims_listing(specs);
+    let listing = dims_listing(specs, batch);
     let known = if listing.is_empty() { "the model has none".to_string() } else { listing.join("; ") };
     Err(Error::InvalidInput(format!("--dim {d}: no input has a dimension `{}`; dynamic dimensions: {known}", d.symbol)))
 }
 
 /// Every dynamic dimension of the model with the inputs that have it and the option that sets it.
-fn dims_listing(specs: &[TensorSpec]) -> Vec<String> {
-    let mut batch: Vec<&str> = Vec::new();
+fn dims_listing(specs: &[TensorSpec], batch: &BatchAxes) -> Vec<String> {
+    let mut batched: Vec<String> = Vec::new();
     let mut named: Vec<(String, Vec<String>)> = Vec::new();
     let mut other = Vec::new();
-    for s in specs {
+    for (k, s) in specs.iter().enumerate() {
         let Some(dims) = &s.dims else {
             other.push(format!("`{}` has no shape in the model: --shape {}=DIMS[:DTYPE]", s.name, s.name));
             continue;
@@ -331,7 +337,7 @@ fn dims_listing(specs: &[TensorSpec]) -> Vec<String> {
         for (axis, d) in dims.iter().enumerate() {
             match d {
                 Dim::Fixed(_) => {}
-                Dim::Dynamic(_) if axis == 0 => batch.push(&s.name),
+                Dim::Dynamic(_) if batch.is_batch(k, s, axis) => batched.push(format!("{} axis {axis}", s.name)),
                 Dim::Dynamic(Some(sym)) => {
                     let at = format!("{} axis {axis}", s.name);
                     match named.iter_mut().find(|(n, _)| n == sym) {
@@ -349,8 +355,9 @@ fn dims_listing(specs: &[TensorSpec]) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    if !batch.is_empty() {
-        out.push(format!("the batch (axis 0 of {}): --batch-sizes", batch.join(", ")));
+    if !batched.is_empty() {
+        let symbol = batch.symbol.as_ref().map(|s| format!(" `{s}`")).unwrap_or_default();
+        out.push(format!("the batch{symbol} ({}): --batch-sizes", batched.join(", ")));
     }
     for (sym, at) in named {
         out.push(format!("`{sym}` ({}): --dim {sym}=N", at.join(", ")));
@@ -432,6 +439,7 @@ mod tests {
             files: vec!["x=a b.npy".into()],
             int_ranges: vec![crate::workload::args::parse_int_range("ids=-2:5").unwrap()],
             args: [("text".to_string(), "\"a b\"".to_string())].into(),
+            batch_dim: Some("N".into()),
         };
         let args = w.child_args();
         assert_eq!(
@@ -446,7 +454,9 @@ mod tests {
                 "--int-range",
                 "ids=-2:5",
                 "--arg",
-                "text=\"a b\""
+                "text=\"a b\"",
+                "--batch-dim",
+                "N"
             ]
         );
         assert_eq!(crate::workload::args::parse_dim_arg(&args[3]).unwrap(), w.dims[0]);
@@ -488,7 +498,7 @@ mod tests {
         assert_eq!(
             err,
             "invalid input: m.onnx: no size for `sequence`, axis 1 of `x`; no shape for `y`; the model's dynamic \
-             dimensions: the batch (axis 0 of ids, x): --batch-sizes; `sequence` (ids axis 1): --dim sequence=N; \
+             dimensions: the batch `batch` (ids axis 0, x axis 0): --batch-sizes; `sequence` (ids axis 1): --dim sequence=N; \
              axis 1 of `x` [?, ?, 3] (unnamed): --dims or --shape x=…; `y` has no shape in the model: --shape \
              y=DIMS[:DTYPE]"
         );
