@@ -288,12 +288,15 @@ fn results_section(view: &View<'_>) -> String {
 
 fn result_row(e: &CompareEntry, r: &BenchReport, row: &BenchRow) -> Row {
     let s = &row.latency_ms;
-    let iterations = match &row.round_medians_ms {
+    let mut iterations = match &row.round_medians_ms {
         Some(m) => {
             format!("{} ({} rounds, medians {:.1}% apart)", row.iterations, m.len(), rounds::spread(m) * 100.0)
         }
         None => row.iterations.to_string(),
     };
+    if let Some(c) = &row.convergence {
+        iterations.push_str(&format!("; target ±{}: {}", infer_measure::confidence::pct(c.target), c.label()));
+    }
     let mut cells = vec![text_cell(&r.backend), text_cell(&r.device.to_string())];
     cells.extend(
         [

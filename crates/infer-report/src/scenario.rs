@@ -86,8 +86,15 @@ pub fn server_text(r: &ServerReport) -> String {
     let l = &a.latency_ms;
     let _ = writeln!(
         s,
-        "{} requests; latency from the scheduled arrival: p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        a.requests, l.p50, l.p95, l.p99, l.max
+        "{} requests over {:.3} s of schedule (minimum before a verdict {} s); latency from the scheduled arrival: \
+         p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        a.requests,
+        r.duration_s,
+        trim(r.min_time_s),
+        l.p50,
+        l.p95,
+        l.p99,
+        l.max
     );
     let _ = writeln!(
         s,
@@ -138,6 +145,9 @@ pub fn server_text(r: &ServerReport) -> String {
             r.unserved
         );
     }
+    if let Some(c) = &r.convergence {
+        let _ = writeln!(s, "95% interval of the latency: {} of schedule", c.label());
+    }
     let _ = writeln!(
         s,
         "verdict: {}, {}",
@@ -170,13 +180,14 @@ pub fn search_text(r: &SearchReport, backend: &str, device: &str) -> String {
         fmt_pct(r.confidence),
         t.to_text()
     );
-    let mut probes = Table::new(&["probe", "req/s", "result", "requests", "p50 ms", "p99 ms", "why"]);
+    let mut probes = Table::new(&["probe", "req/s", "result", "requests", "schedule s", "p50 ms", "p99 ms", "why"]);
     for (i, p) in r.probes.iter().enumerate() {
         probes.rows.push(vec![
             (i + 1).to_string(),
             format!("{:.2}", p.rate),
             infer_measure::scenario::search::outcome_word(p.outcome).into(),
             p.requests.to_string(),
+            format!("{:.2}", p.duration_s),
             format!("{:.2}", p.p50_ms),
             format!("{:.2}", p.p99_ms),
             p.reason.clone(),

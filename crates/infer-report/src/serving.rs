@@ -134,7 +134,33 @@ fn rate_charts(c: &ServingComparison) -> String {
     )
 }
 
-/// `serving.html`: the table, the warnings, the curves and the runtimes.
+/// Every probe of every search: its rate, its span of schedule, the requests it answered and
+/// its verdict.
+fn probe_tables(c: &ServingComparison) -> String {
+    let mut out = String::new();
+    for row in &c.rows {
+        let Some(infer_measure::scenario::ScenarioResult::FindMaxRate(search)) = row.report.as_ref().map(|r| &r.result)
+        else {
+            continue;
+        };
+        let mut t = Table::new(&["probe", "req/s", "seconds of schedule", "requests", "result", "why"]);
+        for (i, p) in search.probes.iter().enumerate() {
+            t.rows.push(vec![
+                (i + 1).to_string(),
+                format!("{:.2}", p.rate),
+                format!("{:.2}", p.duration_s),
+                p.requests.to_string(),
+                infer_measure::scenario::search::outcome_word(p.outcome).into(),
+                p.reason.clone(),
+            ]);
+        }
+        out.push_str(&format!("<h2>Probes: {}</h2>\n", escape(&row.label())));
+        out.push_str(&html_table(&t, 0, &|_, _| ""));
+    }
+    out
+}
+
+/// `serving.html`: the table, the warnings, the curves, every probe and the runtimes.
 #[must_use]
 pub fn html(c: &ServingComparison) -> String {
     let title = format!("Serving comparison: {}", c.model);
@@ -160,6 +186,7 @@ pub fn html(c: &ServingComparison) -> String {
         out.push_str("</ul>\n");
     }
     out.push_str(&rate_charts(c));
+    out.push_str(&probe_tables(c));
     out.push_str("<h2>Environment</h2>\n");
     out.push_str(&crate::html::environment_list(&c.environment));
     out.push_str("</body></html>\n");

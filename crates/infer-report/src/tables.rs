@@ -16,6 +16,8 @@ use infer_measure::{
 pub fn results(c: &Comparison) -> Table {
     let pooled = c.reports().flat_map(|r| &r.rows).any(|r| r.round_medians_ms.is_some());
     let spread: &[&str] = if pooled { &["rounds (spread)"] } else { &[] };
+    let certified = c.reports().flat_map(|r| &r.rows).any(|r| r.convergence.is_some());
+    let target: &[&str] = if certified { &["95% CI of median"] } else { &[] };
     // A column per dynamic dimension (`--dim`) after the batch, as in `infer bench`'s table.
     let dims = dim_columns(c.reports().flat_map(|r| &r.rows));
     let dim_titles: Vec<&str> = dims.iter().map(String::as_str).collect();
@@ -28,8 +30,17 @@ pub fn results(c: &Comparison) -> Table {
         .flatten()
         .collect();
     let mut t = Table::new(
-        &[&KEY_COLUMNS[..3], &dim_titles, &KEY_COLUMNS[3..], spread, &["items/s", "RSS +model"], &parity, &["status"]]
-            .concat(),
+        &[
+            &KEY_COLUMNS[..3],
+            &dim_titles,
+            &KEY_COLUMNS[3..],
+            spread,
+            target,
+            &["items/s", "RSS +model"],
+            &parity,
+            &["status"],
+        ]
+        .concat(),
     );
     for e in &c.entries {
         let Some(r) = &e.report else {
@@ -58,6 +69,9 @@ pub fn results(c: &Comparison) -> Table {
             if pooled {
                 let medians = rounds::round_medians(row);
                 cells.push(format!("{} ({:.1}%)", medians.len(), rounds::spread(&medians) * 100.0));
+            }
+            if certified {
+                cells.push(row.convergence.as_ref().map_or_else(|| "-".into(), |c| c.label()));
             }
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
