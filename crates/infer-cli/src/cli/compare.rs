@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     compare::{
-        CompareSpec, RoundsTarget, compare_each,
+        CompareSpec, PER_ROUND, RoundsTarget, compare_each,
         serving::{Batching, ServingSpec, compare_serving},
     },
     interrupt,
@@ -99,7 +99,7 @@ pub struct CompareArgs {
 
 /// The interval every row of `infer compare` is held to unless told otherwise: ±2% of the median.
 pub const DEFAULT_TARGET: f64 = 0.02;
-/// A row's measuring budget, summed over its rounds, unless --max-time says otherwise.
+/// A row's budget of measured calls, summed over its rounds, unless --max-time says otherwise.
 pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(30);
 /// The most rounds with a target.
 pub const MAX_ROUNDS: usize = 10;
@@ -166,7 +166,7 @@ fn rounds_target(a: &CompareArgs) -> anyhow::Result<Option<RoundsTarget>> {
         (None, None) if fixed || a.rounds.is_some() => return Ok(None),
         (None, None) => infer_measure::confidence::CiTarget::median(DEFAULT_TARGET, DEFAULT_MAX_TIME),
     };
-    Ok(Some(RoundsTarget { ci, min_rounds: usize::try_from(a.rounds.unwrap_or(3))? }))
+    Ok(Some(RoundsTarget { ci, min_rounds: usize::try_from(a.rounds.unwrap_or(3))?, per_round: PER_ROUND }))
 }
 
 /// The intra-op threads every child gets: `--threads`, or one per physical core for 0.

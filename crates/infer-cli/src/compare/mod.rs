@@ -10,10 +10,7 @@ mod files;
 mod plan;
 pub mod serving;
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
 use infer_core::{Device, Registry, Result};
 
@@ -71,33 +68,37 @@ pub struct CompareSpec {
     pub target: Option<RoundsTarget>,
 }
 
-/// Stopping on confidence across rounds: each row is measured in rounds until the 95% interval of
-/// its median, resampling the rounds ([`infer_measure::rounds::converge`]), is within the target —
-/// from `min_rounds` rounds on, so the spread between processes is measured — or until its
-/// measuring time reaches the target's `max_time`.
+/// Stopping on confidence across rounds: each row is measured in rounds of
+/// [`RoundsTarget::per_round`] calls until the 95% interval of its median, resampling the rounds
+/// ([`infer_measure::rounds::converge`]), is within the target — from `min_rounds` rounds on, so
+/// the spread between processes is measured — or until its measured calls reach the target's
+/// `max_time` (or the next round would take it past it). Rounds of one size weigh alike in the
+/// pooled median: a round that stopped on its own interval would give a noisy process more calls,
+/// and so more weight, than a quiet one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RoundsTarget {
-    /// The interval asked of every row, and its measuring budget summed over the rounds.
+    /// The interval asked of every row, and its budget of measured calls summed over the rounds.
     pub ci: CiTarget,
     /// Rounds before a row can count as reached.
     pub min_rounds: usize,
+    /// Timed calls per row and round.
+    pub per_round: usize,
 }
 
-impl RoundsTarget {
-    /// What one child is asked: the same target within its process, for at most an equal share of
-    /// the budget over the minimum of rounds, or what is left of it.
-    #[must_use]
-    pub fn child(&self, spent_s: f64) -> CiTarget {
-        let budget = self.ci.max_time.as_secs_f64();
-        #[allow(clippy::cast_precision_loss)]
-        let share = budget / self.min_rounds.max(1) as f64;
-        CiTarget { max_time: Duration::from_secs_f64(share.min(budget - spent_s).max(0.001)), ..self.ci }
-    }
+/// Timed calls per row and round of a comparison with a target.
+pub const PER_ROUND: usize = 20;
 
-    /// Whether `row` needs no more rounds: its target reached, or its budget spent.
+impl RoundsTarget {
+    /// Whether `row` needs no more rounds: its target reached, its budget spent, or too little of
+    /// it left for another round at the pace of its last round.
     #[must_use]
     pub fn done(&self, row: &BenchRow) -> bool {
-        row.convergence.as_ref().is_some_and(|c| c.reached || c.time_to_interval_s >= self.ci.max_time.as_secs_f64())
+        let spent_s = row.samples_ms.iter().sum::<f64>() / 1e3;
+        let last_median_s = rounds::round_medians(row).last().copied().unwrap_or(0.0) / 1e3;
+        #[allow(clippy::cast_precision_loss)]
+        let next_s = last_median_s * self.per_round as f64;
+        let budget = self.ci.max_time.as_secs_f64();
+        row.convergence.as_ref().is_some_and(|c| c.reached) || spent_s >= budget || spent_s + next_s > budget * 1.1
     }
 }
 
@@ -234,18 +235,9 @@ fn measure_round(
     let child = child_target(exe, target, e.device, spec);
     let in_round =
         |err: &dyn std::fmt::Display| RowStatus::Error { message: format!("round {round} of {rounds}: {err}") };
-    // A child with a target gets the budget its rows have left (the most any of them has).
+    // With a target, rounds of one size (see [`RoundsTarget`]).
     let config = match &spec.target {
-        Some(t) => {
-            let spent = e.report.as_ref().map_or(0.0, |r| {
-                r.rows
-                    .iter()
-                    .filter(|row| batch_sizes.contains(&row.batch_size))
-                    .filter_map(|row| row.convergence.as_ref().map(|c| c.time_to_interval_s))
-                    .fold(f64::INFINITY, f64::min)
-            });
-            BenchConfig { stop: Stop::Confidence(t.child(if spent.is_finite() { spent } else { 0.0 })), ..spec.config }
-        }
+        Some(t) => BenchConfig { stop: Stop::Iterations(t.per_round), ..spec.config },
         None => spec.config,
     };
     match run_child(&child, target, (batch_sizes, config), &json, round) {
