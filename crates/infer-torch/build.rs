@@ -1,6 +1,7 @@
 //! With the `runtime` feature: compiles infer's C++ bridges to libtorch (`cpp/context.cpp`, the
 //! global TF32 flags; `cpp/profiler.cpp`, the Kineto profiler; `cpp/script.cpp`, a TorchScript
-//! module's schema, graph and `forward`) and
+//! module's schema, graph and `forward`; `cpp/cuda.cpp`, CUDA event timing and the CUDA caching
+//! allocator's figures through c10's device-generic interfaces, no CUDA header needed) and
 //! makes the binaries that link libtorch find it at run time.
 //!
 //! `torch-sys` (a direct dependency for this reason) exports the folder it linked libtorch from as
@@ -41,7 +42,7 @@ fn main() {
 mod shim {
     use std::path::{Path, PathBuf};
 
-    const SOURCES: &[&str] = &["cpp/context.cpp", "cpp/profiler.cpp", "cpp/script.cpp"];
+    const SOURCES: &[&str] = &["cpp/context.cpp", "cpp/cuda.cpp", "cpp/profiler.cpp", "cpp/script.cpp"];
     const HEADER: &str = "cpp/common.h";
 
     fn env(name: &str) -> Option<String> {

@@ -513,8 +513,12 @@ def export_tf(ctx: Ctx) -> tuple[dict[str, dict], dict]:
     return entries, extra
 
 
-def generate(name: str, seed: int, model_dir: Path, opset: int, write: Callable[[Path, bytes], None], npy: Callable[[np.ndarray], bytes], log: Callable[[str, str], None]) -> dict[str, Any]:
-    """Writes every file of the fixture except meta.json; returns meta.json's model-specific part."""
+def generate(name: str, seed: int, model_dir: Path, opset: int, write: Callable[[Path, bytes], None], npy: Callable[[np.ndarray], bytes], log: Callable[[str, str], None], without_tf: str | None = None) -> dict[str, Any]:
+    """Writes every file of the fixture except meta.json; returns meta.json's model-specific part.
+
+    `without_tf`: why the TensorFlow formats cannot be written here (no TensorFlow), or None;
+    with a reason they are skipped, and the caller records them as unavailable.
+    """
     log(name, f"building the encoder (seed {seed}, random weights) ...")
     model = build_torch(seed)
     n_params = sum(p.numel() for p in model.parameters())
@@ -548,9 +552,12 @@ def generate(name: str, seed: int, model_dir: Path, opset: int, write: Callable[
         entry, more = export()
         formats[fmt] = entry
         extra.update(more)
-    tf_entries, more = export_tf(ctx)
-    formats.update(tf_entries)
-    extra.update(more)
+    if without_tf is None:
+        tf_entries, more = export_tf(ctx)
+        formats.update(tf_entries)
+        extra.update(more)
+    else:
+        log(name, f"TensorFlow formats skipped: {without_tf}")
     common = {"reference": "reference_torch.npz", "input_names": list(INPUT_NAMES), "output_names": list(OUTPUT_NAMES)}
     formats = {fmt: {**entry, **common} for fmt, entry in formats.items()}
 

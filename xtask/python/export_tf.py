@@ -19,10 +19,15 @@ Formats written (entries of make_fixtures.FORMATS):
 
 `generate_tiny(out)` writes `tiny_keras/`: a small CNN with a second signature, its .keras file,
 a .keras file with a Lambda layer (Keras safe mode must refuse it) and reference input/output.
+
+`missing()` says why these formats cannot be written by this Python (no TensorFlow installed, as
+on the GPU machine, whose Python has torch but no TensorFlow): the callers then record the formats
+as unavailable with that reason and write every other one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -40,6 +45,25 @@ INPUT_KEY = "input"
 NHWC_INPUT_FILE = "input_nhwc.npy"
 # Bump when tiny_keras/ changes.
 TINY_VERSION = 1
+
+
+# The start of the reason recorded for the TensorFlow formats when TensorFlow is missing; a fixture
+# recorded so is regenerated once TensorFlow is there (make_fixtures.is_up_to_date).
+NO_TENSORFLOW = "not written: no TensorFlow for"
+
+
+def missing() -> str | None:
+    """Why the TensorFlow formats cannot be written here, or None when they can.
+
+    INFER_FIXTURES_WITHOUT_TF=1 pretends TensorFlow is missing, so that a machine that has it can
+    write the fixtures as the GPU machine does (benchmarks/gpu/run.sh --dry-run).
+    """
+    if os.environ.get("INFER_FIXTURES_WITHOUT_TF") == "1":
+        return f"{NO_TENSORFLOW} this run (INFER_FIXTURES_WITHOUT_TF=1): no SavedModel or .keras file"
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return f"{NO_TENSORFLOW} {sys.executable} (Python {version}): no SavedModel or .keras file"
+    return None
 
 
 def _log(model: str, message: str) -> None:
@@ -327,6 +351,10 @@ def generate_tiny(out: Path, force: bool) -> None:
     name = "tiny_keras"
     d = out / name
     meta_path = d / "meta.json"
+    reason = missing()
+    if reason is not None:
+        _log(name, f"skipped: {reason}")
+        return
     try:
         installed = metadata.version("tensorflow-cpu")  # without the seconds-long import
     except metadata.PackageNotFoundError:

@@ -39,7 +39,9 @@ meta.json (every model):
                           have, keyed like "formats", each with a one-line reason to show where
                           that format's row would be (`infer compare` reads "onnx", "torchscript"
                           and "savedmodel" for its onnx, torch and tf rows); absent when every
-                          format is there (the ResNets)
+                          format is there (the ResNets). Where this Python has no TensorFlow (the
+                          GPU machine's), "savedmodel" and "keras" are listed here with the reason
+                          and every other format is written; tiny_keras/ is not written then
     max_abs_diff_*_vs_torch   what the verification of each format measured (<= 1e-4)
     parameters, parameter_bytes
 
@@ -260,6 +262,10 @@ def is_up_to_date(model_dir: Path, spec: ModelSpec, current: dict[str, str | Non
         return False
     if not isinstance(meta, dict):
         return False
+    # Written where TensorFlow was missing, and TensorFlow is here now: write its formats too.
+    skipped = meta.get("unavailable", {})
+    if export_tf.missing() is None and any(str(skipped.get(f, "")).startswith(export_tf.NO_TENSORFLOW) for f in TF_FORMATS):
+        return False
     if meta.get("model") != spec.name or meta.get("generator_version") != spec.version:
         return False
     for key in ("torch_version", "torchvision_version"):
@@ -472,6 +478,9 @@ def _torch_format(export: Callable[..., tuple[dict[str, Any], dict[str, Any]]]) 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_torch  # noqa: E402  (next to this script)
 
+# The formats export_tf.py writes, which need TensorFlow (skipped where it is missing).
+TF_FORMATS = ("savedmodel", "keras")
+
 # (format name, exporter); meta["formats"] keeps this order.
 FORMATS: list[tuple[str, Callable[[Context], FormatResult]]] = [
     ("onnx", export_onnx),
@@ -524,6 +533,11 @@ def generate(spec: ModelSpec, out: Path, force: bool) -> None:
     formats: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     skipped = dict(spec.unavailable)
+    without_tf = export_tf.missing()
+    if without_tf is not None:
+        log(name, f"TensorFlow formats skipped: {without_tf}")
+        for fmt in TF_FORMATS:
+            skipped.setdefault(fmt, without_tf)
     for fmt, export in FORMATS:
         if fmt in skipped:
             continue
@@ -557,10 +571,14 @@ def _generate_bert(spec: ModelSpec, model_dir: Path, current: dict[str, str], st
     """The bert fixture (bert.py writes its files; meta.json is written here, last)."""
     import bert
 
+    without_tf = export_tf.missing()
     try:
-        described = bert.generate(spec.name, spec.seed, model_dir, ONNX_OPSET, write_atomic, npy_bytes, log)
+        described = bert.generate(spec.name, spec.seed, model_dir, ONNX_OPSET, write_atomic, npy_bytes, log, without_tf)
     except bert.BertError as e:
         raise FixtureError(str(e)) from e
+    unavailable = dict(spec.unavailable)
+    if without_tf is not None:
+        unavailable.update({fmt: without_tf for fmt in TF_FORMATS})
     meta: dict[str, Any] = {
         "model": spec.name,
         "generator_version": spec.version,
@@ -568,7 +586,7 @@ def _generate_bert(spec: ModelSpec, model_dir: Path, current: dict[str, str], st
         **current,
         "onnx_opset": ONNX_OPSET,
         **described,
-        "unavailable": dict(spec.unavailable),
+        "unavailable": unavailable,
     }
     write_atomic(model_dir / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
     log(spec.name, f"done in {time.perf_counter() - start:.1f} s ({meta['parameters']} parameters)")

@@ -1,11 +1,13 @@
 //! `cargo xtask`: project automation. `setup` installs the native runtimes into a project-local
-//! venv, `fixtures` generates the models, `compare` runs the main job, `test` runs every check.
+//! venv, `fixtures` generates the models, `compare` runs the main job, `test` runs every check,
+//! `gpu-bundle` prepares the binaries for a lent GPU machine.
 
 mod bench;
 mod compare;
 mod coverage;
 mod fixtures;
 mod fuzz;
+mod gpu;
 mod setup;
 mod test;
 #[cfg(test)]
@@ -39,6 +41,9 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Line coverage of our crates with cargo-tarpaulin (installed when missing); writes docs/coverage.md.
     Coverage(coverage::CoverageArgs),
+    /// Release infer and its torch worker, stripped, with ONNX Runtime, into .gpu-bundle/ for
+    /// benchmarks/gpu/run.sh on a lent GPU machine (sizes checked against the 64 MiB that travel).
+    GpuBundle(gpu::GpuBundleArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => bench::run(&a),
         Command::Fuzz(a) => fuzz::run(&a),
         Command::Coverage(a) => coverage::run(&a),
+        Command::GpuBundle(a) => gpu::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

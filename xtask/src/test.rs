@@ -48,55 +48,96 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
+    if !args.no_lint {
+        // Every public item documented, every intra-doc link resolving.
+        sh(cargo().args(["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    }
     // After set-up every backend must run here: the conformance suite (`infer-conformance`, run by
     // each backend crate's tests/conformance.rs) fails instead of skipping a backend that is not
     // available.
-    let ignored =
+    let left =
         run_tests(cargo().args(["test", "--workspace", "--features", ALL_BACKENDS]).env(REQUIRE_ALL_BACKENDS, "1"))?;
     // Without the runtimes' features, every backend must still build, report "not compiled" and pass
     // (torch, compiled once libtorch is set up, is covered by a bare machine's `cargo test`); the
     // conformance suite skips what needs a runtime, saying so.
-    sh(cargo().args(["test", "--workspace", "--no-default-features"]).env_remove(REQUIRE_ALL_BACKENDS))?;
+    let bare =
+        run_tests(cargo().args(["test", "--workspace", "--no-default-features"]).env_remove(REQUIRE_ALL_BACKENDS))?;
     // A short run of every fuzz target from its committed seeds (longer runs: docs/fuzzing.md).
     if args.fuzz_seconds > 0 {
         fuzz::short(args.fuzz_seconds)?;
     }
     eprintln!("xtask test: all checks passed; every backend ran the conformance suite ({REQUIRE_ALL_BACKENDS}=1)");
-    if !ignored.is_empty() {
+    if !left.ignored.is_empty() {
         eprintln!(
             "xtask test: {} test(s) ignored here, each with the reason it cannot run on this machine; run them \
              where they can with `cargo test --workspace --features {ALL_BACKENDS} -- --ignored`:",
-            ignored.len()
+            left.ignored.len()
         );
-        for line in &ignored {
+        for line in &left.ignored {
             eprintln!("  {line}");
         }
+    }
+    // The bare run (no runtime compiled in) skips by design what needs a runtime: counted, shown.
+    eprintln!(
+        "xtask test: {} skip(s) in the all-backends run (none allowed there), {} in the bare run without runtimes:",
+        left.skipped.len(),
+        bare.skipped.len()
+    );
+    for line in left.skipped.iter().chain(&bare.skipped) {
+        eprintln!("  {line}");
     }
     Ok(())
 }
 
-/// Runs `cargo test` as [`sh`] does, passing its output on line by line, and returns the lines of
-/// the tests it ignored (`test name ... ignored, <reason>`).
-fn run_tests(cmd: &mut Command) -> anyhow::Result<Vec<String>> {
+/// What a test run left out: the tests libtest ignored (`test name ... ignored, <reason>`) and
+/// the lines of the tests that skipped what they could not run here (`SKIPPED …`, written past
+/// libtest's capture by `infer_conformance::skip` and the conformance suite).
+#[derive(Debug, Default)]
+struct LeftOut {
+    ignored: Vec<String>,
+    skipped: Vec<String>,
+}
+
+/// Runs `cargo test` as [`sh`] does, passing its output on line by line, and returns what it
+/// left out ([`LeftOut`]).
+fn run_tests(cmd: &mut Command) -> anyhow::Result<LeftOut> {
     let shown = format!("{cmd:?}").replace('"', "");
     eprintln!("$ {shown}");
     let start = Instant::now();
-    let mut child =
-        cmd.current_dir(root()).stdout(Stdio::piped()).spawn().with_context(|| format!("cannot start `{shown}`"))?;
-    let mut ignored = Vec::new();
+    let mut child = cmd
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    // stderr on its own thread, so that neither pipe fills while the other is read.
+    let stderr = child.stderr.take().map(|err| {
+        std::thread::spawn(move || {
+            let mut skipped = Vec::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                if line.starts_with("SKIPPED ") || line.contains(": SKIPPED ") {
+                    skipped.push(line);
+                }
+            }
+            skipped
+        })
+    });
+    let mut left = LeftOut::default();
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
             let line = line.with_context(|| format!("reading the output of `{shown}`"))?;
             println!("{line}");
             if line.starts_with("test ") && line.contains(" ... ignored") {
-                ignored.push(line);
+                left.ignored.push(line);
             }
         }
     }
     let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
+    left.skipped = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     eprintln!("  ({:.1}s)", start.elapsed().as_secs_f64());
     if !status.success() {
         bail!("`{shown}` failed with {status}");
     }
-    Ok(ignored)
+    Ok(left)
 }

@@ -46,6 +46,7 @@ pub fn registry_with(torch: Box<dyn Backend>) -> Registry {
     r.register(torch);
     r.register(Box::new(infer_tf::TfBackend));
     r.register(Box::new(infer_openvino::OpenVinoBackend));
+    r.register(Box::new(infer_tract::TractBackend));
     r
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use infer_core::{Device, Result};
 use infer_measure::{
-    batch_search::{BatchSearch, Outcome, conclude, failure_reason, search},
+    batch_search::{BatchSearch, Bounds, Outcome, conclude, failure_reason, search_with},
     results::BenchReport,
     timing::BenchConfig,
     workload::Workload,
@@ -31,12 +31,12 @@ pub struct ProbeSpec {
     pub workload: Workload,
     /// Timing of each probe.
     pub config: BenchConfig,
-    /// Address-space limit of each probe process, bytes (see [`probe_memory_limit`]: none on a
+    /// Address-space limit of each probe process, bytes (see [`infer_measure::batch_search::probe_memory_limit`]: none on a
     /// GPU).
     pub memory_limit: Option<u64>,
 }
 
-/// Runs `infer bench` on one batch size in a child process ([`infer_cli::runner`]) and reads its
+/// Runs `infer bench` on one batch size in a child process ([`crate::runner`]) and reads its
 /// JSON; a failed child is a probe that did not fit, with the child's reason.
 #[must_use]
 pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
@@ -68,15 +68,27 @@ pub fn probe_child(spec: &ProbeSpec, batch: usize, scratch: &Path) -> Outcome {
     }
 }
 
-/// Runs the whole search with child-process probes.
+/// Runs the whole search with child-process probes, within `bounds` (see [`Bounds`]), handing
+/// `on_probe` the search concluded so far after every probe (so that a caller can save it: a
+/// search stopped midway keeps the probes it ran).
 ///
 /// # Errors
 /// Only when no scratch folder can be created: probe failures are outcomes.
-pub fn optimize(spec: &ProbeSpec, max_batch: usize, max_latency_ms: Option<f64>) -> Result<BatchSearch> {
+pub fn optimize(
+    spec: &ProbeSpec,
+    bounds: &Bounds,
+    max_latency_ms: Option<f64>,
+    on_probe: &mut dyn FnMut(&BatchSearch),
+) -> Result<BatchSearch> {
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
-    let probes = search(max_batch, |b| {
+    let model = spec.model.display().to_string();
+    let mut so_far = Vec::new();
+    let probes = search_with(bounds, |b| {
         eprintln!("probing batch {b} ...");
-        probe_child(spec, b, scratch.path())
+        let outcome = probe_child(spec, b, scratch.path());
+        so_far.push(infer_measure::batch_search::Probe { batch_size: b, outcome: outcome.clone() });
+        on_probe(&conclude(&model, bounds.max_batch, spec.memory_limit, max_latency_ms, so_far.clone()));
+        outcome
     });
-    Ok(conclude(&spec.model.display().to_string(), max_batch, spec.memory_limit, max_latency_ms, probes))
+    Ok(conclude(&model, bounds.max_batch, spec.memory_limit, max_latency_ms, probes))
 }

@@ -142,6 +142,9 @@ pub struct Delegated {
     sniff: fn(&Probe) -> Sniff,
     options: &'static [OptionSpec],
     runtime: &'static infer_core::NativeRuntime,
+    /// The executable the worker sits beside: this process's own unless given
+    /// ([`Delegated::beside`]).
+    exe: Option<PathBuf>,
     /// The worker's probe, asked once per process.
     probed: OnceLock<std::result::Result<BackendInfo, String>>,
 }
@@ -156,7 +159,23 @@ impl Delegated {
             sniff: infer_torch::sniff,
             options: infer_torch::OPTIONS,
             runtime: &infer_torch::RUNTIME,
+            exe: None,
             probed: OnceLock::new(),
+        }
+    }
+
+    /// This stand-in, its worker looked for beside `exe` (an `infer` built elsewhere, as the
+    /// tests see the one Cargo built) instead of beside this process's executable.
+    #[must_use]
+    pub fn beside(self, exe: PathBuf) -> Self {
+        Self { exe: Some(exe), ..self }
+    }
+
+    /// The executable the worker sits beside.
+    fn exe(&self) -> std::result::Result<PathBuf, String> {
+        match &self.exe {
+            Some(e) => Ok(e.clone()),
+            None => std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}")),
         }
     }
 
@@ -165,7 +184,7 @@ impl Delegated {
         if !runs_in_worker(self.name) {
             return Err(TORCH_NOT_BUILT.into());
         }
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+        let exe = self.exe()?;
         let worker = worker_path(&exe, self.name).ok_or_else(|| format!("{} runs in no worker", self.name))?;
         if !worker.is_file() {
             return Err(missing(&worker, self.name));

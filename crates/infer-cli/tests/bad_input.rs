@@ -571,6 +571,19 @@ fn onnx_external_data_cannot_leave_the_models_folder() {
     let linked = models.join("linked.onnx");
     std::fs::write(&linked, external_data_model("link.bin")).unwrap();
     fails(&infer(&["run", p(&linked), "--input", p(&x)]), &["linked.onnx", "through a link", "secret.bin"]);
+    // A link that points nowhere (yet): what it would reach cannot be checked, so it is refused
+    // by every command that reads the model, every backend that reads ONNX included.
+    std::os::unix::fs::symlink(dir.path().join("not_yet.bin"), models.join("dangling.bin")).unwrap();
+    let dangling = models.join("dangling.onnx");
+    std::fs::write(&dangling, external_data_model("dangling.bin")).unwrap();
+    let why = ["dangling.onnx", "external data path `dangling.bin`", "cannot be resolved"];
+    for cmd in [&["info", p(&dangling)][..], &["run", p(&dangling), "--input", p(&x)][..], &["bench", p(&dangling)][..]]
+    {
+        fails(&infer(cmd), &why);
+    }
+    for backend in support::readers_of("onnx") {
+        fails(&infer(&["info", p(&dangling), "--backend", backend]), &why);
+    }
 }
 
 /// The PyTorch formats: truncated and random TorchScript files and checkpoints, and a model of

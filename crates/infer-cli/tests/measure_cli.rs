@@ -102,14 +102,23 @@ fn bench_on_an_absent_cuda_device_says_why_there_are_no_memory_figures() {
     }
 }
 
-/// `bench --device cuda` on a GPU: the driver's figures, consistent with each other. Run on
-/// the GPU machine with `cargo test -- --ignored`.
+/// `bench --device cuda` on a GPU: the device each session actually ran on is the one recorded
+/// (a CPU fallback cannot pass for a GPU run), and the driver's figures are consistent with each
+/// other. Run on the GPU machine with `cargo test -- --ignored`.
 #[test]
 #[ignore = "needs a CUDA device"]
-fn bench_on_cuda_reports_the_drivers_memory_figures() {
+fn bench_on_cuda_reports_the_device_it_ran_on_and_the_drivers_memory() {
     let dir = tempfile::tempdir().unwrap();
+    // libtorch's CUDA build runs the committed TorchScript CNN on the GPU itself, without a
+    // fallback: the report says cuda:0, and the device's own time (CUDA events) is there.
+    let torch = dir.path().join("torch.json");
+    ok(&infer(&["bench", p(&tiny("tiny_cnn.pt")), "--device", "cuda:0", "--iterations", "5", "--json", p(&torch)]));
+    let t = json(&torch);
+    assert_eq!(t["device"], "cuda:0", "{t}");
+    assert!(t["rows"][0]["device_time"].is_object(), "no CUDA-event time on a GPU row: {t}");
+    // The pinned onnxruntime wheel is CPU-only: with --fallback the session runs on the CPU and
+    // the report says so, while the driver's figures are still the device's.
     let out = dir.path().join("cuda.json");
-    // The pinned onnxruntime wheel is CPU-only: the session falls back, the figures are the device's.
     ok(&infer(&[
         "bench",
         p(&tiny("tiny_cnn.onnx")),
@@ -121,7 +130,9 @@ fn bench_on_cuda_reports_the_drivers_memory_figures() {
         "--json",
         p(&out),
     ]));
-    let c = &json(&out)["cuda_memory"];
+    let report = json(&out);
+    assert_eq!(report["device"], "cpu", "a fallback must be recorded as the CPU: {report}");
+    let c = &report["cuda_memory"];
     assert!(c["method"].as_str().unwrap().starts_with("cuMemGetInfo"), "{c}");
     let total = c["total"].as_u64().unwrap();
     for k in ["used_before_load", "used_after_load", "used_after_inference"] {

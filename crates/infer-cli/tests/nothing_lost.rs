@@ -2,7 +2,7 @@
 //! (a read-only folder; a write that fails half-way, as on a full disk), and `infer run` writes
 //! its predictions to a temporary file renamed into place at the end, so an interrupted run
 //! leaves the previous predictions whole. (Ctrl-C in `compare` and `bench`: `bad_input.rs`; a
-//! second Ctrl-C: `interrupt.rs`.)
+//! second Ctrl-C through `compare`, and SIGKILL at any moment of `compare` and `run`: below.)
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -193,4 +193,160 @@ fn an_interrupted_run_leaves_the_old_predictions_whole() {
     assert_eq!(std::fs::read_to_string(&preds).unwrap(), "the old predictions\n");
     // The temporary file is removed on the way out.
     assert_eq!(listing(&out_dir), ["preds.jsonl"]);
+}
+
+/// Starts `infer ARGS` in a process group of its own (as a shell starts a job), output discarded.
+#[cfg(installed_onnx)]
+fn spawn_job(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(args)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends `signal` to process group `pgid` (`kill -SIG -PGID`), as a terminal's Ctrl-C does.
+#[cfg(installed_onnx)]
+fn signal_group(signal: &str, pgid: u32) {
+    let ok = Command::new("kill").args([&format!("-{signal}"), "--", &format!("-{pgid}")]).status().unwrap();
+    assert!(ok.success(), "kill -{signal} -{pgid} failed");
+}
+
+/// The processes still alive in process group `pgid` (from `/proc/*/stat`, zombies aside).
+#[cfg(installed_onnx)]
+fn alive_in_group(pgid: u32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid pgrp …: the fields after the command's closing parenthesis.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid.to_string().as_str())
+        })
+        .collect()
+}
+
+/// Every report file of a comparison in `dir` that exists is whole: the JSON parses, the HTML
+/// ends its document, the Markdown and CSV have their head. A kill can leave a temporary file
+/// beside them, never a part of one under a final name.
+#[cfg(installed_onnx)]
+fn assert_reports_whole(dir: &Path, when: &str) {
+    if let Ok(bytes) = std::fs::read(dir.join("compare.json")) {
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{when}: compare.json: {e}"));
+        assert!(v["entries"].is_array(), "{when}: {v}");
+    }
+    if let Ok(html) = std::fs::read_to_string(dir.join("compare.html")) {
+        assert!(html.trim_end().ends_with("</html>"), "{when}: compare.html is cut");
+    }
+    if let Ok(md) = std::fs::read_to_string(dir.join("compare.md")) {
+        assert!(md.starts_with('#') && md.contains("| backend"), "{when}: compare.md is cut");
+    }
+    if let Ok(csv) = std::fs::read_to_string(dir.join("compare.csv")) {
+        assert!(csv.starts_with("backend,device,") && csv.ends_with('\n'), "{when}: compare.csv is cut");
+    }
+}
+
+/// SIGKILL, which no handler sees, at many moments of `infer compare` (each row rewrites every
+/// report file): whatever the moment, every file under its final name is whole, the previous
+/// run's or one written after a finished row.
+#[cfg(installed_onnx)]
+#[test]
+fn sigkill_at_any_moment_of_compare_leaves_whole_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = support::tiny_fixture(dir.path());
+    let out = dir.path().join("out");
+    let quick = ["compare", p(&fixture), "-d", "cpu", "--batch-sizes", "1", "--iterations", "3", "--out", p(&out)];
+    support::ok(&support::infer(&quick));
+    assert_reports_whole(&out, "the first run");
+    let long = [
+        "compare",
+        p(&fixture),
+        "-d",
+        "cpu",
+        "--batch-sizes",
+        "1,2,4,8",
+        "--iterations",
+        "300",
+        "--rounds",
+        "2",
+        "--profile-runs",
+        "0",
+        "--out",
+        p(&out),
+    ];
+    for delay_ms in [40, 120, 250, 400, 700, 1100, 1600, 2400] {
+        let mut child = spawn_job(&long);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        signal_group("KILL", child.id());
+        child.wait().unwrap();
+        assert_reports_whole(&out, &format!("killed after {delay_ms} ms"));
+    }
+}
+
+/// SIGKILL at many moments of `infer run --predictions`: the previous predictions stay whole.
+#[cfg(installed_onnx)]
+#[test]
+fn sigkill_at_any_moment_of_run_leaves_the_old_predictions_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = images(dir.path(), 120);
+    let preds = dir.path().join("preds.csv");
+    std::fs::write(&preds, b"the old predictions\n").unwrap();
+    let model = support::tiny("tiny_cnn.onnx");
+    let args = ["run", p(&model), p(&folder), "--batch-size", "1", "--format", "csv", "--predictions", p(&preds)];
+    for delay_ms in [20, 60, 120, 200, 350] {
+        let mut child = spawn_job(&args);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        signal_group("KILL", child.id());
+        let status = child.wait().unwrap();
+        let now = std::fs::read_to_string(&preds).unwrap();
+        // Killed before the end: the old file; finished first: the whole new one.
+        if status.success() {
+            assert_eq!(now.lines().count(), 1 + 120 * 5, "{delay_ms} ms: {now}");
+        } else {
+            assert_eq!(now, "the old predictions\n", "killed after {delay_ms} ms");
+        }
+    }
+}
+
+/// A second Ctrl-C through `infer compare` while a child measures, as a terminal sends it (to
+/// the whole process group): everything stops at once, no child is left running, and the
+/// report files are whole (the first row's).
+#[cfg(installed_onnx)]
+#[test]
+fn a_second_ctrl_c_in_compare_stops_everything_at_once() {
+    let resnet = support::root().join("fixtures/generated/resnet18");
+    assert!(resnet.join("meta.json").is_file(), "{} missing: run `cargo xtask fixtures`", resnet.display());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Two CPU rows of 30 s each: the interrupts land while the second child measures.
+    let args = ["compare", p(&resnet), "-d", "cpu,cpu", "--batch-sizes", "1", "--warmup", "1", "--duration", "30s"];
+    let mut child = spawn_job(&[&args[..], &["--profile-runs", "0", "--out", p(&out)]].concat());
+    let pgid = child.id();
+    let start = std::time::Instant::now();
+    loop {
+        let first_row = std::fs::read(out.join("compare.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["entries"][0]["status"] == "ok");
+        if first_row {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "compare ended before the interrupts");
+        assert!(start.elapsed() < std::time::Duration::from_secs(180), "no first row");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let sent = std::time::Instant::now();
+    signal_group("INT", pgid);
+    signal_group("INT", pgid);
+    let status = child.wait().unwrap();
+    // At once: far sooner than the 30 s the second child was to measure.
+    assert!(sent.elapsed() < std::time::Duration::from_secs(10), "took {:?} to stop", sent.elapsed());
+    assert!(!status.success(), "{status:?}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(alive_in_group(pgid), Vec::<String>::new(), "a child outlived the second Ctrl-C");
+    assert_reports_whole(&out, "after the second Ctrl-C");
 }

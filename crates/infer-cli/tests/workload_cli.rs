@@ -177,6 +177,9 @@ fn profile_and_optimize_batch_take_the_same_workload() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("profile.json");
     ok(&infer(&["profile", p(&tiny("dynamic_dims.onnx")), "--dim", "seq=4", "--iterations", "2", "--json", p(&json)]));
+    let profile: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((profile["runs"].as_u64(), profile["batch_size"].as_u64()), (Some(2), Some(1)), "{profile}");
+    assert_eq!(profile["inputs"][0]["shape"], serde_json::json!([1, 4]), "the --dim size reached the profile");
     fails(&infer(&["profile", p(&tiny("dynamic_dims.onnx")), "--dim", "seq=4,8"]), &["measures one shape"]);
     let json = dir.path().join("optimize.json");
     ok(&infer(&[
@@ -209,6 +212,8 @@ fn profile_and_optimize_batch_take_the_same_workload() {
         "--json",
         p(&json),
     ]));
+    let load: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((load[0]["concurrency"].as_u64(), load[0]["requests"].as_u64()), (Some(2), Some(6)), "{load}");
     fails(&infer(&["bench", p(&tiny("dynamic_dims.onnx")), "--concurrency", "2"]), &["no size for `seq`"]);
     // And the serving scenarios: offline batches of the encoder's requests at one length, the
     // integer inputs inside their tables (ids of 50 would fail the run).
@@ -227,6 +232,12 @@ fn profile_and_optimize_batch_take_the_same_workload() {
         "--json",
         p(&json),
     ]));
+    let offline: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let o = &offline["result"];
+    assert_eq!(offline["scenario"], "offline", "{offline}");
+    assert_eq!(o["samples"], 8, "{offline}");
+    let batches: Vec<u64> = o["rows"].as_array().unwrap().iter().map(|r| r["batch_size"].as_u64().unwrap()).collect();
+    assert_eq!(batches, [1, 4], "{offline}");
     fails(
         &infer(&["bench", p(&encoder()), "--scenario", "offline", "--dim", "sequence=4,8", "--samples", "8"]),
         &["a serving scenario measures one shape"],

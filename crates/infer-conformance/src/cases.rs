@@ -20,6 +20,17 @@ use crate::fixtures::{self, Expect, Fixture};
 /// all-backends run.
 pub const REQUIRE_ALL_BACKENDS: &str = "INFER_REQUIRE_ALL_BACKENDS";
 
+/// Skips a test that cannot run here, visibly: one line `SKIPPED <test>: <why>` written past the
+/// test harness's capture (so `cargo test` shows it and `cargo xtask test` counts it), or a
+/// failure when [`REQUIRE_ALL_BACKENDS`] is set, where everything the test needs must be present.
+///
+/// # Panics
+/// Under [`REQUIRE_ALL_BACKENDS`]: that is how the test fails.
+pub fn skip(test: &str, why: &str) {
+    assert!(!require_all_backends(), "{test} cannot run ({why}) but {REQUIRE_ALL_BACKENDS}=1 requires it");
+    say(&format!("SKIPPED {test}: {why}"));
+}
+
 /// Whether [`REQUIRE_ALL_BACKENDS`] is set to `1`.
 #[must_use]
 pub fn require_all_backends() -> bool {

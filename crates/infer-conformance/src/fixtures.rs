@@ -93,8 +93,8 @@ impl Fixture {
 
 const BATCH: Option<usize> = None;
 
-/// `tiny_cnn` converted to a backend's own format by a fixture of that backend's crate (as
-/// `infer-openvino`'s IR): `image` f32 `[batch, 3, 8, 8]` → `logits` f32 `[batch, 10]`, 162
+/// `tiny_cnn` converted to a backend's own format by a fixture of that backend's crate (an
+/// OpenVINO IR, say): `image` f32 `[batch, 3, 8, 8]` → `logits` f32 `[batch, 10]`, 162
 /// parameters, the numpy reference `tiny_cnn.output.npy`. Add its companions with struct update
 /// syntax and hand it to [`crate::suite!`] with the backend's catalogue fixtures ([`for_backend`]).
 #[must_use]

@@ -33,7 +33,7 @@
 pub mod cases;
 pub mod fixtures;
 
-pub use cases::{REQUIRE_ALL_BACKENDS, Suite, require_all_backends};
+pub use cases::{REQUIRE_ALL_BACKENDS, Suite, require_all_backends, skip};
 pub use fixtures::{Expect, Fixture};
 
 /// Makes one `#[test]` per conformance case for a backend, in the test file where it is

@@ -248,6 +248,18 @@ pub trait Session: Send {
         Ok(())
     }
 
+    /// The device's own time for the last [`Session::run`] or [`Session::run_staged`], in
+    /// seconds, where the backend measures it (torch on CUDA: two CUDA events recorded on the
+    /// current stream around the call, the inputs' upload and the outputs' download included).
+    /// `None` by default and on the CPU. Meant to be read after [`Session::synchronize`], outside
+    /// the timed span: reading it costs the wall-clock figure nothing.
+    ///
+    /// # Errors
+    /// Runtime failures while reading the device's timer.
+    fn device_time(&mut self) -> Result<Option<f64>> {
+        Ok(None)
+    }
+
     /// Ends a profiling run started through [`LoadOptions::profile_prefix`] and returns the file written.
     ///
     /// # Errors
@@ -363,6 +375,7 @@ mod tests {
         let (y, stages) = s.run_staged(std::slice::from_ref(&x)).unwrap();
         assert_eq!((y, stages), (vec![x], None));
         assert_eq!(s.device_memory(), None);
+        assert_eq!(s.device_time().unwrap(), None, "no device time on the CPU");
         assert!(s.info().settings.is_empty() && s.info().unread_outputs.is_empty());
         assert_eq!((s.inputs(), s.outputs(), s.device()), (&[][..], &[][..], Device::Cpu));
         let mut info =

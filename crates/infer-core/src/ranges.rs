@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The values an integer input may take, `[lo, hi)`, and what in the model proves it (an
-/// embedding lookup: `[0, rows of the table)`), as [`crate::Session::integer_ranges`] reports it.
+/// embedding lookup: `[0, rows of the table)`), as [`crate::SessionInfo::integer_ranges`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntRange {
     /// Smallest allowed value.

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Three readers, no second copy: the backend's build script (the shared
-//! [`crate::build::declare_runtime`], behind this crate's `build` feature) turns it into the
+//! `build::declare_runtime`, behind this crate's `build` feature) turns it into the
 //! static the backend hands to [`locate`] and reports as [`crate::Backend::runtime`], and
 //! tells the crate's tests (and, through Cargo's `links` metadata, the CLI's tests) whether the
 //! library is installed; `cargo xtask setup` reads it with `cargo metadata` and installs every

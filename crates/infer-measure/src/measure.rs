@@ -8,6 +8,7 @@ use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result};
 
 use crate::{
     confidence::Convergence,
+    device_time::DeviceTime,
     environment::Environment,
     memory, reference,
     results::{BenchReport, BenchRow, CudaMemoryReport, RowSource, SCHEMA_VERSION},
@@ -175,6 +176,9 @@ pub fn measure_each(
             row.warmup_settled = timing.warmup_settled;
             row.input_prep_ms = Some(input_prep_ms);
             row.stages_ms = summarize_stages(&timing.stages);
+            row.device_time = DeviceTime::from_samples(timing.device_ms.clone())?;
+            row.device_memory = session.device_memory();
+            row.timed_unix_s = vec![timing.unix_span_s];
             row.dims = built.dims;
             row.inputs = built.used;
             rows.push(row);
@@ -312,6 +316,9 @@ mod tests {
             convergence: None,
             dims: std::collections::BTreeMap::new(),
             inputs: Vec::new(),
+            device_time: None,
+            device_memory: None,
+            timed_unix_s: Vec::new(),
         }
     }
 

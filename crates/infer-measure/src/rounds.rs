@@ -11,6 +11,7 @@ use infer_core::Result;
 
 use crate::{
     confidence::{CiTarget, Convergence},
+    device_time::DeviceTime,
     measure::{SEED, fill_speedups, trust_warnings},
     results::{BenchReport, BenchRow, RowSource},
 };
@@ -139,6 +140,10 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
             }),
             (a, b) => a.clone().or_else(|| b.clone()),
         };
+        merged.device_time = DeviceTime::pooled(row.device_time.as_ref(), new.device_time.as_ref())?;
+        // The allocator's figures of the last round (its peak is that process's own).
+        merged.device_memory = new.device_memory.clone().or_else(|| row.device_memory.take());
+        merged.timed_unix_s = row.timed_unix_s.iter().chain(&new.timed_unix_s).copied().collect();
         merged.round_medians_ms = Some(medians);
         merged.dims = std::mem::take(&mut row.dims);
         merged.inputs = std::mem::take(&mut row.inputs);
@@ -219,6 +224,34 @@ mod tests {
         // Batch 8 against the pooled batch 1: 8 items in 40 ms against 1 in the pooled median.
         let expected = (8.0 / 40.0) / (1.0 / b1.latency_ms.median);
         assert!((pooled.rows[1].speedup_vs_batch1.unwrap() - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pooling_joins_device_times_and_timed_spans() {
+        let gpu = |wall: f64, device: f64, at: f64| {
+            let mut r = report(&[vec![wall; 10]], 0.0);
+            let row = &mut r.rows[0];
+            row.device_time = DeviceTime::from_samples(vec![device; 10]).unwrap();
+            row.timed_unix_s = vec![[at, at + 1.0]];
+            row.device_memory = Some(infer_core::DeviceMemory {
+                allocated: Some(1),
+                reserved: Some(2),
+                peak_allocated: Some(at as u64),
+                source: "test".into(),
+            });
+            r
+        };
+        let mut pooled = gpu(10.0, 8.0, 100.0);
+        pool(&mut pooled, gpu(10.0, 9.0, 200.0)).unwrap();
+        let row = &pooled.rows[0];
+        let device = row.device_time.as_ref().unwrap();
+        assert_eq!(device.samples_ms.len(), 20);
+        assert!((device.summary_ms.max - 9.0).abs() < 1e-12 && (device.summary_ms.min - 8.0).abs() < 1e-12);
+        assert_eq!(row.timed_unix_s, [[100.0, 101.0], [200.0, 201.0]]);
+        assert_eq!(row.device_memory.as_ref().and_then(|m| m.peak_allocated), Some(200), "the last round's");
+        // A round without a device timer leaves none to pool (a CPU row stays without one).
+        pool(&mut pooled, report(&[vec![10.0; 10]], 0.0)).unwrap();
+        assert_eq!(pooled.rows[0].device_time, None);
     }
 
     #[test]

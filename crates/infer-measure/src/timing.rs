@@ -1,10 +1,12 @@
 //! Timing a session: warm-up, then timed iterations by count or duration, with the device
-//! synchronized before every clock read.
+//! synchronized before every clock read, and the device's own time beside the wall clock where
+//! the session measures it ([`crate::device_time`]).
 
 use std::time::{Duration, Instant};
 
 use crate::{
     confidence::{CheckSchedule, CiTarget, Convergence},
+    device_time::{WindowMedians, unix_now, window_settled},
     stats::{Sample, Summary},
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -124,6 +126,12 @@ pub struct Timing {
     pub stages: Vec<RunStages>,
     /// With [`Stop::Confidence`]: whether the interval reached its target, and when.
     pub convergence: Option<Convergence>,
+    /// The device's own time per timed iteration, milliseconds, in the order of `samples_ms`,
+    /// where the session measures it ([`Session::device_time`]; empty otherwise).
+    pub device_ms: Vec<f64>,
+    /// Unix time, seconds, at the start and the end of the timed phase: what an outside monitor's
+    /// samples (the GPU's power and energy) are matched to.
+    pub unix_span_s: [f64; 2],
 }
 
 impl Timing {
@@ -137,9 +145,12 @@ impl Timing {
 }
 
 /// Runs `inputs` through `session` as `config` says and returns the latencies. Each iteration
-/// is `run` + `synchronize`, so a GPU's queued work is inside the measured time. Timed
+/// is `run` + `synchronize`, so a GPU's queued work is inside the measured time, and the device
+/// is synchronized once more before the timed phase's first clock read. Timed
 /// iterations go through [`Session::run_staged`], so backends that can split a call into
-/// input binding, compute and output fetch report it at the cost of three clock reads.
+/// input binding, compute and output fetch report it at the cost of three clock reads. After
+/// each sample's clock read, [`Session::device_time`] is asked for the device's own time of the
+/// call (kept only when every timed call has one).
 ///
 /// # Errors
 /// The first run or synchronize error.
@@ -153,12 +164,20 @@ pub fn time_session(
     let mut samples_ms = Vec::new();
     let mut stages = Vec::new();
     let mut stopper = Stopper::new(config.stop);
+    let mut device_ms = Vec::new();
+    // Nothing of the warm-up may still be queued when the first clock is read.
+    session.synchronize()?;
+    let unix_start = unix_now();
     let start = Instant::now();
     while !stopper.done(&samples_ms, start.elapsed())? {
         let t = Instant::now();
         let (_, staged) = session.run_staged(inputs)?;
         session.synchronize()?;
         samples_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        // Outside the sample: the device is done, its timer can be read without waiting.
+        if let Some(device_s) = session.device_time()? {
+            device_ms.push(device_s * 1e3);
+        }
         stages.extend(staged);
         progress.set_position(match config.stop {
             Stop::Iterations(_) => samples_ms.len() as u64,
@@ -169,9 +188,13 @@ pub fn time_session(
     if stages.len() != samples_ms.len() {
         stages.clear();
     }
+    if device_ms.len() != samples_ms.len() {
+        device_ms.clear();
+    }
     let total = start.elapsed();
+    let unix_span_s = [unix_start, unix_now()];
     let convergence = stopper.convergence(&samples_ms, total)?;
-    Ok(Timing { samples_ms, total, warmup_iterations, warmup_settled, stages, convergence })
+    Ok(Timing { samples_ms, total, warmup_iterations, warmup_settled, stages, device_ms, unix_span_s, convergence })
 }
 
 /// The stop rule of a timed phase, with the state of a stop on confidence.
@@ -232,13 +255,16 @@ impl Stopper {
     }
 }
 
-/// Runs the warm-up; returns the iterations run and, for [`Warmup::UntilStable`], whether it settled.
+/// Runs the warm-up; returns the iterations run and, for [`Warmup::UntilStable`], whether it
+/// settled: the window medians of the wall clock and, where the session times the device, of the
+/// device's time ([`window_settled`]).
 fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Result<(usize, Option<bool>)> {
-    let mut once = || -> Result<f64> {
+    let mut once = || -> Result<(f64, Option<f64>)> {
         let t = Instant::now();
         session.run(inputs)?;
         session.synchronize()?;
-        Ok(t.elapsed().as_secs_f64())
+        let wall = t.elapsed().as_secs_f64();
+        Ok((wall, session.device_time()?))
     };
     match warmup {
         Warmup::Count(n) => {
@@ -250,26 +276,25 @@ fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Resu
         Warmup::UntilStable { window, tolerance, max, max_time } => {
             let window = window.max(1);
             let mut run = 0;
-            let mut previous: Option<f64> = None;
+            let mut previous: Option<WindowMedians> = None;
             let start = Instant::now();
             while run + window <= max.max(window) && (run == 0 || start.elapsed() < max_time) {
-                let times = (0..window).map(|_| once()).collect::<Result<Vec<f64>>>()?;
+                let times = (0..window).map(|_| once()).collect::<Result<Vec<(f64, Option<f64>)>>>()?;
                 run += window;
-                let median = Summary::new(&times)?.median;
-                if previous.is_some_and(|p| settled(p, median, tolerance)) {
+                let wall: Vec<f64> = times.iter().map(|t| t.0).collect();
+                let device: Option<Vec<f64>> = times.iter().map(|t| t.1).collect();
+                let medians = WindowMedians {
+                    wall: Summary::new(&wall)?.median,
+                    device: device.map(|d| Summary::new(&d)).transpose()?.map(|s| s.median),
+                };
+                if previous.is_some_and(|p| window_settled(&p, &medians, tolerance)) {
                     return Ok((run, Some(true)));
                 }
-                previous = Some(median);
+                previous = Some(medians);
             }
             Ok((run, Some(false)))
         }
     }
-}
-
-/// Whether the window median moved by less than `tolerance` relative to the previous one.
-#[must_use]
-pub fn settled(previous: f64, current: f64, tolerance: f64) -> bool {
-    previous > 0.0 && ((current - previous) / previous).abs() < tolerance
 }
 
 /// Medians of the per-call stages, in milliseconds, with what each covers.
@@ -354,6 +379,7 @@ mod tests {
     use infer_core::{Device, SessionInfo};
 
     use super::*;
+    use crate::device_time::settled;
 
     /// A session that counts its calls and returns its input; stages only when asked to.
     struct Counting {
@@ -410,9 +436,14 @@ mod tests {
             let mut s = Queued { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cuda(0)), log: Vec::new() };
             let config = BenchConfig { warmup: Warmup::Count(2), stop };
             let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
-            let iterations = 2 + t.samples_ms.len();
             assert_eq!(t.samples_ms.len(), if stop == Stop::Iterations(4) { 4 } else { MIN_ITERATIONS }, "{stop:?}");
-            assert_eq!(s.log, ["run", "synchronize"].repeat(iterations), "{stop:?}: each run is synchronized");
+            // The warm-up's runs, one more synchronize before the first clock read, the timed runs.
+            let mut expected = ["run", "synchronize"].repeat(2);
+            expected.push("synchronize");
+            expected.extend(["run", "synchronize"].repeat(t.samples_ms.len()));
+            assert_eq!(s.log, expected, "{stop:?}: each run is synchronized");
+            assert!(t.device_ms.is_empty(), "the session has no device timer");
+            assert!(t.unix_span_s[0] > 0.0 && t.unix_span_s[1] >= t.unix_span_s[0], "{:?}", t.unix_span_s);
             let waited = QUEUED_WORK.as_secs_f64() * 1e3;
             assert!(
                 t.samples_ms.iter().all(|&ms| ms >= waited),
@@ -420,6 +451,46 @@ mod tests {
                 t.samples_ms
             );
         }
+    }
+
+    /// A GPU-like session whose wall time is steady from the start while its device time
+    /// (reported by `device_time`) keeps falling for the first `ramp` calls, as a GPU whose
+    /// clocks are still rising behind a host-bound call does.
+    struct Ramping {
+        info: SessionInfo,
+        calls: usize,
+        ramp: usize,
+    }
+
+    impl Session for Ramping {
+        fn info(&self) -> &SessionInfo {
+            &self.info
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            self.calls += 1;
+            Ok(inputs.to_vec())
+        }
+        fn device_time(&mut self) -> Result<Option<f64>> {
+            let left = self.ramp.saturating_sub(self.calls);
+            #[allow(clippy::cast_precision_loss)]
+            Ok(Some(1e-3 * (1.0 + left as f64)))
+        }
+    }
+
+    /// The warm-up waits for the device's time to settle, not only the wall clock's, and every
+    /// timed call's device time is kept.
+    #[test]
+    fn warm_up_waits_for_the_device_and_device_times_are_kept() {
+        let x = Tensor::from_vec(vec![1], vec![1.0f32]).unwrap();
+        let auto = Warmup::UntilStable { window: 5, tolerance: 0.03, max: 100, max_time: Duration::from_secs(60) };
+        let config = BenchConfig { warmup: auto, stop: Stop::Iterations(6) };
+        let mut s = Ramping { info: SessionInfo::new(Vec::new(), Vec::new(), Device::Cuda(0)), calls: 0, ramp: 30 };
+        let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
+        // Wall times of a no-op are noise-level but settle or not at random; the device's fall
+        // until call 30, so no window before the one after call 30 can have settled.
+        assert!(t.warmup_iterations >= 35, "settled at {} while the device was still ramping", t.warmup_iterations);
+        assert_eq!(t.device_ms.len(), 6);
+        assert!(t.device_ms.iter().all(|&ms| (ms - 1.0).abs() < 1e-9), "{:?}", t.device_ms);
     }
 
     #[test]

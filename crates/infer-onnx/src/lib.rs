@@ -4,6 +4,26 @@
 //! every build and every report lists it. With it, the library is found from [`RUNTIME`] (the
 //! project's `.runtimes/` written by `cargo xtask setup`, or `ORT_DYLIB_PATH`).
 //!
+//! Running the committed tiny CNN against its reference output:
+//!
+//! ```
+//! use infer_core::{Backend, Error, LoadOptions, npy::read_npy};
+//!
+//! let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+//! match infer_onnx::OnnxBackend.load(&tiny.join("tiny_cnn.onnx"), &LoadOptions::default()) {
+//!     Ok(mut session) => {
+//!         let y = session.run(&[read_npy(&tiny.join("tiny_cnn.input.npy"))?])?;
+//!         assert!(y[0].max_abs_diff(&read_npy(&tiny.join("tiny_cnn.output.npy"))?)? < 1e-4);
+//!     }
+//!     // Built without feature `runtime`, or without the library (`cargo xtask setup`).
+//!     Err(e @ (Error::NotCompiled { .. } | Error::Unavailable { .. })) => eprintln!("{e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok::<(), infer_core::Error>(())
+//! ```
+//!
+//! The probe says which of the two it is:
+//!
 //! ```
 //! use infer_core::{Backend, Error};
 //! let backend = infer_onnx::OnnxBackend;

@@ -47,7 +47,8 @@ fn runtime() -> Result<&'static Loaded> {
 }
 
 fn load_library() -> std::result::Result<Loaded, String> {
-    let library = infer_core::runtime::locate(&crate::RUNTIME)?;
+    // Through its real path: the file name carries the full version (`libonnxruntime.so.1.31.1`).
+    let library = infer_core::runtime::locate(&crate::RUNTIME).map(|p| p.canonicalize().unwrap_or(p))?;
     let minor = ort::util::probe(&library)
         .ok_or_else(|| format!("{} is not a loadable ONNX Runtime 1.x library", library.display()))?;
     if minor < crate::REQUIRED_MINOR {

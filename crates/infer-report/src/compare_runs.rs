@@ -1,149 +1,28 @@
-//! Saved results read back (`infer report`) and two runs compared (`infer compare-runs`).
-//!
-//! A result file is either a comparison (`compare.json` from `infer compare`) or a bench report
-//! (`infer bench --json`: one report, or a list of them for several devices); [`load`] tells
-//! which. Two runs are matched row by row on (model, backend, device, batch size). A change is a
-//! **regression** when the new median is slower than the old by more than the threshold *and*
-//! the 95% bootstrap confidence interval of the ratio new median / old median lies entirely
-//! above 1 (the slowdown is not noise); an **improvement** is the mirror image.
+//! Two runs compared (`infer compare-runs`): saved results ([`crate::saved`]) matched row by
+//! row on (model, backend, device, batch size). A change is a **regression** when the new median
+//! is slower than the old by more than the threshold *and* the 95% bootstrap confidence interval
+//! of the ratio new median / old median lies entirely above 1 (the slowdown is not noise); an
+//! **improvement** is the mirror image. [`RunChanges`] is their report.
 
-use crate::table::Table;
-use std::{collections::BTreeMap, fmt, path::Path};
+use std::{collections::BTreeMap, fmt};
 
 use infer_core::{Error, Result};
-use infer_measure::stats::{self, ConfidenceInterval, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate, Sample};
-use serde_json::Value;
-
 use infer_measure::{
-    results::comparison::{CompareEntry, Comparison, RowStatus},
-    results::{BenchReport, BenchRow, SCHEMA_VERSION},
+    results::BenchRow,
+    stats::{self, ConfidenceInterval, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate, Sample},
+};
+use serde::Serialize;
+
+use crate::{
+    document::{Document, Section, TableBlock, paragraph},
+    report::{Format, Report, to_json},
+    saved::{Results, RowKey},
+    table::Table,
 };
 
-/// The tolerance assumed for bench reports, which record none (`infer compare`'s default).
-pub const DEFAULT_TOLERANCE: f64 = 1e-4;
-
-/// What a result file held.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Results {
-    /// `compare.json` from `infer compare`.
-    Comparison(Box<Comparison>),
-    /// `infer bench --json`: one report per device.
-    Bench(Vec<BenchReport>),
-}
-
-/// Reads a result file and tells which kind it is.
-///
-/// # Errors
-/// [`Error::File`](infer_core::Error) naming `path` when it cannot be read, is not JSON, is neither
-/// kind of result, or was written with a newer schema version than this program reads.
-pub fn load(path: &Path) -> Result<Results> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| Error::file(path, format!("not a JSON result file: {e}")))?;
-    let check_version = |report: &Value| -> Result<()> {
-        match report.get("schema_version").and_then(Value::as_u64) {
-            Some(v) if v >= 1 && v <= u64::from(SCHEMA_VERSION) => Ok(()),
-            Some(v) => Err(Error::file(
-                path,
-                format!("unsupported schema version {v}: this infer reads versions 1 to {SCHEMA_VERSION}"),
-            )),
-            None => Err(Error::file(path, "a bench report without a schema_version")),
-        }
-    };
-    let parse_err = |kind: &str, e: serde_json::Error| Error::file(path, format!("not a valid {kind}: {e}"));
-    match &value {
-        Value::Object(map) if map.contains_key("entries") => {
-            for report in map["entries"].as_array().into_iter().flatten().filter_map(|e| e.get("report")) {
-                if !report.is_null() {
-                    check_version(report)?;
-                }
-            }
-            serde_json::from_value(value)
-                .map(|c| Results::Comparison(Box::new(c)))
-                .map_err(|e| parse_err("comparison", e))
-        }
-        Value::Object(map) if map.contains_key("rows") => {
-            check_version(&value)?;
-            serde_json::from_value(value).map(|r| Results::Bench(vec![r])).map_err(|e| parse_err("bench report", e))
-        }
-        Value::Array(items) if items.iter().all(|i| i.get("rows").is_some()) => {
-            items.iter().try_for_each(check_version)?;
-            serde_json::from_value(value).map(Results::Bench).map_err(|e| parse_err("list of bench reports", e))
-        }
-        _ => Err(Error::file(
-            path,
-            "neither a comparison (compare.json from `infer compare`) nor a bench report (`infer bench --json`): \
-             expected an object with `entries` or `rows`",
-        )),
-    }
-}
-
-/// The model name of a bench report: its file name.
-fn model_name(model: &str) -> String {
-    Path::new(model).file_name().map_or_else(|| model.to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-impl Results {
-    /// As a comparison, for the reports: a bench report becomes a comparison of its devices,
-    /// with [`DEFAULT_TOLERANCE`].
-    #[must_use]
-    pub fn into_comparison(self) -> Comparison {
-        match self {
-            Results::Comparison(c) => *c,
-            Results::Bench(reports) => {
-                let environment = reports
-                    .first()
-                    .map(|r| r.environment.clone())
-                    .unwrap_or_else(|| infer_measure::environment::Environment::capture(0));
-                let model = reports.first().map_or_else(String::new, |r| model_name(&r.model));
-                let entries = reports
-                    .into_iter()
-                    .map(|r| CompareEntry::new(&r.backend.clone(), r.device, RowStatus::Ok, Some(r)))
-                    .collect();
-                Comparison { model, environment, tolerance: DEFAULT_TOLERANCE, entries }
-            }
-        }
-    }
-
-    /// Every measured row with the key it is matched on.
-    #[must_use]
-    pub fn rows(&self) -> Vec<(RowKey, &BenchRow)> {
-        let key = |model: &str, r: &BenchReport, row: &BenchRow| RowKey {
-            model: model.to_string(),
-            backend: r.backend.clone(),
-            device: r.device.to_string(),
-            batch_size: row.batch_size,
-        };
-        match self {
-            Results::Comparison(c) => c
-                .entries
-                .iter()
-                .filter_map(|e| e.report.as_ref())
-                .flat_map(|r| r.rows.iter().map(|row| (key(&c.model, r, row), row)))
-                .collect(),
-            Results::Bench(reports) => reports
-                .iter()
-                .flat_map(|r| r.rows.iter().map(|row| (key(&model_name(&r.model), r, row), row)))
-                .collect(),
-        }
-    }
-}
-
-/// What a row is matched on between two runs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RowKey {
-    /// Model (the comparison's model name, or the bench report's model file name).
-    pub model: String,
-    /// Backend.
-    pub backend: String,
-    /// Device.
-    pub device: String,
-    /// Batch size.
-    pub batch_size: usize,
-}
-
 /// The decision about one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Significantly slower, by more than the threshold.
     Regression,
@@ -178,7 +57,7 @@ impl fmt::Display for Verdict {
 }
 
 /// One row of the comparison of two runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// The row.
     pub key: RowKey,
@@ -324,6 +203,68 @@ pub fn changes_table(changes: &[Change]) -> Table {
     t
 }
 
+/// The changes between two runs, with the files and the threshold they were judged against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunChanges {
+    /// The baseline's file.
+    pub old: String,
+    /// The new run's file.
+    pub new: String,
+    /// The smallest slowdown that counts as a regression (a fraction: 0.05 = 5%).
+    pub threshold: f64,
+    /// Every row of both runs, in key order.
+    pub changes: Vec<Change>,
+}
+
+impl RunChanges {
+    /// The rows that regressed.
+    #[must_use]
+    pub fn regressions(&self) -> usize {
+        self.changes.iter().filter(|c| c.verdict == Verdict::Regression).count()
+    }
+
+    /// The rows found in both runs.
+    #[must_use]
+    pub fn matched(&self) -> usize {
+        self.changes.iter().filter(|c| !matches!(c.verdict, Verdict::Added | Verdict::Removed)).count()
+    }
+}
+
+impl Report for RunChanges {
+    /// The table; beyond the terminal, under a title with what the verdicts mean.
+    fn document(&self, format: Format) -> Document {
+        let mut t = TableBlock::new(changes_table(&self.changes)).text([0, 1, 2, 8]).main();
+        for (r, c) in self.changes.iter().enumerate() {
+            t.mark(
+                r,
+                8,
+                match c.verdict {
+                    Verdict::Regression => "bad",
+                    Verdict::Improvement => "faster",
+                    _ => "",
+                },
+            );
+        }
+        let mut s = Section::new();
+        if format != Format::Terminal {
+            s.push(paragraph(format!(
+                "Each row's median latency in {} against {}. REGRESSION: slower by more than {:.1}% with the 95% \
+                 bootstrap interval of the ratio of medians above 1; improvement: the mirror image; within noise: \
+                 the interval holds 1.",
+                self.new,
+                self.old,
+                self.threshold * 100.0
+            )));
+        }
+        s.push(t);
+        Document::new(format!("{} against {}", self.new, self.old)).section(s)
+    }
+
+    fn json(&self) -> Result<String> {
+        to_json(self)
+    }
+}
+
 /// Parses a threshold such as `5%` or `5` (both 5 percent) into a fraction.
 ///
 /// # Errors
@@ -459,18 +400,28 @@ mod tests {
     }
 
     #[test]
-    fn load_tells_the_kinds_apart_and_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("weird.json");
-        std::fs::write(&p, r#"{"hello": 1}"#).unwrap();
-        let err = load(&p).unwrap_err().to_string();
-        assert!(err.contains("weird.json") && err.contains("neither a comparison"), "{err}");
-        std::fs::write(&p, r#"{"schema_version": 99, "rows": []}"#).unwrap();
-        let err = load(&p).unwrap_err().to_string();
-        assert!(err.contains("weird.json") && err.contains("unsupported schema version 99"), "{err}");
-        std::fs::write(&p, "not json").unwrap();
-        assert!(load(&p).unwrap_err().to_string().contains("not a JSON result file"));
-        let missing = dir.path().join("missing.json");
-        assert!(load(&missing).unwrap_err().to_string().contains("missing.json"));
+    fn changes_render_in_every_format() {
+        let report = |medians: &[(usize, f64)]| {
+            Results::Bench(vec![infer_measure::testing::report("onnx", Device::Cpu, medians)])
+        };
+        let (old, new) = (report(&[(1, 20.0), (8, 150.0)]), report(&[(8, 180.0), (32, 600.0)]));
+        let changes = RunChanges {
+            old: "old.json".into(),
+            new: "new <1>.json".into(),
+            threshold: 0.05,
+            changes: compare_runs(&old, &new, 0.05),
+        };
+        assert_eq!((changes.regressions(), changes.matched()), (1, 1));
+        let text = changes.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("model   backend  device  batch  old median ms"), "{text}");
+        let slow = text.lines().find(|l| l.contains("REGRESSION")).unwrap();
+        assert!(slow.contains("150.000") && slow.contains("180.000") && slow.contains("+20.0%"), "{slow}");
+        assert!(text.contains("removed") && text.contains("added"));
+        let html = changes.render(Format::Html).unwrap();
+        assert!(html.contains("<td class=\"text bad\">REGRESSION</td>") && html.contains("new &lt;1&gt;.json"));
+        assert!(changes.render(Format::Markdown).unwrap().contains("| m.onnx | onnx | cpu | 8 | 150.000 | 180.000 |"));
+        assert_eq!(changes.render(Format::Csv).unwrap().lines().count(), 4);
+        let json: serde_json::Value = serde_json::from_str(&changes.json().unwrap()).unwrap();
+        assert_eq!(json["changes"][1]["verdict"], "regression");
     }
 }

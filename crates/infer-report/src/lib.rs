@@ -1,21 +1,40 @@
-//! The reports of **infer**: the analyses of measured results ([`analysis`], [`compare_runs`]) and
-//! their rendering to terminal, Markdown, CSV, JSON and HTML.
+//! The reports of **infer**: every result kind rendered through one trait, [`report::Report`],
+//! to the terminal, Markdown, CSV, JSON and HTML.
+//!
+//! A result gives a [`document::Document`] (title, sections of tables, notes, lists, warnings,
+//! charts) and its JSON; the renderers of [`render`] turn a document into each format. The result
+//! kinds: a bench report ([`bench`](mod@bench)), a comparison ([`comparison`], its analyses in
+//! [`analysis`]), scenario reports ([`scenario`]), a serving comparison ([`serving`]), a fleet
+//! of machines ([`fleet`]), the changes between two runs ([`compare_runs`]), load tests
+//! ([`concurrent`]), an operator profile ([`profile`]) and a batch search ([`batch_search`]).
+//! [`saved`] reads result files back; [`progress`] rewrites a running comparison's files after
+//! every row.
+//!
+//! ```
+//! use infer_report::report::{Format, Report};
+//!
+//! let comparison = infer_measure::testing::synthetic();
+//! let text = comparison.render(Format::Terminal).unwrap();
+//! assert!(text.starts_with("backend  device  batch"));
+//! let page = comparison.render(Format::Html).unwrap();
+//! assert!(page.starts_with("<!DOCTYPE html>") && page.contains("class=\"mark box\""));
+//! ```
 
 pub mod analysis;
 pub mod batch_search;
 pub mod bench;
 pub mod compare_runs;
+pub mod comparison;
 pub mod concurrent;
-pub mod csv;
+pub mod device;
+pub mod document;
 pub mod fleet;
-pub mod html;
-pub mod json;
-pub mod markdown;
 pub mod profile;
-pub mod reporters;
+pub mod progress;
+pub mod render;
+pub mod report;
+pub mod saved;
 pub mod scenario;
 pub mod serving;
 pub mod svg;
 pub mod table;
-pub mod tables;
-pub mod terminal;

@@ -1,8 +1,60 @@
-//! Operator profiles as tables: the top operator types or nodes by time.
+//! Operator profiles (`infer profile`): what was profiled, then the top operator types and the
+//! top nodes by time, and where the profile came from.
 
-use infer_measure::profile::OpRow;
+use infer_core::Result;
+use infer_measure::profile::{OpRow, ProfileSummary};
 
-use crate::table::Table;
+use crate::{
+    document::{Document, List, Section, TableBlock, paragraph},
+    report::{Format, Report, to_json},
+    table::Table,
+};
+
+/// A profile with how it is shown: the lines per table, and whether the runtime's raw profile
+/// file was kept.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileView<'a> {
+    /// The profile.
+    pub summary: &'a ProfileSummary,
+    /// Lines per table.
+    pub top: usize,
+    /// Whether the raw profile file was kept (`--keep-trace`); otherwise the source line says
+    /// it was a temporary file.
+    pub trace_kept: bool,
+}
+
+impl Report for ProfileView<'_> {
+    fn document(&self, _format: Format) -> Document {
+        let s = self.summary;
+        #[allow(clippy::cast_precision_loss)]
+        let per_run_ms = s.total_us / 1e3 / s.runs.max(1) as f64;
+        let head = format!(
+            "{} on {}: {} profiled runs at batch {} ({} warm-up runs left out), operator time {per_run_ms:.3} ms per run",
+            s.model, s.backend, s.runs, s.batch_size, s.warmup_runs
+        );
+        let inputs = s.inputs.iter().map(|i| match &i.values {
+            Some(v) => format!("input {}: {} {:?} {v}", i.name, i.dtype, i.shape),
+            None => format!("input {}: {} {:?} {}", i.name, i.dtype, i.shape, i.source),
+        });
+        let kept = if self.trace_kept { "" } else { " (a temporary file, removed: keep it with --keep-trace DIR)" };
+        Document::new(format!("Operator profile: {} on {}", s.model, s.backend))
+            .section(Section::new().block(paragraph(head)).block(List::plain(inputs)))
+            .section(
+                Section::titled("top operator types by total time")
+                    .block(TableBlock::new(table(&s.by_type, self.top, "op type")).text([0]).main()),
+            )
+            .section(
+                Section::titled("top nodes by total time")
+                    .block(TableBlock::new(table(&s.by_node, self.top, "node")).text([0, 1])),
+            )
+            .section(Section::new().block(paragraph(format!("source: {}{kept}", s.source))))
+    }
+
+    /// The whole summary: every operator type and node.
+    fn json(&self) -> Result<String> {
+        to_json(self.summary)
+    }
+}
 
 /// The top `top` lines of `rows` as a table; `first` titles the name column, and the op-type
 /// column is shown only for nodes (when `first` is not `op type`).
@@ -63,5 +115,19 @@ mod tests {
         let t = table(&s.by_type, 15, "op type");
         assert_eq!(t.header, ["op type", "total ms", "per run ms", "calls", "share %"]);
         assert_eq!(t.rows[1], ["Relu", "0.040", "0.020", "2", "20.0"]);
+
+        let view = ProfileView { summary: &s, top: 1, trace_kept: false };
+        let text = view.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("m.onnx on x: 2 profiled runs at batch 2 (1 warm-up runs left out), operator time"));
+        assert!(text.contains("\n\ntop operator types by total time:\nop type  total ms"), "{text}");
+        assert!(text.contains("\n\ntop nodes by total time:\nnode  op type"), "{text}");
+        assert!(text.ends_with("\n\nsource: t (a temporary file, removed: keep it with --keep-trace DIR)\n"));
+        let kept = ProfileView { trace_kept: true, ..view };
+        assert!(kept.render(Format::Terminal).unwrap().ends_with("\n\nsource: t\n"));
+        let md = view.render(Format::Markdown).unwrap();
+        assert!(md.contains("## top nodes by total time\n\n| node | op type |") && md.contains("| c1 | Conv |"));
+        assert!(view.render(Format::Csv).unwrap().starts_with("op type,total ms"), "the operator types");
+        assert!(view.render(Format::Html).unwrap().contains("<td class=\"text\">Conv</td>"));
+        assert!(view.json().unwrap().contains("\"by_node\""));
     }
 }

@@ -1,8 +1,12 @@
-//! Scenario results as terminal text: the lines and tables `infer bench --scenario` prints.
+//! Scenario reports ([`ScenarioReport`], `infer bench --scenario …`): single-stream latency and
+//! its early-stopping estimates, the offline table of batch sizes, a server run in a few lines
+//! (load, latency, its split, batches, generator, queueing, verdict), and the search for the
+//! highest sustainable rate with every probe. Several devices ([`Vec<ScenarioReport>`]) are
+//! shown one after the other.
 
-use crate::table::Table;
 use std::fmt::Write as _;
 
+use infer_core::Result;
 use infer_measure::scenario::{
     ScenarioReport, ScenarioResult, SingleStreamReport,
     early_stopping::Verdict,
@@ -11,35 +15,145 @@ use infer_measure::scenario::{
     server::{ServerReport, fmt_num, fmt_pct},
 };
 
-/// The whole text of a scenario report.
-#[must_use]
-pub fn report_text(report: &ScenarioReport) -> String {
-    let head = format!("{} {} {}", report.backend, report.device, report.model);
-    match &report.result {
-        ScenarioResult::SingleStream(s) => format!("single-stream: {head}\n{}", single_stream_text(s)),
-        ScenarioResult::Offline(o) => format!("offline: {head}\n{}", offline_text(o)),
-        ScenarioResult::Server(s) => format!("server: {head}\n{}", server_text(s)),
-        ScenarioResult::FindMaxRate(s) => search_text(s, &report.backend, &report.device.to_string()),
+use crate::{
+    document::{Block, Document, List, Section, TableBlock, paragraph},
+    report::{Format, Report, to_json},
+    table::Table,
+};
+
+impl Report for ScenarioReport {
+    /// The same in every format, but that the terminal starts with the title as a line (not for
+    /// a search, whose first line says what it searched), and the other formats have a table of
+    /// the headline numbers for a server or single-stream run (what CSV holds).
+    fn document(&self, format: Format) -> Document {
+        let head = format!("{} {} {}", self.backend, self.device, self.model);
+        let (kind, blocks) = match &self.result {
+            ScenarioResult::SingleStream(s) => ("single-stream", single_stream(s)),
+            ScenarioResult::Offline(o) => ("offline", offline(o)),
+            ScenarioResult::Server(s) => ("server", server(s)),
+            ScenarioResult::FindMaxRate(s) => ("find-max-rate", search(s, &self.backend, &self.device.to_string())),
+        };
+        let title = format!("{kind}: {head}");
+        let mut section = Section::new();
+        if format == Format::Terminal {
+            if !matches!(self.result, ScenarioResult::FindMaxRate(_)) {
+                section.push(paragraph(title.clone()));
+            }
+        } else if let Some(t) = figures(self) {
+            section.push(TableBlock::new(t).text([0, 1]).main());
+        }
+        section.blocks.extend(blocks);
+        Document::new(title).section(section)
+    }
+
+    fn json(&self) -> Result<String> {
+        to_json(self)
     }
 }
 
+impl Report for Vec<ScenarioReport> {
+    /// One device: its report; several: each under its title.
+    fn document(&self, format: Format) -> Document {
+        if let [one] = self.as_slice() {
+            return one.document(format);
+        }
+        let mut doc = Document::new(self.first().map_or_else(String::new, |r| format!("Scenarios: {}", r.model)));
+        for r in self {
+            let d = r.document(format);
+            for mut s in d.sections {
+                s.heading = Some(d.title.clone());
+                doc.sections.push(s);
+            }
+        }
+        doc
+    }
+
+    /// One device: the report itself; several: a list (what `infer bench --json` writes).
+    fn json(&self) -> Result<String> {
+        match self.as_slice() {
+            [one] => to_json(one),
+            many => to_json(many),
+        }
+    }
+}
+
+/// The headline numbers of a server or single-stream run as a one-line table.
+fn figures(report: &ScenarioReport) -> Option<Table> {
+    let key = [report.backend.clone(), report.device.to_string()];
+    let (columns, cells): (&[&str], Vec<String>) = match &report.result {
+        ScenarioResult::Server(r) => {
+            let (a, l) = (&r.analysis, &r.analysis.latency_ms);
+            (
+                &[
+                    "requests",
+                    "rate/s",
+                    "served/s",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "max ms",
+                    "mean batch",
+                    "sustainable",
+                ],
+                vec![
+                    a.requests.to_string(),
+                    r.asked_rate.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
+                    a.queueing.completed_rate.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
+                    format!("{:.3}", l.p50),
+                    format!("{:.3}", l.p95),
+                    format!("{:.3}", l.p99),
+                    format!("{:.3}", l.max),
+                    format!("{:.2}", a.mean_batch),
+                    if r.valid && r.sustainable { "yes".into() } else { "no".into() },
+                ],
+            )
+        }
+        ScenarioResult::SingleStream(s) => {
+            let l = &s.latency_ms;
+            (
+                &["requests", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s"],
+                vec![
+                    l.count.to_string(),
+                    format!("{:.3}", l.p50),
+                    format!("{:.3}", percentile(&s.samples_ms, 90.0)),
+                    format!("{:.3}", l.p99),
+                    format!("{:.3}", l.max),
+                    format!("{:.1}", s.throughput_per_s),
+                ],
+            )
+        }
+        ScenarioResult::Offline(_) | ScenarioResult::FindMaxRate(_) => return None,
+    };
+    let mut t = Table::new(&[&["backend", "device"], columns].concat());
+    t.rows.push(key.into_iter().chain(cells).collect());
+    Some(t)
+}
+
+/// Lines of text as one block (a list in Markdown and HTML).
+fn lines(text: &str) -> Block {
+    List::plain(text.lines().map(str::to_string)).into()
+}
+
 /// Single-stream latency lines.
-#[must_use]
-pub fn single_stream_text(s: &SingleStreamReport) -> String {
+fn single_stream(s: &SingleStreamReport) -> Vec<Block> {
     let l = &s.latency_ms;
     let est = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.3} ms"));
-    format!(
-        "{} requests: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {:.1} req/s\n\
-         early-stopping estimates (LoadGen, 99% confidence): p90 {}, p99 {}\n",
-        l.count,
-        l.p50,
-        percentile(&s.samples_ms, 90.0),
-        l.p99,
-        l.max,
-        s.throughput_per_s,
-        est(s.p90_estimate_ms),
-        est(s.p99_estimate_ms)
-    )
+    vec![
+        paragraph(format!(
+            "{} requests: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {:.1} req/s",
+            l.count,
+            l.p50,
+            percentile(&s.samples_ms, 90.0),
+            l.p99,
+            l.max,
+            s.throughput_per_s,
+        )),
+        paragraph(format!(
+            "early-stopping estimates (LoadGen, 99% confidence): p90 {}, p99 {}",
+            est(s.p90_estimate_ms),
+            est(s.p99_estimate_ms)
+        )),
+    ]
 }
 
 fn percentile(values: &[f64], q: f64) -> f64 {
@@ -49,8 +163,7 @@ fn percentile(values: &[f64], q: f64) -> f64 {
 }
 
 /// The offline table: one row per batch size, the best marked.
-#[must_use]
-pub fn offline_text(o: &OfflineReport) -> String {
+fn offline(o: &OfflineReport) -> Vec<Block> {
     let mut t = Table::new(&["batch", "calls", "seconds", "samples/s", "median call ms", ""]);
     for r in &o.rows {
         t.rows.push(vec![
@@ -62,17 +175,16 @@ pub fn offline_text(o: &OfflineReport) -> String {
             if r.batch_size == o.best_batch { "best".into() } else { String::new() },
         ]);
     }
-    let mut s = format!("{} samples issued at once\n{}", o.samples, t.to_text());
-    let _ = writeln!(s, "best: {:.1} samples/s at batch {}", o.best_throughput_per_s, o.best_batch);
-    for w in &o.warnings {
-        let _ = writeln!(s, "note: {w}");
-    }
-    s
+    vec![
+        paragraph(format!("{} samples issued at once", o.samples)),
+        TableBlock::new(t).main().into(),
+        paragraph(format!("best: {:.1} samples/s at batch {}", o.best_throughput_per_s, o.best_batch)),
+        List::plain(o.warnings.iter().map(|w| format!("note: {w}"))).into(),
+    ]
 }
 
 /// The server run in a few lines: load, latency, its split, batches, generator, queueing, verdict.
-#[must_use]
-pub fn server_text(r: &ServerReport) -> String {
+fn server(r: &ServerReport) -> Vec<Block> {
     let a = &r.analysis;
     let mut s = String::new();
     let asked = r.asked_rate.map_or_else(|| "as recorded".into(), |v| format!("{v:.2} req/s asked"));
@@ -154,13 +266,12 @@ pub fn server_text(r: &ServerReport) -> String {
         if r.valid { "valid" } else { "invalid" },
         if r.sustainable { "sustainable" } else { "NOT sustainable" }
     );
-    s
+    vec![lines(&s)]
 }
 
 /// The search: the deployment line (backend, device, batching, max sustainable rate, p50/p99 at
 /// it), then every probe.
-#[must_use]
-pub fn search_text(r: &SearchReport, backend: &str, device: &str) -> String {
+fn search(r: &SearchReport, backend: &str, device: &str) -> Vec<Block> {
     let pct = fmt_pct(r.percentile);
     let batching = if r.max_batch > 1 {
         format!("dynamic {} / {} ms", r.max_batch, trim(r.batch_timeout_ms))
@@ -173,12 +284,11 @@ pub fn search_text(r: &SearchReport, backend: &str, device: &str) -> String {
         None => ("none".into(), "-".into(), "-".into()),
     };
     t.rows.push(vec![backend.into(), device.into(), batching, rate, p50, p99, format!("{:.1}", r.closed_loop_per_s)]);
-    let mut s = format!(
-        "max sustainable rate with p{pct} ≤ {} ms ({} arrivals; each probe stopped by LoadGen early stopping at {}% confidence)\n{}",
+    let head = format!(
+        "max sustainable rate with p{pct} ≤ {} ms ({} arrivals; each probe stopped by LoadGen early stopping at {}% confidence)",
         trim(r.bound_ms),
         r.arrivals,
         fmt_pct(r.confidence),
-        t.to_text()
     );
     let mut probes = Table::new(&["probe", "req/s", "result", "requests", "schedule s", "p50 ms", "p99 ms", "why"]);
     for (i, p) in r.probes.iter().enumerate() {
@@ -193,13 +303,155 @@ pub fn search_text(r: &SearchReport, backend: &str, device: &str) -> String {
             p.reason.clone(),
         ]);
     }
-    s.push_str(&probes.to_text());
-    if let Some(note) = &r.note {
-        let _ = writeln!(s, "note: {note}");
-    }
-    s
+    vec![
+        paragraph(head),
+        TableBlock::new(t).text([0, 1, 2]).main().into(),
+        TableBlock::new(probes).text([2, 6]).into(),
+        List::plain(r.note.iter().map(|n| format!("note: {n}"))).into(),
+    ]
 }
 
 fn trim(v: f64) -> String {
     fmt_num(v)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use infer_core::{DType, Device, Dim, Session, SessionInfo, Tensor, TensorSpec};
+    use infer_measure::{
+        environment::Environment,
+        scenario::{
+            SCENARIO_SCHEMA_VERSION,
+            arrivals::Arrivals,
+            batcher::BatchPolicy,
+            offline::OfflineRow,
+            samples::Samples,
+            search::{SearchConfig, find_max_rate},
+            server::{ServerConfig, ServerStop, run_server},
+        },
+        stats::Summary,
+        timing::Warmup,
+    };
+
+    use super::*;
+
+    fn report(result: ScenarioResult) -> ScenarioReport {
+        ScenarioReport {
+            schema_version: SCENARIO_SCHEMA_VERSION,
+            model: "m.onnx".into(),
+            backend: "onnx".into(),
+            device: Device::Cpu,
+            environment: Environment::capture(1),
+            load_ms: 3.0,
+            result,
+        }
+    }
+
+    /// An offline run at batch 1 and 4 (the best, 640 samples/s), batch 64 skipped.
+    pub(crate) fn offline_report() -> ScenarioReport {
+        let row = |batch_size: usize, throughput_per_s: f64| OfflineRow {
+            batch_size,
+            calls: 32 / batch_size,
+            elapsed_s: 32.0 / throughput_per_s,
+            throughput_per_s,
+            call_ms: Summary::new(&[1.0, 2.0]).unwrap(),
+            calls_ms: vec![1.0, 2.0],
+        };
+        report(ScenarioResult::Offline(OfflineReport {
+            samples: 32,
+            warmup_iterations: 1,
+            rows: vec![row(1, 400.0), row(4, 640.0)],
+            best_batch: 4,
+            best_throughput_per_s: 640.0,
+            warnings: vec!["batch 64 skipped".into()],
+        }))
+    }
+
+    /// A model that answers at once.
+    struct Instant(SessionInfo);
+
+    impl Session for Instant {
+        fn info(&self) -> &SessionInfo {
+            &self.0
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> infer_core::Result<Vec<Tensor>> {
+            Ok(inputs.to_vec())
+        }
+    }
+
+    /// A server run of 40 requests and a search for the highest rate, on [`Instant`].
+    fn server_and_search() -> (ScenarioReport, ScenarioReport) {
+        let specs = vec![TensorSpec::new("x", DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(2)])];
+        let mut s = Instant(SessionInfo::new(specs.clone(), specs.clone(), Device::Cpu));
+        let samples = Samples::synthetic(&specs, 4, &[]).unwrap();
+        let server = ServerConfig {
+            rate: Some(2000.0),
+            arrivals: Arrivals::Constant,
+            seed: 1,
+            batching: BatchPolicy { max_batch: 4, timeout: Duration::from_millis(1) },
+            stop: ServerStop::Requests(40),
+            warmup: Warmup::Count(1),
+        };
+        let run = run_server(&mut s, &samples, &server).unwrap();
+        let mut search = SearchConfig::new(server, Duration::from_millis(50), Rule::loadgen(0.9));
+        search.max_probes = 2;
+        search.probe_max_requests = 100;
+        search.probe_max_time = Duration::from_millis(200);
+        search.capacity_time = Duration::from_millis(50);
+        let found = find_max_rate(&mut s, &samples, &search, &mut |_| {}).unwrap();
+        (report(ScenarioResult::Server(Box::new(run))), report(ScenarioResult::FindMaxRate(Box::new(found))))
+    }
+
+    use infer_measure::scenario::early_stopping::Rule;
+
+    #[test]
+    fn offline_on_the_terminal_and_in_every_format() {
+        let r = offline_report();
+        let text = r.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("offline: onnx cpu m.onnx\n32 samples issued at once\nbatch  calls"), "{text}");
+        assert!(text.ends_with("best: 640.0 samples/s at batch 4\nnote: batch 64 skipped\n"), "{text}");
+        let md = r.render(Format::Markdown).unwrap();
+        assert!(md.starts_with("# offline: onnx cpu m.onnx\n\n32 samples issued at once\n\n| batch |"), "{md}");
+        assert!(md.contains("| 4 | 8 | 0.050 | 640.0 | 1.500 | best |"), "{md}");
+        assert_eq!(r.render(Format::Csv).unwrap().lines().count(), 3, "the batch table");
+        assert!(r.render(Format::Html).unwrap().contains("<td>640.0</td>"));
+    }
+
+    #[test]
+    fn single_stream_server_and_search_render_in_every_format() {
+        let single = report(ScenarioResult::SingleStream(SingleStreamReport {
+            latency_ms: Summary::new(&[1.0, 2.0, 3.0, 4.0]).unwrap(),
+            throughput_per_s: 400.0,
+            warmup_iterations: 5,
+            p90_estimate_ms: Some(3.5),
+            p99_estimate_ms: None,
+            samples_ms: vec![1.0, 2.0, 3.0, 4.0],
+        }));
+        let text = single.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("single-stream: onnx cpu m.onnx\n4 requests: p50 2.500 ms"), "{text}");
+        assert!(text.ends_with("early-stopping estimates (LoadGen, 99% confidence): p90 3.500 ms, p99 -\n"));
+        let csv = single.render(Format::Csv).unwrap();
+        assert!(csv.starts_with("backend,device,requests,p50 ms") && csv.contains("onnx,cpu,4,2.500"), "{csv}");
+        let (server, search) = server_and_search();
+        let text = server.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("server: onnx cpu m.onnx\nconstant arrivals, 2000.00 req/s asked"), "{text}");
+        assert!(text.contains("\nbatch sizes formed (size×batches): ") && text.contains("\nverdict: "), "{text}");
+        let csv = server.render(Format::Csv).unwrap();
+        assert!(csv.starts_with("backend,device,requests,rate/s,served/s") && csv.contains("onnx,cpu,40,2000.00,"));
+        let text = search.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("max sustainable rate with p90 ≤ 50 ms (constant arrivals;"), "{text}");
+        assert!(text.contains("\nprobe  req/s  result"), "{text}");
+        for r in [&single, &server, &search] {
+            for format in [Format::Markdown, Format::Html, Format::Json] {
+                assert!(r.render(format).unwrap().contains("onnx"), "{format}");
+            }
+        }
+        let both = vec![server, search];
+        let md = both.render(Format::Markdown).unwrap();
+        assert!(md.contains("## server: onnx cpu m.onnx") && md.contains("## find-max-rate: onnx cpu m.onnx"), "{md}");
+        assert!(both.json().unwrap().starts_with('['));
+    }
 }

@@ -1,35 +1,33 @@
 //! The reports of a serving comparison ([`ServingComparison`], `infer compare --scenario`): the
 //! table a deployment engineer reads (backend, device, batching, the highest sustainable rate,
-//! p50/p99 there) on the terminal, and `serving.json` (every request's raw record included),
-//! `serving.md` and `serving.html` (latency percentiles against the offered rate, one curve per
-//! configuration), rewritten atomically after every row.
+//! p50/p99 there) on the terminal, in `serving.md` and in `serving.html`, with latency
+//! percentiles against the offered rate (one curve per configuration) on the page; `serving.json`
+//! keeps every request's raw record.
 
-use crate::table::Table;
-use std::path::{Path, PathBuf};
-
-use infer_core::{Result, fsutil::write_atomic};
-
-use crate::{
-    html::{BASE_STYLE, html_table},
-    svg::{PALETTE, Series, escape, line_chart},
-};
+use infer_core::Result;
 use infer_measure::{
     results::serving::{ServingComparison, ServingRow},
-    results::write_json,
     scenario::ScenarioKind,
 };
 
-/// What a serving comparison tells its reporter.
-pub trait ServingReporter {
-    /// A child starts measuring `row` (its [`ServingRow::label`]).
-    fn start(&self, _row: &str) {}
+use crate::{
+    document::{Block, Document, Inline, Section, TableBlock, Warning, environment, note, paragraph},
+    report::{Format, Report, to_json},
+    svg::{PALETTE, Series, line_chart},
+    table::Table,
+};
 
-    /// The comparison so far, after each row and at the end.
-    ///
-    /// # Errors
-    /// The reporter's own (file) errors.
-    fn progress(&self, _c: &ServingComparison) -> Result<()> {
-        Ok(())
+impl Report for ServingComparison {
+    fn document(&self, format: Format) -> Document {
+        match format {
+            Format::Terminal => summary(self),
+            Format::Html => page(self),
+            _ => full(self),
+        }
+    }
+
+    fn json(&self) -> Result<String> {
+        to_json(self)
     }
 }
 
@@ -77,67 +75,62 @@ pub fn table(c: &ServingComparison) -> Table {
     t
 }
 
-/// Each row's warnings, prefixed by its label.
-fn warnings(c: &ServingComparison) -> Vec<String> {
-    c.rows.iter().flat_map(|r| r.warnings().into_iter().map(move |w| format!("{}: {w}", r.label()))).collect()
-}
-
-/// The terminal text: the table, then the warnings.
-#[must_use]
-pub fn text(c: &ServingComparison) -> String {
-    let mut out = format!("{} — {}\n\n", c.model, c.options.join(" "));
-    out.push_str(&table(c).to_text());
-    for w in warnings(c) {
-        out.push_str(&format!("warning: {w}\n"));
-    }
-    out
-}
-
-/// `serving.md`.
-#[must_use]
-pub fn markdown(c: &ServingComparison) -> String {
-    let mut out = format!("# Serving comparison: {}\n\n`{}`\n\n", c.model, c.options.join(" "));
-    out.push_str(&table(c).to_markdown());
-    let w = warnings(c);
-    if !w.is_empty() {
-        out.push_str("\n## Warnings\n\n");
-        for line in w {
-            out.push_str(&format!("- {line}\n"));
-        }
-    }
-    out
-}
-
-/// The latency-against-offered-rate curves of the rows that searched, one per configuration.
-fn rate_charts(c: &ServingComparison) -> String {
-    let searched: Vec<&ServingRow> = c.rows.iter().filter(|r| !r.probes().is_empty()).collect();
-    if searched.is_empty() {
-        return String::new();
-    }
-    let series = |pick: fn(&(f64, f64, f64)) -> f64| -> Vec<Series> {
-        searched
+/// Each row's warnings, named by its label.
+fn warnings(c: &ServingComparison) -> Block {
+    Block::Warnings(
+        c.rows
             .iter()
-            .enumerate()
-            .map(|(i, r)| Series {
-                name: r.label(),
-                color: PALETTE[i % PALETTE.len()].into(),
-                points: r.probes().iter().map(|p| (p.0, pick(p))).collect(),
-            })
-            .collect()
-    };
-    format!(
-        "<h2>Latency against offered rate</h2>\n<p class=\"note\">Each point is one probe of the search \
-         (a server run at that rate, stopped by early stopping); latency counts from each request's \
-         scheduled arrival, so queueing shows.</p>\n{}\n{}\n",
-        line_chart("p99 latency against offered rate", "offered rate (requests/s)", "p99 ms", &series(|p| p.2), true),
-        line_chart("p50 latency against offered rate", "offered rate (requests/s)", "p50 ms", &series(|p| p.1), true),
+            .flat_map(|r| r.warnings().into_iter().map(move |w| Warning::plain(format!("{}: {w}", r.label()))))
+            .collect(),
     )
 }
 
-/// Every probe of every search: its rate, its span of schedule, the requests it answered and
-/// its verdict.
-fn probe_tables(c: &ServingComparison) -> String {
-    let mut out = String::new();
+/// The terminal: what was run, the table, the warnings.
+fn summary(c: &ServingComparison) -> Document {
+    Document::new(format!("Serving comparison: {}", c.model))
+        .section(Section::new().block(paragraph(format!("{} — {}", c.model, c.options.join(" ")))))
+        .section(Section::new().block(TableBlock::new(table(c)).main()).block(warnings(c)))
+}
+
+/// The options every row ran with, as code.
+fn options(c: &ServingComparison) -> Block {
+    Block::Paragraph(Inline::Code(c.options.join(" ")))
+}
+
+/// `serving.md`: the options, the table, the warnings.
+fn full(c: &ServingComparison) -> Document {
+    let mut doc = Document::new(format!("Serving comparison: {}", c.model))
+        .section(Section::new().block(options(c)).block(TableBlock::new(table(c)).main()));
+    let w = warnings(c);
+    if !matches!(&w, Block::Warnings(ws) if ws.is_empty()) {
+        doc = doc.section(Section::titled("Warnings").block(w));
+    }
+    doc
+}
+
+/// `serving.html`: the options, the table (errors in red), the warnings, the curves, every
+/// probe and the runtimes.
+fn page(c: &ServingComparison) -> Document {
+    let mut t = TableBlock::new(table(c)).text([0, 1, 2]).main();
+    let status = t.table.header.len() - 1;
+    for (r, row) in c.rows.iter().enumerate() {
+        t.mark(r, status, if row.status.is_error() { "bad" } else { "" });
+    }
+    let mut doc = Document::new(format!("Serving comparison: {}", c.model))
+        .section(Section::new().block(options(c)).block(t).block(warnings(c)));
+    if let Some(curves) = rate_charts(c) {
+        doc = doc.section(curves);
+    }
+    for probes in probe_tables(c) {
+        doc = doc.section(probes);
+    }
+    doc.section(Section::titled("Environment").block(environment(&c.environment)))
+}
+
+/// Every probe of every search, a section per row: its rate, its span of schedule, the requests
+/// it answered and its verdict.
+fn probe_tables(c: &ServingComparison) -> Vec<Section> {
+    let mut out = Vec::new();
     for row in &c.rows {
         let Some(infer_measure::scenario::ScenarioResult::FindMaxRate(search)) = row.report.as_ref().map(|r| &r.result)
         else {
@@ -154,74 +147,100 @@ fn probe_tables(c: &ServingComparison) -> String {
                 p.reason.clone(),
             ]);
         }
-        out.push_str(&format!("<h2>Probes: {}</h2>\n", escape(&row.label())));
-        out.push_str(&html_table(&t, 0, &|_, _| ""));
+        out.push(Section::titled(format!("Probes: {}", row.label())).block(TableBlock::new(t).text([5])));
     }
     out
 }
 
-/// `serving.html`: the table, the warnings, the curves, every probe and the runtimes.
-#[must_use]
-pub fn html(c: &ServingComparison) -> String {
-    let title = format!("Serving comparison: {}", c.model);
-    let t = table(c);
-    let status = t.header.len() - 1;
-    let rows = &c.rows;
-    let classes = move |r: usize, col: usize| {
-        if col == status && rows.get(r).is_some_and(|row| row.status.is_error()) { "bad" } else { "" }
+/// The latency-against-offered-rate curves of the rows that searched, one per configuration.
+fn rate_charts(c: &ServingComparison) -> Option<Section> {
+    let searched: Vec<&ServingRow> = c.rows.iter().filter(|r| !r.probes().is_empty()).collect();
+    if searched.is_empty() {
+        return None;
+    }
+    let series = |pick: fn(&(f64, f64, f64)) -> f64| -> Vec<Series> {
+        searched
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Series {
+                name: r.label(),
+                color: PALETTE[i % PALETTE.len()].into(),
+                points: r.probes().iter().map(|p| (p.0, pick(p))).collect(),
+            })
+            .collect()
     };
-    let mut out = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t_}</title><style>{BASE_STYLE}</style></head>\
-         <body>\n<h1>{t_}</h1>\n<p><code>{}</code></p>\n",
-        escape(&c.options.join(" ")),
-        t_ = escape(&title),
-    );
-    out.push_str(&html_table(&t, 3, &classes));
-    let w = warnings(c);
-    if !w.is_empty() {
-        out.push_str("<ul class=\"warnings\">");
-        for line in w {
-            out.push_str(&format!("<li>{}</li>", escape(&line)));
+    Some(
+        Section::titled("Latency against offered rate")
+            .block(note(
+                "Each point is one probe of the search (a server run at that rate, stopped by early stopping); \
+                 latency counts from each request's scheduled arrival, so queueing shows.",
+            ))
+            .block(Block::Chart(line_chart(
+                "p99 latency against offered rate",
+                "offered rate (requests/s)",
+                "p99 ms",
+                &series(|p| p.2),
+                true,
+            )))
+            .block(Block::Chart(line_chart(
+                "p50 latency against offered rate",
+                "offered rate (requests/s)",
+                "p50 ms",
+                &series(|p| p.1),
+                true,
+            ))),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+    use infer_core::Device;
+    use infer_measure::{
+        results::{comparison::RowStatus, serving::SERVING_SCHEMA_VERSION},
+        scenario::ScenarioReport,
+    };
+
+    use super::*;
+
+    /// A serving comparison of `reports` (each an onnx row), a torch row that failed with markup
+    /// in its message, and a tf row not compiled.
+    pub(crate) fn serving(reports: Vec<ScenarioReport>) -> ServingComparison {
+        let row = |backend: &str, status: RowStatus, report: Option<ScenarioReport>| ServingRow {
+            backend: backend.into(),
+            device: Device::Cpu,
+            batching: "none".into(),
+            status,
+            report,
+        };
+        let mut rows: Vec<ServingRow> = reports.into_iter().map(|r| row("onnx", RowStatus::Ok, Some(r))).collect();
+        rows.push(row("torch", RowStatus::Error { message: "exit code 1: <b>boom</b>".into() }, None));
+        rows.push(row("tf", RowStatus::NotCompiled, None));
+        ServingComparison {
+            schema_version: SERVING_SCHEMA_VERSION,
+            model: "tiny<cnn>".into(),
+            scenario: ScenarioKind::Offline,
+            options: vec!["--scenario".into(), "offline".into()],
+            environment: infer_measure::environment::Environment::capture(1),
+            rows,
         }
-        out.push_str("</ul>\n");
-    }
-    out.push_str(&rate_charts(c));
-    out.push_str(&probe_tables(c));
-    out.push_str("<h2>Environment</h2>\n");
-    out.push_str(&crate::html::environment_list(&c.environment));
-    out.push_str("</body></html>\n");
-    out
-}
-
-/// Writes `serving.json`, `serving.md` and `serving.html` into a folder after every row, and tells
-/// the terminal which row starts.
-#[derive(Debug, Clone)]
-pub struct ServingFiles {
-    dir: PathBuf,
-}
-
-impl ServingFiles {
-    /// The reporter writing into `dir`.
-    #[must_use]
-    pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
     }
 
-    /// The files it writes.
-    #[must_use]
-    pub fn files(&self) -> Vec<PathBuf> {
-        ["serving.json", "serving.md", "serving.html"].iter().map(|f| self.dir.join(f)).collect()
-    }
-}
-
-impl ServingReporter for ServingFiles {
-    fn start(&self, row: &str) {
-        eprintln!("measuring {row} …");
-    }
-
-    fn progress(&self, c: &ServingComparison) -> Result<()> {
-        write_json(&self.dir.join("serving.json"), c)?;
-        write_atomic(&self.dir.join("serving.md"), markdown(c).as_bytes())?;
-        write_atomic(&self.dir.join("serving.html"), html(c).as_bytes())
+    #[test]
+    fn every_format_shows_the_table_and_the_warnings() {
+        let c = serving(vec![crate::scenario::tests::offline_report()]);
+        let text = c.render(Format::Terminal).unwrap();
+        assert!(text.starts_with("tiny<cnn> — --scenario offline\n\nbackend  device  batching  items/s"), "{text}");
+        assert!(text.contains("\nonnx     cpu     none      640.0    4           ok\n"), "{text}");
+        assert!(text.ends_with("warning: onnx cpu, none: batch 64 skipped\n"), "{text}");
+        let md = c.render(Format::Markdown).unwrap();
+        assert!(md.starts_with("# Serving comparison: tiny\\<cnn>\n\n`--scenario offline`\n\n| backend |"), "{md}");
+        assert!(md.ends_with("## Warnings\n\n- onnx cpu, none: batch 64 skipped\n"), "{md}");
+        let html = c.render(Format::Html).unwrap();
+        assert!(html.contains("<td class=\"bad\">error: exit code 1: &lt;b&gt;boom&lt;/b&gt;</td>"), "{html}");
+        assert!(html.contains("<ul class=\"warnings\"><li>onnx cpu, none: batch 64 skipped</li></ul>"));
+        assert!(!html.contains("<svg"), "no search, no curves");
+        assert_eq!(c.render(Format::Csv).unwrap().lines().count(), 4, "a line per row");
+        assert!(c.json().unwrap().contains("\"calls_ms\""), "raw records kept");
     }
 }

@@ -1,8 +1,9 @@
-//! A text table, the one shape every report draws in the terminal, in Markdown and in CSV.
+//! A text table: a header and rows of cells, the one shape of every report's tables. It draws
+//! itself aligned for the terminal and as CSV; [`crate::render`] draws it in Markdown and HTML.
 
 use infer_core::Result;
 
-/// A simple text table: a header and rows of cells, rendered aligned, as Markdown or as CSV.
+/// A simple text table: a header and rows of cells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Table {
     /// Column titles.
@@ -48,18 +49,6 @@ impl Table {
         out
     }
 
-    /// A GitHub-flavoured Markdown table.
-    #[must_use]
-    pub fn to_markdown(&self) -> String {
-        let esc = |c: &String| c.replace('|', "\\|");
-        let mut out = format!("| {} |\n", self.header.iter().map(esc).collect::<Vec<_>>().join(" | "));
-        out.push_str(&format!("|{}|\n", self.header.iter().map(|_| "---").collect::<Vec<_>>().join("|")));
-        for row in &self.rows {
-            out.push_str(&format!("| {} |\n", row.iter().map(esc).collect::<Vec<_>>().join(" | ")));
-        }
-        out
-    }
-
     /// CSV with a header line.
     ///
     /// # Errors
@@ -88,7 +77,6 @@ mod tests {
         t.rows.push(vec!["with,comma".into(), "22".into()]);
         let text = t.to_text();
         assert!(text.starts_with("a           long header\n"), "{text}");
-        assert!(t.to_markdown().contains("| x\\|y | 1 |"));
         let csv = t.to_csv().unwrap();
         assert_eq!(csv, "a,long header\nx|y,1\n\"with,comma\",22\n");
     }

@@ -1,7 +1,7 @@
 //! TensorFlow backend for **infer**, on the TensorFlow C API (the `tensorflow` crate).
 //!
 //! It reads SavedModel folders (tag `serve`, signature `serving_default` unless
-//! [`LoadOptions::signature`] names another) and Keras files (`.keras`, `.h5`), which the C API
+//! the `signature` option names another) and Keras files (`.keras`, `.h5`), which the C API
 //! cannot read: those are converted once to a SavedModel by the project venv's TensorFlow and
 //! cached beside the model (see [`keras`]).
 //!
@@ -12,8 +12,29 @@
 //! Without the `runtime` feature the backend still exists and reports itself as not compiled, so
 //! every build and every report lists it. With it, nothing is linked at build time: the C API
 //! exported by the `tensorflow-cpu` wheel is opened on first use (the `tensorflow` crate's runtime
-//! linking) from where `cargo xtask setup` links it, `.runtimes/tensorflow/lib` ([`locate`]); a
+//! linking) from where `cargo xtask setup` links it, `.runtimes/tensorflow/lib` (declared as [`RUNTIME`]); a
 //! missing library makes the backend "unavailable: … (run `cargo xtask setup`)".
+//!
+//! Running the committed tiny SavedModel (the same CNN, transposing to NHWC inside) against its
+//! reference output:
+//!
+//! ```
+//! use infer_core::{Backend, Error, LoadOptions, npy::read_npy};
+//!
+//! let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+//! match infer_tf::TfBackend.load(&tiny.join("tf/tiny_cnn"), &LoadOptions::default()) {
+//!     Ok(mut session) => {
+//!         let y = session.run(&[read_npy(&tiny.join("tiny_cnn.input.npy"))?])?;
+//!         assert!(y[0].max_abs_diff(&read_npy(&tiny.join("tf/tiny_cnn.output.npy"))?)? < 1e-4);
+//!     }
+//!     // Built without feature `runtime`, or without the library (`cargo xtask setup`).
+//!     Err(e @ (Error::NotCompiled { .. } | Error::Unavailable { .. })) => eprintln!("{e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok::<(), infer_core::Error>(())
+//! ```
+//!
+//! The probe says which of the two it is:
 //!
 //! ```
 //! use infer_core::{Backend, Error};
@@ -48,7 +69,7 @@ use infer_core::{Backend, BackendInfo, Error, LoadOptions, ModelFormat, OptionSp
 /// Backend name used in reports and on the command line.
 pub const BACKEND: &str = "tf";
 include!(concat!(env!("OUT_DIR"), "/runtime.rs"));
-/// The signature run unless [`LoadOptions::signature`] names another.
+/// The signature run unless the `signature` option names another.
 pub const DEFAULT_SIGNATURE: &str = "serving_default";
 /// The SavedModel tag loaded.
 pub const SERVE_TAG: &str = "serve";

@@ -21,12 +21,23 @@
 //! Without the `runtime` feature the backend reports itself as not compiled; [`checkpoint`] and
 //! the sidecar format are always available.
 //!
+//! Running the committed tiny TorchScript CNN (its sidecar `tiny_cnn.json` describes the input)
+//! against its reference output:
+//!
 //! ```
-//! use infer_core::Backend;
-//! let backend = infer_torch::TorchBackend;
-//! assert_eq!(backend.name(), "torch");
-//! // Err(NotCompiled) without the `runtime` feature.
-//! let _ = backend.probe();
+//! use infer_core::{Backend, Error, LoadOptions, npy::read_npy};
+//!
+//! let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+//! match infer_torch::TorchBackend.load(&tiny.join("tiny_cnn.pt"), &LoadOptions::default()) {
+//!     Ok(mut session) => {
+//!         let y = session.run(&[read_npy(&tiny.join("tiny_cnn.input.npy"))?])?;
+//!         assert!(y[0].max_abs_diff(&read_npy(&tiny.join("tiny_cnn.output.npy"))?)? < 1e-4);
+//!     }
+//!     // Built without libtorch (feature `runtime`, or `cargo xtask setup`'s `--cfg infer_libtorch`).
+//!     Err(e @ (Error::NotCompiled { .. } | Error::Unavailable { .. })) => eprintln!("{e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok::<(), infer_core::Error>(())
 //! ```
 
 pub mod checkpoint;

@@ -8,8 +8,8 @@ use std::{
 };
 
 use infer_core::{
-    BackendInfo, DType, Device, Dim, Error, LoadOptions, ParameterCount, Result, Session, SessionInfo, Tensor,
-    TensorSpec, check_inputs, profile::OpProfile, with_dtype, with_tensor_data,
+    BackendInfo, DType, Device, DeviceMemory, Dim, Error, LoadOptions, ParameterCount, Result, Session, SessionInfo,
+    Tensor, TensorSpec, check_inputs, profile::OpProfile, with_dtype, with_tensor_data,
 };
 use tch::{Kind, nn, nn::ModuleT};
 
@@ -19,6 +19,7 @@ use crate::{
     schema::{self, Description},
     shim::{
         context,
+        cuda::{self, CudaTimer},
         profiler::{Profiler, trace_path},
         script::Script,
     },
@@ -123,6 +124,9 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn Session>> 
     let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
     session.info.settings =
         vec![("tf32_matmul".into(), on_off(tf32.matmul)), ("tf32_cudnn".into(), on_off(tf32.cudnn))];
+    if let tch::Device::Cuda(ordinal) = tdev {
+        session.timer = Some(CudaTimer::new(ordinal)?);
+    }
     if let Some(prefix) = &opts.profile_prefix {
         // Started after loading, so the profile holds the runs only.
         session.profiling = Some(Profiling { profiler: Profiler::start()?, prefix: prefix.clone(), runs: 0 });
@@ -169,7 +173,7 @@ fn script_session(path: &Path, tdev: tch::Device, dev: Device) -> Result<TorchSe
     info.output_sources = d.output_sources;
     info.integer_ranges = Some(schema::ranges_of(&d.tables));
     info.parameters = Some(d.parameters);
-    Ok(TorchSession { model: Model::Script(script), tdev, info, checked: d.checked, profiling: None })
+    Ok(TorchSession { model: Model::Script(script), tdev, info, checked: d.checked, profiling: None, timer: None })
 }
 
 fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> Result<TorchSession> {
@@ -223,7 +227,7 @@ fn load_checkpoint(path: &Path, arch: &str, tdev: tch::Device, dev: Device) -> R
     let mut info = SessionInfo::new(inputs, outputs, dev);
     info.integer_ranges = Some(BTreeMap::new());
     info.parameters = Some(parameters);
-    Ok(TorchSession { model: Model::Arch { net, _vs: vs }, tdev, info, checked: true, profiling: None })
+    Ok(TorchSession { model: Model::Arch { net, _vs: vs }, tdev, info, checked: true, profiling: None, timer: None })
 }
 
 enum Model {
@@ -244,6 +248,8 @@ struct TorchSession {
     checked: bool,
     /// libtorch's profiler, when the session was loaded with `LoadOptions::profile_prefix`.
     profiling: Option<Profiling>,
+    /// On CUDA: the events recorded around each call ([`Session::device_time`]).
+    timer: Option<CudaTimer>,
 }
 
 /// A profile in progress: each run is a user scope named [`RUN_SCOPE`] + its index.
@@ -254,6 +260,20 @@ struct Profiling {
 }
 
 impl TorchSession {
+    /// Records the start (or end) event of a call on CUDA. The device's time is an extra figure:
+    /// a failure drops the timer, says so once, and the rows go on without it.
+    fn mark(&mut self, stop: bool) {
+        let Some(timer) = &mut self.timer else { return };
+        if let Err(e) = if stop { timer.stop() } else { timer.start() } {
+            self.drop_timer(&e);
+        }
+    }
+
+    fn drop_timer(&mut self, e: &Error) {
+        eprintln!("warning: {e}: the rows of this session have no device time");
+        self.timer = None;
+    }
+
     /// Names the outputs from a run's result where `forward`'s schema could not (a list, a dict
     /// whose keys are the names, or a dict inside a tuple): every output then has its name and
     /// dtype, its shape still unknown. Outputs a sidecar describes are kept.
@@ -356,6 +376,9 @@ impl Session for TorchSession {
             )));
         }
         let _guard = tch::no_grad_guard();
+        // On CUDA the device's time spans the same work as the wall clock's: inputs' upload,
+        // forward, outputs' download.
+        self.mark(false);
         let xs = inputs.iter().map(|t| to_tch(t, self.tdev)).collect::<Result<Vec<_>>>()?;
         let mut ys = Vec::new();
         // The run's scope holds the model's ops only, not the copies of inputs and outputs.
@@ -387,8 +410,32 @@ impl Session for TorchSession {
                 from_tch(&name, y)
             })
             .collect::<Result<Vec<Tensor>>>()?;
+        self.mark(true);
         self.learn_outputs(&names, &out);
         Ok(out)
+    }
+
+    fn device_time(&mut self) -> Result<Option<f64>> {
+        match self.timer.as_mut().map_or(Ok(None), CudaTimer::elapsed) {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                self.drop_timer(&e);
+                Ok(None)
+            }
+        }
+    }
+
+    fn device_memory(&self) -> Option<DeviceMemory> {
+        let tch::Device::Cuda(ordinal) = self.tdev else { return None };
+        match cuda::memory(ordinal) {
+            Ok(memory) => memory,
+            Err(e) => Some(DeviceMemory {
+                allocated: None,
+                reserved: None,
+                peak_allocated: None,
+                source: format!("unavailable: {e}"),
+            }),
+        }
     }
 
     fn synchronize(&mut self) -> Result<()> {

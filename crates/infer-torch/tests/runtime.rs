@@ -223,7 +223,25 @@ fn cuda_runs_the_reference_on_a_gpu() {
         // cuDNN convolutions are not bit-identical to the CPU's (other algorithms and orders of
         // summation), but without TF32 they stay within float32 rounding of it.
         assert!(diff < 1e-3, "{file} on cuda:0: max abs diff {diff}");
+        // The CUDA events of that call: a positive time, read once.
+        let device = s.device_time().unwrap().expect("a device time on cuda:0");
+        assert!(device > 0.0 && device < 10.0, "{file}: device time {device} s");
+        assert_eq!(s.device_time().unwrap(), None, "{file}: a call's device time is read once");
+        let memory = s.device_memory().expect("allocator figures on cuda:0");
+        let (allocated, reserved) = (memory.allocated.unwrap(), memory.reserved.unwrap());
+        assert!(allocated > 0 && reserved >= allocated, "{file}: {memory:?}");
     }
+}
+
+/// On the CPU a session has no device timer and no device allocator: the row fields they fill
+/// stay absent.
+#[test]
+fn the_cpu_has_no_device_time_or_device_memory() {
+    let (dir, _) = fixture("resnet18");
+    let mut s = TorchBackend.load(&dir.join("model.torchscript.pt"), &LoadOptions::default()).unwrap();
+    let _ = diff_to_reference(s.as_mut(), &dir);
+    assert_eq!(s.device_time().unwrap(), None);
+    assert_eq!(s.device_memory(), None);
 }
 
 #[test]
@@ -326,7 +344,7 @@ fn check_runs(p: &OpProfile, scope_us: &[f64]) {
         let total: f64 = run.iter().map(|e| e.duration_us).sum();
         // The trace rounds to the microsecond or finer; the events are in nanoseconds.
         assert!(total > 0.0 && total <= scope + 1.0, "run {r}: {total} us of ops in a {scope} us run");
-        assert!(run.iter().all(|e| e.calls == 1 && e.duration_us >= 0.0));
+        assert!(run.iter().all(|e| e.calls == 1 && e.duration_us.is_finite() && e.duration_us <= scope + 1.0));
     }
     assert!(p.events.iter().all(|e| e.run.is_some_and(|r| r < p.runs)));
 }

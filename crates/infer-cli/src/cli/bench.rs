@@ -1,6 +1,5 @@
 //! `infer bench`: latency statistics per batch size and device.
 
-use infer_report::bench::bench_table;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Args;
@@ -8,12 +7,13 @@ use infer_core::{Device, Registry};
 use infer_measure::{
     batch_search::probe_memory_limit,
     measure::{MeasureSpec, measure_each},
-    memory::{self, mib, parse_bytes},
-    results::{BenchReport, write_json},
+    memory::{self, parse_bytes},
+    results::BenchReport,
     scenario::ScenarioKind,
     timing::{BenchConfig, Stop, Warmup, parse_duration},
     workload::Workload,
 };
+use infer_report::report::{Format, Report, save};
 
 use super::{Devices, ModelArgs, Sizes, WorkloadArgs, confidence::ConfidenceArgs, parse_devices, parse_sizes};
 
@@ -165,113 +165,23 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         // batch size being timed.
         let done = reports.clone();
         let report = measure_each(backend, &spec, &mut |partial| match &a.json {
-            Some(path) if done.is_empty() => write_json(path, partial),
-            Some(path) => write_json(path, &[done.as_slice(), std::slice::from_ref(partial)].concat()),
+            Some(path) if done.is_empty() => save(partial, path, Format::Json),
+            Some(path) => save(&[done.as_slice(), std::slice::from_ref(partial)].concat(), path, Format::Json),
             None => Ok(()),
         })?;
         if !a.quiet {
-            print!("{}", bench_table(&report).to_text());
-            for row in &report.rows {
-                if let Some(ci) = &row.median_ci_ms {
-                    let target =
-                        row.convergence.as_ref().map(|c| format!("; target: {}", c.label())).unwrap_or_default();
-                    println!(
-                        "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%{target}",
-                        row.label(),
-                        ci.point,
-                        ci.lower(),
-                        ci.upper(),
-                        row.cov * 100.0
-                    );
-                }
-                for w in &row.warnings {
-                    eprintln!("warning: {}: {w}", row.label());
-                }
-            }
-            print_details(&report);
-            if let Some(d) = report.max_abs_diff {
-                let rel = report.max_rel_diff.map(|r| format!(", relative {r:.3e}")).unwrap_or_default();
-                let top1 =
-                    report.top1_agreement.map(|t| format!(", top-1 agreement {:.0}%", t * 100.0)).unwrap_or_default();
-                println!("max |diff| to {}: {d:.3e}{rel}{top1}", report.reference.as_deref().unwrap_or("reference"));
+            print!("{}", report.render(Format::Terminal)?);
+            for w in infer_report::bench::warnings(&report) {
+                eprintln!("warning: {w}");
             }
         }
         reports.push(report);
     }
     if let Some(path) = &a.json {
         // One device: the report itself (what `compare` reads); several: a list.
-        match reports.as_slice() {
-            [one] => write_json(path, one)?,
-            many => write_json(path, &many)?,
-        }
+        save(&reports, path, Format::Json)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Stages, warm-up and memory lines under the table.
-fn print_details(report: &BenchReport) {
-    println!(
-        "load {:.1} ms, first inference {:.1} ms (includes lazy initialization)",
-        report.load_ms, report.first_inference_ms
-    );
-    for row in &report.rows {
-        let mut parts = Vec::new();
-        if let Some(n) = row.warmup_iterations {
-            let settled = match row.warmup_settled {
-                Some(true) => " (settled)",
-                Some(false) => " (did not settle)",
-                None => "",
-            };
-            parts.push(format!("warm-up {n}{settled}"));
-        }
-        if let Some(p) = row.input_prep_ms {
-            parts.push(format!("input preparation {p:.3} ms"));
-        }
-        match &row.stages_ms {
-            Some(st) => parts.push(format!(
-                "per call: bind {:.3} ms, compute {:.3} ms, fetch {:.3} ms",
-                st.bind_ms, st.compute_ms, st.fetch_ms
-            )),
-            None => parts.push("per call stages: not separated by this backend".into()),
-        }
-        println!("{}: {}", row.label(), parts.join("; "));
-    }
-    // What the inputs were made of: the same for every row but their shapes.
-    if let Some(first) = report.rows.first() {
-        for i in &first.inputs {
-            match &i.values {
-                Some(v) => println!("input {}: {} {v}", i.name, i.dtype),
-                None => println!("input {}: {} {}", i.name, i.dtype, i.source),
-            }
-        }
-    }
-    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), mib);
-    println!(
-        "memory: parameters {}, RSS +{} by loading, +{} by inference, peak {} (VmRSS/VmHWM from /proc/self/status)",
-        opt(report.parameter_bytes),
-        opt(report.rss_load_increase),
-        opt(report.rss_inference_increase),
-        opt(report.peak_rss),
-    );
-    if let Some(c) = &report.cuda_memory {
-        println!(
-            "cuda memory (whole device): before load {}, after load {}, after inference {}, total {} ({})",
-            opt(c.used_before_load),
-            opt(c.used_after_load),
-            opt(c.used_after_inference),
-            opt(c.total),
-            c.method
-        );
-    }
-    if let Some(d) = &report.device_memory {
-        println!(
-            "device allocator: allocated {}, reserved {}, peak {} ({})",
-            opt(d.allocated),
-            opt(d.reserved),
-            opt(d.peak_allocated),
-            d.source
-        );
-    }
 }
 
 /// `--concurrency N`: a load test per device and batch size.
@@ -309,12 +219,12 @@ fn load(
             }
             reports.push(report);
             if let Some(path) = &a.json {
-                write_json(path, &reports)?;
+                save(&reports, path, Format::Json)?;
             }
         }
     }
     if !a.quiet {
-        print!("{}", infer_report::concurrent::table(&reports).to_text());
+        print!("{}", reports.render(Format::Terminal)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,10 +22,7 @@ use infer_measure::{
     scenario::ScenarioKind,
     timing::{BenchConfig, Stop, Warmup, parse_duration},
 };
-use infer_report::{
-    reporters::{Reporter, Reports, TerminalReport},
-    serving::{ServingFiles, text},
-};
+use infer_report::{progress::Reports, report::Format};
 
 use super::{
     Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, confidence::ConfidenceArgs, parse_devices, parse_sizes,
@@ -133,9 +130,9 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
     // marks the rest "interrupted" and keeps every row already measured; the terminal shows
     // progress, then the tables.
     let exe = prepare(&a.out, "compare.json")?;
-    let reports = Reports::files(&a.out).with(TerminalReport);
+    let reports = Reports::compare_files(&a.out).terminal();
     let c = compare_each(registry, &exe, &spec, &reports)?;
-    for f in reports.files() {
+    for f in reports.paths() {
         eprintln!("wrote {}", f.display());
     }
     let mismatch =
@@ -250,10 +247,11 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
     };
     spec.workload.check()?;
     let exe = prepare(&a.out, "serving.json")?;
-    let files = ServingFiles::new(&a.out);
-    let c = compare_serving(registry, &exe, &spec, &files)?;
-    print!("{}", text(&c));
-    for f in files.files() {
+    // serving.json keeps every request's record; the terminal shows which row starts, then the table.
+    let reports =
+        Reports::new().files_in(&a.out, "serving", &[Format::Json, Format::Markdown, Format::Html]).terminal();
+    let c = compare_serving(registry, &exe, &spec, &reports)?;
+    for f in reports.paths() {
         eprintln!("wrote {}", f.display());
     }
     let rows: Vec<_> = c.rows.iter().map(|r| (r.label(), &r.status, r.report.is_some())).collect();

@@ -4,7 +4,11 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Args;
-use infer_report::compare_runs::{Verdict, changes_table, compare_runs, load, parse_threshold};
+use infer_report::{
+    compare_runs::{RunChanges, compare_runs, parse_threshold},
+    report::{Format, Report},
+    saved::load,
+};
 
 /// Arguments of `infer compare-runs`.
 #[derive(Debug, Args)]
@@ -26,11 +30,21 @@ pub fn compare_runs_cmd(a: &CompareRunsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let changes = compare_runs(&old, &new, a.threshold);
-    print!("{}", changes_table(&changes).to_text());
-    let regressions = changes.iter().filter(|c| c.verdict == Verdict::Regression).count();
-    let matched = changes.iter().filter(|c| !matches!(c.verdict, Verdict::Added | Verdict::Removed)).count();
-    if matched == 0 {
+    let changes = RunChanges {
+        old: a.old.display().to_string(),
+        new: a.new.display().to_string(),
+        threshold: a.threshold,
+        changes: compare_runs(&old, &new, a.threshold),
+    };
+    match changes.render(Format::Terminal) {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let regressions = changes.regressions();
+    if changes.matched() == 0 {
         eprintln!("warning: no row of {} matches a row of {}", a.old.display(), a.new.display());
     }
     if regressions > 0 {

@@ -1,16 +1,18 @@
 //! `infer optimize-batch`: the largest batch that fits and the best-throughput batch.
 
 use crate::probes::{ProbeSpec, optimize};
-use infer_report::batch_search::table;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Args;
 use infer_core::{Device, Registry};
 use infer_measure::{
-    batch_search::probe_memory_limit,
-    memory::{mem_available, mib, parse_bytes},
-    results::write_json,
+    batch_search::{BatchSearch, Bounds, probe_memory_limit},
+    memory::{mem_available, parse_bytes},
     timing::{BenchConfig, Stop, Warmup, parse_duration},
+};
+use infer_report::{
+    batch_search::BatchSearchView,
+    report::{Format, Report, save},
 };
 
 use super::{ModelArgs, WorkloadArgs};
@@ -26,6 +28,13 @@ pub struct OptimizeArgs {
     /// Largest batch size tried.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     max_batch: u64,
+    /// First batch size tried, then doubled until one does not fit.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    start_batch: u64,
+    /// Stop the binary search once the first batch that did not fit is within this of the
+    /// largest that did, e.g. 5% (default: the exact edge). Each probe is a process start.
+    #[arg(long, value_parser = parse_precision)]
+    precision: Option<f64>,
     /// Best throughput only among batches whose median latency is at most this (milliseconds).
     #[arg(long)]
     max_latency_ms: Option<f64>,
@@ -95,27 +104,40 @@ pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<E
         config: BenchConfig { warmup: a.warmup, stop },
         memory_limit,
     };
-    let result = optimize(&spec, usize::try_from(a.max_batch)?, a.max_latency_ms)?;
-    print!("{}", table(&result).to_text());
-    let limit = match memory_limit {
-        Some(bytes) => mib(bytes),
-        None if a.device.is_gpu() => "none on a GPU: the device's out-of-memory error ends a probe".into(),
-        None => "none".into(),
+    let bounds = Bounds {
+        start: usize::try_from(a.start_batch)?,
+        max_batch: usize::try_from(a.max_batch)?,
+        precision: a.precision.unwrap_or(0.0),
     };
-    match result.largest_fit {
-        Some(b) => println!("largest batch that fits: {b} (each probe a child process, address space limit {limit})"),
-        None => println!("no batch fits, not even 1 (address space limit {limit})"),
-    }
-    match (result.best_batch, a.max_latency_ms) {
-        (Some(b), Some(bound)) => println!("best throughput with median latency <= {bound} ms: batch {b}"),
-        (Some(b), None) => println!("best throughput: batch {b}"),
-        (None, Some(bound)) => println!("no batch meets the latency bound of {bound} ms"),
-        (None, None) => {}
-    }
+    // The JSON is rewritten after every probe: a search stopped midway keeps what it found.
+    let on_gpu = a.device.is_gpu();
+    let mut save_so_far = |so_far: &BatchSearch| {
+        if let Some(path) = &a.json
+            && let Err(e) = save(&BatchSearchView { search: so_far, on_gpu }, path, Format::Json)
+        {
+            eprintln!("warning: {e}");
+        }
+    };
+    let result = optimize(&spec, &bounds, a.max_latency_ms, &mut save_so_far)?;
+    let view = BatchSearchView { search: &result, on_gpu };
+    print!("{}", view.render(Format::Terminal)?);
     if let Some(path) = &a.json {
-        write_json(path, &result)?;
+        save(&view, path, Format::Json)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A precision given as `5%` or `0.05`, at least 0 and below 1.
+fn parse_precision(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    };
+    match v {
+        Ok(v) if (0.0..1.0).contains(&v) => Ok(v),
+        _ => Err(format!("invalid precision `{text}`: expected e.g. 5% or 0.05")),
+    }
 }
 
 /// Where no input's first dimension can change (each known and fixed), the inputs as the model

@@ -1,13 +1,13 @@
 //! `infer profile`: the top operators by time, from the backend's own profiler.
 
-use infer_report::profile::table;
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Args;
 use infer_core::{Device, Registry};
-use infer_measure::{
-    profile::{ProfileSpec, profile},
-    results::write_json,
+use infer_measure::profile::{ProfileSpec, profile};
+use infer_report::{
+    profile::ProfileView,
+    report::{Format, Report, save},
 };
 
 use super::{ModelArgs, WorkloadArgs};
@@ -61,34 +61,10 @@ pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitC
         None => temp.path().to_path_buf(),
     };
     let summary = profile(backend, &spec, &scratch)?;
-    println!(
-        "{} on {}: {} profiled runs at batch {} ({} warm-up runs left out), operator time {:.3} ms per run",
-        summary.model,
-        summary.backend,
-        summary.runs,
-        summary.batch_size,
-        summary.warmup_runs,
-        per_run_ms(summary.total_us, summary.runs)
-    );
-    for i in &summary.inputs {
-        match &i.values {
-            Some(v) => println!("input {}: {} {:?} {v}", i.name, i.dtype, i.shape),
-            None => println!("input {}: {} {:?} {}", i.name, i.dtype, i.shape, i.source),
-        }
-    }
-    println!("\ntop operator types by total time:");
-    print!("{}", table(&summary.by_type, a.top, "op type").to_text());
-    println!("\ntop nodes by total time:");
-    print!("{}", table(&summary.by_node, a.top, "node").to_text());
-    let kept = if a.keep_trace.is_some() { "" } else { " (a temporary file, removed: keep it with --keep-trace DIR)" };
-    println!("\nsource: {}{kept}", summary.source);
+    let view = ProfileView { summary: &summary, top: a.top, trace_kept: a.keep_trace.is_some() };
+    print!("{}", view.render(Format::Terminal)?);
     if let Some(path) = &a.json {
-        write_json(path, &summary)?;
+        save(&view, path, Format::Json)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn per_run_ms(total_us: f64, runs: u64) -> f64 {
-    total_us / 1e3 / runs.max(1) as f64
 }

@@ -6,13 +6,14 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use infer_report::{
-    compare_runs, fleet,
-    reporters::{CsvReport, HtmlReport, JsonReport, MarkdownReport, Reporter},
+    fleet::{self, Fleet},
+    report::{self, Report},
+    saved::{self, Saved},
 };
 
 /// Output formats of `infer report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+enum FormatArg {
     /// Self-contained HTML with plots.
     Html,
     /// Markdown tables.
@@ -26,9 +27,10 @@ enum Format {
 /// Arguments of `infer report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Result files: compare.json (`infer compare`) or bench reports (`infer bench --json`). Several
-    /// (one per machine) make a fleet report: one table with a machine column, each machine's
-    /// ratio to the first, plots of all of them.
+    /// Result files: compare.json (`infer compare`), bench reports (`infer bench --json`), scenario
+    /// reports (`infer bench --scenario … --json`) or serving.json (`infer compare --scenario …`).
+    /// Several comparisons or bench reports (one per machine) make a fleet report: one table with
+    /// a machine column, each machine's ratio to the first, plots of all of them.
     #[arg(required = true, num_args = 1..)]
     results: Vec<PathBuf>,
     /// Where to write the report.
@@ -36,7 +38,7 @@ pub struct ReportArgs {
     output: PathBuf,
     /// Output format (default: from the extension of --output: .html, .md, .csv, .json).
     #[arg(long, value_enum)]
-    format: Option<Format>,
+    format: Option<FormatArg>,
     /// Fleet report: put results of different models or inputs side by side (their fingerprints'
     /// digests differ) instead of refusing; the report lists the differences at the top.
     #[arg(long)]
@@ -45,26 +47,31 @@ pub struct ReportArgs {
 
 pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let format = match a.format {
-        Some(f) => f,
-        None => match a.output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("html" | "htm") => Format::Html,
-            Some("md" | "markdown") => Format::Md,
-            Some("csv") => Format::Csv,
-            Some("json") => Format::Json,
-            _ => bail!(
+        Some(FormatArg::Html) => report::Format::Html,
+        Some(FormatArg::Md) => report::Format::Markdown,
+        Some(FormatArg::Csv) => report::Format::Csv,
+        Some(FormatArg::Json) => report::Format::Json,
+        None => match report::Format::from_path(&a.output) {
+            Some(f) => f,
+            None => bail!(
                 "cannot tell the format of {} from its extension: use .html, .md, .csv or .json, or --format",
                 a.output.display()
             ),
         },
     };
     if let [one] = a.results.as_slice() {
-        return single(a, one, format);
+        // A bench report is shown as a comparison of its devices (JSON included), as always.
+        let result: Box<dyn Report> = match saved::load_any(one)? {
+            Saved::Results(r) => Box::new(r.into_comparison()),
+            Saved::Scenario(reports) => Box::new(reports),
+            Saved::Serving(c) => c,
+        };
+        report::save(result.as_ref(), &a.output, format)?;
+        eprintln!("wrote {}", a.output.display());
+        return Ok(ExitCode::SUCCESS);
     }
-    let loaded = a
-        .results
-        .iter()
-        .map(|p| Ok((p.display().to_string(), compare_runs::load(p)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let loaded =
+        a.results.iter().map(|p| Ok((p.display().to_string(), saved::load(p)?))).collect::<anyhow::Result<Vec<_>>>()?;
     let machines = fleet::machines(loaded);
     let mixed = fleet::mismatches(&machines);
     if !mixed.is_empty() && !a.allow_mixed {
@@ -73,27 +80,8 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
             mixed.join("; ")
         );
     }
-    let text = match format {
-        Format::Html => fleet::html(&machines, &mixed),
-        Format::Md => fleet::markdown(&machines, &mixed),
-        Format::Csv => fleet::table(&machines, &fleet::rows(&machines)).to_csv()?,
-        Format::Json => bail!("a fleet report (several results) is written as .html, .md or .csv, not .json"),
-    };
-    infer_core::fsutil::write_atomic(&a.output, text.as_bytes())?;
-    eprintln!("wrote {} ({} machines)", a.output.display(), machines.len());
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The report of one result file.
-fn single(a: &ReportArgs, result: &std::path::Path, format: Format) -> anyhow::Result<ExitCode> {
-    let c = compare_runs::load(result)?.into_comparison();
-    let reporter: Box<dyn Reporter> = match format {
-        Format::Html => Box::new(HtmlReport::new(&a.output)),
-        Format::Md => Box::new(MarkdownReport::new(&a.output)),
-        Format::Csv => Box::new(CsvReport::new(&a.output)),
-        Format::Json => Box::new(JsonReport::new(&a.output)),
-    };
-    reporter.final_summary(&c)?;
-    eprintln!("wrote {}", a.output.display());
+    let count = machines.len();
+    report::save(&Fleet { machines, mixed }, &a.output, format)?;
+    eprintln!("wrote {} ({count} machines)", a.output.display());
     Ok(ExitCode::SUCCESS)
 }

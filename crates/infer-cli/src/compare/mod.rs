@@ -3,7 +3,7 @@
 //! measured in its own child process ([`crate::runner`]) so a crash in native code becomes that
 //! row's error and loses no other row. `--rounds` children per (backend, device), taken in turns
 //! across the backends and pooled ([`infer_measure::rounds`]), then one profile child each; the
-//! comparison so far goes to the [`Reporter`] after every row, so a crash or Ctrl-C loses
+//! comparison so far goes to the [`Reports`] after every row, so a crash or Ctrl-C loses
 //! nothing already measured.
 
 mod files;
@@ -32,7 +32,7 @@ use infer_measure::{
     timing::{BenchConfig, Stop},
     workload::Workload,
 };
-use infer_report::reporters::{Reporter, Reports};
+use infer_report::progress::Reports;
 
 /// The batch sizes compared when none are asked (and the model's batch is not fixed).
 pub const DEFAULT_BATCH_SIZES: [usize; 2] = [1, 8];
@@ -112,8 +112,8 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
 }
 
 /// As [`compare`], telling `reporter` when each child starts, handing it the comparison so far
-/// after each row ([`Reporter::progress`]) and the finished one at the end
-/// ([`Reporter::final_summary`]). After Ctrl-C ([`crate::interrupt::requested`], once
+/// after each row ([`Reports::progress`]) and the finished one at the end
+/// ([`Reports::final_summary`]). After Ctrl-C ([`crate::interrupt::requested`], once
 /// [`crate::interrupt::watch`] was called) the running child is killed and it and every
 /// remaining row get the status [`RowStatus::Interrupted`].
 ///
@@ -121,12 +121,7 @@ pub fn compare(registry: &Registry, exe: &Path, spec: &CompareSpec) -> Result<Co
 /// When the fixture cannot be read; with model files, those of preparing them (a file no backend
 /// reads, inputs that cannot be matched, no reference output: see `files::prepare`); and the first
 /// error of the reporter. Each row's own failure is recorded in its entry.
-pub fn compare_each(
-    registry: &Registry,
-    exe: &Path,
-    spec: &CompareSpec,
-    reporter: &dyn Reporter,
-) -> Result<Comparison> {
+pub fn compare_each(registry: &Registry, exe: &Path, spec: &CompareSpec, reporter: &Reports) -> Result<Comparison> {
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
     let (model, mut slots, batch_sizes) = match spec.models.as_slice() {
         [] => return Err(infer_core::Error::InvalidInput("no model to compare".into())),

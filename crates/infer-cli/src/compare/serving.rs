@@ -1,7 +1,7 @@
 //! `infer compare --scenario offline|server`: the serving scenario of `infer bench --scenario`
 //! for every (backend, device) that can run the fixture, each configuration in its own child
 //! process (a crash is that row's error), and in the server scenario once per batching asked
-//! (without the dynamic batcher, then with it). The comparison so far goes to the reporter after
+//! (without the dynamic batcher, then with it). The comparison so far goes to the reports after
 //! every row; after Ctrl-C the running child is killed, the rows not measured are marked
 //! interrupted, and every row measured is kept.
 
@@ -22,7 +22,7 @@ use infer_measure::{
     timing::Warmup,
     workload::Workload,
 };
-use infer_report::serving::ServingReporter;
+use infer_report::progress::Reports;
 
 /// One batching configuration of the server scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,13 +75,13 @@ pub struct ServingSpec {
 /// Runs the serving comparison; `exe` is the `infer` binary used for the child processes.
 ///
 /// # Errors
-/// When the fixture cannot be read, and the first error of the reporter: each row's failure is
+/// When the fixture cannot be read, and the first error of the reports: each row's failure is
 /// recorded in the row.
 pub fn compare_serving(
     registry: &Registry,
     exe: &Path,
     spec: &ServingSpec,
-    reporter: &dyn ServingReporter,
+    reporter: &Reports,
 ) -> Result<ServingComparison> {
     let fixture = Fixture::open(&spec.fixture)?;
     let scratch = tempfile::tempdir().map_err(|e| infer_core::Error::io(std::env::temp_dir(), e))?;
@@ -115,7 +115,7 @@ pub fn compare_serving(
                 done.rows.push(row);
                 continue;
             }
-            reporter.start(&row.label());
+            reporter.row_start(&row.label());
             let target = ChildTarget {
                 exe: exe.to_path_buf(),
                 model: slot_target.model.clone(),
@@ -141,7 +141,7 @@ pub fn compare_serving(
             reporter.progress(&done)?;
         }
     }
-    reporter.progress(&done)?;
+    reporter.final_summary(&done)?;
     Ok(done)
 }
 

@@ -181,9 +181,11 @@ pub fn profile_rows<'a>(v: &'a serde_json::Value, table: &str, key: &str, value:
     v[table].as_array().unwrap().iter().filter(|r| r[key] == value).collect()
 }
 
-/// Every backend of this build, as `infer` registers them (torch through its worker).
+/// Every backend of this build, as the `infer` these tests run registers them (torch through
+/// the worker beside it).
 pub fn registry() -> infer_core::Registry {
-    infer_cli::backends::registry()
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_infer"));
+    infer_cli::backends::registry_with(Box::new(infer_cli::worker::Delegated::torch().beside(exe)))
 }
 
 /// Whether `backend` can run here (its probe says available).

@@ -1,6 +1,6 @@
 //! A comparison as data: one [`CompareEntry`] per (backend, device), with its [`RowStatus`], its
-//! measurement and its operator profile. Written by [`infer_cli::compare`], read by
-//! [`infer_report::analysis`], [`infer_report::reporters`] and [`infer_report::compare_runs`]; it depends on none of them.
+//! measurement and its operator profile. Written by `infer_cli::compare`, read by
+//! `infer_report` (its analyses, reports and compare-runs); it depends on none of them.
 
 use std::fmt;
 

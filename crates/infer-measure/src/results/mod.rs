@@ -10,7 +10,10 @@ use crate::stats::{DEFAULT_CONFIDENCE, Estimate, Sample, Summary};
 use infer_core::{Device, DeviceMemory, Result, fsutil::write_atomic};
 use serde::{Deserialize, Serialize};
 
-use crate::{confidence::Convergence, environment::Environment, timing::StageSummary, workload::InputUsed};
+use crate::{
+    confidence::Convergence, device_time::DeviceTime, environment::Environment, timing::StageSummary,
+    workload::InputUsed,
+};
 
 /// Version of the JSON layout below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -82,6 +85,20 @@ pub struct BenchRow {
     /// the range drawn from and how it was found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputUsed>,
+    /// The device's own time per call, where the session measures it (torch on CUDA: CUDA
+    /// events); absent on the CPU. The wall-clock figures above stay the row's primary ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_time: Option<DeviceTime>,
+    /// The device allocator's figures read right after this row's timed calls (allocated,
+    /// reserved, peak since the session was loaded), where the backend exposes them (torch on
+    /// CUDA); absent on the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_memory: Option<DeviceMemory>,
+    /// Unix time, seconds, at the start and end of each timed phase pooled in this row (one per
+    /// round), so that an outside monitor's samples (the GPU's power and energy from NVML) can
+    /// be matched to the row's calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timed_unix_s: Vec<[f64; 2]>,
 }
 
 /// Titles of the columns [`BenchRow::key_cells`] fills.
@@ -148,6 +165,9 @@ impl BenchRow {
             convergence: None,
             dims: BTreeMap::new(),
             inputs: Vec::new(),
+            device_time: None,
+            device_memory: None,
+            timed_unix_s: Vec::new(),
         })
     }
 

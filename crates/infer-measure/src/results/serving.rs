@@ -2,7 +2,7 @@
 //! every (backend, device) and, in the server scenario, with and without the dynamic batcher. One
 //! [`ServingRow`] per configuration keeps the child's whole [`ScenarioReport`] (every request's
 //! raw record included); [`ServingRow::figures`] reduces it to the numbers a deployment engineer
-//! compares. Written by [`infer_cli::compare::serving`], rendered by [`infer_report::reporters::serving`].
+//! compares. Written by `infer_cli::compare::serving`, rendered by `infer_report::serving`.
 
 use infer_core::Device;
 use serde::{Deserialize, Serialize};

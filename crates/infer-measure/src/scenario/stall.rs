@@ -47,6 +47,9 @@ impl Session for StallOnce {
     fn synchronize(&mut self) -> Result<()> {
         self.inner.synchronize()
     }
+    fn device_time(&mut self) -> Result<Option<f64>> {
+        self.inner.device_time()
+    }
     fn end_profiling(&mut self) -> Result<PathBuf> {
         self.inner.end_profiling()
     }

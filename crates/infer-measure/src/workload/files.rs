@@ -28,7 +28,7 @@ pub fn npy_inputs(specs: &[TensorSpec], args: &[String]) -> Result<Vec<Tensor>> 
 }
 
 /// As [`npy_inputs`], where only the first `required` inputs must be given: the inputs after
-/// them may be left out, trailing, for the model's defaults ([`Session::required_inputs`]).
+/// them may be left out, trailing, for the model's defaults ([`infer_core::SessionInfo::required_inputs`]).
 ///
 /// # Errors
 /// As [`npy_inputs`]; an optional input given after one left out (the model fills in only

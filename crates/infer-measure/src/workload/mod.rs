@@ -167,7 +167,7 @@ impl Workload {
     /// Checks this workload against the model's inputs and reads the input files: every name
     /// given exists, `--shape` agrees with the model's rank and fixed sizes, every `--dim` names
     /// a dynamic dimension, and the integer ranges are chosen (the model's own evidence from
-    /// [`Session::integer_ranges`], then names; see [`crate::workload::values`]).
+    /// [`infer_core::SessionInfo::integer_ranges`], then names; see [`crate::workload::values`]).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] or [`Error::File`] naming the option or file and the model.

@@ -1,7 +1,7 @@
 //! Which values synthetic inputs take, so that a model accepts them: an integer input that
 //! indexes an embedding table must stay inside the table, a mask should let every position
 //! through, type ids should name the first type. The graph's evidence wins (a backend proves a
-//! range through [`infer_core::Session::integer_ranges`]), then the input's name, then a small
+//! range through [`infer_core::SessionInfo::integer_ranges`]), then the input's name, then a small
 //! default range; `--int-range NAME=LO:HI` overrides them all.
 
 use std::collections::BTreeMap;

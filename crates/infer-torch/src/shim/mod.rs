@@ -1,11 +1,13 @@
 //! The bindings to infer's C++ shims (feature `runtime`), compiled by `build.rs`: `cpp/context.cpp`
-//! (libtorch's global TF32 flags, [`context`]), `cpp/profiler.cpp` (libtorch's Kineto profiler,
+//! (libtorch's global TF32 flags, [`context`]), `cpp/cuda.cpp` (CUDA event timing and the CUDA
+//! allocator's figures, [`cuda`]), `cpp/profiler.cpp` (libtorch's Kineto profiler,
 //! [`profiler`]) and `cpp/script.cpp` (a TorchScript module's schema,
 //! graph and `forward`, [`script`]). The only module of the workspace with `unsafe` code: calls
 //! into the shims' `extern "C"` API, each with its `SAFETY` reasoning.
 #![allow(unsafe_code)]
 
 pub(crate) mod context;
+pub(crate) mod cuda;
 pub(crate) mod profiler;
 pub(crate) mod script;
 

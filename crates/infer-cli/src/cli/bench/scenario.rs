@@ -1,14 +1,12 @@
 //! `infer bench --scenario offline|server`: the serving scenarios' options, checks and output
 //! (single-stream is `infer bench`'s own closed loop).
 
-use infer_report::scenario::report_text;
 use std::{path::Path, process::ExitCode, time::Duration};
 
 use clap::Args;
 use infer_core::{Backend, Device, Session};
 use infer_measure::{
     confidence::CiTarget,
-    results::write_json,
     scenario::{
         Scenario, ScenarioKind, ScenarioReport, ScenarioSpec,
         arrivals::{Arrivals, MAX_RATE, MIN_RATE},
@@ -24,6 +22,7 @@ use infer_measure::{
     timing::{Warmup, parse_duration},
     workload::Workload,
 };
+use infer_report::report::{Format, Report, save};
 
 use crate::cli::ModelArgs;
 
@@ -305,14 +304,12 @@ pub fn run(backend: &dyn Backend, args: &ScenarioArgs, plan: &Plan<'_>) -> anyho
             },
         )?;
         if !plan.quiet {
-            print!("{}", report_text(&report));
+            print!("{}", report.render(Format::Terminal)?);
         }
         reports.push(report);
         if let Some(path) = plan.json {
-            match reports.as_slice() {
-                [one] => write_json(path, one)?,
-                many => write_json(path, &many)?,
-            }
+            // One device: the report itself; several: a list.
+            save(&reports, path, Format::Json)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,9 +1,13 @@
-//! The text tables of a comparison, shared by the terminal, Markdown and CSV reporters: the
-//! main results, CPU against GPU, backends against each other, and where the time goes.
+//! The text tables of a comparison, shared by its terminal summary and its Markdown report (and
+//! CSV, the first of them): the main results, CPU against GPU, backends against each other, and
+//! where the time goes, with what the profile's shares mean and where each profile came from.
 
-use crate::analysis::{self, ProfileOutcome};
-use crate::bench::dim_columns;
-use crate::table::Table;
+use crate::{
+    analysis::{self, ProfileOutcome},
+    bench::dim_columns,
+    device::DeviceColumns,
+    table::Table,
+};
 use infer_measure::{
     memory::mib,
     results::KEY_COLUMNS,
@@ -29,6 +33,9 @@ pub fn results(c: &Comparison) -> Table {
         .into_iter()
         .flatten()
         .collect();
+    // The device's own time and memory, where some row has them (torch on CUDA).
+    let device = DeviceColumns::of(c.reports().flat_map(|r| &r.rows));
+    let device_titles = device.titles();
     let mut t = Table::new(
         &[
             &KEY_COLUMNS[..3],
@@ -36,6 +43,7 @@ pub fn results(c: &Comparison) -> Table {
             &KEY_COLUMNS[3..],
             spread,
             target,
+            &device_titles,
             &["items/s", "RSS +model"],
             &parity,
             &["status"],
@@ -73,6 +81,7 @@ pub fn results(c: &Comparison) -> Table {
             if certified {
                 cells.push(row.convergence.as_ref().map_or_else(|| "-".into(), |c| c.label()));
             }
+            cells.extend(device.cells(row));
             cells.extend([
                 format!("{:.1}", row.throughput_per_s),
                 analysis::model_rss(r).map_or_else(|| "-".into(), mib),
@@ -153,6 +162,27 @@ pub fn profiles(c: &Comparison) -> Table {
     t
 }
 
+/// What the profile section's shares mean, before the list of where each profile came from.
+pub const PROFILE_NOTE: &str = "Each backend's own profiler, in a child process after the timed rounds, at the first \
+     batch size (2 warm-up runs left out). Shares are of the operator time that profiler saw. The profilers name \
+     different things (ONNX Runtime: fused graph nodes; libtorch: ATen ops by self time; TensorFlow: graph \
+     kernels), so compare where the time goes, not the names.";
+
+/// Where each profile came from: `onnx on cpu: batch 1, 5 runs; <profiler>`, one per profile.
+#[must_use]
+pub fn profile_sources(c: &Comparison) -> Vec<String> {
+    analysis::profiles(c)
+        .into_iter()
+        .filter_map(|p| match p.outcome {
+            ProfileOutcome::Profiled { summary, .. } => Some(format!(
+                "{} on {}: batch {}, {} runs; {}",
+                p.backend, p.device, summary.batch_size, summary.runs, summary.source
+            )),
+            ProfileOutcome::Failed(_) => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -173,6 +203,19 @@ mod tests {
             ["cpu", "-", "-", "-", "-", "-", "-", "-", "error: exit code 1: <script>alert(1)</script>"]
         );
         assert_eq!(t.rows[0][9], "ok");
+    }
+
+    #[test]
+    fn results_show_the_device_time_only_where_a_row_has_it() {
+        let mut c = synthetic();
+        assert!(!results(&c).header.iter().any(|h| h.starts_with("device ")), "no device figures, no column");
+        let cuda = c.entries[3].report.as_mut().unwrap();
+        cuda.rows[0].device_time = infer_measure::device_time::DeviceTime::from_samples(vec![2.25; 3]).unwrap();
+        let t = results(&c);
+        let col = t.header.iter().position(|h| h == "device ms").unwrap();
+        let torch_cuda: Vec<_> = t.rows.iter().filter(|r| r[0] == "torch" && r[1] == "cuda:0").collect();
+        assert_eq!((torch_cuda[0][col].as_str(), torch_cuda[1][col].as_str()), ("2.250", "-"));
+        assert_eq!(t.rows[0][col], "-", "a CPU row has no device time");
     }
 
     #[test]

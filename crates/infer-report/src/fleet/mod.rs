@@ -8,19 +8,27 @@
 //! machine's, with a bootstrap confidence interval from the raw samples. Before anything is put
 //! side by side, [`mismatches`] compares the model and inputs digests the fingerprints record:
 //! results of different models or inputs are refused unless the caller allows them (and the
-//! report then says so at the top).
+//! report then says so at the top). [`Fleet`] is the report: Markdown and CSV here, the HTML
+//! page in `page`.
 
-use crate::table::Table;
+mod page;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use infer_measure::stats::{ConfidenceInterval, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate};
+use infer_core::Result;
+use infer_measure::{
+    environment::Environment,
+    results::BenchRow,
+    stats::{ConfidenceInterval, DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate},
+};
 
 use crate::{
-    compare_runs::{Results, RowKey, median_ratio_ci},
-    html::{BASE_STYLE, html_table},
-    svg::{Bar, BarGroup, BoxRow, PALETTE, Series, bar_chart, box_chart, escape, line_chart},
+    compare_runs::median_ratio_ci,
+    document::{Callout, Document, Section, TableBlock, paragraph},
+    report::{Format, Report},
+    saved::{Results, RowKey},
+    table::Table,
 };
-use infer_measure::{environment::Environment, results::BenchRow};
 
 /// Seed of the ratio bootstrap, fixed so reports are reproducible.
 const SEED: u64 = 0xf1ee7;
@@ -279,235 +287,56 @@ pub fn machines_table(machines: &[Machine]) -> Table {
     t
 }
 
-/// The fleet report in Markdown: machines, workload check, results.
-#[must_use]
-pub fn markdown(machines: &[Machine], mixed: &[String]) -> String {
-    let rows = rows(machines);
-    let mut out = format!("# Fleet: {} machines\n\n## Machines\n\n", machines.len());
-    out.push_str(&machines_table(machines).to_markdown());
-    if !mixed.is_empty() {
-        out.push_str("\n**Mixed workloads (--allow-mixed):**\n\n");
-        for m in mixed {
-            out.push_str(&format!("- {m}\n"));
-        }
-    }
-    out.push_str(&format!("\n## Results\n\nRatios are medians over {}'s on the same row.\n\n", first_label(machines)));
-    out.push_str(&table(machines, &rows).to_markdown());
-    out
+/// The fleet: the machines' results, the first the one the others are compared to, and the
+/// workload differences that were allowed (`--allow-mixed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fleet {
+    /// The machines, in order.
+    pub machines: Vec<Machine>,
+    /// Why their workloads differ ([`mismatches`]), shown at the top; empty when they agree.
+    pub mixed: Vec<String>,
 }
 
-fn first_label(machines: &[Machine]) -> String {
+impl Report for Fleet {
+    /// The page in HTML; else the machines, the workload check and the results (CSV: the results).
+    fn document(&self, format: Format) -> Document {
+        match format {
+            Format::Html => page::page(self),
+            _ => summary(self),
+        }
+    }
+
+    /// # Errors
+    /// Always: a fleet is written as HTML, Markdown or CSV; its results are in the machines' own
+    /// JSON files.
+    fn json(&self) -> Result<String> {
+        Err(infer_core::Error::InvalidInput(
+            "a fleet report (several results) is written as .html, .md or .csv, not .json".into(),
+        ))
+    }
+}
+
+/// The fleet report's text: machines, workload check, results.
+fn summary(fleet: &Fleet) -> Document {
+    let machines = &fleet.machines;
+    let mut first = Section::titled("Machines").block(machines_table(machines));
+    if !fleet.mixed.is_empty() {
+        first.push(Callout {
+            id: "mixed",
+            title: "Mixed workloads (--allow-mixed):".into(),
+            text: None,
+            items: fleet.mixed.clone(),
+        });
+    }
+    Document::new(format!("Fleet: {} machines", machines.len())).section(first).section(
+        Section::titled("Results")
+            .block(paragraph(format!("Ratios are medians over {}'s on the same row.", first_label(machines))))
+            .block(TableBlock::new(table(machines, &rows(machines))).main()),
+    )
+}
+
+pub(crate) fn first_label(machines: &[Machine]) -> String {
     machines.first().map_or_else(String::new, |m| m.label.clone())
-}
-
-const STYLE: &str = "
-p.sub, p.note { color: #555; margin-top: 4px; } div.warn { border: 1px solid #a15c00; background: #fff7eb;
-       padding: 8px 12px; color: #5c3500; }
-th, td { border: 1px solid #ddd; padding: 3px 5px; text-align: right; vertical-align: top; white-space: nowrap; }
-th { background: #f3f4f6; } td.text, th.text { text-align: left; } div.scroll { overflow-x: auto; }
-td.faster { color: #1b7f3b; font-weight: 600; } td.slower { color: #b00020; font-weight: 600; }
-span.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }
-";
-
-/// The fleet report as one self-contained HTML page: the machines and their fingerprints, the
-/// results table with the machine column and the ratios, and plots (latency distributions per
-/// batch size with one row per machine, median latency per row with a bar per machine, throughput
-/// against batch size with a line per machine). `mixed` lists the workload differences that were
-/// allowed, shown at the top.
-#[must_use]
-pub fn html(machines: &[Machine], mixed: &[String]) -> String {
-    let rows = rows(machines);
-    let models: BTreeSet<&str> = rows.iter().map(|r| r.key.model.as_str()).collect();
-    let title = format!("{} on {} machines", models.iter().copied().collect::<Vec<_>>().join(", "), machines.len());
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title><style>{BASE_STYLE}{STYLE}</style></head><body>\n<h1>{t}</h1>\n\
-         <p class=\"sub\">Fleet report: {} results, compared with the first ({}) · generated by infer {}</p>\n",
-        machines.len(),
-        escape(&first_label(machines)),
-        env!("CARGO_PKG_VERSION"),
-        t = escape(&title)
-    );
-    if !mixed.is_empty() {
-        out.push_str(
-            "<div class=\"warn\" id=\"mixed\"><strong>Mixed workloads (--allow-mixed):</strong> the ratios \
-                      below compare different models or inputs.<ul>",
-        );
-        for m in mixed {
-            out.push_str(&format!("<li>{}</li>", escape(m)));
-        }
-        out.push_str("</ul></div>\n");
-    }
-
-    out.push_str("<section id=\"machines\"><h2>Machines</h2>\n");
-    let mt = machines_table(machines);
-    out.push_str(&html_table(&mt, mt.header.len(), &|_, _| ""));
-    out.push_str("</section>\n");
-
-    out.push_str("<section id=\"results\"><h2>Results</h2>\n");
-    let t = table(machines, &rows);
-    let ratio_col = t.header.iter().position(|h| h == "vs first machine").unwrap_or(usize::MAX);
-    let classes = |r: usize, c: usize| -> &'static str {
-        if c != ratio_col {
-            return "";
-        }
-        let text = &t.rows[r][c];
-        if text.contains("faster") {
-            "faster"
-        } else if text.contains("slower") {
-            "slower"
-        } else {
-            ""
-        }
-    };
-    out.push_str(&html_table(&t, 5, &classes));
-    out.push_str(&format!(
-        "<p class=\"note\">vs first machine: the median latency per call over {}'s on the same model, backend, \
-         device and batch size (below 1: faster); the 95% interval is a bootstrap of the ratio of medians from \
-         the raw samples. A row one machine lacks has no ratio.</p></section>\n",
-        escape(&first_label(machines))
-    ));
-
-    out.push_str(&distribution_section(machines, &rows));
-    out.push_str(&medians_section(machines, &rows, &models));
-    out.push_str(&fingerprints_section(machines));
-    out.push_str("</section>\n</body></html>\n");
-    out
-}
-
-/// Latency distributions: one box chart per batch size, a row per (machine, backend, device).
-fn distribution_section(machines: &[Machine], rows: &[FleetRow]) -> String {
-    let mut out = String::new();
-    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
-    // Latency distributions: one box chart per batch size, a row per (machine, backend, device).
-    out.push_str("<section id=\"distribution\"><h2>Latency distribution</h2>\n");
-    let batches: BTreeSet<usize> = rows.iter().map(|r| r.key.batch_size).collect();
-    for &b in &batches {
-        let boxes: Vec<BoxRow> = rows
-            .iter()
-            .filter(|r| r.key.batch_size == b)
-            .flat_map(|r| {
-                machines.iter().zip(&r.cells).enumerate().filter_map(move |(i, (m, c))| {
-                    let c = c.as_ref()?;
-                    Some(BoxRow {
-                        label: format!("{} · {} {}", m.label, r.key.backend, r.key.device),
-                        color: color(i),
-                        samples: c.samples_ms.clone(),
-                        fallback: Some((c.median_ms, c.median_ms, c.median_ms)),
-                    })
-                })
-            })
-            .collect();
-        out.push_str(&box_chart(&format!("Latency per call, batch size {b}"), "milliseconds per call", &boxes));
-    }
-    out.push_str("</section>\n");
-
-    out
-}
-
-/// Medians side by side (a group per row, a bar per machine, the ratios above) and throughput
-/// against batch size (a line per machine).
-fn medians_section(machines: &[Machine], rows: &[FleetRow], models: &BTreeSet<&str>) -> String {
-    let mut out = String::new();
-    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
-    // Medians side by side: a group per row, a bar per machine, the ratios above.
-    out.push_str("<section id=\"medians\"><h2>Machines side by side</h2>\n");
-    let groups: Vec<BarGroup> = rows
-        .iter()
-        .map(|r| BarGroup {
-            label: format!("{} {}\nbatch {}", r.key.backend, r.key.device, r.key.batch_size),
-            note: r
-                .cells
-                .iter()
-                .skip(1)
-                .map(|c| {
-                    c.as_ref().and_then(|c| c.ratio.as_ref()).map_or_else(|| "-".into(), |e| format!("{:.2}×", e.point))
-                })
-                .collect::<Vec<_>>()
-                .join(" · "),
-            bars: machines
-                .iter()
-                .zip(&r.cells)
-                .enumerate()
-                .filter_map(|(i, (m, c))| {
-                    Some(Bar { name: m.label.clone(), color: color(i), value: c.as_ref()?.median_ms })
-                })
-                .collect(),
-        })
-        .collect();
-    if !groups.is_empty() {
-        out.push_str(&bar_chart("Median latency per call on each machine", "milliseconds per call", &groups));
-    }
-    out.push_str(&format!(
-        "<p class=\"note\">Above each group: each further machine's median over {}'s.</p>",
-        escape(&first_label(machines))
-    ));
-    let series: Vec<Series> = machines
-        .iter()
-        .enumerate()
-        .flat_map(|(i, m)| {
-            let mut by_line: BTreeMap<(String, String, String), Vec<(f64, f64)>> = BTreeMap::new();
-            for r in rows {
-                if let Some(c) = &r.cells[i] {
-                    by_line
-                        .entry((r.key.model.clone(), r.key.backend.clone(), r.key.device.clone()))
-                        .or_default()
-                        .push((r.key.batch_size as f64, c.throughput_per_s));
-                }
-            }
-            let several_models = models.len() > 1;
-            by_line.into_iter().map(move |((model, backend, device), mut points)| {
-                points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let what =
-                    if several_models { format!("{model} {backend} {device}") } else { format!("{backend} {device}") };
-                Series { name: format!("{} · {what}", m.label), color: color(i), points }
-            })
-        })
-        .collect();
-    if !series.is_empty() {
-        out.push_str(&line_chart("Throughput against batch size", "batch size", "items per second", &series, true));
-    }
-    out.push_str("</section>\n");
-
-    out
-}
-
-/// Each machine's fingerprint and the digests of its models and inputs.
-fn fingerprints_section(machines: &[Machine]) -> String {
-    let mut out = String::new();
-    let color = |i: usize| PALETTE[i % PALETTE.len()].to_string();
-    out.push_str("<section id=\"environment\"><h2>Fingerprints</h2>\n");
-    for (i, m) in machines.iter().enumerate() {
-        out.push_str(&format!(
-            "<h3><span class=\"swatch\" style=\"background:{}\"></span>{} <small>({})</small></h3><dl class=\"env\">",
-            color(i),
-            escape(&m.label),
-            escape(&m.file)
-        ));
-        for (k, v) in m.environment.lines() {
-            out.push_str(&format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v)));
-        }
-        let digests: BTreeSet<String> = m
-            .results
-            .rows()
-            .iter()
-            .filter_map(|(k, row)| {
-                Some(format!(
-                    "{} {}: model {}, inputs {}",
-                    k.model,
-                    k.backend,
-                    row.environment.model_digest.as_deref()?,
-                    row.environment.inputs_digest.as_deref().unwrap_or("-")
-                ))
-            })
-            .collect();
-        for d in digests {
-            out.push_str(&format!("<dt>Workload</dt><dd>{}</dd>", escape(&d)));
-        }
-        out.push_str("</dl>\n");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -587,7 +416,7 @@ mod tests {
         assert_eq!(t.rows.len(), 5);
         let text = t.to_text();
         assert!(text.contains("(2.00× faster)") && text.contains("(1.20× slower)"), "{text}");
-        let html = html(&ms, &[]);
+        let html = Fleet { machines: ms.clone(), mixed: vec![] }.render(Format::Html).unwrap();
         assert!(html.contains("cpu-box") && html.contains("gpu-box") && !html.contains("id=\"mixed\""));
         // 2 box charts (batch 1 and 8), the bars, the throughput lines.
         assert_eq!(html.matches("<svg").count(), 4);
@@ -614,7 +443,7 @@ mod tests {
             ("c.json".into(), comparison(&c, vec![report(&c, Device::Cpu, &[(1, 20.0)])])),
         ]);
         assert!(mismatches(&ms)[0].contains("inputs of m on onnx differ"));
-        let html = html(&ms, &mismatches(&ms));
+        let html = Fleet { machines: ms.clone(), mixed: mismatches(&ms) }.render(Format::Html).unwrap();
         assert!(html.contains("id=\"mixed\"") && html.contains("inputs of m on onnx differ"));
         // Results written before digests were recorded are compared by model name only.
         let (mut old_a, mut old_b) = (a.clone(), b.clone());
