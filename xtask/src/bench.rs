@@ -2,8 +2,10 @@
 //! to `results/performance.md` (copied by hand into `docs/performance.md`).
 //!
 //! 1. criterion (first, since `cargo bench` also builds into `target/release`): a bare `ort`
-//!    `Session::run` against infer's `Session::run` (tiny CNN and the model, batch 1), and the
-//!    cost of infer's timing loop per iteration.
+//!    `Session::run` against infer's `Session::run` (tiny CNN and the model, batch 1), the
+//!    cost of infer's timing loop per iteration, and the server scenario's load generator and
+//!    worker against a null session (`benches/server_loop.rs`: 200,000 requests/s, its lag and
+//!    accounting, and its ceiling; `--realtime` runs it under `chrt -f 1`).
 //! 2. `infer bench` (release) and the Python onnxruntime loop (`xtask/python/bench_ort.py`) on the
 //!    same model, batch 1, same warm-up and iteration count, alternating A B A B ...; medians, their
 //!    ratio, and how far infer's repeated medians agree with each other (target: within 5%).
@@ -60,6 +62,13 @@ pub struct BenchArgs {
     /// Only the start-up figures (`infer info` on the tiny ONNX model against Python).
     #[arg(long)]
     pub startup_only: bool,
+    /// Only the server loop against a null session (`benches/server_loop.rs`).
+    #[arg(long)]
+    pub server_loop_only: bool,
+    /// Run the server loop's bench under `chrt -f 1` (SCHED_FIFO), so that a shared machine's other
+    /// tenants do not preempt the load generator: the figures are then the harness's own.
+    #[arg(long)]
+    pub realtime: bool,
 }
 
 /// Start-up time and peak memory of `infer info` may be at most this many times Python's.
@@ -175,8 +184,55 @@ fn criterion_median_ns(group: &str, id: &str) -> Option<f64> {
     read(&path).ok()?.pointer("/median/point_estimate")?.as_f64()
 }
 
+/// The server loop's bench against a null session; the Markdown section with its figures.
+fn server_loop(realtime: bool) -> anyhow::Result<String> {
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "infer-measure", "--bench", "server_loop"]);
+    if realtime {
+        cmd.env("INFER_BENCH_REALTIME", "1");
+    }
+    sh(&mut cmd)?;
+    let figures = |name: &str| read(&root().join("target/criterion/server_loop").join(name).join("figures.json"));
+    let (rate, ceiling) = (figures("null_session_200k_per_s")?, figures("null_session_ceiling")?);
+    let f = |v: &Value, key: &str| v[key].as_f64().unwrap_or(f64::NAN);
+    let mut s = String::new();
+    writeln!(
+        s,
+        "## Server loop against a null session (`cargo bench -p infer-measure --bench server_loop`{})\n",
+        if rate["realtime"] == true { ", under `chrt -f 1`" } else { ", normal priority" }
+    )?;
+    writeln!(
+        s,
+        "| bench | runs | completed req/s (median) | lag p50 / p99 µs (median) | lag p99 µs (worst) | valid / sustainable / accounting exact |"
+    )?;
+    writeln!(s, "|---|---|---|---|---|---|")?;
+    for (name, v) in [("200,000 req/s, Poisson", &rate), ("ceiling (1 ns gaps)", &ceiling)] {
+        writeln!(
+            s,
+            "| {name} | {} | {:.0} | {:.1} / {:.1} | {:.1} | {} / {} / {} |",
+            v["runs"],
+            f(v, "completed_rate_median"),
+            f(v, "lag_p50_us_median"),
+            f(v, "lag_p99_us_median"),
+            f(v, "lag_p99_us_worst"),
+            v["valid_runs"],
+            v["sustainable_runs"],
+            v["accounting_exact_runs"]
+        )?;
+    }
+    writeln!(s, "\nTarget: 200,000 req/s sustained with lag p99 ≤ 50 µs and the accounting exact.\n")?;
+    Ok(s)
+}
+
 /// Runs the benchmarks and writes `results/performance.md`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.server_loop_only {
+        let section = server_loop(args.realtime)?;
+        std::fs::create_dir_all(root().join("results"))?;
+        std::fs::write(root().join("results/server_loop.md"), &section)?;
+        println!("{section}");
+        return Ok(());
+    }
     if args.startup_only {
         let section = startup(&build_release()?, args.startup_runs)?;
         let path = root().join("results/startup.md");
@@ -202,6 +258,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     let timing_loop_ns = criterion_median_ns("harness", "time_session_per_1000_iterations").map(|ns| ns / 1000.0);
+    let server = if args.no_criterion { String::new() } else { server_loop(args.realtime)? };
 
     let infer = build_release()?;
     let model = fixtures::dir().join(&args.model).join("model.onnx");
@@ -245,6 +302,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     let mut report =
         summary(args, &ours, &theirs, &criterion_rows, timing_loop_ns, (!args.no_sweep).then_some(&sweep))?;
+    report.push_str(&server);
     report.push_str(&startup(&infer, args.startup_runs)?);
     let path = root().join("results/performance.md");
     std::fs::write(&path, &report)?;

@@ -96,6 +96,18 @@ impl ChildTarget {
         match job.config.stop {
             Stop::Iterations(n) => cmd.args(["--iterations", &n.to_string()]),
             Stop::Duration(d) => cmd.args(["--duration", &format!("{}ms", d.as_millis().max(1))]),
+            Stop::Confidence(t) => {
+                cmd.args([
+                    "--target-ci",
+                    &t.median.to_string(),
+                    "--max-time",
+                    &format!("{}ms", t.max_time.as_millis().max(1)),
+                ]);
+                if let Some(p99) = t.p99 {
+                    cmd.args(["--target-ci-p99", &p99.to_string()]);
+                }
+                &mut cmd
+            }
         };
         cmd.arg("--quiet").arg("--json").arg(json);
         cmd
@@ -272,6 +284,22 @@ mod tests {
             args(&target().bench(&probe, Path::new("p.json"))).join(" "),
             "bench /m/model.onnx --backend onnx --device cuda:1 --threads 4 --batch-sizes 16 --warmup 2 \
              --dims 3,224 --memory-limit 1073741824 --duration 1ms --quiet --json p.json"
+        );
+        let certified = BenchJob {
+            batch_sizes: vec![8],
+            config: BenchConfig {
+                warmup: Warmup::AUTO,
+                stop: Stop::Confidence(infer_measure::confidence::CiTarget {
+                    p99: Some(0.05),
+                    ..infer_measure::confidence::CiTarget::median(0.02, Duration::from_secs(10))
+                }),
+            },
+            ..BenchJob::default()
+        };
+        assert_eq!(
+            args(&target().bench(&certified, Path::new("c.json"))).join(" "),
+            "bench /m/model.onnx --backend onnx --device cuda:1 --threads 4 --batch-sizes 8 --warmup auto \
+             --target-ci 0.02 --max-time 10000ms --target-ci-p99 0.05 --quiet --json c.json"
         );
         let workload = Workload {
             dims: vec![infer_measure::workload::args::parse_dim_arg("sequence=128").unwrap()],

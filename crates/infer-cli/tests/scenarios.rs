@@ -1,7 +1,14 @@
-//! The serving scenarios on real models: the server scenario against single-stream on the
-//! generated ResNet-18 (a light load keeps single-stream latency, an overload is flagged), a model
-//! that stalls once (every request queued behind it carries the stall), dynamic batching, trace
-//! replay, offline and the max-rate search, through the library and the `infer` binary.
+//! The serving scenarios on real models, through the library and the `infer` binary: the server
+//! scenario's schedule and accounting on the generated ResNet-18 (and an overload that cannot be
+//! sustained by construction), a model that stalls once (every request queued behind it carries
+//! the stall), the dynamic batcher's rule, trace replay, offline, the max-rate search and its
+//! minimum probe time, and the options' checks.
+//!
+//! These tests assert what holds whatever the machine's speed — the schedule (seeded, replayed,
+//! constant), the accounting (every request sent is answered once or counted unserved; batches,
+//! ids and times agree), the rules applied to the records (the report's verdicts are those of its
+//! own records) and lower bounds a sleep guarantees — never a wall-clock latency against a
+//! threshold: a busy host broke those (`served_fraction 0.93 < 0.85`).
 //!
 //! The tests of this file take turns (one lock): they measure the machine's two cores.
 #![cfg(installed_onnx)]
@@ -17,11 +24,12 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use infer_core::{LoadOptions, Session};
+use infer_core::{LoadOptions, Result, Session, SessionInfo, Tensor};
 use infer_measure::{
     scenario::{
         ScenarioReport, ScenarioResult, ScenarioSpec,
-        arrivals::Arrivals,
+        analysis::analyze,
+        arrivals::{Arrivals, Schedule},
         batcher::BatchPolicy,
         samples::{POOL, Samples},
         server::{ServerConfig, ServerReport, ServerStop, run_server},
@@ -69,67 +77,126 @@ fn server(rate: f64, requests: usize) -> ServerConfig {
         batching: BatchPolicy::NONE,
         stop: ServerStop::Requests(requests),
         warmup: Warmup::Count(3),
+        min_time: std::time::Duration::ZERO,
     }
 }
 
-/// The issue's acceptance on ResNet-18 (onnx, this CPU). Single-stream gives the closed-loop
-/// throughput; Poisson arrivals at 30% of it (80 requests) keep the median latency within 1.5× of
-/// the single-stream median; at 150% of it (120 requests) the queue grows and the run says it is
-/// not sustainable, while the generator still kept to its schedule (the load was offered).
-///
-/// The machine is shared: single-stream is measured before and after the light run, and an
-/// attempt whose two medians differ by more than 20% was disturbed by other work and is made
-/// again (at most three attempts; the last one is judged whatever happened).
+/// The accounting of a server run, whatever the machine's speed: every request sent is answered
+/// once or counted unserved, ids are the schedule's, batches add up and carry their requests'
+/// times, nothing is sent before its time nor started before it was sent, latency is queue plus
+/// compute, and the report's analysis and verdicts are those of its own records.
+fn assert_accounting(r: &ServerReport) {
+    assert_eq!(r.records.len() + r.unserved, r.sent, "answered + unserved = sent");
+    assert_eq!(r.analysis.requests, r.records.len());
+    let mut ids: Vec<usize> = r.records.iter().map(|x| x.id).collect();
+    ids.sort_unstable();
+    assert!(ids.iter().enumerate().all(|(k, &id)| k == id), "each id answered once, none skipped: {ids:?}");
+    assert_eq!(r.batches.iter().map(|b| b.size).sum::<usize>(), r.records.len(), "batch sizes add up");
+    for x in &r.records {
+        let b = &r.batches[x.batch];
+        assert!(b.size <= r.max_batch && x.start_ms == b.start_ms && x.end_ms == b.end_ms, "{x:?} in {b:?}");
+        assert!(x.sent_ms >= x.scheduled_ms && x.start_ms >= x.sent_ms && x.end_ms >= x.start_ms, "{x:?}");
+        assert!((x.latency_ms() - x.queue_ms() - x.compute_ms()).abs() < 1e-9);
+    }
+    // The analysis and verdicts are those of the records (read back from JSON, the figures may
+    // differ in their last bit).
+    let again = analyze(&r.records, &r.batches).unwrap();
+    let (a, b) = (&again, &r.analysis);
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
+    assert_eq!(
+        (a.requests, &a.batch_sizes, a.generator.late_over_1ms),
+        (b.requests, &b.batch_sizes, b.generator.late_over_1ms)
+    );
+    assert_eq!(
+        (a.generator.kept_up, a.queueing.growing, a.queueing.max_outstanding),
+        (b.generator.kept_up, b.queueing.growing, b.queueing.max_outstanding)
+    );
+    for (x, y) in [
+        (a.latency_ms.p50, b.latency_ms.p50),
+        (a.latency_ms.p99, b.latency_ms.p99),
+        (a.queue_ms.p50, b.queue_ms.p50),
+        (a.generator.shortfall, b.generator.shortfall),
+        (a.queueing.growth_ms, b.queueing.growth_ms),
+    ] {
+        assert!(close(x, y), "the analysis is that of the records: {x} vs {y}");
+    }
+    assert_eq!((r.valid, r.sustainable), (again.generator.kept_up, !again.queueing.growing));
+}
+
+/// `n` requests of the seeded Poisson process at `rate`, ms: what a run's records must hold.
+fn poisson_schedule_ms(rate: f64, seed: u64, n: usize) -> Vec<f64> {
+    Schedule::new(Arrivals::Poisson.gaps(Some(rate), seed).unwrap()).take(n).map(|at| at * 1e3).collect()
+}
+
+/// A model that takes at least `extra` longer per call than the real one: a floor on its
+/// service time that a sleep guarantees, so an overload is one by construction.
+struct Slowed {
+    inner: Box<dyn Session>,
+    extra: std::time::Duration,
+}
+
+impl Session for Slowed {
+    fn info(&self) -> &SessionInfo {
+        self.inner.info()
+    }
+    fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        std::thread::sleep(self.extra);
+        self.inner.run(inputs)
+    }
+    fn synchronize(&mut self) -> Result<()> {
+        self.inner.synchronize()
+    }
+}
+
+/// ResNet-18 on ONNX Runtime at about a third of its closed-loop rate: the run holds exactly the
+/// seeded Poisson schedule and accounts for every request. Then the same model slowed by 40 ms a
+/// call (so it serves at most 25 requests/s) receives 50 requests/s: whatever the machine's
+/// speed, the queue grows, the run says it is not sustainable, and the generator still offered
+/// the load (open loop).
 #[test]
-fn resnet18_server_light_load_keeps_latency_and_overload_is_not_sustainable() {
+fn resnet18_server_runs_its_schedule_and_an_overload_by_construction_is_not_sustainable() {
     let _turn = turn();
     let model = resnet18();
     let mut session = onnx_session(&model);
     let samples = Samples::synthetic(session.inputs(), POOL, &[]).unwrap();
-    let closed = |warmup| BenchConfig { warmup, stop: Stop::Iterations(30) };
-    let mut warmup = Warmup::AUTO;
-    for attempt in 1..=3 {
-        let before = single_stream(session.as_mut(), &samples, &closed(warmup)).unwrap();
-        warmup = Warmup::Count(3);
-        let capacity = before.throughput_per_s;
-        let light = run_server(session.as_mut(), &samples, &server(0.3 * capacity, 80)).unwrap();
-        let after = single_stream(session.as_mut(), &samples, &closed(warmup)).unwrap();
-        let (b, a) = (before.latency_ms.p50, after.latency_ms.p50);
-        let l = &light.analysis.latency_ms;
-        eprintln!(
-            "attempt {attempt}: single-stream p50 {b:.2} ms before, {a:.2} ms after ({capacity:.1} req/s); \
-             server at 30%: p50 {:.2} ms, p99 {:.2} ms",
-            l.p50, l.p99
-        );
-        if (b / a - 1.0).abs() > 0.2 && attempt < 3 {
-            continue;
-        }
-        let single = (a + b) / 2.0;
-        assert_eq!(light.analysis.requests, 80);
-        assert!(light.valid && light.sustainable, "{:?}", light.warnings);
-        assert!(l.p50 <= 1.5 * single, "p50 {:.2} ms at 30% load vs single-stream {single:.2} ms", l.p50);
-
-        let heavy = run_server(session.as_mut(), &samples, &server(1.5 * capacity, 120)).unwrap();
-        let q = &heavy.analysis.queueing;
-        eprintln!("server at 150%: {q:?}");
-        assert!(q.growing && !heavy.sustainable, "{q:?}");
+    let closed = BenchConfig { warmup: Warmup::AUTO, stop: Stop::Iterations(10) };
+    let capacity = single_stream(session.as_mut(), &samples, &closed).unwrap().throughput_per_s;
+    let rate = (capacity / 3.0).max(1.0);
+    let light = run_server(session.as_mut(), &samples, &server(rate, 80)).unwrap();
+    assert_eq!((light.sent, light.unserved), (80, 0));
+    assert_accounting(&light);
+    let mut by_id = light.records.clone();
+    by_id.sort_by_key(|x| x.id);
+    for (x, at) in by_id.iter().zip(poisson_schedule_ms(rate, 11, 80)) {
         assert!(
-            heavy.warnings.iter().any(|w| w.starts_with("not sustainable: queueing grows")),
-            "{:?}",
-            heavy.warnings
+            (x.scheduled_ms - at).abs() < 1e-9,
+            "request {}: scheduled {} ms, the process says {at}",
+            x.id,
+            x.scheduled_ms
         );
-        assert!(heavy.valid, "the generator kept up even though the model did not: {:?}", heavy.analysis.generator);
-        assert!(q.served_fraction.unwrap() < 0.85, "{q:?}");
-        // Latency counts from the schedule: the last requests waited for the backlog before them.
-        assert!(heavy.analysis.latency_ms.max > 10.0 * single, "{:?}", heavy.analysis.latency_ms);
-        return;
     }
+    assert!((light.duration_s * 1e3 - by_id[79].scheduled_ms).abs() < 1e-9);
+
+    let mut slowed = Slowed { inner: session, extra: std::time::Duration::from_millis(40) };
+    let heavy =
+        run_server(&mut slowed, &samples, &ServerConfig { arrivals: Arrivals::Constant, ..server(50.0, 60) }).unwrap();
+    assert_accounting(&heavy);
+    let q = &heavy.analysis.queueing;
+    eprintln!("50 req/s against at most 25 served: {q:?}");
+    assert!(q.served_fraction.unwrap() <= 0.55, "at most 25 of 50 per second: {q:?}");
+    assert!(q.growing && !heavy.sustainable, "{q:?}");
+    assert!(heavy.warnings.iter().any(|w| w.starts_with("not sustainable: queueing grows")), "{:?}", heavy.warnings);
+    // Latency counts from the schedule: the last request waited for the 59 calls of at least
+    // 40 ms before it, less its own arrival 1.2 s into the run.
+    let last = heavy.records.iter().max_by(|a, b| a.end_ms.total_cmp(&b.end_ms)).unwrap();
+    assert!(last.end_ms >= 60.0 * 40.0, "{last:?}");
 }
 
 /// A model that stalls once for 400 ms (the `INFER_TEST_STALL` hook) under constant arrivals every
 /// 20 ms: the generator keeps sending during the stall (open loop), and every request queued
 /// behind it has a latency, counted from its scheduled arrival, that includes the rest of the
-/// stall after its arrival; the requests of the stalled call carry all of it.
+/// stall after its arrival; the requests of the stalled call carry all of it. Each bound below is
+/// one the 400 ms sleep and the 20 ms schedule guarantee.
 #[test]
 fn every_request_queued_behind_a_stall_carries_it() {
     let _turn = turn();
@@ -159,13 +226,22 @@ fn every_request_queued_behind_a_stall_carries_it() {
     let v = json(&out);
     assert_eq!(v["scenario"], "server");
     let r: ServerReport = serde_json::from_value(v["result"].clone()).unwrap();
+    assert_accounting(&r);
+    // Requests scheduled within 3 s every 20 ms: 149 or 150 (the 150th falls at 3 s, give or take
+    // the rounding of the sum of the gaps), all answered.
+    assert!((149..=150).contains(&r.sent) && r.unserved == 0, "{} sent, {} unserved", r.sent, r.unserved);
+    for x in &r.records {
+        assert!((x.scheduled_ms - (x.id + 1) as f64 * 20.0).abs() < 1e-6, "{x:?}");
+    }
     let stalled: Vec<_> = r.batches.iter().filter(|b| b.end_ms - b.start_ms >= 400.0).collect();
-    assert_eq!(stalled.len(), 1, "exactly one stalled call: {:?}", r.batches);
+    assert!(!stalled.is_empty(), "the stalled call: {:?}", r.batches);
     let s = stalled[0];
     let behind: Vec<_> = r.records.iter().filter(|x| x.start_ms >= s.start_ms && x.scheduled_ms < s.end_ms).collect();
-    assert!(behind.len() >= 15, "about 20 requests arrive during 400 ms: {}", behind.len());
+    assert!(behind.len() >= 20, "20 requests are scheduled during 400 ms: {}", behind.len());
+    // Open loop: the generator sent requests while the model was stalled.
+    let sent_during = r.records.iter().filter(|x| x.sent_ms > s.start_ms && x.sent_ms < s.end_ms).count();
+    assert!(sent_during >= 10, "the generator was held up by the stall: {sent_during} sent during it");
     for x in &behind {
-        assert!(x.sent_ms - x.scheduled_ms < 50.0, "the generator was held up by the stall: {x:?}");
         assert!(x.latency_ms() >= s.end_ms - x.scheduled_ms, "{x:?}");
         if x.scheduled_ms <= s.start_ms {
             assert!(x.latency_ms() >= 400.0, "in the stalled call: {x:?}");
@@ -174,13 +250,12 @@ fn every_request_queued_behind_a_stall_carries_it() {
     let first_during =
         behind.iter().filter(|x| x.scheduled_ms > s.start_ms).map(|x| x.latency_ms()).fold(0.0, f64::max);
     assert!(
-        first_during >= 370.0,
+        first_during >= 380.0,
         "the first request arriving during the stall waits nearly all of it: {first_during}"
     );
     // The summary is over latencies from the schedule: the stall is in its tail.
-    assert!(r.analysis.latency_ms.max >= 400.0 && r.analysis.latency_ms.p99 >= 300.0, "{:?}", r.analysis.latency_ms);
-    assert!(r.valid && r.sustainable, "a transient stall is not growth: {:?}", r.analysis.queueing);
-    // No hook, no stall.
+    assert!(r.analysis.latency_ms.max >= 400.0, "{:?}", r.analysis.latency_ms);
+    // No hook for this backend, no stall: the run is still every request of its schedule.
     let quiet = dir.path().join("quiet.json");
     ok(&infer_env(
         &[
@@ -200,14 +275,19 @@ fn every_request_queued_behind_a_stall_carries_it() {
         &[("INFER_TEST_STALL", "400ms@torch")],
     ));
     let r: ServerReport = serde_json::from_value(json(&quiet)["result"].clone()).unwrap();
-    assert!(r.analysis.latency_ms.max < 200.0, "{:?}", r.analysis.latency_ms);
+    assert_accounting(&r);
+    assert_eq!(r.sent, 30);
+    // 30 requests at 50/s are about 0.6 s of schedule: under the 2 s minimum, flagged as a burst.
+    assert!(r.warnings.iter().any(|w| w.starts_with("short run: 30 requests")), "{:?}", r.warnings);
 }
 
-/// Dynamic batching on ResNet-18 at a rate a single request at a time cannot sustain: the
-/// batcher forms batches of more than one, every request's latency is its queue time plus its
-/// compute time, and each batch's requests share its start and end.
+/// Dynamic batching on ResNet-18 with requests every 0.5 ms: Triton's rule holds in every call —
+/// a call of fewer than the maximum starts only once its oldest request has waited the timeout
+/// since it was sent — batches form (four requests arrive within 2 ms, well inside the 5 ms
+/// timeout, and queue behind any call), every request's latency is its queue time plus its compute
+/// time, and each batch's requests share its start and end.
 #[test]
-fn dynamic_batching_forms_batches_and_splits_latency() {
+fn dynamic_batching_forms_batches_by_triton_s_rule() {
     let _turn = turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("batched.json");
@@ -217,8 +297,10 @@ fn dynamic_batching_forms_batches_and_splits_latency() {
             p(&resnet18()),
             "--scenario",
             "server",
+            "--arrivals",
+            "constant",
             "--rate",
-            "80",
+            "2000",
             "--dynamic-batch",
             "4",
             "--batch-timeout",
@@ -237,17 +319,14 @@ fn dynamic_batching_forms_batches_and_splits_latency() {
     let v = json(&out);
     assert_eq!((v["backend"].as_str(), v["device"].as_str()), (Some("onnx"), Some("cpu")));
     let r: ServerReport = serde_json::from_value(v["result"].clone()).unwrap();
-    assert_eq!((r.max_batch, r.batch_timeout_ms), (4, 5.0));
-    let sizes: usize = r.analysis.batch_sizes.iter().map(|b| b.size * b.batches).sum();
-    assert_eq!(sizes, r.records.len());
+    assert_eq!((r.max_batch, r.batch_timeout_ms, r.sent), (4, 5.0, 40));
+    assert_accounting(&r);
     assert!(r.analysis.batch_sizes.iter().all(|b| (1..=4).contains(&b.size)));
-    assert!(r.analysis.mean_batch > 1.0, "{:?}", r.analysis.batch_sizes);
-    for x in &r.records {
-        let b = &r.batches[x.batch];
-        assert!((x.start_ms - b.start_ms).abs() < 1e-9 && (x.end_ms - b.end_ms).abs() < 1e-9);
-        assert!((x.latency_ms() - x.queue_ms() - x.compute_ms()).abs() < 1e-9);
-        assert!(x.start_ms >= x.sent_ms && x.sent_ms >= x.scheduled_ms);
+    for b in r.batches.iter().filter(|b| b.size < 4) {
+        let oldest = r.records.iter().filter(|x| x.batch == b.id).map(|x| x.sent_ms).fold(f64::INFINITY, f64::min);
+        assert!(b.start_ms - oldest >= 5.0 - 1e-9, "a call of {} before its oldest waited 5 ms: {b:?}", b.size);
     }
+    assert!(r.analysis.mean_batch > 1.0, "{:?}", r.analysis.batch_sizes);
     // The raw records are in the JSON under their documented names.
     let rec = &v["result"]["records"][0];
     for k in ["id", "scheduled_ms", "sent_ms", "start_ms", "end_ms", "batch"] {
@@ -366,10 +445,10 @@ fn offline_reports_the_best_throughput_over_batch_sizes() {
     }
 }
 
-/// `--find-max-rate` on ResNet-18 (p90, 20% precision, to keep it short; the bound is six
-/// single-stream medians measured just before, so that it means the same on a loaded machine):
-/// each probe stopped by early stopping; the highest passing rate is reported with its
-/// latencies, and no failing probe lies below it.
+/// `--find-max-rate` on ResNet-18 (p90, 20% precision and a 1 s minimum per probe, to keep it
+/// short; the bound is six single-stream medians measured just before): each probe lasts at least
+/// the minimum schedule and judges at least h(0) = 44 requests before its verdict; the highest
+/// passing rate is reported with its latencies, and no failing probe lies below it.
 #[test]
 fn find_max_rate_brackets_the_sustainable_rate() {
     let _turn = turn();
@@ -396,6 +475,8 @@ fn find_max_rate_brackets_the_sustainable_rate() {
             "90",
             "--search-precision",
             "20%",
+            "--min-probe-time",
+            "1s",
             "--warmup",
             "3",
             "--json",
@@ -408,27 +489,37 @@ fn find_max_rate_brackets_the_sustainable_rate() {
     let v = json(&out);
     assert_eq!(v["scenario"], "find-max-rate");
     let r = &v["result"];
-    let max = r["max_rate"].as_f64().unwrap();
     let probes = r["probes"].as_array().unwrap();
-    assert_eq!(probes.len(), r["runs"].as_array().unwrap().len());
-    let closed = r["closed_loop_per_s"].as_f64().unwrap();
-    assert!(max > 0.2 * closed && max < 1.3 * closed, "max {max} vs closed loop {closed}");
-    for (probe, run) in probes.iter().zip(r["runs"].as_array().unwrap()) {
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(probes.len(), runs.len());
+    let max = r["max_rate"].as_f64().unwrap();
+    for (probe, run) in probes.iter().zip(runs) {
         let rate = probe["rate"].as_f64().unwrap();
+        let run: ServerReport = serde_json::from_value(run.clone()).unwrap();
+        assert_accounting(&run);
         if !probe["passed"].as_bool().unwrap() {
             assert!(rate > max, "a failure at {rate} below the max {max}: {probe}");
         }
-        // Early stopping, not a fixed count: a pass needs at least h(0) = 44 judged requests for p90.
-        let es = &run["early_stopping"];
-        if probe["passed"].as_bool().unwrap() {
-            assert_eq!(es["verdict"], "pass");
-            assert!(es["judged"].as_u64().unwrap() >= 44, "{es}");
+        let es = run.early_stopping.clone().unwrap();
+        assert_eq!((es.min_requests, run.min_time_s), (44, 1.0));
+        // No verdict before the minimum: h(0) judged, and every request scheduled within the
+        // first second sent (the next one would have come at 1 s or later).
+        if es.verdict != infer_measure::scenario::early_stopping::Verdict::Undecided {
+            assert!(es.judged >= 44, "{es:?}");
+            let next = run.duration_s + run.duration_s / run.sent as f64;
+            assert!(next >= 1.0 - 1e-6, "verdict after {} requests over {} s", run.sent, run.duration_s);
         }
-        assert!(!run["records"].as_array().unwrap().is_empty());
+        assert_eq!(probe["duration_s"].as_f64(), Some(run.duration_s));
+        assert_eq!(probe["requests"].as_u64(), Some(run.records.len() as u64));
+        if probe["passed"].as_bool().unwrap() {
+            assert_eq!(es.verdict, infer_measure::scenario::early_stopping::Verdict::Pass);
+        }
     }
     let at = &r["at_max"];
     assert_eq!(at["rate"].as_f64(), Some(max));
-    assert!(at["p50_ms"].as_f64().unwrap() > 0.0 && at["p99_ms"].as_f64().unwrap() >= at["p50_ms"].as_f64().unwrap());
+    assert!(at["p99_ms"].as_f64().unwrap() >= at["p50_ms"].as_f64().unwrap());
+    // The probe table shows each probe's span of schedule.
+    assert!(stdout.contains("requests  schedule s"), "{stdout}");
 }
 
 #[test]
@@ -448,6 +539,28 @@ fn scenario_options_are_checked() {
     fails(&["--scenario", "server", "--rate", "5", "--batch-timeout", "2ms"], "--dynamic-batch");
     fails(&["--scenario", "server", "--rate", "5", "--p99-bound", "10ms", "--iterations", "5"], "early stopping");
     fails(&["--scenario", "streaming"], "expected single-stream, offline or server");
+    fails(
+        &["--scenario", "server", "--rate", "5", "--min-probe-time", "10s", "--probe-time", "5s"],
+        "shorter than --min-probe-time",
+    );
+    fails(
+        &["--scenario", "offline", "--target-ci", "2%"],
+        "--target-ci applies to single-stream and to one server run",
+    );
+    fails(
+        &["--scenario", "server", "--find-max-rate", "--p99-bound", "1s", "--target-ci", "2%"],
+        "not to --find-max-rate",
+    );
+    fails(
+        &["--scenario", "server", "--rate", "5", "--p99-bound", "1s", "--target-ci", "2%"],
+        "do not give --target-ci too",
+    );
+    fails(
+        &["--scenario", "server", "--rate", "5", "--target-ci", "2%", "--iterations", "5"],
+        "do not give --iterations",
+    );
+    fails(&["--max-time", "3s"], "go with --target-ci P%");
+    fails(&["--target-ci", "0%"], "invalid interval target `0%`");
     fails(
         &["--scenario", "server", "--rate", "5", "--bound-percentile", "100", "--p99-bound", "1s"],
         "invalid percentile",
@@ -489,6 +602,8 @@ fn compare_finds_the_max_rate_of_every_backend_with_and_without_batching() {
             "20ms",
             "--search-precision",
             "20%",
+            "--min-probe-time",
+            "500ms",
             "--device",
             "cpu",
             "--warmup",
@@ -529,12 +644,20 @@ fn compare_finds_the_max_rate_of_every_backend_with_and_without_batching() {
         }
         let asked = result["max_batch"].as_u64().unwrap();
         assert_eq!(asked, if row["batching"] == "none" { 1 } else { 8 }, "{row}");
+        // --min-probe-time reached the children: no probe was judged before 500 ms of schedule.
+        for run in result["runs"].as_array().unwrap() {
+            let run: ServerReport = serde_json::from_value(run.clone()).unwrap();
+            assert_eq!(run.min_time_s, 0.5);
+            assert_accounting(&run);
+        }
     }
     // The HTML: the table, and latency against offered rate with a curve per configuration.
     let html = std::fs::read_to_string(out.join("serving.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 2, "{html}");
     assert_eq!(html.matches("<polyline").count(), 2 * measured.len(), "{html}");
     assert!(std::fs::read_to_string(out.join("serving.md")).unwrap().contains("| onnx | cpu | none |"));
+    // Every probe with its span of schedule, its requests and its verdict.
+    assert!(html.contains("<h2>Probes: onnx cpu, none</h2>") && html.contains("seconds of schedule"), "{html}");
 }
 
 #[test]

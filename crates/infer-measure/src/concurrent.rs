@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::stats::Summary;
+use crate::{confidence::CiTarget, stats::Summary};
 use infer_core::{Backend, Error, LoadOptions, Result, Session, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +134,7 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
                 sample(&mut rss);
                 next_sample = t + spec.rss_interval;
             }
-            if let Stop::Duration(d) = spec.stop
+            if let Stop::Duration(d) | Stop::Confidence(CiTarget { max_time: d, .. }) = spec.stop
                 && t >= d
             {
                 stop.store(true, Ordering::SeqCst);
@@ -220,7 +220,10 @@ fn worker(
         loop {
             let done = match spec.stop {
                 Stop::Iterations(n) => samples.len() >= n,
-                Stop::Duration(d) => !samples.is_empty() && (stop.load(Ordering::SeqCst) || start.elapsed() >= d),
+                // A load test has no interval to hold to a target: its budget is its duration.
+                Stop::Duration(d) | Stop::Confidence(CiTarget { max_time: d, .. }) => {
+                    !samples.is_empty() && (stop.load(Ordering::SeqCst) || start.elapsed() >= d)
+                }
             };
             if done || (samples.is_empty() && stop.load(Ordering::SeqCst)) {
                 break;

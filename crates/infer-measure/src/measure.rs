@@ -7,6 +7,7 @@ use crate::stats::DEFAULT_RESAMPLES;
 use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result};
 
 use crate::{
+    confidence::Convergence,
     device_time::DeviceTime,
     environment::Environment,
     memory, reference,
@@ -176,6 +177,10 @@ pub fn measure_each(
                     timing.warmup_iterations
                 ));
             }
+            if let Some(w) = timing.convergence.as_ref().and_then(Convergence::warning) {
+                row.warnings.push(w);
+            }
+            row.convergence = timing.convergence;
             row.warmup_iterations = Some(timing.warmup_iterations);
             row.warmup_settled = timing.warmup_settled;
             row.input_prep_ms = Some(input_prep_ms);
@@ -287,8 +292,9 @@ impl CudaProbe {
     }
 }
 
-/// Seed of the bootstrap resampling, fixed so reports are reproducible.
-pub const SEED: u64 = 0x1fe_2025;
+/// Seed of the bootstrap resampling, fixed so reports are reproducible (the stop on confidence
+/// resamples with the same one).
+pub const SEED: u64 = crate::confidence::SEED;
 /// Above this coefficient of variation a run is flagged unstable.
 pub const UNSTABLE_COV: f64 = 0.10;
 /// Fewer samples than this make p99 little more than the maximum.
@@ -342,6 +348,8 @@ mod tests {
             stages_ms: None,
             speedup_vs_batch1: None,
             round_medians_ms: None,
+            round_iterations: None,
+            convergence: None,
             dims: std::collections::BTreeMap::new(),
             inputs: Vec::new(),
             device_time: None,

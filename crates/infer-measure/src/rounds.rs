@@ -10,6 +10,7 @@
 use infer_core::Result;
 
 use crate::{
+    confidence::{CiTarget, Convergence},
     device_time::DeviceTime,
     measure::{SEED, fill_speedups, trust_warnings},
     results::{BenchReport, BenchRow, RowSource},
@@ -31,6 +32,55 @@ pub fn spread(medians: &[f64]) -> f64 {
 pub fn round_medians(row: &BenchRow) -> Vec<f64> {
     row.round_medians_ms.clone().unwrap_or_else(|| vec![row.latency_ms.median])
 }
+
+/// How many samples each round pooled in `row` measured: all of them when it is one round.
+#[must_use]
+pub fn round_iterations(row: &BenchRow) -> Vec<usize> {
+    row.round_iterations.clone().unwrap_or_else(|| vec![row.samples_ms.len()])
+}
+
+/// The samples of each round pooled in `row`, in order (one slice when the sizes are unknown).
+#[must_use]
+pub fn round_samples(row: &BenchRow) -> Vec<&[f64]> {
+    let sizes = round_iterations(row);
+    if sizes.iter().sum::<usize>() != row.samples_ms.len() {
+        return vec![&row.samples_ms];
+    }
+    let mut out = Vec::with_capacity(sizes.len());
+    let mut at = 0;
+    for n in sizes {
+        out.push(&row.samples_ms[at..at + n]);
+        at += n;
+    }
+    out
+}
+
+/// Holds the rounds pooled in `row` to `target`: the interval of the median (and p99) resamples
+/// the rounds ([`crate::confidence::rounds_ci`]), and the target counts as reached only from
+/// `min_rounds` rounds on, so the spread between processes is measured before any verdict. The
+/// time it took is that of the measured calls of every round (the sum of the samples). The row's
+/// "not reached" warning is replaced.
+///
+/// # Errors
+/// When a round has no samples.
+pub fn converge(row: &mut BenchRow, target: &CiTarget, min_rounds: usize) -> Result<()> {
+    let rounds = round_samples(row);
+    let precision = target.check_rounds(&rounds)?;
+    let count = rounds.len();
+    let time = row.samples_ms.iter().sum::<f64>() / 1e3;
+    let mut c = Convergence::new(target, &precision, row.samples_ms.len(), time);
+    c.rounds = Some(count);
+    c.reached = c.reached && count >= min_rounds;
+    row.warnings.retain(|w| !w.starts_with(NOT_REACHED));
+    if let Some(w) = c.warning() {
+        row.warnings.push(w);
+    }
+    row.convergence = Some(c);
+    Ok(())
+}
+
+/// How every "target not reached" warning starts ([`Convergence::warning`]).
+const NOT_REACHED: &str = "target not reached";
 
 /// Pools the next round's report into `pooled`: each row's samples (same batch size and
 /// dimension sizes) are joined and its
@@ -77,6 +127,19 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
         }
         merged.input_prep_ms = row.input_prep_ms;
         merged.stages_ms = row.stages_ms.clone();
+        let mut sizes = round_iterations(row);
+        sizes.push(new.samples_ms.len());
+        merged.round_iterations = Some(sizes);
+        merged.convergence = match (&row.convergence, &new.convergence) {
+            // The measuring adds up; the interval is the rounds' own, set by [`converge`].
+            (Some(a), Some(b)) => Some(Convergence {
+                time_to_interval_s: a.time_to_interval_s + b.time_to_interval_s,
+                samples: a.samples + b.samples,
+                rounds: Some(rounds),
+                ..b.clone()
+            }),
+            (a, b) => a.clone().or_else(|| b.clone()),
+        };
         merged.device_time = DeviceTime::pooled(row.device_time.as_ref(), new.device_time.as_ref())?;
         // The allocator's figures of the last round (its peak is that process's own).
         merged.device_memory = new.device_memory.clone().or_else(|| row.device_memory.take());
@@ -201,6 +264,50 @@ mod tests {
         let w = row.warnings.join("\n");
         assert!(w.contains("rounds disagree") && w.contains("10.00-12.00 ms (20% apart"), "{w}");
         assert!(pooled.max_abs_diff.unwrap().is_nan(), "a NaN difference in any round stays visible");
+    }
+
+    /// Rounds that agree reach ±2% once the minimum of rounds is pooled; rounds 20% apart do
+    /// not, and the row says how close it came. The time is that of every round's calls.
+    #[test]
+    fn a_target_across_rounds_needs_the_minimum_of_rounds_and_rounds_that_agree() {
+        use std::time::Duration;
+        let target = CiTarget::median(0.02, Duration::from_secs(30));
+        let spread = |m: f64| (0..40).map(|i| m * (1.0 + f64::from(i % 5 - 2) * 0.002)).collect::<Vec<_>>();
+        let timed = |m: f64| {
+            let mut r = report(&[spread(m)], 0.0);
+            let p = target.check(&crate::stats::Sample::new(spread(m)).unwrap()).unwrap();
+            r.rows[0].convergence = Some(Convergence::new(&target, &p, 40, 1.5));
+            r
+        };
+        let mut pooled = timed(10.0);
+        pool(&mut pooled, timed(10.05)).unwrap();
+        converge(&mut pooled.rows[0], &target, 3).unwrap();
+        let c = pooled.rows[0].convergence.clone().unwrap();
+        assert!(!c.reached && c.median_half_width <= 0.02, "two rounds are fewer than the minimum: {c:?}");
+        pool(&mut pooled, timed(9.97)).unwrap();
+        converge(&mut pooled.rows[0], &target, 3).unwrap();
+        let row = &pooled.rows[0];
+        let c = row.convergence.clone().unwrap();
+        assert!(c.reached, "{c:?}");
+        assert_eq!((c.rounds, c.samples), (Some(3), 120));
+        let measured: f64 = pooled.rows[0].samples_ms.iter().sum::<f64>() / 1e3;
+        assert!((c.time_to_interval_s - measured).abs() < 1e-9, "the measured calls of every round: {c:?}");
+        assert_eq!(row.round_iterations.as_deref(), Some(&[40, 40, 40][..]));
+        assert_eq!(round_samples(row).len(), 3);
+        assert!(row.warnings.iter().all(|w| !w.starts_with(NOT_REACHED)), "{:?}", row.warnings);
+
+        let mut apart = timed(10.0);
+        pool(&mut apart, timed(12.0)).unwrap();
+        pool(&mut apart, timed(11.0)).unwrap();
+        converge(&mut apart.rows[0], &target, 3).unwrap();
+        let row = &apart.rows[0];
+        let c = row.convergence.clone().unwrap();
+        assert!(!c.reached && c.median_half_width > 0.05, "{c:?}");
+        assert!(
+            row.warnings.iter().any(|w| w.starts_with("target not reached: the 95% interval")),
+            "{:?}",
+            row.warnings
+        );
     }
 
     #[test]

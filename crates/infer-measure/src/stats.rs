@@ -120,6 +120,21 @@ impl Estimate {
 pub struct Distribution(Vec<f64>);
 
 impl Distribution {
+    /// A distribution of resampled values (sorted here), for resampling schemes of other modules.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `values` is empty or holds a NaN.
+    pub fn new(values: Vec<f64>) -> Result<Self> {
+        if values.is_empty() {
+            return Err(Error::InvalidInput("a bootstrap distribution needs at least one resample".into()));
+        }
+        let mut i = 0;
+        collect(values.len(), || {
+            i += 1;
+            values[i - 1]
+        })
+    }
+
     /// The resampled values of the statistic, ascending.
     #[must_use]
     pub fn values(&self) -> &[f64] {

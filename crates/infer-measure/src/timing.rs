@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::{
+    confidence::{CheckSchedule, CiTarget, Convergence},
     device_time::{WindowMedians, unix_now, window_settled},
     stats::{Sample, Summary},
 };
@@ -20,6 +21,10 @@ pub enum Stop {
     Iterations(usize),
     /// After this much time (at least [`MIN_ITERATIONS`] iterations).
     Duration(Duration),
+    /// When the 95% interval of the median (and of p99 where asked) is within the target, or
+    /// after the target's time budget (at least [`MIN_ITERATIONS`] iterations); see
+    /// [`crate::confidence`].
+    Confidence(CiTarget),
 }
 
 /// The fewest iterations a duration-bounded run takes, so that statistics exist.
@@ -119,6 +124,8 @@ pub struct Timing {
     pub warmup_settled: Option<bool>,
     /// Per-iteration stage split, when the backend separates stages (empty otherwise).
     pub stages: Vec<RunStages>,
+    /// With [`Stop::Confidence`]: whether the interval reached its target, and when.
+    pub convergence: Option<Convergence>,
     /// The device's own time per timed iteration, milliseconds, in the order of `samples_ms`,
     /// where the session measures it ([`Session::device_time`]; empty otherwise).
     pub device_ms: Vec<f64>,
@@ -156,19 +163,13 @@ pub fn time_session(
     let (warmup_iterations, warmup_settled) = warm_up(session, inputs, config.warmup)?;
     let mut samples_ms = Vec::new();
     let mut stages = Vec::new();
+    let mut stopper = Stopper::new(config.stop);
     let mut device_ms = Vec::new();
     // Nothing of the warm-up may still be queued when the first clock is read.
     session.synchronize()?;
     let unix_start = unix_now();
     let start = Instant::now();
-    loop {
-        let done = match config.stop {
-            Stop::Iterations(n) => samples_ms.len() >= n,
-            Stop::Duration(d) => samples_ms.len() >= MIN_ITERATIONS && start.elapsed() >= d,
-        };
-        if done {
-            break;
-        }
+    while !stopper.done(&samples_ms, start.elapsed())? {
         let t = Instant::now();
         let (_, staged) = session.run_staged(inputs)?;
         session.synchronize()?;
@@ -180,7 +181,7 @@ pub fn time_session(
         stages.extend(staged);
         progress.set_position(match config.stop {
             Stop::Iterations(_) => samples_ms.len() as u64,
-            Stop::Duration(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+            Stop::Duration(_) | Stop::Confidence(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
     }
     // Stages only mean something when every iteration reported them.
@@ -192,7 +193,66 @@ pub fn time_session(
     }
     let total = start.elapsed();
     let unix_span_s = [unix_start, unix_now()];
-    Ok(Timing { samples_ms, total, warmup_iterations, warmup_settled, stages, device_ms, unix_span_s })
+    let convergence = stopper.convergence(&samples_ms, total)?;
+    Ok(Timing { samples_ms, total, warmup_iterations, warmup_settled, stages, device_ms, unix_span_s, convergence })
+}
+
+/// The stop rule of a timed phase, with the state of a stop on confidence.
+struct Stopper {
+    stop: Stop,
+    schedule: Option<CheckSchedule>,
+    /// The check that met the target.
+    reached: Option<Convergence>,
+}
+
+impl Stopper {
+    fn new(stop: Stop) -> Self {
+        let schedule = match &stop {
+            Stop::Confidence(t) => Some(CheckSchedule::new(t)),
+            _ => None,
+        };
+        Self { stop, schedule, reached: None }
+    }
+
+    /// Whether to stop with `samples` measured after `elapsed`; a due interval check runs here,
+    /// between two timed calls.
+    fn done(&mut self, samples: &[f64], elapsed: Duration) -> Result<bool> {
+        Ok(match self.stop {
+            Stop::Iterations(n) => samples.len() >= n,
+            Stop::Duration(d) => samples.len() >= MIN_ITERATIONS && elapsed >= d,
+            Stop::Confidence(target) => {
+                if samples.len() < MIN_ITERATIONS.max(target.min_samples) {
+                    return Ok(false);
+                }
+                if elapsed >= target.max_time {
+                    return Ok(true);
+                }
+                let Some(schedule) = self.schedule.as_mut().filter(|s| s.due(samples.len(), elapsed)) else {
+                    return Ok(false);
+                };
+                let t = Instant::now();
+                let precision = target.check(&Sample::new(samples.to_vec())?)?;
+                schedule.checked(samples.len(), elapsed + t.elapsed(), t.elapsed());
+                let met = target.met(&precision);
+                if met {
+                    let time = (elapsed + t.elapsed()).as_secs_f64();
+                    self.reached = Some(Convergence::new(&target, &precision, samples.len(), time));
+                }
+                met
+            }
+        })
+    }
+
+    /// The convergence record of a stop on confidence: the check that met the target, or a last
+    /// check of every sample when the budget ran out.
+    fn convergence(self, samples: &[f64], total: Duration) -> Result<Option<Convergence>> {
+        let Stop::Confidence(target) = self.stop else { return Ok(None) };
+        if let Some(c) = self.reached {
+            return Ok(Some(c));
+        }
+        let precision = target.check(&Sample::new(samples.to_vec())?)?;
+        Ok(Some(Convergence::new(&target, &precision, samples.len(), total.as_secs_f64())))
+    }
 }
 
 /// Runs the warm-up; returns the iterations run and, for [`Warmup::UntilStable`], whether it
@@ -275,11 +335,12 @@ pub fn progress_bar(label: &str, config: &BenchConfig) -> ProgressBar {
     let len = match config.stop {
         Stop::Iterations(n) => n as u64,
         Stop::Duration(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+        Stop::Confidence(t) => u64::try_from(t.max_time.as_millis()).unwrap_or(u64::MAX),
     };
     let pb = ProgressBar::new(len);
     let unit = match config.stop {
         Stop::Iterations(_) => "it",
-        Stop::Duration(_) => "ms",
+        Stop::Duration(_) | Stop::Confidence(_) => "ms",
     };
     let template = format!("{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}})");
     if let Ok(style) = ProgressStyle::with_template(&template) {
@@ -465,6 +526,37 @@ mod tests {
         let t = time_session(&mut s, std::slice::from_ref(&x), &config, &ProgressBar::hidden()).unwrap();
         // The time cap stops the warm-up after the first window, unsettled.
         assert_eq!((t.warmup_iterations, t.warmup_settled), (5, Some(false)));
+    }
+
+    /// The stop on confidence, without clocks: samples and elapsed times are given.
+    #[test]
+    fn a_stop_on_confidence_ends_when_the_interval_is_reached_or_the_budget_is_spent() {
+        use crate::confidence::CiTarget;
+        let target = CiTarget::median(0.02, Duration::from_secs(30));
+        let tight: Vec<f64> = (0..40).map(|i| 10.0 + f64::from(i % 5) * 0.01).collect();
+        let mut s = Stopper::new(Stop::Confidence(target));
+        assert!(!s.done(&tight[..9], Duration::from_secs(1)).unwrap(), "fewer than the minimum: no check");
+        assert!(s.done(&tight[..10], Duration::from_secs(2)).unwrap(), "±0.1% at the first check");
+        let c = s.convergence(&tight[..10], Duration::from_secs(3)).unwrap().unwrap();
+        assert!(c.reached && c.samples == 10 && c.median_half_width <= 0.02, "{c:?}");
+        assert!(c.time_to_interval_s >= 2.0 && c.time_to_interval_s < 3.0, "the time of the check that met it: {c:?}");
+
+        // Two modes 50% apart, alternating: the median's interval stays wide.
+        let loose: Vec<f64> = (0..400).map(|i| if i % 2 == 0 { 10.0 } else { 15.0 }).collect();
+        let mut s = Stopper::new(Stop::Confidence(target));
+        for n in 10..400 {
+            assert!(!s.done(&loose[..n], Duration::from_secs(1)).unwrap(), "{n}");
+        }
+        assert!(s.done(&loose, Duration::from_secs(30)).unwrap(), "the budget is spent");
+        let c = s.convergence(&loose, Duration::from_millis(30_050)).unwrap().unwrap();
+        assert!(!c.reached && c.median_half_width > 0.02, "{c:?}");
+        assert!((c.time_to_interval_s - 30.05).abs() < 1e-9 && c.samples == 400);
+        assert!(c.label().starts_with("not reached: ±"), "{}", c.label());
+        assert!(c.warning().unwrap().contains("after 30.1 s of measuring (400 samples)"), "{:?}", c.warning());
+
+        // Other stops record nothing.
+        let s = Stopper::new(Stop::Iterations(3));
+        assert!(s.convergence(&tight, Duration::from_secs(1)).unwrap().is_none());
     }
 
     #[test]

@@ -23,8 +23,9 @@ impl Report for BenchReport {
         let mut s = Section::new().block(TableBlock::new(bench_table(self)).text([0, 1]).main());
         s.push(List::plain(self.rows.iter().filter_map(|row| {
             let ci = row.median_ci_ms.as_ref()?;
+            let target = row.convergence.as_ref().map(|c| format!("; target: {}", c.label())).unwrap_or_default();
             Some(format!(
-                "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%",
+                "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%{target}",
                 row.label(),
                 ci.point,
                 ci.lower(),

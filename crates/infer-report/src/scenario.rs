@@ -198,8 +198,15 @@ fn server(r: &ServerReport) -> Vec<Block> {
     let l = &a.latency_ms;
     let _ = writeln!(
         s,
-        "{} requests; latency from the scheduled arrival: p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        a.requests, l.p50, l.p95, l.p99, l.max
+        "{} requests over {:.3} s of schedule (minimum before a verdict {} s); latency from the scheduled arrival: \
+         p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        a.requests,
+        r.duration_s,
+        trim(r.min_time_s),
+        l.p50,
+        l.p95,
+        l.p99,
+        l.max
     );
     let _ = writeln!(
         s,
@@ -250,6 +257,9 @@ fn server(r: &ServerReport) -> Vec<Block> {
             r.unserved
         );
     }
+    if let Some(c) = &r.convergence {
+        let _ = writeln!(s, "95% interval of the latency: {} of schedule", c.label());
+    }
     let _ = writeln!(
         s,
         "verdict: {}, {}",
@@ -280,13 +290,14 @@ fn search(r: &SearchReport, backend: &str, device: &str) -> Vec<Block> {
         r.arrivals,
         fmt_pct(r.confidence),
     );
-    let mut probes = Table::new(&["probe", "req/s", "result", "requests", "p50 ms", "p99 ms", "why"]);
+    let mut probes = Table::new(&["probe", "req/s", "result", "requests", "schedule s", "p50 ms", "p99 ms", "why"]);
     for (i, p) in r.probes.iter().enumerate() {
         probes.rows.push(vec![
             (i + 1).to_string(),
             format!("{:.2}", p.rate),
             infer_measure::scenario::search::outcome_word(p.outcome).into(),
             p.requests.to_string(),
+            format!("{:.2}", p.duration_s),
             format!("{:.2}", p.p50_ms),
             format!("{:.2}", p.p99_ms),
             p.reason.clone(),
@@ -383,6 +394,7 @@ pub(crate) mod tests {
             batching: BatchPolicy { max_batch: 4, timeout: Duration::from_millis(1) },
             stop: ServerStop::Requests(40),
             warmup: Warmup::Count(1),
+            min_time: Duration::ZERO,
         };
         let run = run_server(&mut s, &samples, &server).unwrap();
         let mut search = SearchConfig::new(server, Duration::from_millis(50), Rule::loadgen(0.9));

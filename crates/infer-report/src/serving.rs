@@ -108,8 +108,8 @@ fn full(c: &ServingComparison) -> Document {
     doc
 }
 
-/// `serving.html`: the options, the table (errors in red), the warnings, the curves and the
-/// runtimes.
+/// `serving.html`: the options, the table (errors in red), the warnings, the curves, every
+/// probe and the runtimes.
 fn page(c: &ServingComparison) -> Document {
     let mut t = TableBlock::new(table(c)).text([0, 1, 2]).main();
     let status = t.table.header.len() - 1;
@@ -121,7 +121,35 @@ fn page(c: &ServingComparison) -> Document {
     if let Some(curves) = rate_charts(c) {
         doc = doc.section(curves);
     }
+    for probes in probe_tables(c) {
+        doc = doc.section(probes);
+    }
     doc.section(Section::titled("Environment").block(environment(&c.environment)))
+}
+
+/// Every probe of every search, a section per row: its rate, its span of schedule, the requests
+/// it answered and its verdict.
+fn probe_tables(c: &ServingComparison) -> Vec<Section> {
+    let mut out = Vec::new();
+    for row in &c.rows {
+        let Some(infer_measure::scenario::ScenarioResult::FindMaxRate(search)) = row.report.as_ref().map(|r| &r.result)
+        else {
+            continue;
+        };
+        let mut t = Table::new(&["probe", "req/s", "seconds of schedule", "requests", "result", "why"]);
+        for (i, p) in search.probes.iter().enumerate() {
+            t.rows.push(vec![
+                (i + 1).to_string(),
+                format!("{:.2}", p.rate),
+                format!("{:.2}", p.duration_s),
+                p.requests.to_string(),
+                infer_measure::scenario::search::outcome_word(p.outcome).into(),
+                p.reason.clone(),
+            ]);
+        }
+        out.push(Section::titled(format!("Probes: {}", row.label())).block(TableBlock::new(t).text([5])));
+    }
+    out
 }
 
 /// The latency-against-offered-rate curves of the rows that searched, one per configuration.

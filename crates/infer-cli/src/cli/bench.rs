@@ -15,7 +15,7 @@ use infer_measure::{
 };
 use infer_report::report::{Format, Report, save};
 
-use super::{Devices, ModelArgs, Sizes, WorkloadArgs, parse_devices, parse_sizes};
+use super::{Devices, ModelArgs, Sizes, WorkloadArgs, confidence::ConfidenceArgs, parse_devices, parse_sizes};
 
 pub(super) mod scenario;
 
@@ -75,12 +75,16 @@ pub struct BenchArgs {
     concurrency: Option<u16>,
     #[command(flatten)]
     pub(super) serving: scenario::ScenarioArgs,
+    #[command(flatten)]
+    pub(super) confidence: ConfidenceArgs,
 }
 
 /// The batch sizes of `--sweep`.
 pub const SWEEP_SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
 /// Time per batch size of `--sweep` unless --duration or --iterations says otherwise.
 pub const SWEEP_DURATION: Duration = Duration::from_secs(2);
+/// The measuring budget of a row with `--target-ci` unless --max-time says otherwise.
+pub const TARGET_MAX_TIME: Duration = Duration::from_secs(60);
 
 pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(bytes) = a.memory_limit {
@@ -103,6 +107,15 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     crash_hook(backend.name());
     a.serving.check(a.concurrency.is_some(), a.sweep)?;
+    let target = a.confidence.target(TARGET_MAX_TIME)?;
+    if target.is_some() && (a.iterations.is_some() || a.duration.is_some()) {
+        anyhow::bail!(
+            "--target-ci stops on confidence: do not give --iterations or --duration (or give --target-ci off)"
+        );
+    }
+    if target.is_some() && a.concurrency.is_some() {
+        anyhow::bail!("--target-ci does not apply to --concurrency load tests");
+    }
     let workload = a.workload.workload(a.model.arg_map());
     workload.check()?;
     if a.serving.scenario != ScenarioKind::SingleStream {
@@ -116,14 +129,16 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             workload: workload.clone(),
             json: a.json.as_deref(),
             quiet: a.quiet,
+            target,
         };
         return scenario::run(backend, &a.serving, &plan);
     }
-    let stop = match (a.iterations, a.duration) {
-        (_, Some(d)) => Stop::Duration(d),
-        (Some(n), None) => Stop::Iterations(usize::try_from(n)?),
-        (None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
-        (None, None) => Stop::Iterations(50),
+    let stop = match (a.iterations, a.duration, target) {
+        (_, _, Some(t)) => Stop::Confidence(t),
+        (_, Some(d), None) => Stop::Duration(d),
+        (Some(n), None, None) => Stop::Iterations(usize::try_from(n)?),
+        (None, None, None) if a.sweep => Stop::Duration(SWEEP_DURATION),
+        (None, None, None) => Stop::Iterations(50),
     };
     // Without --batch-sizes, the size --shape gives at the batch axis (where every --shape
     // agrees) is the batch, else the model's own (its static batch, or 1), found once it is

@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     compare::{
-        CompareSpec, compare_each,
+        CompareSpec, PER_ROUND, RoundsTarget, compare_each,
         serving::{Batching, ServingSpec, compare_serving},
     },
     interrupt,
@@ -24,7 +24,9 @@ use infer_measure::{
 };
 use infer_report::{progress::Reports, report::Format};
 
-use super::{Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, parse_devices, parse_sizes};
+use super::{
+    Devices, Sizes, WorkloadArgs, bench::scenario::ScenarioArgs, confidence::ConfidenceArgs, parse_devices, parse_sizes,
+};
 
 /// Arguments of `infer compare`.
 #[derive(Debug, Args)]
@@ -50,19 +52,23 @@ pub struct CompareArgs {
     /// median changes by less than 3% (at most 100 iterations or 20 s).
     #[arg(long, default_value = "auto")]
     warmup: Warmup,
-    /// Timed iterations per batch size and round (3 rounds of 40 pool 120 samples).
-    #[arg(long, default_value_t = 40, conflicts_with = "duration")]
-    iterations: usize,
+    /// Timed iterations per batch size and round (3 rounds of 40 pool 120 samples): a fixed count
+    /// instead of the default --target-ci.
+    #[arg(long, conflicts_with = "duration")]
+    iterations: Option<usize>,
     /// Time per batch size instead of a count, e.g. 10s.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Child processes per backend and device, taken in turns with the other backends; their
     /// samples are pooled and the spread of their medians reported. One process's median can sit
     /// several percent from the next one's on the same machine, so 3 rounds make two comparisons
-    /// agree where one round cannot.
+    /// agree where one round cannot. With a target (the default), the fewest rounds before a row
+    /// can count as reached; given without --target-ci, exactly that many rounds of --iterations.
     /// Default 3.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
     rounds: Option<u64>,
+    #[command(flatten)]
+    confidence: ConfidenceArgs,
     /// Profiled runs of each backend's operator profile, taken in a child process after the
     /// timed rounds at the first batch size (0: no profile).
     /// Default 5.
@@ -92,6 +98,13 @@ pub struct CompareArgs {
     serving: ScenarioArgs,
 }
 
+/// The interval every row of `infer compare` is held to unless told otherwise: ±2% of the median.
+pub const DEFAULT_TARGET: f64 = 0.02;
+/// A row's budget of measured calls, summed over its rounds, unless --max-time says otherwise.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(30);
+/// The most rounds with a target.
+pub const MAX_ROUNDS: usize = 10;
+
 /// The dynamic batcher `infer compare --scenario server` measures beside no batching when
 /// `--dynamic-batch` is not given: up to 8 requests, the oldest waiting at most 2 ms.
 pub const DEFAULT_DYNAMIC_BATCH: (u16, Duration) = (8, Duration::from_millis(2));
@@ -101,7 +114,9 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         return serving(registry, a);
     }
     a.serving.check(false, false)?;
-    let stop = a.duration.map_or(Stop::Iterations(a.iterations.max(1)), Stop::Duration);
+    let target = rounds_target(a)?;
+    let stop = a.duration.map_or(Stop::Iterations(a.iterations.unwrap_or(40).max(1)), Stop::Duration);
+    let rounds = usize::try_from(a.rounds.unwrap_or(3))?;
     let spec = CompareSpec {
         models: a.models.clone(),
         devices: a.device.0.clone(),
@@ -109,9 +124,10 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         config: BenchConfig { warmup: a.warmup, stop },
         threads: threads(a),
         tolerance: a.tolerance,
-        rounds: usize::try_from(a.rounds.unwrap_or(3))?,
+        rounds: if target.is_some() { MAX_ROUNDS.max(rounds) } else { rounds },
         profile_runs: usize::try_from(a.profile_runs.unwrap_or(5))?,
         workload: a.workload.workload(a.args.iter().cloned().collect()),
+        target,
     };
     spec.workload.check()?;
     // The files are rewritten (atomically) after every entry, and Ctrl-C stops the running child,
@@ -132,6 +148,26 @@ pub fn compare(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode>
         &rows,
         mismatch.then(|| format!("some outputs differ from the reference by more than {:.0e}", a.tolerance)),
     ))
+}
+
+/// Stop on confidence or a fixed count: `--target-ci P%` (or, by default, ±2%) across at least
+/// `--rounds` rounds; `--iterations`, `--duration` or `--rounds` given without `--target-ci`, or
+/// `--target-ci off`, keep the fixed rounds of a count.
+fn rounds_target(a: &CompareArgs) -> anyhow::Result<Option<RoundsTarget>> {
+    let fixed = a.iterations.is_some() || a.duration.is_some();
+    let explicit = a.confidence.target(DEFAULT_MAX_TIME)?;
+    if explicit.is_some() && fixed {
+        anyhow::bail!(
+            "--target-ci stops on confidence: do not give --iterations or --duration (or give --target-ci off)"
+        );
+    }
+    let ci = match (explicit, &a.confidence.target_ci) {
+        (Some(t), _) => t,
+        (None, Some(_)) => return Ok(None), // off
+        (None, None) if fixed || a.rounds.is_some() => return Ok(None),
+        (None, None) => infer_measure::confidence::CiTarget::median(DEFAULT_TARGET, DEFAULT_MAX_TIME),
+    };
+    Ok(Some(RoundsTarget { ci, min_rounds: usize::try_from(a.rounds.unwrap_or(3))?, per_round: PER_ROUND }))
 }
 
 /// The intra-op threads every child gets: `--threads`, or one per physical core for 0.
@@ -210,7 +246,7 @@ fn serving(registry: &Registry, a: &CompareArgs) -> anyhow::Result<ExitCode> {
         warmup: a.warmup,
         workload: a.workload.workload(a.args.iter().cloned().collect()),
         scenario: a.serving.scenario,
-        options: a.serving.child_options(a.duration, batch_sizes),
+        options: [a.serving.child_options(a.duration, batch_sizes), a.confidence.child_args()].concat(),
         batchings,
     };
     spec.workload.check()?;

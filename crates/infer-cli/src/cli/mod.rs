@@ -3,6 +3,7 @@
 mod bench;
 mod compare;
 mod compare_runs;
+mod confidence;
 mod info;
 mod merge;
 mod optimize;

@@ -21,11 +21,15 @@ use crate::{
     runner::{self, BenchJob, ChildError, ChildTarget, ProfileJob},
 };
 use infer_measure::{
+    confidence::CiTarget,
     environment::Environment,
     profile::ProfileSummary,
-    results::comparison::{Comparison, PROFILE_NODES, RowStatus},
+    results::{
+        BenchRow,
+        comparison::{Comparison, PROFILE_NODES, RowStatus},
+    },
     rounds,
-    timing::BenchConfig,
+    timing::{BenchConfig, Stop},
     workload::Workload,
 };
 use infer_report::progress::Reports;
@@ -58,6 +62,44 @@ pub struct CompareSpec {
     /// What the inputs are made of, passed to every child (the profile child gets the first
     /// combination of `--dim` sizes). With model files, given in the first file's input names.
     pub workload: Workload,
+    /// Stop on confidence (`--target-ci`, the default): rounds until every row's interval is within
+    /// the target or its budget is spent; `rounds` is then the most rounds. `None`: exactly
+    /// `rounds` rounds of `config`'s count or duration.
+    pub target: Option<RoundsTarget>,
+}
+
+/// Stopping on confidence across rounds: each row is measured in rounds of
+/// [`RoundsTarget::per_round`] calls until the 95% interval of its median, resampling the rounds
+/// ([`infer_measure::rounds::converge`]), is within the target — from `min_rounds` rounds on, so
+/// the spread between processes is measured — or until its measured calls reach the target's
+/// `max_time` (or the next round would take it past it). Rounds of one size weigh alike in the
+/// pooled median: a round that stopped on its own interval would give a noisy process more calls,
+/// and so more weight, than a quiet one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoundsTarget {
+    /// The interval asked of every row, and its budget of measured calls summed over the rounds.
+    pub ci: CiTarget,
+    /// Rounds before a row can count as reached.
+    pub min_rounds: usize,
+    /// Timed calls per row and round.
+    pub per_round: usize,
+}
+
+/// Timed calls per row and round of a comparison with a target.
+pub const PER_ROUND: usize = 20;
+
+impl RoundsTarget {
+    /// Whether `row` needs no more rounds: its target reached, its budget spent, or too little of
+    /// it left for another round at the pace of its last round.
+    #[must_use]
+    pub fn done(&self, row: &BenchRow) -> bool {
+        let spent_s = row.samples_ms.iter().sum::<f64>() / 1e3;
+        let last_median_s = rounds::round_medians(row).last().copied().unwrap_or(0.0) / 1e3;
+        #[allow(clippy::cast_precision_loss)]
+        let next_s = last_median_s * self.per_round as f64;
+        let budget = self.ci.max_time.as_secs_f64();
+        row.convergence.as_ref().is_some_and(|c| c.reached) || spent_s >= budget || spent_s + next_s > budget * 1.1
+    }
 }
 
 /// Runs the comparison, reporting nothing; `exe` is the `infer` binary used for the child
@@ -106,47 +148,19 @@ pub fn compare_each(registry: &Registry, exe: &Path, spec: &CompareSpec, reporte
     let rounds = spec.rounds.max(1);
     let mut first = true;
     for round in 1..=rounds {
+        let mut measured = false;
         for i in 0..slots.len() {
-            // Not measurable, or failed in an earlier round (that error stands).
-            if !slots[i].runnable() {
-                continue;
-            }
+            // Not measurable, failed in an earlier round (that error stands), or done.
+            let Some(batch_sizes) = pending_batches(&slots[i], spec) else { continue };
             if !first {
                 reporter.progress(&snapshot(model, spec, &slots))?;
             }
             first = false;
-            let Slot { entry: e, target: Some(target) } = &mut slots[i] else { continue };
-            if crate::interrupt::requested() {
-                if e.report.is_none() {
-                    e.status = RowStatus::Interrupted;
-                }
-                continue;
-            }
-            reporter.measurement_start(&e.backend, e.device, round, rounds);
-            let json = scratch.path().join(format!("{}-{round}.json", file_stem(i, &target.backend, e.device)));
-            let child = child_target(exe, target, e.device, spec);
-            let in_round =
-                |err: &dyn std::fmt::Display| RowStatus::Error { message: format!("round {round} of {rounds}: {err}") };
-            match run_child(&child, target, spec, &json, round) {
-                Ok(mut report) => {
-                    label(&mut report, &e.backend, &target.dim_names);
-                    match e.report.as_mut() {
-                        Some(pooled) => {
-                            if let Err(err) = rounds::pool(pooled, report) {
-                                e.status = in_round(&err);
-                            }
-                        }
-                        None => {
-                            e.report = Some(report);
-                            e.status = RowStatus::Ok;
-                        }
-                    }
-                }
-                Err(_) if crate::interrupt::requested() && e.report.is_none() => e.status = RowStatus::Interrupted,
-                Err(_) if crate::interrupt::requested() => {}
-                Err(err) if rounds > 1 && e.report.is_some() => e.status = in_round(&err),
-                Err(err) => e.status = RowStatus::Error { message: err.to_string() },
-            }
+            measured = true;
+            measure_round(&mut slots[i], (i, round, rounds), &batch_sizes, exe, spec, scratch.path(), reporter);
+        }
+        if !measured {
+            break;
         }
     }
     if spec.profile_runs > 0 {
@@ -172,6 +186,78 @@ pub fn compare_each(registry: &Registry, exe: &Path, spec: &CompareSpec, reporte
     let done = snapshot(model, spec, &slots);
     reporter.final_summary(&done)?;
     Ok(done)
+}
+
+/// The batch sizes a slot's next round measures: all of them at first; with a target, those of
+/// its rows not done yet; `None` when it needs no round (cannot run, failed, or every row done).
+fn pending_batches(slot: &Slot, spec: &CompareSpec) -> Option<Vec<usize>> {
+    if !slot.runnable() {
+        return None;
+    }
+    let (Some(target), Some(report)) = (&spec.target, &slot.entry.report) else {
+        return Some(spec.batch_sizes.clone());
+    };
+    let mut sizes: Vec<usize> = Vec::new();
+    for row in report.rows.iter().filter(|r| !target.done(r)) {
+        if !sizes.contains(&row.batch_size) {
+            sizes.push(row.batch_size);
+        }
+    }
+    (!sizes.is_empty()).then_some(sizes)
+}
+
+/// One round of one slot: its child measures `batch_sizes`, and the report is pooled with the
+/// rounds before (with a target, each row's interval across the rounds is recomputed). A failure
+/// or Ctrl-C becomes the slot's status; the rows of earlier rounds are kept.
+fn measure_round(
+    slot: &mut Slot,
+    (i, round, rounds): (usize, usize, usize),
+    batch_sizes: &[usize],
+    exe: &Path,
+    spec: &CompareSpec,
+    scratch: &Path,
+    reporter: &Reports,
+) {
+    let Slot { entry: e, target: Some(target) } = slot else { return };
+    if crate::interrupt::requested() {
+        if e.report.is_none() {
+            e.status = RowStatus::Interrupted;
+        }
+        return;
+    }
+    reporter.measurement_start(&e.backend, e.device, round, rounds);
+    let json = scratch.join(format!("{}-{round}.json", file_stem(i, &target.backend, e.device)));
+    let child = child_target(exe, target, e.device, spec);
+    let in_round =
+        |err: &dyn std::fmt::Display| RowStatus::Error { message: format!("round {round} of {rounds}: {err}") };
+    // With a target, rounds of one size (see [`RoundsTarget`]).
+    let config = match &spec.target {
+        Some(t) => BenchConfig { stop: Stop::Iterations(t.per_round), ..spec.config },
+        None => spec.config,
+    };
+    match run_child(&child, target, (batch_sizes, config), &json, round) {
+        Ok(mut report) => {
+            label(&mut report, &e.backend, &target.dim_names);
+            let pooled = match e.report.as_mut() {
+                Some(pooled) => rounds::pool(pooled, report).map(|()| pooled),
+                None => {
+                    e.status = RowStatus::Ok;
+                    Ok(e.report.insert(report))
+                }
+            };
+            let converged = pooled.and_then(|pooled| match &spec.target {
+                Some(t) => pooled.rows.iter_mut().try_for_each(|row| rounds::converge(row, &t.ci, t.min_rounds)),
+                None => Ok(()),
+            });
+            if let Err(err) = converged {
+                e.status = in_round(&err);
+            }
+        }
+        Err(_) if crate::interrupt::requested() && e.report.is_none() => e.status = RowStatus::Interrupted,
+        Err(_) if crate::interrupt::requested() => {}
+        Err(err) if rounds > 1 && e.report.is_some() => e.status = in_round(&err),
+        Err(err) => e.status = RowStatus::Error { message: err.to_string() },
+    }
 }
 
 /// `3-onnx-cuda0`: a file name for one slot's child output.
@@ -221,17 +307,18 @@ fn child_target(exe: &Path, target: &Target, device: Device, spec: &CompareSpec)
     }
 }
 
-/// One round of `infer bench` on every batch size, checked against the slot's reference.
+/// One round of `infer bench` on `batch_sizes` as `config` says, checked against the slot's
+/// reference.
 fn run_child(
     child: &ChildTarget,
     target: &Target,
-    spec: &CompareSpec,
+    (batch_sizes, config): (&[usize], BenchConfig),
     json: &Path,
     round: usize,
 ) -> std::result::Result<infer_measure::results::BenchReport, ChildError> {
     let job = BenchJob {
-        batch_sizes: spec.batch_sizes.clone(),
-        config: spec.config,
+        batch_sizes: batch_sizes.to_vec(),
+        config,
         workload: target.workload.clone(),
         reference: target.reference.clone(),
         memory_limit: None,

@@ -10,7 +10,10 @@ use crate::stats::{DEFAULT_CONFIDENCE, Estimate, Sample, Summary};
 use infer_core::{Device, DeviceMemory, Result, fsutil::write_atomic};
 use serde::{Deserialize, Serialize};
 
-use crate::{device_time::DeviceTime, environment::Environment, timing::StageSummary, workload::InputUsed};
+use crate::{
+    confidence::Convergence, device_time::DeviceTime, environment::Environment, timing::StageSummary,
+    workload::InputUsed,
+};
 
 /// Version of the JSON layout below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -66,6 +69,14 @@ pub struct BenchRow {
     /// order measured; the statistics above are over the pooled samples of every round.
     #[serde(default)]
     pub round_medians_ms: Option<Vec<f64>>,
+    /// With several rounds: how many of `samples_ms` each round measured, in order (the samples
+    /// are the rounds' one after the other), so the rounds can be told apart again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_iterations: Option<Vec<usize>>,
+    /// With `--target-ci`: whether the interval reached its target, how close it came, and the
+    /// measuring time it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<Convergence>,
     /// The size of every dynamic dimension other than the batch in this row (`--dim`, `--dims`,
     /// `--shape` or the input data), by symbol, or `INPUT[AXIS]` for an unnamed one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -150,6 +161,8 @@ impl BenchRow {
             stages_ms: None,
             speedup_vs_batch1: None,
             round_medians_ms: None,
+            round_iterations: None,
+            convergence: None,
             dims: BTreeMap::new(),
             inputs: Vec::new(),
             device_time: None,

@@ -26,11 +26,13 @@ pub mod analysis;
 pub mod arrivals;
 pub mod batcher;
 pub mod early_stopping;
+pub mod generator;
 pub mod offline;
 pub mod samples;
 pub mod search;
 pub mod server;
 pub mod stall;
+mod worker;
 
 use std::{path::Path, time::Instant};
 

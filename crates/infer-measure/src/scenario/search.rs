@@ -12,6 +12,10 @@
 //! fails. One whose caps left it fewer requests than a pass needs has too few: it counts as a
 //! failure above a pass, and with no pass yet it ends the search, since a lower rate gives even
 //! fewer requests in the same time.
+//!
+//! No probe is judged before it has lasted the server's minimum time of schedule (`--min-probe-time`)
+//! and judged the requests a pass needs: a verdict on a few milliseconds of arrivals (or on a
+//! single request) would measure a burst, not a steady state.
 
 use std::time::{Duration, Instant};
 
@@ -93,6 +97,10 @@ pub struct Probe {
     pub sustainable: bool,
     /// Requests answered.
     pub requests: usize,
+    /// The probe's span of schedule, seconds: at least the minimum (`--min-probe-time`) unless
+    /// its caps came first.
+    #[serde(default)]
+    pub duration_s: f64,
     /// Median latency from the scheduled arrival, ms.
     pub p50_ms: f64,
     /// 99th percentile, ms.
@@ -256,8 +264,10 @@ pub fn find_max_rate(
             let run = run_server(session, samples, &probe_config)?;
             let probe = judge(rate, &run, &pct, needed);
             log(&format!(
-                "probe {}: {rate:.2} req/s: {} ({})",
+                "probe {}: {rate:.2} req/s, {} requests over {:.2} s: {} ({})",
                 probes.len() + 1,
+                probe.requests,
+                probe.duration_s,
                 outcome_word(probe.outcome),
                 probe.reason
             ));
@@ -324,6 +334,7 @@ fn judge(rate: f64, run: &ServerReport, pct: &str, needed: u64) -> Probe {
         valid: run.valid,
         sustainable: run.sustainable,
         requests: run.analysis.requests,
+        duration_s: run.duration_s,
         p50_ms: l.p50,
         p99_ms: l.p99,
         estimate_ms: es.and_then(|e| e.estimate_ms),

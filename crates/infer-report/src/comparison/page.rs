@@ -152,12 +152,15 @@ fn results_section(view: &View<'_>) -> Section {
 
 fn push_result(t: &mut TableBlock, e: &CompareEntry, r: &BenchReport, row: &BenchRow) {
     let s = &row.latency_ms;
-    let iterations = match &row.round_medians_ms {
+    let mut iterations = match &row.round_medians_ms {
         Some(m) => {
             format!("{} ({} rounds, medians {:.1}% apart)", row.iterations, m.len(), rounds::spread(m) * 100.0)
         }
         None => row.iterations.to_string(),
     };
+    if let Some(c) = &row.convergence {
+        iterations.push_str(&format!("; target ±{}: {}", infer_measure::confidence::pct(c.target), c.label()));
+    }
     // A later round's failure stands beside the rounds that ran; warnings are listed below.
     let (status, mark) = match (&e.status, row.warnings.len()) {
         (RowStatus::Error { .. }, _) => (e.status.to_string(), "bad"),

@@ -20,6 +20,8 @@ use infer_measure::{
 pub fn results(c: &Comparison) -> Table {
     let pooled = c.reports().flat_map(|r| &r.rows).any(|r| r.round_medians_ms.is_some());
     let spread: &[&str] = if pooled { &["rounds (spread)"] } else { &[] };
+    let certified = c.reports().flat_map(|r| &r.rows).any(|r| r.convergence.is_some());
+    let target: &[&str] = if certified { &["95% CI of median"] } else { &[] };
     // A column per dynamic dimension (`--dim`) after the batch, as in `infer bench`'s table.
     let dims = dim_columns(c.reports().flat_map(|r| &r.rows));
     let dim_titles: Vec<&str> = dims.iter().map(String::as_str).collect();
@@ -40,6 +42,7 @@ pub fn results(c: &Comparison) -> Table {
             &dim_titles,
             &KEY_COLUMNS[3..],
             spread,
+            target,
             &device_titles,
             &["items/s", "RSS +model"],
             &parity,
@@ -74,6 +77,9 @@ pub fn results(c: &Comparison) -> Table {
             if pooled {
                 let medians = rounds::round_medians(row);
                 cells.push(format!("{} ({:.1}%)", medians.len(), rounds::spread(&medians) * 100.0));
+            }
+            if certified {
+                cells.push(row.convergence.as_ref().map_or_else(|| "-".into(), |c| c.label()));
             }
             cells.extend(device.cells(row));
             cells.extend([

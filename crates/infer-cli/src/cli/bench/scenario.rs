@@ -6,6 +6,7 @@ use std::{path::Path, process::ExitCode, time::Duration};
 use clap::Args;
 use infer_core::{Backend, Device, Session};
 use infer_measure::{
+    confidence::CiTarget,
     scenario::{
         Scenario, ScenarioKind, ScenarioReport, ScenarioSpec,
         arrivals::{Arrivals, MAX_RATE, MIN_RATE},
@@ -75,6 +76,11 @@ pub struct ScenarioArgs {
     /// --find-max-rate or --p99-bound: cap on the scheduled time of one run (undecided then).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub probe_time: Duration,
+    /// Server: the least schedule of a run, and of every probe of --find-max-rate, before a
+    /// verdict (early stopping or --target-ci); the early-stopping minimum of requests applies
+    /// too. A run stopped sooner by --iterations or --duration is flagged as a burst.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub min_probe_time: Duration,
     /// Offline: samples issued at once.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub samples: Option<u32>,
@@ -100,6 +106,8 @@ pub struct Plan<'a> {
     pub json: Option<&'a Path>,
     /// No terminal output.
     pub quiet: bool,
+    /// Server: stop on confidence (`--target-ci`).
+    pub target: Option<CiTarget>,
 }
 
 impl ScenarioArgs {
@@ -136,6 +144,13 @@ impl ScenarioArgs {
         if self.find_max_rate && self.rate.is_some() {
             anyhow::bail!("--find-max-rate searches the rate: do not give --rate");
         }
+        if self.probe_time < self.min_probe_time {
+            anyhow::bail!(
+                "--probe-time ({:?}) is shorter than --min-probe-time ({:?}): no run could reach a verdict",
+                self.probe_time,
+                self.min_probe_time
+            );
+        }
         Ok(())
     }
 
@@ -154,6 +169,7 @@ impl ScenarioArgs {
             push("--seed", self.seed.to_string());
             push("--bound-percentile", self.bound_percentile.to_string());
             push("--probe-time", format!("{}ms", self.probe_time.as_secs_f64() * 1e3));
+            push("--min-probe-time", format!("{}ms", self.min_probe_time.as_secs_f64() * 1e3));
         }
         if let Some(bound) = self.p99_bound {
             push("--p99-bound", format!("{}ms", bound.as_secs_f64() * 1e3));
@@ -194,6 +210,13 @@ impl ScenarioArgs {
 
     /// The scenario these options and `plan` describe.
     fn scenario(&self, plan: &Plan<'_>) -> anyhow::Result<Scenario> {
+        if plan.target.is_some() && (self.scenario == ScenarioKind::Offline || self.find_max_rate) {
+            anyhow::bail!(
+                "--target-ci applies to single-stream and to one server run, not to {}: its rows and probes \
+                 are decided by their own rules",
+                if self.find_max_rate { "--find-max-rate" } else { "--scenario offline" }
+            );
+        }
         Ok(match self.scenario {
             ScenarioKind::SingleStream => anyhow::bail!("single-stream is infer bench's own closed loop"),
             ScenarioKind::Offline => Scenario::Offline(OfflineConfig {
@@ -215,6 +238,7 @@ impl ScenarioArgs {
                     batching: self.policy(),
                     stop: self.stop(plan)?,
                     warmup: plan.warmup,
+                    min_time: self.min_probe_time,
                 };
                 if self.find_max_rate {
                     let bound = self.p99_bound.ok_or_else(|| anyhow::anyhow!("--find-max-rate needs --p99-bound"))?;
@@ -230,6 +254,12 @@ impl ScenarioArgs {
     }
 
     fn stop(&self, plan: &Plan<'_>) -> anyhow::Result<ServerStop> {
+        if let Some(target) = plan.target {
+            if self.p99_bound.is_some() {
+                anyhow::bail!("--p99-bound stops the run by early stopping: do not give --target-ci too");
+            }
+            return Ok(ServerStop::Confidence(target));
+        }
         Ok(match (self.p99_bound, plan.iterations, plan.duration) {
             (Some(bound), None, None) => ServerStop::EarlyStopping {
                 bound,
