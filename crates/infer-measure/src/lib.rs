@@ -1,6 +1,7 @@
 //! The measurement library of **infer**, usable from Rust without the command line: what a
 //! workload is made of and its inputs ([`workload`]), the timing loop ([`timing`]) and the
-//! device's own time beside it ([`device_time`]), a whole
+//! device's own time beside it ([`device_time`]), the host's evidence and energy beside every
+//! timed phase ([`host`]), a whole
 //! measurement of a model ([`measure`]), rounds pooled across processes ([`rounds`]), serving
 //! scenarios ([`scenario`]), the batch-size search ([`batch_search`]), operator profiles
 //! ([`profile`]), statistics ([`stats`]) and the results they produce ([`results`]), each with the
@@ -36,6 +37,7 @@ pub mod batch_search;
 pub mod concurrent;
 pub mod device_time;
 pub mod environment;
+pub mod host;
 pub mod measure;
 pub mod memory;
 pub mod profile;

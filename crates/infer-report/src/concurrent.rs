@@ -100,6 +100,9 @@ mod tests {
             rss_growth: Some(2 << 20),
             warnings: vec!["RSS grew <a lot>".into()],
             environment: Environment::capture(0),
+            host: None,
+            disturbed: Vec::new(),
+            energy: None,
         };
         let mut two = one.clone();
         two.device = Device::Cuda(0);

@@ -336,6 +336,9 @@ pub(crate) mod tests {
             environment: Environment::capture(1),
             load_ms: 3.0,
             result,
+            host: None,
+            disturbed: Vec::new(),
+            energy: None,
         }
     }
 
