@@ -5,7 +5,10 @@
 
 use std::{
     path::PathBuf,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -13,7 +16,17 @@ use crate::{confidence::CiTarget, stats::Summary};
 use infer_core::{Backend, Error, LoadOptions, Result, Session, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::{environment::Environment, memory, timing::Stop, workload::Workload};
+use crate::{
+    environment::Environment,
+    host::{
+        Host, HostEvidence, HostOptions, RowEnergy,
+        background::{BackgroundWatch, Counted},
+        disturbed_warnings,
+    },
+    memory,
+    timing::Stop,
+    workload::Workload,
+};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -35,6 +48,8 @@ pub struct LoadSpec {
     pub stop: Stop,
     /// How often the resident memory is sampled.
     pub rss_interval: Duration,
+    /// How the host is watched during the run (evidence and energy, [`crate::host`]).
+    pub host: HostOptions,
 }
 
 /// Resident memory at one moment of the run.
@@ -79,6 +94,16 @@ pub struct LoadReport {
     pub warnings: Vec<String>,
     /// The fingerprint of the machine and runtimes.
     pub environment: Environment,
+    /// What the host did during the run (from the workers' start, warm-up included, to the last
+    /// request); absent when it was not watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostEvidence>,
+    /// Why the host's evidence marks the run disturbed; empty when it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disturbed: Vec<String>,
+    /// Joules per request (one call, all workers together) over the run, or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<RowEnergy>,
 }
 
 /// Growth of the RSS between the first and last quarter above which a run is flagged: both this
@@ -99,9 +124,10 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
     if let Ok(info) = backend.probe() {
         environment.versions.insert(backend.name().into(), info.runtime_version);
     }
+    let calls = Arc::new(AtomicU64::new(0));
     let mut sessions: Vec<Box<dyn Session>> = Vec::with_capacity(spec.concurrency);
     for _ in 0..spec.concurrency {
-        sessions.push(backend.load(&spec.model, &spec.options)?);
+        sessions.push(Box::new(Counted::new(backend.load(&spec.model, &spec.options)?, Arc::clone(&calls))));
     }
     let device = sessions[0].device();
     environment.settings = sessions[0].info().settings.clone().into_iter().collect();
@@ -111,6 +137,8 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
     let inputs = plan.build(batch_size, &point)?.tensors;
     let stop = AtomicBool::new(false);
     let mut rss = Vec::new();
+    let host = Host::open(spec.host.clone());
+    let watch = BackgroundWatch::start(host.watch(device), calls);
     let start = Instant::now();
     let results: Vec<Result<Timed>> = std::thread::scope(|scope| {
         let handles: Vec<_> = sessions
@@ -147,6 +175,7 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
             .map(|h| h.join().unwrap_or_else(|_| Err(Error::InvalidInput("a load worker panicked".into()))))
             .collect()
     });
+    let seen = watch.finish();
     let mut per_worker = Vec::new();
     let mut all = Vec::new();
     let (mut first, mut last) = (None::<Instant>, None::<Instant>);
@@ -165,7 +194,9 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
     let requests = all.len();
     let latency_ms = Summary::new(&all)?;
     let rss_growth = growth(&rss);
-    let mut warnings = Vec::new();
+    let disturbed = seen.host.as_ref().map(|h| h.disturbed.clone()).unwrap_or_default();
+    let mut warnings = disturbed_warnings(&disturbed);
+    warnings.extend(seen.problems);
     if let (Some(g), Some(first)) = (rss_growth, rss.first())
         && g > GROWTH_MIN_BYTES
         && f64_of(g) > GROWTH_WARN_FRACTION * f64_of(first.rss)
@@ -193,6 +224,9 @@ pub fn run_load(backend: &dyn Backend, spec: &LoadSpec) -> Result<LoadReport> {
         rss_growth,
         warnings,
         environment,
+        host: seen.host,
+        disturbed,
+        energy: seen.energy,
     })
 }
 

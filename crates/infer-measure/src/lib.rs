@@ -1,10 +1,11 @@
 //! The measurement library of **infer**, usable from Rust without the command line: what a
 //! workload is made of and its inputs ([`workload`]), the timing loop ([`timing`]) and the
-//! device's own time beside it ([`device_time`]), a whole measurement of a model ([`measure`]),
-//! rounds pooled across processes ([`rounds`]), stopping on confidence instead of a count
-//! ([`confidence`]), serving scenarios ([`scenario`]), the batch-size search ([`batch_search`]),
-//! operator profiles ([`profile`]), statistics ([`stats`]) and the results they produce
-//! ([`results`]), each with the environment it was measured in ([`environment`]).
+//! device's own time beside it ([`device_time`]), the host's evidence and energy beside every
+//! timed phase ([`host`]), a whole measurement of a model ([`measure`]), rounds pooled across
+//! processes ([`rounds`]), stopping on confidence instead of a count ([`confidence`]), serving
+//! scenarios ([`scenario`]), the batch-size search ([`batch_search`]), operator profiles
+//! ([`profile`]), statistics ([`stats`]) and the results they produce ([`results`]), each with the
+//! environment it was measured in ([`environment`]).
 //!
 //! The pipeline is criterion's: workload → timing → samples → estimates; the analyses and the
 //! reports of those results are `infer-report`'s.
@@ -37,6 +38,7 @@ pub mod concurrent;
 pub mod confidence;
 pub mod device_time;
 pub mod environment;
+pub mod host;
 pub mod measure;
 pub mod memory;
 pub mod profile;

@@ -10,9 +10,10 @@ use crate::{
     confidence::Convergence,
     device_time::DeviceTime,
     environment::Environment,
+    host::{Host, HostOptions},
     memory, reference,
     results::{BenchReport, BenchRow, CudaMemoryReport, FailedRow, RowSource, SCHEMA_VERSION},
-    timing::{BenchConfig, progress_bar, summarize_stages, time_session},
+    timing::{BenchConfig, progress_bar, summarize_stages, time_session_watched},
     workload::{DimPoint, Plan, Workload},
 };
 
@@ -32,6 +33,9 @@ pub struct MeasureSpec {
     pub config: BenchConfig,
     /// Reference input and output files: the output of the input must match within tolerance.
     pub reference: Option<(PathBuf, PathBuf)>,
+    /// How the host is watched during each row's timed phase (evidence and energy); the command
+    /// line takes [`HostOptions::from_env`].
+    pub host: HostOptions,
 }
 
 /// Loads the model, checks it against the reference if any, and times every batch size.
@@ -130,6 +134,8 @@ pub fn measure_each(
     let batch_sizes = if spec.batch_sizes.is_empty() { vec![plan.default_batch()] } else { spec.batch_sizes.clone() };
     plan.check(&batch_sizes, &points)?;
     let mut unfit = unfit_rows(&plan, &points, &batch_sizes)?.into_iter();
+    // The energy counters are found once; each row's timed phase is watched on its own.
+    let host = Host::open(spec.host.clone());
     let mut rows = Vec::new();
     let mut failed_rows = Vec::new();
     for point in &points {
@@ -157,7 +163,8 @@ pub fn measure_each(
                 format!(" {}", d.join(" "))
             };
             let pb = progress_bar(&format!("{} {device} batch {batch}{dims}", backend.name()), &spec.config);
-            let timing = time_session(session.as_mut(), inputs, &spec.config, &pb);
+            let mut watch = host.watch(device);
+            let timing = time_session_watched(session.as_mut(), inputs, &spec.config, &pb, &mut watch);
             pb.finish_and_clear();
             let timing = timing.map_err(failed)?;
             let src = RowSource {
@@ -190,6 +197,7 @@ pub fn measure_each(
             row.timed_unix_s = vec![timing.unix_span_s];
             row.dims = built.dims;
             row.inputs = built.used;
+            row.observe(watch.finish());
             rows.push(row);
             on_row(&report(rows.clone(), failed_rows.clone(), first_inference_ms, None, None))?;
         }
@@ -355,6 +363,10 @@ mod tests {
             device_time: None,
             device_memory: None,
             timed_unix_s: Vec::new(),
+            host: None,
+            host_rounds: Vec::new(),
+            disturbed: Vec::new(),
+            energy: None,
         }
     }
 

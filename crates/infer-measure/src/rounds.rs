@@ -12,6 +12,7 @@ use infer_core::Result;
 use crate::{
     confidence::{CiTarget, Convergence},
     device_time::DeviceTime,
+    host::{disturbed_warnings, pool_energy, pool_evidence},
     measure::{SEED, fill_speedups, trust_warnings},
     results::{BenchReport, BenchRow, RowSource},
 };
@@ -144,6 +145,10 @@ pub fn pool(pooled: &mut BenchReport, next: BenchReport) -> Result<()> {
         // The allocator's figures of the last round (its peak is that process's own).
         merged.device_memory = new.device_memory.clone().or_else(|| row.device_memory.take());
         merged.timed_unix_s = row.timed_unix_s.iter().chain(&new.timed_unix_s).copied().collect();
+        let evidence = pool_evidence(row.host.as_ref(), &row.host_rounds, new.host.as_ref());
+        merged.warnings.extend(disturbed_warnings(&evidence.disturbed));
+        (merged.host, merged.host_rounds, merged.disturbed) = (evidence.host, evidence.host_rounds, evidence.disturbed);
+        merged.energy = pool_energy(row.energy.as_ref(), new.energy.as_ref());
         merged.round_medians_ms = Some(medians);
         merged.dims = std::mem::take(&mut row.dims);
         merged.inputs = std::mem::take(&mut row.inputs);
@@ -252,6 +257,42 @@ mod tests {
         // A round without a device timer leaves none to pool (a CPU row stays without one).
         pool(&mut pooled, report(&[vec![10.0; 10]], 0.0)).unwrap();
         assert_eq!(pooled.rows[0].device_time, None);
+    }
+
+    #[test]
+    fn pooling_keeps_every_rounds_evidence_and_energy() {
+        use crate::host::{EnergyWindowRecord, RowEnergy};
+        let energy = |joules: f64| {
+            let w = EnergyWindowRecord { duration_s: 0.2, joules, inferences: 10 };
+            RowEnergy::from_windows("RAPL", vec!["package-0".into()], 0.01, vec![w])
+        };
+        let round = |disturbed: &[&str], joules: f64| {
+            let mut r = report(&[vec![10.0; 60]], 0.0);
+            r.rows[0] = crate::testing::observed(r.rows[0].clone(), disturbed, energy(joules));
+            r
+        };
+        let first = round(&[], 1.0);
+        assert!(!first.rows[0].is_disturbed());
+        assert!(first.rows[0].energy.as_ref().unwrap().to_string().contains("row too short for the counter"));
+        let mut pooled = first;
+        pool(&mut pooled, round(&["other processes used 1.20 cores on average"], 1.2)).unwrap();
+        pool(&mut pooled, round(&[], 1.1)).unwrap();
+        let row = &pooled.rows[0];
+        assert_eq!(row.host_rounds.len(), 3, "every round's evidence kept");
+        assert_eq!(row.disturbed, ["round 2: other processes used 1.20 cores on average"]);
+        assert!(row.is_disturbed() && row.host.as_ref().unwrap().is_disturbed(), "the most disturbed round shown");
+        assert!(
+            row.warnings.contains(&"disturbed: round 2: other processes used 1.20 cores on average".to_string()),
+            "{:?}",
+            row.warnings
+        );
+        // Three rounds of one window each: together, an interval.
+        let e = row.energy.as_ref().unwrap();
+        assert_eq!(e.windows.len(), 3);
+        assert!((e.joules_per_inference.available().unwrap().point - 0.11).abs() < 1e-12, "{e}");
+        let json = serde_json::to_value(row).unwrap();
+        assert!(json["host"].is_object() && json["host_rounds"].as_array().unwrap().len() == 3);
+        assert!(json["energy"]["joules_per_inference"]["available"]["point"].is_number(), "{}", json["energy"]);
     }
 
     #[test]

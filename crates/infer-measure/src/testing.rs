@@ -24,6 +24,26 @@ pub fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow
     row
 }
 
+/// Host evidence of a host with nothing to read (every source "not available", no GPU), with
+/// these disturbed reasons.
+pub fn evidence(disturbed: &[&str]) -> infer_host::HostEvidence {
+    let options = infer_host::SamplerOptions {
+        root: std::path::PathBuf::from("/nonexistent-host-root"),
+        gpu: infer_host::GpuSource::Off,
+        ..infer_host::SamplerOptions::default()
+    };
+    let mut e = infer_host::Sampler::start(options).unwrap().stop().unwrap();
+    e.disturbed = disturbed.iter().map(ToString::to_string).collect();
+    e
+}
+
+/// `row` as if the host was watched: its evidence with `disturbed` reasons (as warnings too),
+/// and `energy`.
+pub fn observed(mut row: BenchRow, disturbed: &[&str], energy: crate::host::RowEnergy) -> BenchRow {
+    row.observe(crate::host::Observed { host: Some(evidence(disturbed)), energy: Some(energy), problems: Vec::new() });
+    row
+}
+
 /// A report of `backend` on `device` of `m.onnx` with `rows` and nothing else measured: no
 /// memory, no reference check, load and first inference 1 ms. Tests set what they need on it.
 pub fn bare_report(backend: &str, device: Device, environment: Environment, rows: Vec<BenchRow>) -> BenchReport {

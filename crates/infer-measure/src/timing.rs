@@ -144,6 +144,28 @@ impl Timing {
     }
 }
 
+/// Something that watches a timed phase from outside its samples: the host's evidence and energy
+/// ([`crate::host::HostWatch`]). Every call happens between two samples' clock reads, never
+/// inside one.
+pub trait PhaseWatch {
+    /// The warm-up is over and the device synchronized: the first timed call comes next.
+    fn begin(&mut self) {}
+    /// A timed call is done (`calls` so far), its clock read; the next has not started.
+    fn after_call(&mut self, calls: usize) {
+        let _ = calls;
+    }
+    /// The timed phase ended after `calls` calls.
+    fn end(&mut self, calls: usize) {
+        let _ = calls;
+    }
+}
+
+/// A [`PhaseWatch`] that does nothing: what [`time_session`] uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoWatch;
+
+impl PhaseWatch for NoWatch {}
+
 /// Runs `inputs` through `session` as `config` says and returns the latencies. Each iteration
 /// is `run` + `synchronize`, so a GPU's queued work is inside the measured time, and the device
 /// is synchronized once more before the timed phase's first clock read. Timed
@@ -160,6 +182,21 @@ pub fn time_session(
     config: &BenchConfig,
     progress: &ProgressBar,
 ) -> Result<Timing> {
+    time_session_watched(session, inputs, config, progress, &mut NoWatch)
+}
+
+/// As [`time_session`], with `watch` told when the timed phase begins, after each timed call
+/// (outside its sample) and when it ends.
+///
+/// # Errors
+/// As [`time_session`].
+pub fn time_session_watched(
+    session: &mut dyn Session,
+    inputs: &[Tensor],
+    config: &BenchConfig,
+    progress: &ProgressBar,
+    watch: &mut dyn PhaseWatch,
+) -> Result<Timing> {
     let (warmup_iterations, warmup_settled) = warm_up(session, inputs, config.warmup)?;
     let mut samples_ms = Vec::new();
     let mut stages = Vec::new();
@@ -167,6 +204,7 @@ pub fn time_session(
     let mut device_ms = Vec::new();
     // Nothing of the warm-up may still be queued when the first clock is read.
     session.synchronize()?;
+    watch.begin();
     let unix_start = unix_now();
     let start = Instant::now();
     while !stopper.done(&samples_ms, start.elapsed())? {
@@ -179,6 +217,7 @@ pub fn time_session(
             device_ms.push(device_s * 1e3);
         }
         stages.extend(staged);
+        watch.after_call(samples_ms.len());
         progress.set_position(match config.stop {
             Stop::Iterations(_) => samples_ms.len() as u64,
             Stop::Duration(_) | Stop::Confidence(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -192,6 +231,7 @@ pub fn time_session(
         device_ms.clear();
     }
     let total = start.elapsed();
+    watch.end(samples_ms.len());
     let unix_span_s = [unix_start, unix_now()];
     let convergence = stopper.convergence(&samples_ms, total)?;
     Ok(Timing { samples_ms, total, warmup_iterations, warmup_settled, stages, device_ms, unix_span_s, convergence })

@@ -9,9 +9,11 @@ use infer_core::Device;
 
 use infer_measure::{
     profile::ProfileSummary,
-    results::BenchReport,
     results::comparison::{CompareEntry, Comparison},
+    results::{BenchReport, BenchRow},
 };
+
+use crate::verdict::{self, Verdict};
 
 /// Whether a measurement's output matched the reference output of the framework that wrote the
 /// model, within the comparison's tolerance.
@@ -85,6 +87,11 @@ pub struct Speedup {
     pub gpu_median_ms: f64,
     /// CPU median / GPU median: how many times faster the GPU is (below 1: slower).
     pub speedup: f64,
+    /// Whether the GPU is faster, slower or indistinguishable from the CPU here (the CPU row
+    /// first).
+    pub verdict: Verdict,
+    /// Whether the host's evidence marks either row disturbed.
+    pub disturbed: bool,
 }
 
 /// Every (backend, GPU, batch size) that has both a CPU and a GPU measurement, in entry order.
@@ -106,6 +113,8 @@ pub fn speedups(c: &Comparison) -> Vec<Speedup> {
                     cpu_median_ms: c.latency_ms.median,
                     gpu_median_ms: g.latency_ms.median,
                     speedup: c.latency_ms.median / g.latency_ms.median,
+                    verdict: verdict::judge(c, g),
+                    disturbed: c.is_disturbed() || g.is_disturbed(),
                 });
             }
         }
@@ -128,29 +137,46 @@ pub struct Relative {
     pub median_ms: f64,
     /// Median / the fastest backend's median on the same device and batch size (1 = fastest).
     pub relative: f64,
+    /// Against the fastest there (the fastest row first); `None` for the fastest itself.
+    pub versus_fastest: Option<Verdict>,
+    /// Whether the host's evidence marks this row disturbed.
+    pub disturbed: bool,
 }
 
 /// The cross-backend view: for each device and batch size, each backend against the fastest,
 /// sorted by device, batch size, then speed.
 #[must_use]
 pub fn relative(c: &Comparison) -> Vec<Relative> {
-    let mut rows: Vec<Relative> = c
+    let measured: Vec<(&BenchRow, Relative)> = c
         .reports()
         .flat_map(|r| {
-            r.rows.iter().map(|row| Relative {
-                device: r.device,
-                batch_size: row.batch_size,
-                dims: row.dims_label(),
-                backend: r.backend.clone(),
-                median_ms: row.latency_ms.median,
-                relative: f64::NAN,
+            r.rows.iter().map(|row| {
+                let rel = Relative {
+                    device: r.device,
+                    batch_size: row.batch_size,
+                    dims: row.dims_label(),
+                    backend: r.backend.clone(),
+                    median_ms: row.latency_ms.median,
+                    relative: f64::NAN,
+                    versus_fastest: None,
+                    disturbed: row.is_disturbed(),
+                };
+                (row, rel)
             })
         })
         .collect();
     let key = |r: &Relative| (r.device.is_gpu(), r.device.to_string(), r.batch_size, r.dims.clone());
-    for i in 0..rows.len() {
-        let best = rows.iter().filter(|o| key(o) == key(&rows[i])).map(|o| o.median_ms).fold(f64::INFINITY, f64::min);
-        rows[i].relative = rows[i].median_ms / best;
+    let mut rows: Vec<Relative> = Vec::with_capacity(measured.len());
+    for (row, rel) in &measured {
+        let (best_row, best) = measured
+            .iter()
+            .filter(|(_, o)| key(o) == key(rel))
+            .min_by(|a, b| a.1.median_ms.total_cmp(&b.1.median_ms))
+            .map_or((*row, rel), |(r, o)| (*r, o));
+        let mut rel = rel.clone();
+        rel.relative = rel.median_ms / best.median_ms;
+        rel.versus_fastest = (!std::ptr::eq(best_row, *row)).then(|| verdict::judge(best_row, row));
+        rows.push(rel);
     }
     rows.sort_by(|a, b| key(a).cmp(&key(b)).then(a.relative.total_cmp(&b.relative)));
     rows

@@ -12,6 +12,7 @@ use infer_measure::{
 use crate::{
     device::DeviceColumns,
     document::{Block, Document, List, Section, TableBlock, Warning, paragraph},
+    evidence,
     report::{Format, Report, to_json},
     table::Table,
 };
@@ -24,8 +25,10 @@ impl Report for BenchReport {
         s.push(List::plain(self.rows.iter().filter_map(|row| {
             let ci = row.median_ci_ms.as_ref()?;
             let target = row.convergence.as_ref().map(|c| format!("; target: {}", c.label())).unwrap_or_default();
+            // The host's evidence showed interference: the reasons are among the warnings.
+            let mark = if row.is_disturbed() { ", disturbed" } else { "" };
             Some(format!(
-                "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%{target}",
+                "{}: median {:.3} ms (95% CI {:.3}–{:.3}), CoV {:.1}%{mark}{target}",
                 row.label(),
                 ci.point,
                 ci.lower(),
@@ -33,6 +36,10 @@ impl Report for BenchReport {
                 row.cov * 100.0
             ))
         })));
+        let host = host_and_energy(self);
+        if !host.is_empty() {
+            s.push(List::plain(host));
+        }
         if format != Format::Terminal {
             s.push(Block::Warnings(warnings(self)));
         }
@@ -86,6 +93,15 @@ impl Report for Vec<BenchReport> {
 #[must_use]
 pub fn warnings(report: &BenchReport) -> Vec<Warning> {
     report.rows.iter().flat_map(|row| row.warnings.iter().map(|w| Warning::about(row.label(), w))).collect()
+}
+
+/// What the host did during each row (`batch 1: host: steal 0.0 %, …`), then the energy line(s):
+/// one `energy: not available here (reason)` when every row says the same.
+fn host_and_energy(report: &BenchReport) -> Vec<String> {
+    let rows = || report.rows.iter();
+    let mut out = evidence::host_lines(rows().map(|r| (r.label(), r.host.as_ref())));
+    out.extend(evidence::energy_lines(rows().map(|r| (r.label(), r.energy.as_ref()))));
+    out
 }
 
 /// The lines under the table: load and first inference, each row's warm-up, input preparation
@@ -232,6 +248,24 @@ mod tests {
         assert!(vec![r.clone()].json().unwrap().starts_with('{'), "one: the report");
         let md = both.render(Format::Markdown).unwrap();
         assert!(md.contains("## onnx on cpu") && md.contains("## onnx on cuda:0"), "{md}");
+    }
+
+    #[test]
+    fn the_host_and_energy_lines_in_every_format() {
+        use infer_measure::host::RowEnergy;
+        let mut r = infer_measure::testing::report("onnx", Device::Cpu, &[(1, 20.0), (8, 150.0)]);
+        let none = RowEnergy::not_available("no /sys/class/powercap, no NVML (x)");
+        r.rows[0] = infer_measure::testing::observed(r.rows[0].clone(), &[], none.clone());
+        r.rows[1] = infer_measure::testing::observed(r.rows[1].clone(), &["steal time 4.1 % (threshold 2 %)"], none);
+        for format in [Format::Terminal, Format::Markdown, Format::Html] {
+            let text = r.render(format).unwrap();
+            assert_eq!(text.matches("energy: not available here (no /sys/class/powercap, no NVML (x))").count(), 1);
+            assert!(text.contains("batch 8: host: CPU not available here ("), "{format}: {text}");
+            assert!(text.contains("CoV ") && text.contains("%, disturbed"), "{format}: the mark: {text}");
+            assert!(text.contains("; disturbed") && text.contains("; not disturbed"), "{format}: {text}");
+        }
+        let md = r.render(Format::Markdown).unwrap();
+        assert!(md.contains("- **batch 8:** disturbed: steal time 4.1 % (threshold 2 %)"), "the warning: {md}");
     }
 
     #[test]

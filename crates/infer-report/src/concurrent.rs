@@ -9,7 +9,8 @@ use infer_measure::{
 };
 
 use crate::{
-    document::{Block, Document, Section, TableBlock, Warning},
+    document::{Block, Document, List, Section, TableBlock, Warning},
+    evidence,
     report::{Format, Report, to_json},
     table::Table,
 };
@@ -17,6 +18,13 @@ use crate::{
 impl Report for Vec<LoadReport> {
     fn document(&self, format: Format) -> Document {
         let mut s = Section::new().block(TableBlock::new(table(self)).text([0, 1]).main());
+        let label =
+            |r: &LoadReport| format!("{} {}, {} workers, batch {}", r.backend, r.device, r.concurrency, r.batch_size);
+        let mut host = evidence::host_lines(self.iter().map(|r| (label(r), r.host.as_ref())));
+        host.extend(evidence::energy_lines(self.iter().map(|r| (label(r), r.energy.as_ref()))));
+        if !host.is_empty() {
+            s.push(List::plain(host));
+        }
         if format != Format::Terminal {
             s.push(Block::Warnings(
                 self.iter()
@@ -100,6 +108,9 @@ mod tests {
             rss_growth: Some(2 << 20),
             warnings: vec!["RSS grew <a lot>".into()],
             environment: Environment::capture(0),
+            host: None,
+            disturbed: Vec::new(),
+            energy: None,
         };
         let mut two = one.clone();
         two.device = Device::Cuda(0);

@@ -8,7 +8,9 @@
 //! of machines ([`fleet`]), the changes between two runs ([`compare_runs`]), load tests
 //! ([`concurrent`]), an operator profile ([`profile`]) and a batch search ([`batch_search`]).
 //! [`saved`] reads result files back; [`progress`] rewrites a running comparison's files after
-//! every row.
+//! every row. Every kind shows the host's evidence and the energy its rows recorded
+//! ([`evidence`]), and says one row is faster than another only when the intervals separate them
+//! ([`verdict`]).
 //!
 //! ```
 //! use infer_report::report::{Format, Report};
@@ -28,6 +30,7 @@ pub mod comparison;
 pub mod concurrent;
 pub mod device;
 pub mod document;
+pub mod evidence;
 pub mod fleet;
 pub mod profile;
 pub mod progress;
@@ -38,3 +41,4 @@ pub mod scenario;
 pub mod serving;
 pub mod svg;
 pub mod table;
+pub mod verdict;

@@ -43,6 +43,10 @@ impl Report for ScenarioReport {
             section.push(TableBlock::new(t).text([0, 1]).main());
         }
         section.blocks.extend(blocks);
+        let host = host_and_energy(self);
+        if !host.is_empty() {
+            section.push(List::plain(host));
+        }
         Document::new(title).section(section)
     }
 
@@ -75,6 +79,14 @@ impl Report for Vec<ScenarioReport> {
             many => to_json(many),
         }
     }
+}
+
+/// What the host did during the run, why it is disturbed, and the energy line.
+fn host_and_energy(report: &ScenarioReport) -> Vec<String> {
+    let mut out: Vec<String> = report.host.iter().map(crate::evidence::host_line).collect();
+    out.extend(infer_measure::host::disturbed_warnings(&report.disturbed));
+    out.extend(report.energy.iter().map(ToString::to_string));
+    out
 }
 
 /// The headline numbers of a server or single-stream run as a one-line table.
@@ -347,6 +359,9 @@ pub(crate) mod tests {
             environment: Environment::capture(1),
             load_ms: 3.0,
             result,
+            host: None,
+            disturbed: Vec::new(),
+            energy: None,
         }
     }
 

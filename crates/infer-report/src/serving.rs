@@ -11,7 +11,8 @@ use infer_measure::{
 };
 
 use crate::{
-    document::{Block, Document, Inline, Section, TableBlock, Warning, environment, note, paragraph},
+    document::{Block, Document, Inline, List, Section, TableBlock, Warning, environment, note, paragraph},
+    evidence,
     report::{Format, Report, to_json},
     svg::{PALETTE, Series, line_chart},
     table::Table,
@@ -85,11 +86,21 @@ fn warnings(c: &ServingComparison) -> Block {
     )
 }
 
-/// The terminal: what was run, the table, the warnings.
+/// The terminal: what was run, the table, the host and energy lines, the warnings.
 fn summary(c: &ServingComparison) -> Document {
     Document::new(format!("Serving comparison: {}", c.model))
         .section(Section::new().block(paragraph(format!("{} — {}", c.model, c.options.join(" ")))))
-        .section(Section::new().block(TableBlock::new(table(c)).main()).block(warnings(c)))
+        .section(Section::new().block(TableBlock::new(table(c)).main()).block(host(c)).block(warnings(c)))
+}
+
+/// The energy line(s) of every row that ran, then the host's figures of every disturbed row.
+fn host(c: &ServingComparison) -> Block {
+    let reports = || c.rows.iter().filter_map(|r| r.report.as_ref().map(|rep| (r.label(), rep)));
+    let mut lines = evidence::energy_lines(reports().map(|(label, r)| (label, r.energy.as_ref())));
+    lines.extend(evidence::host_lines(
+        reports().filter(|(_, r)| !r.disturbed.is_empty()).map(|(label, r)| (label, r.host.as_ref())),
+    ));
+    List::plain(lines).into()
 }
 
 /// The options every row ran with, as code.
@@ -100,7 +111,7 @@ fn options(c: &ServingComparison) -> Block {
 /// `serving.md`: the options, the table, the warnings.
 fn full(c: &ServingComparison) -> Document {
     let mut doc = Document::new(format!("Serving comparison: {}", c.model))
-        .section(Section::new().block(options(c)).block(TableBlock::new(table(c)).main()));
+        .section(Section::new().block(options(c)).block(TableBlock::new(table(c)).main()).block(host(c)));
     let w = warnings(c);
     if !matches!(&w, Block::Warnings(ws) if ws.is_empty()) {
         doc = doc.section(Section::titled("Warnings").block(w));
@@ -117,7 +128,7 @@ fn page(c: &ServingComparison) -> Document {
         t.mark(r, status, if row.status.is_error() { "bad" } else { "" });
     }
     let mut doc = Document::new(format!("Serving comparison: {}", c.model))
-        .section(Section::new().block(options(c)).block(t).block(warnings(c)));
+        .section(Section::new().block(options(c)).block(t).block(host(c)).block(warnings(c)));
     if let Some(curves) = rate_charts(c) {
         doc = doc.section(curves);
     }

@@ -6,6 +6,7 @@ use clap::Args;
 use infer_core::{Device, Registry};
 use infer_measure::{
     batch_search::probe_memory_limit,
+    host::HostOptions,
     measure::{MeasureSpec, measure_each},
     memory::{self, parse_bytes},
     results::BenchReport,
@@ -161,6 +162,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             workload: workload.clone(),
             config: BenchConfig { warmup: a.warmup, stop },
             reference: a.reference_input.clone().zip(a.reference_output.clone()),
+            host: HostOptions::from_env(),
         };
         // Finished batch sizes are saved as they complete: Ctrl-C or a crash loses only the
         // batch size being timed.
@@ -218,6 +220,7 @@ fn load(
                 },
                 stop,
                 rss_interval: Duration::from_millis(250),
+                host: HostOptions::from_env(),
             };
             let report = infer_measure::concurrent::run_load(backend, &spec)?;
             for w in &report.warnings {

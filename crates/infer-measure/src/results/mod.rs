@@ -11,7 +11,11 @@ use infer_core::{Device, DeviceMemory, Result, fsutil::write_atomic};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    confidence::Convergence, device_time::DeviceTime, environment::Environment, timing::StageSummary,
+    confidence::Convergence,
+    device_time::DeviceTime,
+    environment::Environment,
+    host::{HostEvidence, Observed, RowEnergy, disturbed_warnings},
+    timing::StageSummary,
     workload::InputUsed,
 };
 
@@ -99,6 +103,24 @@ pub struct BenchRow {
     /// be matched to the row's calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timed_unix_s: Vec<[f64; 2]>,
+    /// What the host did during the timed phase: steal time, other processes' CPU, memory
+    /// pressure, CPU frequency, the GPU's clocks and throttling ([`crate::host`]). With several
+    /// rounds, the most disturbed round's (every round's in `host_rounds`). Absent when the host
+    /// was not watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostEvidence>,
+    /// With several rounds: each round's evidence, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_rounds: Vec<HostEvidence>,
+    /// Why the host's evidence marks this row *disturbed* (interference during the timed phase),
+    /// one sentence with its figures per reason, `round N:` first when rounds were pooled; empty
+    /// when it is not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disturbed: Vec<String>,
+    /// Joules per inference (one call) with its 95% interval, or why there is none here: never
+    /// 0 for unknown. Absent when the host was not watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<RowEnergy>,
 }
 
 /// Titles of the columns [`BenchRow::key_cells`] fills.
@@ -168,7 +190,27 @@ impl BenchRow {
             device_time: None,
             device_memory: None,
             timed_unix_s: Vec::new(),
+            host: None,
+            host_rounds: Vec::new(),
+            disturbed: Vec::new(),
+            energy: None,
         })
+    }
+
+    /// Whether the host's evidence shows interference during this row.
+    #[must_use]
+    pub fn is_disturbed(&self) -> bool {
+        !self.disturbed.is_empty()
+    }
+
+    /// Records what the host did during this row's timed phase: the evidence, the energy, and
+    /// the disturbed reasons as warnings (`disturbed: …`).
+    pub fn observe(&mut self, seen: Observed) {
+        self.disturbed = seen.host.as_ref().map(|h| h.disturbed.clone()).unwrap_or_default();
+        self.warnings.extend(disturbed_warnings(&self.disturbed));
+        self.warnings.extend(seen.problems);
+        self.host = seen.host;
+        self.energy = seen.energy;
     }
 
     /// The row's dimension sizes as text, `sequence=128, …` (empty without any).

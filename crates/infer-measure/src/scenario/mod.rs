@@ -34,7 +34,11 @@ pub mod server;
 pub mod stall;
 mod worker;
 
-use std::{path::Path, time::Instant};
+use std::{
+    path::Path,
+    sync::{Arc, atomic::AtomicU64},
+    time::Instant,
+};
 
 use crate::{stats::Sample, stats::Summary};
 use indicatif::ProgressBar;
@@ -43,6 +47,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     environment::Environment,
+    host::{
+        Host, HostEvidence, HostOptions, RowEnergy,
+        background::{BackgroundWatch, Counted},
+    },
     timing::{BenchConfig, time_session},
     workload::Workload,
 };
@@ -121,6 +129,8 @@ pub struct ScenarioSpec {
     pub workload: Workload,
     /// Distinct samples the requests cycle through.
     pub pool: usize,
+    /// How the host is watched during the run (evidence and energy, [`crate::host`]).
+    pub host: HostOptions,
 }
 
 /// The single-stream outcome.
@@ -176,6 +186,16 @@ pub struct ScenarioReport {
     /// `scenario` (its name) and `result`.
     #[serde(flatten)]
     pub result: ScenarioResult,
+    /// What the host did during the run (from the scenario's first call to its last, warm-up
+    /// included); absent when it was not watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostEvidence>,
+    /// Why the host's evidence marks the run disturbed; empty when it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disturbed: Vec<String>,
+    /// Joules per inference (one call) over the run, or why there is none here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<RowEnergy>,
 }
 
 /// Runs a scenario on a loaded session of `model`; `log` receives progress lines (the search's
@@ -223,16 +243,25 @@ pub fn measure(
     let session = backend.load(model, options)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     environment.settings = session.info().settings.clone().into_iter().collect();
-    let mut session = wrap(session);
-    let result = run(model, session.as_mut(), spec, log)?;
+    let device = session.device();
+    let host = Host::open(spec.host.clone());
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut session: Box<dyn Session> = Box::new(Counted::new(wrap(session), Arc::clone(&calls)));
+    let watch = BackgroundWatch::start(host.watch(device), calls);
+    let result = run(model, session.as_mut(), spec, log);
+    let seen = watch.finish();
+    let result = result?;
     Ok(ScenarioReport {
         schema_version: SCENARIO_SCHEMA_VERSION,
         model: model.display().to_string(),
         backend: backend.name().into(),
-        device: session.device(),
+        device,
         environment,
         load_ms,
         result,
+        disturbed: seen.host.as_ref().map(|h| h.disturbed.clone()).unwrap_or_default(),
+        host: seen.host,
+        energy: seen.energy,
     })
 }
 

@@ -34,11 +34,16 @@ impl Report for Comparison {
 
 /// The terminal's text: the results, CPU against GPU and where the time goes.
 fn summary(c: &Comparison) -> Document {
-    let mut doc = Document::new(format!("{} — backend comparison", c.model))
-        .section(Section::new().block(TableBlock::new(tables::results(c)).main()));
+    let mut results = Section::new().block(TableBlock::new(tables::results(c)).main());
+    host_lines(&mut results, c);
+    let mut doc = Document::new(format!("{} — backend comparison", c.model)).section(results);
     let speed = tables::speedups(c);
     if !speed.rows.is_empty() {
-        doc = doc.section(Section::titled("CPU against GPU (speed-up = cpu median / gpu median)").block(speed));
+        doc = doc.section(
+            Section::titled("CPU against GPU (speed-up = cpu median / gpu median)")
+                .block(speed)
+                .block(List::plain(tables::speedup_verdicts(c))),
+        );
     }
     let prof = tables::profiles(c);
     if !prof.rows.is_empty() {
@@ -52,7 +57,7 @@ fn summary(c: &Comparison) -> Document {
 /// The Markdown report: the results and what they mean, CPU against GPU, backends against each
 /// other, where the time goes, and the environment.
 fn full(c: &Comparison) -> Document {
-    let results = Section::new().block(TableBlock::new(tables::results(c)).main()).block(paragraph(format!(
+    let mut results = Section::new().block(TableBlock::new(tables::results(c)).main()).block(paragraph(format!(
         "Latency is per call (batch), median of the timed iterations; RSS +model is the peak resident memory \
          minus the resident memory before loading (what the model added; the runtime libraries linked into \
          `infer` are left out); max |diff| is against the reference output of the framework that wrote each \
@@ -60,20 +65,24 @@ fn full(c: &Comparison) -> Document {
          reference's largest magnitude, top-1 agree the share of rows whose top class agrees.",
         c.tolerance
     )));
+    host_lines(&mut results, c);
     let mut doc = Document::new(format!("{} — backend comparison", c.model)).section(results);
     let speed = tables::speedups(c);
     if !speed.rows.is_empty() {
         doc = doc.section(
             Section::titled("CPU against GPU")
                 .block(paragraph("Speed-up = CPU median / GPU median, same backend and batch size."))
-                .block(speed),
+                .block(speed)
+                .block(List::plain(tables::speedup_verdicts(c))),
         );
     }
     let rel = tables::relative(c);
     if !rel.rows.is_empty() {
         doc = doc.section(
             Section::titled("Backends against each other")
-                .block(paragraph("Each backend's median relative to the fastest on the same device and batch size."))
+                .block(paragraph(format!(
+                    "Each backend's median relative to the fastest on the same device and batch size. {VERDICT_NOTE}"
+                )))
                 .block(rel),
         );
     }
@@ -88,6 +97,20 @@ fn full(c: &Comparison) -> Document {
         );
     }
     doc.section(Section::titled("Environment").block(environment(&c.environment)))
+}
+
+/// What "faster" and "indistinguishable here" mean in the comparison's words.
+pub const VERDICT_NOTE: &str = "A row is called faster or slower only when the 95% intervals of the two medians do \
+     not overlap or the 95% bootstrap interval of the ratio of the medians excludes 1 (and, where both pooled \
+     rounds, their rounds' medians do not overlap); otherwise they are indistinguishable here.";
+
+/// Under the results table: the energy line(s), and the host's figures for every disturbed row
+/// (its reasons are among the warnings).
+fn host_lines(section: &mut Section, c: &Comparison) {
+    let lines: Vec<String> = tables::energy(c).into_iter().chain(tables::disturbed(c)).collect();
+    if !lines.is_empty() {
+        section.push(List::plain(lines));
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +140,28 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| torch | cpu | no profile: exit code 1: boom | - | - | - |"), "{md}");
+    }
+
+    #[test]
+    fn the_host_and_energy_show_in_every_format() {
+        use infer_measure::host::RowEnergy;
+        let mut c = synthetic();
+        let none = RowEnergy::not_available("no /sys/class/powercap, no NVML (x)");
+        for (i, row) in c.entries.iter_mut().filter_map(|e| e.report.as_mut()).flat_map(|r| &mut r.rows).enumerate() {
+            let disturbed: &[&str] = if i == 1 { &["other processes used 1.20 cores on average"] } else { &[] };
+            *row = infer_measure::testing::observed(row.clone(), disturbed, none.clone());
+        }
+        let text = c.render(Format::Terminal).unwrap();
+        assert!(text.contains("\nenergy: not available here (no /sys/class/powercap, no NVML (x))\n"), "{text}");
+        assert!(text.contains("ok (disturbed)"), "the disturbed row's status: {text}");
+        assert_eq!(text.lines().filter(|l| l.ends_with("ok (disturbed)")).count(), 1, "{text}");
+        assert!(text.contains("\nonnx, batch 8: cuda:0 is faster than cpu (×30.00, 95% CI "), "{text}");
+        assert!(text.contains("\nonnx cpu, batch 8: host: CPU not available here ("), "{text}");
+        let md = c.render(Format::Markdown).unwrap();
+        assert!(md.contains("- energy: not available here (no /sys/class/powercap") && md.contains("ok (disturbed) |"));
+        assert!(md.contains("is faster than cpu (×") && md.contains("× slower (95% CI"), "{md}");
+        let csv = c.render(Format::Csv).unwrap();
+        assert!(csv.contains(",ok (disturbed)\n"), "{csv}");
     }
 
     #[test]

@@ -138,6 +138,10 @@ fn results_section(view: &View<'_>) -> Section {
         }
     }
     let mut s = Section::titled("Results").id("results").block(t);
+    let energy = super::tables::energy(view.c);
+    if !energy.is_empty() {
+        s.push(List::plain(energy));
+    }
     let warnings = warnings(view);
     if !warnings.is_empty() {
         s.push(Heading::new("Warnings"));
@@ -168,6 +172,8 @@ fn push_result(t: &mut TableBlock, e: &CompareEntry, r: &BenchReport, row: &Benc
         (_, 1) => ("1 warning, below".into(), "warn"),
         (_, n) => (format!("{n} warnings, below"), "warn"),
     };
+    // The host's evidence showed interference: said first (its figures are beside the plot).
+    let status = if row.is_disturbed() { format!("disturbed, {status}") } else { status };
     let cells = vec![
         r.backend.clone(),
         r.device.to_string(),
@@ -210,6 +216,7 @@ fn distribution_section(view: &View<'_>) -> Section {
     if batches.is_empty() {
         s.push(note("No backend was measured."));
     }
+    let mut watched = false;
     for &b in &batches {
         let rows: Vec<BoxRow> = view
             .reports
@@ -225,12 +232,37 @@ fn distribution_section(view: &View<'_>) -> Section {
             })
             .collect();
         s.push(Block::Chart(box_chart(&format!("Latency per call, batch size {b}"), "milliseconds per call", &rows)));
+        // What the host did meanwhile, beside the plot: a disturbed row's spread may be the host's.
+        let measured: Vec<(&str, String, &BenchRow)> = view
+            .reports
+            .iter()
+            .flat_map(|r| r.rows.iter().filter(|row| row.batch_size == b).map(move |row| (r, row)))
+            .map(|(r, row)| (r.backend.as_str(), r.device.to_string(), row))
+            .collect();
+        if let Some(t) = crate::evidence::evidence_table(&measured) {
+            s.push(Heading::new(format!("The host during batch size {b}")));
+            s.push(t);
+            watched = true;
+        }
     }
-    s.block(note(
+    s.push(note(
         "Each dot is one timed call. Box: 25th to 75th percentile; dark bar: median; whiskers: 5th to 95th \
          percentile. The axis is logarithmic when the rows differ by more than 20×.",
-    ))
+    ));
+    if watched {
+        s.push(note(EVIDENCE_NOTE));
+    }
+    s
 }
+
+/// What the host tables beside the plots hold.
+const EVIDENCE_NOTE: &str = "What the host did during each row's timed phase, sampled beside it: steal time (the hypervisor \
+     running other guests), other processes' CPU (everything but the measured process), memory pressure (time \
+     tasks stalled on memory), CPU frequency and, on a GPU, its clocks, temperature, power and throttle reasons. \
+     A row is disturbed when a figure passes its threshold (steal 2 %, other processes 0.25 cores, memory stall \
+     5 %, a frequency drop of 10 %, a GPU throttled); its reasons are among the warnings. Energy: joules per \
+     call with the 95% interval over windows of the timed phase, from RAPL (CPU packages and memory) and, on a \
+     GPU, NVML; n/a: see the energy line under the results.";
 
 /// Throughput and latency per item against batch size: one line per (backend, device).
 fn batch_section(view: &View<'_>) -> Section {
@@ -286,19 +318,29 @@ fn cpu_gpu_section(c: &Comparison) -> Section {
             ],
         })
         .collect();
-    let mut t =
-        TableBlock::new(Table::new(&["backend", "gpu", "batch", "cpu median ms", "gpu median ms", "gpu speed-up"]))
-            .text([0, 1]);
+    let mut t = TableBlock::new(Table::new(&[
+        "backend",
+        "gpu",
+        "batch",
+        "cpu median ms",
+        "gpu median ms",
+        "gpu speed-up",
+        "verdict",
+    ]))
+    .text([0, 1, 6]);
     t.table.rows = speed
         .iter()
         .map(|s| {
+            let gpu = s.gpu.to_string();
+            let disturbed = if s.disturbed { " (disturbed)" } else { "" };
             vec![
                 s.backend.clone(),
-                s.gpu.to_string(),
+                gpu.clone(),
                 s.batch_size.to_string(),
                 ms(s.cpu_median_ms),
                 ms(s.gpu_median_ms),
                 format!("{:.2}×", s.speedup),
+                format!("{}{disturbed}", s.verdict.sentence("cpu", &gpu)),
             ]
         })
         .collect();
@@ -316,15 +358,15 @@ fn backends_section(c: &Comparison) -> Option<Section> {
     if rel.is_empty() {
         return None;
     }
-    let mut t = TableBlock::new(Table::new(&["device", "batch", "backend", "median ms", "vs fastest"])).text([0, 2]);
+    let mut t = TableBlock::new(Table::new(&["device", "batch", "backend", "median ms", "vs fastest"])).text([0, 2, 4]);
     t.table.rows = rel
         .iter()
         .map(|r| {
-            let vs = if r.relative <= 1.0 { "fastest".into() } else { format!("{:.2}× slower", r.relative) };
+            let vs = super::tables::versus_fastest(r);
             vec![r.device.to_string(), r.batch_size.to_string(), r.backend.clone(), ms(r.median_ms), vs]
         })
         .collect();
-    Some(Section::titled("Backends against each other").id("backends").block(t))
+    Some(Section::titled("Backends against each other").id("backends").block(t).block(note(super::VERDICT_NOTE)))
 }
 
 /// Where the time goes: the top operator types of each backend's profile, the failed profiles,
@@ -501,6 +543,36 @@ mod tests {
         assert!(!html.contains("class=\"warnings\"") && !html.contains("<h3>Warnings"));
         let results = &html[html.find("id=\"results\"").unwrap()..html.find("id=\"distribution\"").unwrap()];
         assert_eq!(results.matches("<td class=\"text\">ok</td>").count(), 8);
+    }
+
+    #[test]
+    fn the_hosts_evidence_is_beside_the_latency_plot() {
+        use infer_measure::host::{EnergyWindowRecord, RowEnergy};
+        let mut c = synthetic();
+        assert!(!render(&c).contains("The host during"), "nothing recorded: no table");
+        let w = |joules| EnergyWindowRecord { duration_s: 0.2, joules, inferences: 10 };
+        let energy = RowEnergy::from_windows("RAPL", vec!["package-0".into()], 0.01, vec![w(1.0), w(1.1)]);
+        let rows = c.entries.iter_mut().filter_map(|e| e.report.as_mut()).flat_map(|r| &mut r.rows);
+        for (i, row) in rows.enumerate() {
+            let disturbed: &[&str] = if i == 0 { &["steal time 4.1 % of CPU time (threshold 2 %)"] } else { &[] };
+            *row = infer_measure::testing::observed(row.clone(), disturbed, energy.clone());
+        }
+        let html = render(&c);
+        let results = &html[html.find("id=\"results\"").unwrap()..html.find("id=\"distribution\"").unwrap()];
+        assert!(results.contains("<td class=\"text warn\">disturbed, 2 warnings, below</td>"), "{results}");
+        assert!(results.contains("disturbed: steal time 4.1 % of CPU time"), "the reason among the warnings");
+        assert!(results.contains("<li>energy: 0.105 J/inference (95% CI "), "{results}");
+        // In the plot's section: a table per batch size, after its chart, the disturbed row marked.
+        let dist = &html[html.find("id=\"distribution\"").unwrap()..html.find("id=\"batch\"").unwrap()];
+        assert_eq!(dist.matches("<h3>The host during batch size").count(), 2);
+        let first = &dist[dist.find("<svg").unwrap()..];
+        assert!(first.find("The host during batch size 1").unwrap() < first.find("</section>").unwrap());
+        assert_eq!(dist.matches("<td class=\"text warn\">disturbed</td>").count(), 1, "{dist}");
+        assert_eq!(dist.matches("<td class=\"text\">not disturbed</td>").count(), 7);
+        assert!(dist.contains("<td>0.105 (0.0"), "the energy figure: {dist}");
+        // Verdicts: the GPU faster than the CPU, each backend against the fastest.
+        assert!(html.contains("cuda:0 is faster than cpu (×10.00, 95% CI "), "CPU against GPU");
+        assert!(html.contains("1.25× slower (95% CI "), "backends");
     }
 
     #[test]

@@ -87,7 +87,8 @@ pub fn results(c: &Comparison) -> Table {
                 analysis::model_rss(r).map_or_else(|| "-".into(), mib),
             ]);
             cells.extend(diff.iter().cloned());
-            cells.push(verdict.clone());
+            // The host's evidence showed interference during this row.
+            cells.push(if row.is_disturbed() { format!("{verdict} (disturbed)") } else { verdict.clone() });
             t.rows.push(cells);
         }
     }
@@ -116,6 +117,39 @@ pub fn speedups(c: &Comparison) -> Table {
     t
 }
 
+/// Whether each GPU is faster than the CPU, or indistinguishable here, with the ratio's interval:
+/// one line per [`analysis::Speedup`] (`onnx, batch 1: cuda:0 is faster than cpu (×10.00, 95%
+/// CI 9.71–10.31)`), `(disturbed)` after a pair the host's evidence marks.
+#[must_use]
+pub fn speedup_verdicts(c: &Comparison) -> Vec<String> {
+    analysis::speedups(c)
+        .iter()
+        .map(|s| {
+            let disturbed = if s.disturbed { " (disturbed)" } else { "" };
+            format!(
+                "{}, {}: {}{disturbed}",
+                s.backend,
+                batch_label(s.batch_size, &s.dims),
+                s.verdict.sentence("cpu", &s.gpu.to_string())
+            )
+        })
+        .collect()
+}
+
+/// `batch 8`, or `batch 8, sequence=128`.
+fn batch_label(batch: usize, dims: &str) -> String {
+    format!("batch {}", batch_cell(batch, dims))
+}
+
+/// A backend against the fastest on its device and batch size: `fastest`, `1.25× slower (95% CI
+/// 1.22–1.28)` when the intervals separate them, else `indistinguishable here (×1.02, …)`;
+/// `, disturbed` after a row the host's evidence marks.
+#[must_use]
+pub fn versus_fastest(r: &analysis::Relative) -> String {
+    let cell = r.versus_fastest.as_ref().map_or_else(|| "fastest".into(), crate::verdict::Verdict::cell);
+    if r.disturbed { format!("{cell}, disturbed") } else { cell }
+}
+
 /// The cross-backend table: one line per [`analysis::Relative`].
 #[must_use]
 pub fn relative(c: &Comparison) -> Table {
@@ -124,12 +158,34 @@ pub fn relative(c: &Comparison) -> Table {
         t.rows.push(vec![
             r.device.to_string(),
             batch_cell(r.batch_size, &r.dims),
-            r.backend,
+            r.backend.clone(),
             format!("{:.2}", r.median_ms),
-            if r.relative <= 1.0 { "fastest".into() } else { format!("{:.2}x slower", r.relative) },
+            versus_fastest(&r),
         ]);
     }
     t
+}
+
+/// The energy lines of every measured row ([`crate::evidence::energy_lines`]), named by backend,
+/// device and batch size.
+#[must_use]
+pub fn energy(c: &Comparison) -> Vec<String> {
+    crate::evidence::energy_lines(
+        c.reports().flat_map(|r| r.rows.iter().map(move |row| (row_label(r, row), row.energy.as_ref()))),
+    )
+}
+
+/// The host lines of every measured row the host's evidence marks disturbed, with its figures.
+#[must_use]
+pub fn disturbed(c: &Comparison) -> Vec<String> {
+    crate::evidence::host_lines(c.reports().flat_map(|r| {
+        r.rows.iter().filter(|row| row.is_disturbed()).map(move |row| (row_label(r, row), row.host.as_ref()))
+    }))
+}
+
+/// `onnx cpu, batch 8`.
+fn row_label(r: &infer_measure::results::BenchReport, row: &infer_measure::results::BenchRow) -> String {
+    format!("{} {}, {}", r.backend, r.device, row.label())
 }
 
 /// Where the time goes: the top [`analysis::PROFILE_TOP`] operator types of each profiled
@@ -195,7 +251,14 @@ mod tests {
     fn tables_show_speedups_and_ranks() {
         let t = speedups(&synthetic());
         assert_eq!(t.rows[0], ["onnx", "cuda:0", "1", "20.00", "2.00", "10.00x"]);
-        assert_eq!(relative(&synthetic()).rows[1][4], "1.25x slower");
+        assert!(
+            relative(&synthetic()).rows[1][4].starts_with("1.25× slower (95% CI 1.2"),
+            "{:?}",
+            relative(&synthetic()).rows[1]
+        );
+        assert_eq!(relative(&synthetic()).rows[0][4], "fastest");
+        let v = speedup_verdicts(&synthetic());
+        assert!(v[0].starts_with("onnx, batch 1: cuda:0 is faster than cpu (×10.00, 95% CI "), "{v:?}");
         let t = results(&synthetic());
         assert_eq!(t.rows.len(), 4 * 2 + 1, "a line per measured batch size, one for tf");
         assert_eq!(

@@ -7,6 +7,7 @@ use clap::Args;
 use infer_core::{Backend, Device, Session};
 use infer_measure::{
     confidence::CiTarget,
+    host::HostOptions,
     scenario::{
         Scenario, ScenarioKind, ScenarioReport, ScenarioSpec,
         arrivals::{Arrivals, MAX_RATE, MIN_RATE},
@@ -283,7 +284,7 @@ impl ScenarioArgs {
 /// Invalid options, load and run errors, and write errors.
 pub fn run(backend: &dyn Backend, args: &ScenarioArgs, plan: &Plan<'_>) -> anyhow::Result<ExitCode> {
     let scenario = args.scenario(plan)?;
-    let spec = ScenarioSpec { scenario, workload: plan.workload.clone(), pool: POOL };
+    let spec = ScenarioSpec { scenario, workload: plan.workload.clone(), pool: POOL, host: HostOptions::from_env() };
     let stall = stall_hook(backend.name());
     let mut reports: Vec<ScenarioReport> = Vec::new();
     for &device in plan.devices {
