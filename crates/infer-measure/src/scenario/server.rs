@@ -1,6 +1,6 @@
 //! The server scenario: an open-loop generator thread ([`super::generator`]) sends requests at
 //! their scheduled arrival times whatever the model is doing; the model's worker (the calling
-//! thread, which owns the session: [`super::worker`]) takes them in order, one per call or in
+//! thread, which owns the session: `worker`) takes them in order, one per call or in
 //! dynamic batches.
 //!
 //! Every time is read from one clock whose zero is the start of the run. A request's latency runs
