@@ -348,7 +348,7 @@ fn compare_writes_tables_with_status_rows() {
     let main_table = stdout.split("Where the time goes").next().unwrap();
     let onnx_rows: Vec<&str> = main_table.lines().filter(|l| l.starts_with("onnx") && l.contains(" cpu ")).collect();
     assert_eq!(onnx_rows.len(), 2, "{stdout}");
-    assert!(onnx_rows.iter().all(|l| l.trim_end().ends_with("ok")), "{stdout}");
+    assert!(onnx_rows.iter().all(|l| support::ends_ok(l)), "{stdout}");
     assert!(
         stdout.lines().any(|l| l.starts_with("onnx") && l.contains("cuda:0") && l.contains("unavailable")),
         "{stdout}"

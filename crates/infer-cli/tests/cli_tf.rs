@@ -170,9 +170,10 @@ fn compare_uses_the_format_entry_input() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let (main_table, profile) = stdout.split_once("Where the time goes").unwrap_or((&stdout, ""));
-    let tf: Vec<&str> = main_table.lines().filter(|l| l.starts_with("tf ")).collect();
+    // The table row (the host's and energy lines under it start `tf cpu, batch 1:`).
+    let tf: Vec<&str> = main_table.lines().filter(|l| support::row_of(l, "tf", "cpu").is_some()).collect();
     assert_eq!(tf.len(), 1, "{stdout}");
-    assert!(tf[0].trim_end().ends_with("ok"), "{stdout}");
+    assert!(support::ends_ok(tf[0]), "{stdout}");
     // TensorFlow's step stats give the comparison its profile rows too.
     assert!(profile.lines().any(|l| l.starts_with("tf ") && l.contains(" cpu ")), "{stdout}\n{stderr}");
 }

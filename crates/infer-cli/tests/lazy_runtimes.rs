@@ -222,8 +222,9 @@ fn compare_measures_torch_rows_in_the_worker() {
         &[&args[..], &["--rounds", "1", "--profile-runs", "0", "--out", p(&out_dir)]].concat(),
     );
     ok(&out, "infer compare (torchscript)");
-    let torch_rows: Vec<String> = text(&out).0.lines().filter(|l| l.starts_with("torch ")).map(String::from).collect();
-    assert!(torch_rows.len() == 1 && torch_rows[0].trim_end().ends_with("ok"), "{}", text(&out).0);
+    let torch_rows: Vec<String> =
+        text(&out).0.lines().filter(|l| support::row_of(l, "torch", "cpu").is_some()).map(String::from).collect();
+    assert!(torch_rows.len() == 1 && support::ends_ok(&torch_rows[0]), "{}", text(&out).0);
     let all = maps(&maps_dir);
     let parent = format!("infer-{parent}.maps");
     let (parents, children): (Vec<_>, Vec<_>) = all.into_iter().partition(|(n, _)| *n == parent);

@@ -13,7 +13,7 @@ use crate::{
     host::{Host, HostOptions},
     memory, reference,
     results::{BenchReport, BenchRow, CudaMemoryReport, FailedRow, RowSource, SCHEMA_VERSION},
-    timing::{BenchConfig, progress_bar, summarize_stages, time_session_watched},
+    timing::{BenchConfig, Timing, progress_bar, summarize_stages, time_session_watched},
     workload::{DimPoint, Plan, Workload},
 };
 
@@ -176,25 +176,9 @@ pub fn measure_each(
                 resamples: DEFAULT_RESAMPLES,
                 seed: SEED,
             };
-            let mut row = BenchRow::from_samples(&src, timing.samples_ms.clone())?;
-            row.warnings = trust_warnings(row.iterations, row.cov);
-            if timing.warmup_settled == Some(false) {
-                row.warnings.push(format!(
-                    "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
-                    timing.warmup_iterations
-                ));
-            }
-            if let Some(w) = timing.convergence.as_ref().and_then(Convergence::warning) {
-                row.warnings.push(w);
-            }
-            row.convergence = timing.convergence;
-            row.warmup_iterations = Some(timing.warmup_iterations);
-            row.warmup_settled = timing.warmup_settled;
+            let mut row = timed_row(&src, timing)?;
             row.input_prep_ms = Some(input_prep_ms);
-            row.stages_ms = summarize_stages(&timing.stages);
-            row.device_time = DeviceTime::from_samples(timing.device_ms.clone())?;
             row.device_memory = session.device_memory();
-            row.timed_unix_s = vec![timing.unix_span_s];
             row.dims = built.dims;
             row.inputs = built.used;
             row.observe(watch.finish());
@@ -204,6 +188,29 @@ pub fn measure_each(
     }
     cuda.after_inference();
     Ok(report(rows, failed_rows, first_inference_ms, cuda.report(), session.device_memory()))
+}
+
+/// A measured row from its timing: the statistics of its samples, the trust warnings, warm-up,
+/// convergence, stages and device time (the caller adds its inputs, memory and host evidence).
+fn timed_row(src: &RowSource, timing: Timing) -> Result<BenchRow> {
+    let mut row = BenchRow::from_samples(src, timing.samples_ms.clone())?;
+    row.warnings = trust_warnings(row.iterations, row.cov);
+    if timing.warmup_settled == Some(false) {
+        row.warnings.push(format!(
+            "warm-up did not settle within {} iterations: the first timed iterations may still be warming up",
+            timing.warmup_iterations
+        ));
+    }
+    if let Some(w) = timing.convergence.as_ref().and_then(Convergence::warning) {
+        row.warnings.push(w);
+    }
+    row.convergence = timing.convergence;
+    row.warmup_iterations = Some(timing.warmup_iterations);
+    row.warmup_settled = timing.warmup_settled;
+    row.stages_ms = summarize_stages(&timing.stages);
+    row.device_time = DeviceTime::from_samples(timing.device_ms.clone())?;
+    row.timed_unix_s = vec![timing.unix_span_s];
+    Ok(row)
 }
 
 /// Per (point, batch size) row in measuring order, the error row of one whose inputs need more

@@ -219,3 +219,10 @@ pub fn row_of<'t>(table: &'t str, backend: &str, device: &str) -> Option<&'t str
         words.next() == Some(backend) && words.next() == Some(device)
     })
 }
+
+/// Whether a line of `compare`'s terminal table ends in the status `ok`: measured, with or without
+/// the host's `(disturbed)` mark (a shared test host is often busy).
+pub fn ends_ok(line: &str) -> bool {
+    let line = line.trim_end();
+    line.ends_with(" ok") || line.ends_with(" ok (disturbed)")
+}
