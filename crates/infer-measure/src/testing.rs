@@ -24,6 +24,22 @@ pub fn row(backend: &str, device: Device, batch: usize, median: f64) -> BenchRow
     row
 }
 
+/// An onnx cpu row at batch 1 with these raw samples, its statistics bootstrapped (500
+/// resamples) with `seed`.
+pub fn row_of_samples(samples: Vec<f64>, seed: u64) -> BenchRow {
+    let env = Environment::capture(0);
+    let src = RowSource {
+        model: "m.onnx",
+        backend: "onnx",
+        device: Device::Cpu,
+        batch_size: 1,
+        environment: &env,
+        resamples: 500,
+        seed,
+    };
+    BenchRow::from_samples(&src, samples).unwrap()
+}
+
 /// Host evidence of a host with nothing to read (every source "not available", no GPU), with
 /// these disturbed reasons.
 pub fn evidence(disturbed: &[&str]) -> infer_host::HostEvidence {

@@ -284,21 +284,10 @@ mod tests {
     use infer_measure::rng::SplitMix64;
 
     use super::*;
-    use infer_measure::{environment::Environment, results::RowSource};
 
     /// A row with these raw samples.
     fn row(samples: Vec<f64>) -> BenchRow {
-        let env = Environment::capture(0);
-        let src = RowSource {
-            model: "m.onnx",
-            backend: "onnx",
-            device: Device::Cpu,
-            batch_size: 1,
-            environment: &env,
-            resamples: 500,
-            seed: 3,
-        };
-        let mut row = BenchRow::from_samples(&src, samples).unwrap();
+        let mut row = infer_measure::testing::row_of_samples(samples, 3);
         row.throughput_per_s = 1.0;
         row.per_item_ms = 1.0;
         row

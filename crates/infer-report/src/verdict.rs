@@ -138,23 +138,11 @@ impl Verdict {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use infer_core::Device;
-    use infer_measure::{environment::Environment, results::RowSource};
 
     use super::*;
 
     fn row(samples: Vec<f64>) -> BenchRow {
-        let env = Environment::capture(0);
-        let src = RowSource {
-            model: "m.onnx",
-            backend: "onnx",
-            device: Device::Cpu,
-            batch_size: 1,
-            environment: &env,
-            resamples: 500,
-            seed: 1,
-        };
-        BenchRow::from_samples(&src, samples).unwrap()
+        infer_measure::testing::row_of_samples(samples, 1)
     }
 
     /// `n` samples within ±`spread` (relative) of `center`, in a fixed spread-out pattern.
