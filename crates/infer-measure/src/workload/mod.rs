@@ -12,6 +12,7 @@ pub mod files;
 pub mod fits;
 pub mod images;
 pub mod plan;
+mod resample;
 mod scalars;
 mod synthetic;
 pub mod values;
