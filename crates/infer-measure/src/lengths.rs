@@ -144,7 +144,9 @@ pub fn measure_lengths(backend: &dyn Backend, spec: &LengthsSpec) -> Result<Leng
         Stop::Iterations(n) => Some(n),
         Stop::Duration(_) => None,
         Stop::Confidence(_) => {
-            return Err(Error::InvalidInput("--target-ci does not apply to --lengths: give --iterations or --duration".into()));
+            return Err(Error::InvalidInput(
+                "--target-ci does not apply to --lengths: give --iterations or --duration".into(),
+            ));
         }
     };
     if spec.batch_size == Some(0) {
@@ -268,16 +270,10 @@ mod tests {
 
     #[test]
     fn buckets_are_powers_of_two_of_the_longest_length() {
-        assert_eq!([1, 2, 3, 4, 5, 8, 9, 100].map(bucket_of), [
-            (1, 1),
-            (2, 2),
-            (3, 4),
-            (3, 4),
-            (5, 8),
-            (5, 8),
-            (9, 16),
-            (65, 128)
-        ]);
+        assert_eq!(
+            [1, 2, 3, 4, 5, 8, 9, 100].map(bucket_of),
+            [(1, 1), (2, 2), (3, 4), (3, 4), (5, 8), (5, 8), (9, 16), (65, 128)]
+        );
         let call = |lengths: Vec<usize>, padded, latency_ms| LengthCall { lengths, padded, latency_ms };
         let calls =
             vec![call(vec![3, 1], 4, 1.0), call(vec![100], 128, 9.0), call(vec![2, 4], 4, 2.0), call(vec![1], 1, 0.5)];

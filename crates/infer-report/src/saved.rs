@@ -11,10 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use infer_measure::{
+    lengths::{LENGTHS_SCHEMA_VERSION, LengthsReport},
     results::comparison::{CompareEntry, Comparison, RowStatus},
     results::serving::{SERVING_SCHEMA_VERSION, ServingComparison},
     results::{BenchReport, BenchRow, SCHEMA_VERSION},
-    lengths::{LENGTHS_SCHEMA_VERSION, LengthsReport},
     scenario::{SCENARIO_SCHEMA_VERSION, ScenarioReport},
 };
 

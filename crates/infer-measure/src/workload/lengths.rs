@@ -99,7 +99,8 @@ pub fn parse_lengths_arg(text: &str) -> std::result::Result<LengthsArg, String> 
         let (lo, hi) = parse_range(r).map_err(|e| bad(&format!("expected uniform:LO..HI {e}")))?;
         LengthDist::Uniform { lo, hi }
     } else if let Some(p) = spec.strip_prefix("normal:") {
-        let (mean, std, lo, hi) = parse_params(p).map_err(|e| bad(&format!("expected normal:MEAN,STD[,LO..HI] {e}")))?;
+        let (mean, std, lo, hi) =
+            parse_params(p).map_err(|e| bad(&format!("expected normal:MEAN,STD[,LO..HI] {e}")))?;
         LengthDist::Normal { mean, std, lo, hi }
     } else if let Some(p) = spec.strip_prefix("lognormal:") {
         let (mu, sigma, lo, hi) =
@@ -329,7 +330,11 @@ impl Padding {
     #[allow(clippy::cast_precision_loss)]
     pub fn figures(&self, items: usize, seconds: f64) -> PaddingFigures {
         let per_s = |n: usize| if seconds > 0.0 { n as f64 / seconds } else { 0.0 };
-        PaddingFigures { padding_waste: self.waste(), useful_tokens_per_s: per_s(self.useful), items_per_s: per_s(items) }
+        PaddingFigures {
+            padding_waste: self.waste(),
+            useful_tokens_per_s: per_s(self.useful),
+            items_per_s: per_s(items),
+        }
     }
 
     /// Adds another call's.
@@ -357,7 +362,9 @@ impl RequestLengths {
         let symbol = &lengths.arg.symbol;
         let flag = format!("--lengths {}", lengths.arg);
         if point.iter().any(|(s, _)| s == symbol) {
-            return Err(Error::InvalidInput(format!("{flag}: --dim {symbol} sets the same dimension: give one of them")));
+            return Err(Error::InvalidInput(format!(
+                "{flag}: --dim {symbol} sets the same dimension: give one of them"
+            )));
         }
         let mut axes = Vec::new();
         let mut masks = Vec::new();

@@ -34,7 +34,10 @@ fn specs_parse_and_say_what_was_expected() {
         ("s=normal:abc,1", "expected normal:MEAN,STD[,LO..HI] with finite numbers, the second >= 0, got `abc,1`"),
         ("s=normal:10,-1", "the second >= 0"),
         ("s=lognormal:1,1,9..3", "expected lognormal:MU,SIGMA[,LO..HI] (of the log) range with 1 <= LO <= HI"),
-        ("s=zipf:2", "expected uniform:LO..HI, normal:MEAN,STD[,LO..HI], lognormal:MU,SIGMA[,LO..HI] or file:PATH, got `zipf:2`"),
+        (
+            "s=zipf:2",
+            "expected uniform:LO..HI, normal:MEAN,STD[,LO..HI], lognormal:MU,SIGMA[,LO..HI] or file:PATH, got `zipf:2`",
+        ),
         ("s=file:/no/such/lengths.txt", "cannot read /no/such/lengths.txt"),
     ] {
         let e = parse_lengths_arg(text).unwrap_err();
@@ -60,7 +63,13 @@ fn a_file_gives_its_lengths_and_names_a_bad_line() {
     }
     std::fs::write(&path, "12\n0\n").unwrap();
     let e = parse_lengths_arg(&format!("s=file:{}", path.display())).unwrap_err();
-    assert!(e.ends_with(&format!("{} line 2: expected a length (an integer from 1 to {MAX_SIZE}), got `0`", path.display())), "{e}");
+    assert!(
+        e.ends_with(&format!(
+            "{} line 2: expected a length (an integer from 1 to {MAX_SIZE}), got `0`",
+            path.display()
+        )),
+        "{e}"
+    );
     std::fs::write(&path, "# nothing\n").unwrap();
     assert!(parse_lengths_arg(&format!("s={}", path.display())).unwrap_err().contains("found none"));
 }
