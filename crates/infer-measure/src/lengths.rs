@@ -248,7 +248,7 @@ pub fn buckets(calls: &[LengthCall]) -> Result<Vec<LengthBucket>> {
             let inside: Vec<&LengthCall> = calls.iter().filter(|c| bucket_of(c.longest()) == (lo, hi)).collect();
             #[allow(clippy::cast_precision_loss)]
             let mean = |f: &dyn Fn(&LengthCall) -> usize| {
-                inside.iter().map(|c| f(*c) as f64).sum::<f64>() / inside.len() as f64
+                inside.iter().map(|c| f(c) as f64).sum::<f64>() / inside.len() as f64
             };
             let latencies: Vec<f64> = inside.iter().map(|c| c.latency_ms).collect();
             Ok(LengthBucket {

@@ -27,8 +27,8 @@ pub struct LengthsArgs {
     /// integers >= 1, clamped to LO..HI. Reports latency per length bucket (powers of two),
     /// padding waste, useful tokens/s and items/s; with --scenario offline|server, a length per
     /// sample or request.
-    #[arg(long, value_name = "SYMBOL=SPEC", value_parser = parse_lengths_arg)]
-    pub lengths: Option<LengthsArg>,
+    #[arg(long, value_name = "SYMBOL=SPEC", value_parser = |s: &str| parse_lengths_arg(s).map(Box::new))]
+    pub lengths: Option<Box<LengthsArg>>,
     /// With --lengths: pad each batch to its longest request (max, the default), to the next
     /// multiple of N (multiple:N) or to the smallest listed bucket that fits (buckets:32,64,128;
     /// a longer length is an error).
@@ -52,7 +52,7 @@ impl LengthsArgs {
 
     /// The lengths to draw, with `seed`, when `--lengths` is given.
     pub fn lengths(&self, seed: u64) -> Option<Lengths> {
-        self.lengths.clone().map(|arg| Lengths { arg, pad_to: self.pad_to.clone().unwrap_or_default(), seed })
+        self.lengths.clone().map(|arg| Lengths { arg: *arg, pad_to: self.pad_to.clone().unwrap_or_default(), seed })
     }
 }
 

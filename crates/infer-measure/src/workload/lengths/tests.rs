@@ -134,7 +134,7 @@ fn a_batch_is_cut_to_its_padded_length_with_a_mask_of_ones_then_zeros() {
     let r = RequestLengths::draw(&plan, &Vec::new(), &lengths("sequence=uniform:1..20", "multiple:8"), 64).unwrap();
     let point = r.point(&Vec::new());
     assert_eq!(point[0].0, "sequence");
-    assert!(point[0].1 % 8 == 0 && point[0].1 >= 8 && point[0].1 <= 24, "{point:?}");
+    assert!(point[0].1.is_multiple_of(8) && point[0].1 >= 8 && point[0].1 <= 24, "{point:?}");
     let built = plan.build(3, &point).unwrap().tensors;
     let cut = r.cut(built, 5, 3).unwrap();
     let lens = r.lengths(5, 3);
