@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     environment::Environment,
+    host::{Host, HostEvidence, HostOptions, RowEnergy},
     scenario::samples::{POOL, Samples},
     stats::Summary,
-    timing::{MIN_ITERATIONS, Stop, Warmup},
+    timing::{MIN_ITERATIONS, PhaseWatch, Stop, Warmup},
     workload::{
         Workload,
         lengths::{DRAWS_CYCLED, Lengths, Padding, RequestLengths},
@@ -42,6 +43,8 @@ pub struct LengthsSpec {
     pub warmup: Warmup,
     /// Timed calls (`Iterations`) or time (`Duration`); not `Confidence`.
     pub stop: Stop,
+    /// How the host is watched during the timed calls (evidence and energy, [`crate::host`]).
+    pub host: HostOptions,
 }
 
 /// One timed call.
@@ -132,6 +135,15 @@ pub struct LengthsReport {
     pub buckets: Vec<LengthBucket>,
     /// Every timed call, in order.
     pub calls: Vec<LengthCall>,
+    /// What the host did during the timed calls; absent when it was not watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostEvidence>,
+    /// Why the host's evidence marks the run disturbed; empty when it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disturbed: Vec<String>,
+    /// Joules per call over the timed calls, or why there is none here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<RowEnergy>,
 }
 
 /// Loads the model and times calls of drawn lengths.
@@ -179,6 +191,9 @@ pub fn measure_lengths(backend: &dyn Backend, spec: &LengthsSpec) -> Result<Leng
     }
     let mut calls = Vec::new();
     let mut padding = Padding::default();
+    let host = Host::open(spec.host.clone());
+    let mut watch = host.watch(session.device());
+    watch.begin();
     let started = Instant::now();
     for i in 0.. {
         let done = match (per_call, spec.stop) {
@@ -199,7 +214,10 @@ pub fn measure_lengths(backend: &dyn Backend, spec: &LengthsSpec) -> Result<Leng
         padding.add(p);
         let l = samples.lengths().map(|l| l.lengths(first, batch)).unwrap_or_default();
         calls.push(LengthCall { lengths: l, padded: p.total / batch, latency_ms });
+        watch.after_call(calls.len());
     }
+    watch.end(calls.len());
+    let seen = watch.finish();
     let latencies: Vec<f64> = calls.iter().map(|c| c.latency_ms).collect();
     let seconds = latencies.iter().sum::<f64>() / 1e3;
     #[allow(clippy::cast_precision_loss)]
@@ -224,6 +242,9 @@ pub fn measure_lengths(backend: &dyn Backend, spec: &LengthsSpec) -> Result<Leng
         items_per_s: per_s(calls.len() * batch),
         buckets: buckets(&calls)?,
         calls,
+        disturbed: seen.host.as_ref().map(|h| h.disturbed.clone()).unwrap_or_default(),
+        host: seen.host,
+        energy: seen.energy,
     })
 }
 

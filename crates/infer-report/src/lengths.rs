@@ -6,7 +6,8 @@ use infer_core::Result;
 use infer_measure::lengths::LengthsReport;
 
 use crate::{
-    document::{Block, Document, Section, TableBlock, note, paragraph},
+    document::{Block, Document, List, Section, TableBlock, note, paragraph},
+    evidence,
     report::{Format, Report, to_json},
     svg::{PALETTE, Series, line_chart},
     table::Table,
@@ -33,6 +34,12 @@ impl Report for Vec<LengthsReport> {
                 ))));
             }
             s.push(Block::Table(TableBlock::new(buckets(r))));
+        }
+        let label = |r: &LengthsReport| format!("{} {}, batch {}", r.backend, r.device, r.batch_size);
+        let mut host = evidence::host_lines(self.iter().map(|r| (label(r), r.host.as_ref())));
+        host.extend(evidence::energy_lines(self.iter().map(|r| (label(r), r.energy.as_ref()))));
+        if !host.is_empty() {
+            s.push(List::plain(host));
         }
         if format == Format::Html {
             s.push(Block::Chart(chart(self)));
@@ -153,6 +160,9 @@ mod tests {
             items_per_s: 500.0,
             buckets: buckets(&calls).unwrap(),
             calls,
+            host: None,
+            disturbed: Vec::new(),
+            energy: None,
         }
     }
 

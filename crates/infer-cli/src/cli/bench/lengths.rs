@@ -6,6 +6,7 @@ use std::{path::Path, process::ExitCode};
 use clap::Args;
 use infer_core::{Backend, Device};
 use infer_measure::{
+    host::HostOptions,
     lengths::{LengthsReport, LengthsSpec, measure_lengths},
     timing::{Stop, Warmup},
     workload::{
@@ -99,6 +100,7 @@ pub fn run(backend: &dyn Backend, plan: &Plan<'_>) -> anyhow::Result<ExitCode> {
             lengths: plan.lengths.clone(),
             warmup: plan.warmup,
             stop: plan.stop,
+            host: HostOptions::from_env(),
         };
         reports.push(measure_lengths(backend, &spec)?);
         if let Some(path) = plan.json {
