@@ -28,7 +28,7 @@ pub struct BenchArgs {
     pub(super) model: ModelArgs,
     /// Batch sizes to time, comma-separated (default: the model's static batch, else 1; with --sweep
     /// 1,2,4,8,16,32).
-    #[arg(long, alias = "batch", value_parser = parse_sizes)]
+    #[arg(long, visible_alias = "batch", value_parser = parse_sizes)]
     batch_sizes: Option<Sizes>,
     /// Throughput sweep: every batch size for a fixed duration (default 2s each unless
     /// --duration or --iterations is given), with items/s, per-item latency and the speed-up
