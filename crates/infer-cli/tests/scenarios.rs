@@ -425,6 +425,7 @@ fn offline_reports_the_best_throughput_over_batch_sizes() {
         workload: infer_measure::workload::Workload::default(),
         pool: 4,
         host: infer_measure::host::HostOptions::default(),
+        lengths: None,
     };
     let report = infer_measure::scenario::measure(
         registry.get("onnx").unwrap(),

@@ -39,6 +39,7 @@ pub mod confidence;
 pub mod device_time;
 pub mod environment;
 pub mod host;
+pub mod lengths;
 pub mod measure;
 pub mod memory;
 pub mod profile;

@@ -6,7 +6,8 @@
 //! kinds: a bench report ([`bench`](mod@bench)), a comparison ([`comparison`], its analyses in
 //! [`analysis`]), scenario reports ([`scenario`]), a serving comparison ([`serving`]), a fleet
 //! of machines ([`fleet`]), the changes between two runs ([`compare_runs`]), load tests
-//! ([`concurrent`]), an operator profile ([`profile`]) and a batch search ([`batch_search`]).
+//! ([`concurrent`]), variable-length traffic ([`lengths`](mod@lengths)), an operator profile
+//! ([`profile`]) and a batch search ([`batch_search`]).
 //! [`saved`] reads result files back; [`progress`] rewrites a running comparison's files after
 //! every row. Every kind shows the host's evidence and the energy its rows recorded
 //! ([`evidence`]), and says one row is faster than another only when the intervals separate them
@@ -32,6 +33,7 @@ pub mod device;
 pub mod document;
 pub mod evidence;
 pub mod fleet;
+pub mod lengths;
 pub mod profile;
 pub mod progress;
 pub mod render;

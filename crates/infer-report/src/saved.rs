@@ -1,5 +1,6 @@
 //! Saved result files read back: [`load_any`] tells every kind `infer` writes apart (a
-//! comparison, bench reports, scenario reports, a serving comparison) for `infer report`;
+//! comparison, bench reports, scenario reports, a serving comparison, variable-length reports)
+//! for `infer report`;
 //! [`load`] reads the two kinds that hold measured rows ([`Results`]: comparisons and bench
 //! reports) for `infer compare-runs` and the fleet report, which match rows on [`RowKey`].
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use infer_measure::{
+    lengths::{LENGTHS_SCHEMA_VERSION, LengthsReport},
     results::comparison::{CompareEntry, Comparison, RowStatus},
     results::serving::{SERVING_SCHEMA_VERSION, ServingComparison},
     results::{BenchReport, BenchRow, SCHEMA_VERSION},
@@ -37,6 +39,8 @@ pub enum Saved {
     Scenario(Vec<ScenarioReport>),
     /// `serving.json` from `infer compare --scenario offline|server`.
     Serving(Box<ServingComparison>),
+    /// `infer bench --lengths --json`: one report per device.
+    Lengths(Vec<LengthsReport>),
 }
 
 /// What [`load`] says of a file that is no result at all.
@@ -66,7 +70,21 @@ pub fn load_any(path: &Path) -> Result<Saved> {
     let scenario = |report: &Value| check(report, SCENARIO_SCHEMA_VERSION, "scenario report");
     let parse_err = |kind: &str, e: serde_json::Error| Error::file(path, format!("not a valid {kind}: {e}"));
     let is_scenario = |v: &Value| v.get("result").is_some() && v.get("backend").is_some();
+    let is_lengths = |v: &Value| v.get("buckets").is_some() && v.get("padding_waste").is_some();
+    let lengths = |v: &Value| check(v, LENGTHS_SCHEMA_VERSION, "variable-length report");
     match &value {
+        Value::Object(_) if is_lengths(&value) => {
+            lengths(&value)?;
+            serde_json::from_value(value)
+                .map(|r| Saved::Lengths(vec![r]))
+                .map_err(|e| parse_err("variable-length report", e))
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_lengths) => {
+            items.iter().try_for_each(lengths)?;
+            serde_json::from_value(value)
+                .map(Saved::Lengths)
+                .map_err(|e| parse_err("list of variable-length reports", e))
+        }
         Value::Object(map) if map.contains_key("entries") => {
             for report in map["entries"].as_array().into_iter().flatten().filter_map(|e| e.get("report")) {
                 if !report.is_null() {
@@ -115,10 +133,10 @@ pub fn load_any(path: &Path) -> Result<Saved> {
 pub fn load(path: &Path) -> Result<Results> {
     match load_any(path)? {
         Saved::Results(r) => Ok(r),
-        Saved::Scenario(_) | Saved::Serving(_) => Err(Error::file(
+        Saved::Scenario(_) | Saved::Serving(_) | Saved::Lengths(_) => Err(Error::file(
             path,
-            "a scenario report or serving comparison, which has no rows to match: this reads comparisons \
-             (compare.json from `infer compare`) and bench reports (`infer bench --json`)",
+            "a scenario report, serving comparison or variable-length report, which has no rows to match: this reads \
+             comparisons (compare.json from `infer compare`) and bench reports (`infer bench --json`)",
         )),
     }
 }

@@ -14,6 +14,7 @@ use infer_measure::scenario::{
     search::SearchReport,
     server::{ServerReport, fmt_num, fmt_pct},
 };
+use infer_measure::workload::lengths::PaddingFigures;
 
 use crate::{
     document::{Block, Document, List, Section, TableBlock, paragraph},
@@ -176,16 +177,25 @@ fn percentile(values: &[f64], q: f64) -> f64 {
 
 /// The offline table: one row per batch size, the best marked.
 fn offline(o: &OfflineReport) -> Vec<Block> {
-    let mut t = Table::new(&["batch", "calls", "seconds", "samples/s", "median call ms", ""]);
+    let lengths = o.rows.iter().any(|r| r.padding.is_some());
+    let mut columns = vec!["batch", "calls", "seconds", "samples/s", "median call ms", ""];
+    if lengths {
+        columns.extend(["padding waste", "tokens/s"]);
+    }
+    let mut t = Table::new(&columns);
     for r in &o.rows {
-        t.rows.push(vec![
+        let mut row = vec![
             r.batch_size.to_string(),
             r.calls.to_string(),
             format!("{:.3}", r.elapsed_s),
             format!("{:.1}", r.throughput_per_s),
             format!("{:.3}", r.call_ms.median),
             if r.batch_size == o.best_batch { "best".into() } else { String::new() },
-        ]);
+        ];
+        if let Some(p) = &r.padding {
+            row.extend([format!("{:.1}%", p.padding_waste * 100.0), format!("{:.1}", p.useful_tokens_per_s)]);
+        }
+        t.rows.push(row);
     }
     vec![
         paragraph(format!("{} samples issued at once", o.samples)),
@@ -193,6 +203,16 @@ fn offline(o: &OfflineReport) -> Vec<Block> {
         paragraph(format!("best: {:.1} samples/s at batch {}", o.best_throughput_per_s, o.best_batch)),
         List::plain(o.warnings.iter().map(|w| format!("note: {w}"))).into(),
     ]
+}
+
+/// The padding of a run with `--lengths`, in one line.
+fn padding_line(p: &PaddingFigures) -> String {
+    format!(
+        "lengths: padding waste {:.1}% (padded positions over all positions fed), {:.1} useful tokens/s, {:.1} items/s",
+        p.padding_waste * 100.0,
+        p.useful_tokens_per_s,
+        p.items_per_s
+    )
 }
 
 /// The server run in a few lines: load, latency, its split, batches, generator, queueing, verdict.
@@ -228,6 +248,9 @@ fn server(r: &ServerReport) -> Vec<Block> {
     if r.max_batch > 1 {
         let sizes: Vec<String> = a.batch_sizes.iter().map(|b| format!("{}×{}", b.size, b.batches)).collect();
         let _ = writeln!(s, "batch sizes formed (size×batches): {}; mean {:.2}", sizes.join(", "), a.mean_batch);
+    }
+    if let Some(p) = &r.padding {
+        let _ = writeln!(s, "{}", padding_line(p));
     }
     let g = &a.generator;
     let _ = writeln!(
@@ -374,6 +397,7 @@ pub(crate) mod tests {
             throughput_per_s,
             call_ms: Summary::new(&[1.0, 2.0]).unwrap(),
             calls_ms: vec![1.0, 2.0],
+            padding: None,
         };
         report(ScenarioResult::Offline(OfflineReport {
             samples: 32,

@@ -18,6 +18,7 @@ use infer_report::report::{Format, Report, save};
 
 use super::{Devices, ModelArgs, Sizes, WorkloadArgs, confidence::ConfidenceArgs, parse_devices, parse_sizes};
 
+pub(super) mod lengths;
 pub(super) mod scenario;
 
 /// Arguments of `infer bench`.
@@ -27,7 +28,7 @@ pub struct BenchArgs {
     pub(super) model: ModelArgs,
     /// Batch sizes to time, comma-separated (default: the model's static batch, else 1; with --sweep
     /// 1,2,4,8,16,32).
-    #[arg(long, value_parser = parse_sizes)]
+    #[arg(long, visible_alias = "batch", value_parser = parse_sizes)]
     batch_sizes: Option<Sizes>,
     /// Throughput sweep: every batch size for a fixed duration (default 2s each unless
     /// --duration or --iterations is given), with items/s, per-item latency and the speed-up
@@ -77,6 +78,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub(super) serving: scenario::ScenarioArgs,
     #[command(flatten)]
+    pub(super) lengths: lengths::LengthsArgs,
+    #[command(flatten)]
     pub(super) confidence: ConfidenceArgs,
 }
 
@@ -108,6 +111,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     crash_hook(backend.name());
     a.serving.check(a.concurrency.is_some(), a.sweep)?;
+    a.lengths.check()?;
     let target = a.confidence.target(TARGET_MAX_TIME)?;
     if target.is_some() && (a.iterations.is_some() || a.duration.is_some()) {
         anyhow::bail!(
@@ -131,6 +135,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
             json: a.json.as_deref(),
             quiet: a.quiet,
             target,
+            lengths: a.lengths.lengths(a.serving.seed),
         };
         return scenario::run(backend, &a.serving, &plan);
     }
@@ -149,6 +154,26 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         (None, true) => SWEEP_SIZES.to_vec(),
         (None, false) => Vec::new(),
     };
+    if let Some(lengths) = a.lengths.lengths(a.serving.seed) {
+        if a.concurrency.is_some() || a.sweep {
+            anyhow::bail!("--lengths does not combine with --concurrency or --sweep");
+        }
+        if target.is_some() {
+            anyhow::bail!("--target-ci does not apply to --lengths: give --iterations or --duration");
+        }
+        let plan = lengths::Plan {
+            model: &a.model,
+            devices: &a.device.0,
+            batch_sizes: &batch_sizes,
+            workload: &workload,
+            lengths,
+            warmup: a.warmup,
+            stop,
+            json: a.json.as_deref(),
+            quiet: a.quiet,
+        };
+        return lengths::run(backend, &plan);
+    }
     if let Some(n) = a.concurrency {
         return load(backend, a, &workload, stop, usize::from(n), &batch_sizes);
     }

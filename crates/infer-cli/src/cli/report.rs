@@ -28,7 +28,8 @@ enum FormatArg {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Result files: compare.json (`infer compare`), bench reports (`infer bench --json`), scenario
-    /// reports (`infer bench --scenario … --json`) or serving.json (`infer compare --scenario …`).
+    /// reports (`infer bench --scenario … --json`), variable-length reports (`infer bench --lengths
+    /// … --json`) or serving.json (`infer compare --scenario …`).
     /// Several comparisons or bench reports (one per machine) make a fleet report: one table with
     /// a machine column, each machine's ratio to the first, plots of all of them.
     #[arg(required = true, num_args = 1..)]
@@ -65,6 +66,7 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
             Saved::Results(r) => Box::new(r.into_comparison()),
             Saved::Scenario(reports) => Box::new(reports),
             Saved::Serving(c) => c,
+            Saved::Lengths(reports) => Box::new(reports),
         };
         report::save(result.as_ref(), &a.output, format)?;
         eprintln!("wrote {}", a.output.display());

@@ -52,7 +52,10 @@ use crate::{
         background::{BackgroundWatch, Counted},
     },
     timing::{BenchConfig, time_session},
-    workload::Workload,
+    workload::{
+        Workload,
+        lengths::{DRAWS_CYCLED, Lengths, RequestLengths},
+    },
 };
 use early_stopping::{EarlyStopping, Rule};
 use offline::{OfflineConfig, OfflineReport, run_offline};
@@ -131,6 +134,8 @@ pub struct ScenarioSpec {
     pub pool: usize,
     /// How the host is watched during the run (evidence and energy, [`crate::host`]).
     pub host: HostOptions,
+    /// `--lengths`: a length drawn per sample or request, batches padded per `--pad-to`.
+    pub lengths: Option<Lengths>,
 }
 
 /// The single-stream outcome.
@@ -211,7 +216,17 @@ pub fn run(
 ) -> Result<ScenarioResult> {
     let point = spec.workload.single_point("a serving scenario")?;
     let plan = spec.workload.plan(model, &*session)?;
-    let samples = Samples::from_plan(&plan, &point, spec.pool, spec.scenario.max_batch())?;
+    // Offline: a length per sample; server: the requests cycle through this many draws.
+    let draws = match &spec.scenario {
+        Scenario::Offline(c) => c.samples,
+        _ => DRAWS_CYCLED,
+    };
+    let lengths = spec.lengths.as_ref().map(|l| RequestLengths::draw(&plan, &point, l, draws)).transpose()?;
+    let at = lengths.as_ref().map_or_else(|| point.clone(), |l| l.point(&point));
+    let mut samples = Samples::from_plan(&plan, &at, spec.pool, spec.scenario.max_batch())?;
+    if let Some(l) = lengths {
+        samples = samples.with_lengths(l);
+    }
     Ok(match &spec.scenario {
         Scenario::SingleStream(config) => ScenarioResult::SingleStream(single_stream(session, &samples, config)?),
         Scenario::Offline(config) => ScenarioResult::Offline(run_offline(session, &samples, config)?),

@@ -11,7 +11,10 @@ use infer_core::{Error, Result, Session};
 use serde::{Deserialize, Serialize};
 
 use super::{samples::Samples, server::warm_up};
-use crate::timing::Warmup;
+use crate::{
+    timing::Warmup,
+    workload::lengths::{Padding, PaddingFigures},
+};
 
 /// How to run the offline scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +42,9 @@ pub struct OfflineRow {
     pub call_ms: Summary,
     /// Every call's time, ms, in order.
     pub calls_ms: Vec<f64>,
+    /// With `--lengths`: the padding waste, useful tokens/s and items/s of the pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<PaddingFigures>,
 }
 
 /// The outcome of the offline scenario.
@@ -113,6 +119,7 @@ pub fn run_offline(session: &mut dyn Session, samples: &Samples, config: &Offlin
             throughput_per_s,
             call_ms: Summary::new(&calls_ms)?,
             calls_ms,
+            padding: padding(samples, n, b, elapsed_s)?,
         });
     }
     let best = rows
@@ -127,4 +134,19 @@ pub fn run_offline(session: &mut dyn Session, samples: &Samples, config: &Offlin
         rows,
         warnings,
     })
+}
+
+/// With `--lengths`, the padding of a pass over `n` samples in batches of `b` that took `seconds`.
+fn padding(samples: &Samples, n: usize, b: usize, seconds: f64) -> Result<Option<PaddingFigures>> {
+    if samples.lengths().is_none() {
+        return Ok(None);
+    }
+    let mut total = Padding::default();
+    let mut first = 0;
+    while first < n {
+        let size = b.min(n - first);
+        total.add(samples.padding(first, size)?.unwrap_or_default());
+        first += size;
+    }
+    Ok(Some(total.figures(n, seconds)))
 }

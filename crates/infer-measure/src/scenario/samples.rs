@@ -7,7 +7,11 @@ use std::path::Path;
 
 use infer_core::{Error, Result, Tensor, TensorSpec};
 
-use crate::workload::{BatchAxes, DimPoint, Plan, Workload, batch::gather_axis};
+use crate::workload::{
+    BatchAxes, DimPoint, Plan, Workload,
+    batch::gather_axis,
+    lengths::{Padding, RequestLengths},
+};
 
 /// Distinct samples a run's requests cycle through (request `k` carries sample `k % len`).
 pub const POOL: usize = 16;
@@ -24,6 +28,8 @@ pub struct Samples {
     batch: BatchAxes,
     len: usize,
     dynamic_batch: bool,
+    /// With `--lengths`: each request's length, and how a batch is padded and masked.
+    lengths: Option<RequestLengths>,
 }
 
 impl Samples {
@@ -50,7 +56,7 @@ impl Samples {
             .enumerate()
             .map(|(k, (i, t))| batch.carriers(k, &i.spec, t.shape().len()))
             .collect();
-        Ok(Self { pool, carriers, batch, len, dynamic_batch })
+        Ok(Self { pool, carriers, batch, len, dynamic_batch, lengths: None })
     }
 
     /// `count` distinct synthetic samples for inputs `specs`, their dynamic non-batch dimensions
@@ -61,6 +67,29 @@ impl Samples {
     pub fn synthetic(specs: &[TensorSpec], count: usize, fill: &[usize]) -> Result<Self> {
         let plan = Workload::positional(fill.to_vec()).plan_specs(Path::new("model"), specs, None)?;
         Self::from_plan(&plan, &DimPoint::new(), count, count)
+    }
+
+    /// These samples with requests of the lengths `lengths` drew (the pool built at its
+    /// [`RequestLengths::point`]): each batch is cut to its padded length and its attention masks
+    /// zero the padding ([`RequestLengths::cut`]).
+    #[must_use]
+    pub fn with_lengths(mut self, lengths: RequestLengths) -> Self {
+        self.lengths = Some(lengths);
+        self
+    }
+
+    /// The requests' lengths, with `--lengths`.
+    #[must_use]
+    pub fn lengths(&self) -> Option<&RequestLengths> {
+        self.lengths.as_ref()
+    }
+
+    /// The padding of requests `first..first + count` in one call, with `--lengths`.
+    ///
+    /// # Errors
+    /// As [`RequestLengths::padding`].
+    pub fn padding(&self, first: usize, count: usize) -> Result<Option<Padding>> {
+        self.lengths.as_ref().map(|l| l.padding(first, count)).transpose()
     }
 
     /// Distinct samples in the pool.
@@ -82,7 +111,8 @@ impl Samples {
     }
 
     /// The inputs of requests `first..first + count` stacked along each input's batch axis (each
-    /// request's entries copied once); an input without one as it is.
+    /// request's entries copied once); an input without one as it is. With
+    /// [`Samples::with_lengths`], cut to the batch's padded length and masked.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when `count` is 0, or above 1 for a model without a dynamic batch.
@@ -95,7 +125,8 @@ impl Samples {
         }
         // Wrapping around the pool: request k carries sample k % len.
         let indices: Vec<usize> = (first..first + count).map(|k| k % self.len).collect();
-        self.pool
+        let batch = self
+            .pool
             .iter()
             .zip(&self.carriers)
             .map(|(t, axes)| match axes.split_first() {
@@ -108,7 +139,11 @@ impl Samples {
                     Ok(out)
                 }
             })
-            .collect()
+            .collect::<Result<Vec<Tensor>>>()?;
+        match &self.lengths {
+            Some(l) => l.cut(batch, first, count),
+            None => Ok(batch),
+        }
     }
 
     /// Splits a batch's outputs back into one set per request (the copy a server makes to answer

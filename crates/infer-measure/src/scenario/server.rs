@@ -34,6 +34,7 @@ use super::{
 use crate::{
     confidence::{CiTarget, Convergence},
     timing::{BenchConfig, Stop, Warmup, time_session},
+    workload::lengths::{Padding, PaddingFigures},
 };
 
 /// When a server run stops sending.
@@ -195,6 +196,10 @@ pub struct ServerReport {
     pub records: Vec<RequestRecord>,
     /// Every model call.
     pub batches: Vec<BatchRecord>,
+    /// With `--lengths`: the padding waste, useful tokens/s and items/s of the answered requests
+    /// (per second from the first scheduled arrival to the last answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<PaddingFigures>,
 }
 
 /// The seed of the Poisson arrivals unless told otherwise.
@@ -258,7 +263,31 @@ pub fn run_server(session: &mut dyn Session, samples: &Samples, config: &ServerC
         served.and(joined)
     });
     outcome?;
-    run.finish(warmup_iterations)
+    let mut report = run.finish(warmup_iterations)?;
+    report.padding = padding(samples, &report)?;
+    Ok(report)
+}
+
+/// With `--lengths`, the padding of the calls a run made (each call's requests are consecutive).
+fn padding(samples: &Samples, report: &ServerReport) -> Result<Option<PaddingFigures>> {
+    if samples.lengths().is_none() || report.records.is_empty() {
+        return Ok(None);
+    }
+    let mut firsts = vec![usize::MAX; report.batches.len()];
+    for r in &report.records {
+        if let Some(f) = firsts.get_mut(r.batch) {
+            *f = (*f).min(r.id);
+        }
+    }
+    let mut total = Padding::default();
+    for (b, &first) in report.batches.iter().zip(&firsts) {
+        if first != usize::MAX {
+            total.add(samples.padding(first, b.size)?.unwrap_or_default());
+        }
+    }
+    let start = report.records.iter().map(|r| r.scheduled_ms).fold(f64::INFINITY, f64::min);
+    let end = report.records.iter().map(|r| r.end_ms).fold(0.0, f64::max);
+    Ok(Some(total.figures(report.records.len(), (end - start).max(0.0) / 1e3)))
 }
 
 #[cfg(test)]

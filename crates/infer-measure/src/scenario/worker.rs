@@ -364,6 +364,7 @@ impl<'c> Run<'c> {
             warnings,
             records: self.records,
             batches: self.batches,
+            padding: None,
         })
     }
 

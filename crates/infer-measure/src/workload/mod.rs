@@ -11,6 +11,7 @@ pub mod batch;
 pub mod files;
 pub mod fits;
 pub mod images;
+pub mod lengths;
 pub mod plan;
 mod resample;
 mod scalars;

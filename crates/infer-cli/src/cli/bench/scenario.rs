@@ -21,7 +21,7 @@ use infer_measure::{
         stall::StallOnce,
     },
     timing::{Warmup, parse_duration},
-    workload::Workload,
+    workload::{Workload, lengths::Lengths},
 };
 use infer_report::report::{Format, Report, save};
 
@@ -50,7 +50,7 @@ pub struct ScenarioArgs {
     /// (one per line, milliseconds; see docs/scenarios.md).
     #[arg(long, default_value = "poisson")]
     pub arrivals: String,
-    /// Server: seed of the Poisson arrivals.
+    /// Seed of the server's Poisson arrivals and of the --lengths draws.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Server: dynamic batching, up to B requests per call (Triton's dynamic batcher).
@@ -109,6 +109,8 @@ pub struct Plan<'a> {
     pub quiet: bool,
     /// Server: stop on confidence (`--target-ci`).
     pub target: Option<CiTarget>,
+    /// `--lengths`: a length per sample or request.
+    pub lengths: Option<Lengths>,
 }
 
 impl ScenarioArgs {
@@ -284,7 +286,13 @@ impl ScenarioArgs {
 /// Invalid options, load and run errors, and write errors.
 pub fn run(backend: &dyn Backend, args: &ScenarioArgs, plan: &Plan<'_>) -> anyhow::Result<ExitCode> {
     let scenario = args.scenario(plan)?;
-    let spec = ScenarioSpec { scenario, workload: plan.workload.clone(), pool: POOL, host: HostOptions::from_env() };
+    let spec = ScenarioSpec {
+        scenario,
+        workload: plan.workload.clone(),
+        pool: POOL,
+        host: HostOptions::from_env(),
+        lengths: plan.lengths.clone(),
+    };
     let stall = stall_hook(backend.name());
     let mut reports: Vec<ScenarioReport> = Vec::new();
     for &device in plan.devices {
