@@ -32,6 +32,7 @@ pub mod samples;
 pub mod search;
 pub mod server;
 pub mod stall;
+mod streams;
 mod worker;
 
 use std::{
@@ -42,11 +43,12 @@ use std::{
 
 use crate::{stats::Sample, stats::Summary};
 use indicatif::ProgressBar;
-use infer_core::{Backend, Device, LoadOptions, Result, Session};
+use infer_core::{Backend, Device, Error, LoadOptions, Result, Session};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     environment::Environment,
+    feedback::Feedback,
     host::{
         Host, HostEvidence, HostOptions, RowEnergy,
         background::{BackgroundWatch, Counted},
@@ -211,7 +213,17 @@ pub fn run(
 ) -> Result<ScenarioResult> {
     let point = spec.workload.single_point("a serving scenario")?;
     let plan = spec.workload.plan(model, &*session)?;
-    let samples = Samples::from_plan(&plan, &point, spec.pool, spec.scenario.max_batch())?;
+    let mut samples = Samples::from_plan(&plan, &point, spec.pool, spec.scenario.max_batch())?;
+    if let Some(pair) = spec.workload.feedback.first() {
+        let Scenario::Server(config) = &spec.scenario else {
+            return Err(Error::InvalidInput(format!(
+                "--feedback {pair}: only the server scenario carries a state from request to request (per stream)"
+            )));
+        };
+        samples.start_state(&plan, &Feedback::resolve(&spec.workload.feedback, session.info())?)?;
+        let config = ServerConfig { feedback: spec.workload.feedback.clone(), ..config.clone() };
+        return Ok(ScenarioResult::Server(Box::new(run_server(session, &samples, &config)?)));
+    }
     Ok(match &spec.scenario {
         Scenario::SingleStream(config) => ScenarioResult::SingleStream(single_stream(session, &samples, config)?),
         Scenario::Offline(config) => ScenarioResult::Offline(run_offline(session, &samples, config)?),
@@ -236,6 +248,7 @@ pub fn measure(
     log: &mut dyn FnMut(&str),
 ) -> Result<ScenarioReport> {
     let mut environment = Environment::capture(options.intra_threads);
+    environment.state_carried = spec.workload.feedback.clone();
     if let Ok(info) = backend.probe() {
         environment.versions.insert(backend.name().into(), info.runtime_version);
     }

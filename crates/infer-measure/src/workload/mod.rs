@@ -34,7 +34,7 @@ use std::{
 use infer_core::{ArgMap, Argument, Dim, Error, Result, Session, TensorSpec};
 
 use crate::{
-    workload::args::{DimArg, IntRangeArg, ShapeArg},
+    workload::args::{DimArg, FeedbackPair, IntRangeArg, ShapeArg},
     workload::values::int_ranges,
 };
 
@@ -60,6 +60,9 @@ pub struct Workload {
     pub args: ArgMap,
     /// `--batch-dim SYMBOL`: the dimension that is the batch (default: see [`BatchAxes::of`]).
     pub batch_dim: Option<String>,
+    /// `--feedback OUTPUT=INPUT`: outputs fed as inputs of the next call, the state carried from
+    /// call to call ([`crate::feedback`]); the state starts as zeros, or as the `--input` data.
+    pub feedback: Vec<FeedbackPair>,
 }
 
 /// One combination of `--dim` sizes, symbol and size, in the order the options were given.
@@ -94,6 +97,14 @@ impl Workload {
         for (i, s) in self.shapes.iter().enumerate() {
             if self.shapes[..i].iter().any(|e| e.input == s.input) {
                 return Err(Error::InvalidInput(format!("--shape is given twice for input `{}`", s.input)));
+            }
+        }
+        for (i, f) in self.feedback.iter().enumerate() {
+            if let Some(e) = self.feedback[..i].iter().find(|e| e.input == f.input) {
+                return Err(Error::InvalidInput(format!(
+                    "--feedback {e} and --feedback {f} both feed input `{}`: give one output per input",
+                    f.input
+                )));
             }
         }
         Ok(())
@@ -172,6 +183,9 @@ impl Workload {
         }
         if let Some(symbol) = &self.batch_dim {
             args.extend(["--batch-dim".to_string(), symbol.clone()]);
+        }
+        for f in &self.feedback {
+            args.extend(["--feedback".to_string(), f.to_string()]);
         }
         args
     }
