@@ -454,6 +454,7 @@ mod tests {
             int_ranges: vec![crate::workload::args::parse_int_range("ids=-2:5").unwrap()],
             args: [("text".to_string(), "\"a b\"".to_string())].into(),
             batch_dim: Some("N".into()),
+            feedback: vec![crate::workload::args::parse_feedback("state_out=state").unwrap()],
         };
         let args = w.child_args();
         assert_eq!(
@@ -470,7 +471,9 @@ mod tests {
                 "--arg",
                 "text=\"a b\"",
                 "--batch-dim",
-                "N"
+                "N",
+                "--feedback",
+                "state_out=state"
             ]
         );
         assert_eq!(crate::workload::args::parse_dim_arg(&args[3]).unwrap(), w.dims[0]);
