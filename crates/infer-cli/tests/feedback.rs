@@ -104,7 +104,8 @@ fn every_call_starts_from_its_inputs_on_tract_as_on_onnx_runtime() {
     for backend in ["onnx", "tract"] {
         let (out, _) = run_outputs(&model, &x, &["--backend", backend, "--chunk", "6"]);
         let y = named(&out, "y").clone();
-        let (first, second) = (gather_axis(&y, 1, &[0, 1, 2, 3, 4, 5]).unwrap(), gather_axis(&y, 1, &[6, 7, 8, 9, 10, 11]).unwrap());
+        let (first, second) =
+            (gather_axis(&y, 1, &[0, 1, 2, 3, 4, 5]).unwrap(), gather_axis(&y, 1, &[6, 7, 8, 9, 10, 11]).unwrap());
         let diff = first.max_abs_diff(&second).unwrap();
         assert!(diff <= 1e-6, "{backend}: the second call did not start from the state given (differs by {diff})");
         // The whole sequence in one call is not the two halves: the check above means something.
@@ -146,7 +147,14 @@ fn bench_carries_the_state_and_every_report_says_so() {
     // The first state from --input: its file is named.
     let state = tiny("gru_stream.input_state.npy");
     let given = format!("state={}", p(&state));
-    ok(&infer(&[&args[..4], &["--dim", "time=4", "-i", &given, "--iterations", "2", "--warmup", "0"], &["--quiet", "--json", p(&json)]].concat()));
+    ok(&infer(
+        &[
+            &args[..4],
+            &["--dim", "time=4", "-i", &given, "--iterations", "2", "--warmup", "0"],
+            &["--quiet", "--json", p(&json)],
+        ]
+        .concat(),
+    ));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let source = v["rows"][0]["inputs"][1]["source"].as_str().unwrap();
     assert!(source.ends_with("gru_stream.input_state.npy, then `state_out` fed back"), "{source}");
@@ -166,14 +174,34 @@ fn fails(args: &[&str]) -> String {
 #[test]
 fn bad_pairs_are_one_line_errors_naming_both_ends() {
     let model = tiny("gru_stream.onnx");
-    let bench = |pair: &str| fails(&["bench", p(&model), "--feedback", pair, "--dim", "time=4", "--iterations", "2", "--warmup", "0", "--quiet"]);
+    let bench = |pair: &str| {
+        fails(&[
+            "bench",
+            p(&model),
+            "--feedback",
+            pair,
+            "--dim",
+            "time=4",
+            "--iterations",
+            "2",
+            "--warmup",
+            "0",
+            "--quiet",
+        ])
+    };
     let e = bench("hidden=state");
-    assert!(e.contains("--feedback hidden=state: the model has no output `hidden`: its outputs are y, state_out"), "{e}");
+    assert!(
+        e.contains("--feedback hidden=state: the model has no output `hidden`: its outputs are y, state_out"),
+        "{e}"
+    );
     let e = bench("state_out=h0");
     assert!(e.contains("no input `h0`: its inputs are x, state"), "{e}");
     // `y` [batch, time, 8] and `state` [1, batch, 8] agree in their descriptions, not in the tensors.
     let e = bench("y=state");
-    assert!(e.contains("--feedback y=state: input `state` expects f32 [1, 1, 8], but output `y` is f32 [1, 4, 8]"), "{e}");
+    assert!(
+        e.contains("--feedback y=state: input `state` expects f32 [1, 1, 8], but output `y` is f32 [1, 4, 8]"),
+        "{e}"
+    );
     let e = fails(&["bench", p(&model), "--feedback", "state_out=state", "--feedback", "y=state", "--dim", "time=4"]);
     assert!(e.contains("both feed input `state`"), "{e}");
     let out = infer(&["bench", p(&model), "--feedback", "state_out"]);
@@ -206,7 +234,13 @@ fn commands_and_scenarios_that_cannot_carry_a_state_refuse_it() {
     assert!(e.contains("--feedback state_out=state: infer run carries a state between the steps of --chunk N"), "{e}");
     let e = fails(&["bench", m, "--scenario", "server", "--rate", "50", "--streams", "2", "--dim", "time=4"]);
     assert!(e.contains("--streams 2: client streams differ only by the state each carries"), "{e}");
-    let e = fails(&[&["bench", m, "--scenario", "server", "--rate", "50", "--streams", "2", "--dynamic-batch", "4"][..], &fed[..]].concat());
+    let e = fails(
+        &[
+            &["bench", m, "--scenario", "server", "--rate", "50", "--streams", "2", "--dynamic-batch", "4"][..],
+            &fed[..],
+        ]
+        .concat(),
+    );
     assert!(e.contains("--dynamic-batch 4 with --streams 2"), "{e}");
 }
 
@@ -219,9 +253,28 @@ fn the_server_scenario_carries_a_state_per_stream() {
     let json = dir.path().join("server.json");
     let model = tiny("gru_stream.onnx");
     let args = [
-        "bench", p(&model), "--scenario", "server", "--rate", "400", "--iterations", "40", "--min-probe-time", "50ms",
-        "--streams", "3", "--dynamic-batch", "3", "--feedback", "state_out=state", "--dim", "time=4", "--warmup", "1",
-        "--json", p(&json),
+        "bench",
+        p(&model),
+        "--scenario",
+        "server",
+        "--rate",
+        "400",
+        "--iterations",
+        "40",
+        "--min-probe-time",
+        "50ms",
+        "--streams",
+        "3",
+        "--dynamic-batch",
+        "3",
+        "--feedback",
+        "state_out=state",
+        "--dim",
+        "time=4",
+        "--warmup",
+        "1",
+        "--json",
+        p(&json),
     ];
     let out = ok(&infer(&args));
     assert!(out.contains("state carried: state_out \u{2192} state, each of 3 client stream(s) its own"), "{out}");

@@ -269,7 +269,10 @@ mod tests {
         let f = Feedback::resolve(&pairs(&["state_out=state"]), &info()).unwrap();
         assert_eq!((f.outputs().collect::<Vec<_>>(), f.inputs().collect::<Vec<_>>()), (vec![1], vec![1]));
         let e = err(&["hidden=state"], &info());
-        assert!(e.contains("--feedback hidden=state: the model has no output `hidden`: its outputs are y, state_out"), "{e}");
+        assert!(
+            e.contains("--feedback hidden=state: the model has no output `hidden`: its outputs are y, state_out"),
+            "{e}"
+        );
         let e = err(&["state_out=h0"], &info());
         assert!(e.contains("no input `h0`: its inputs are x, state"), "{e}");
         let e = err(&["y=state"], &info());
@@ -295,7 +298,10 @@ mod tests {
         assert_eq!((&inputs[0], &inputs[1]), (&x, &state));
         let wide = Tensor::zeros(DType::F32, vec![1, 2, 16]).unwrap();
         let e = f.feed(vec![y.clone(), wide], &mut inputs).unwrap_err().to_string();
-        assert_eq!(e, "invalid input: --feedback state_out=state: input `state` expects f32 [1, 2, 8], but output `state_out` is f32 [1, 2, 16]");
+        assert_eq!(
+            e,
+            "invalid input: --feedback state_out=state: input `state` expects f32 [1, 2, 8], but output `state_out` is f32 [1, 2, 16]"
+        );
         let e = f.feed(vec![y], &mut inputs).unwrap_err().to_string();
         assert!(e.contains("the call returned 1 output(s), not output `state_out`"), "{e}");
     }

@@ -705,14 +705,16 @@ mod tests {
     /// timed ones; the inputs end holding the last state.
     #[test]
     fn the_state_is_carried_through_warm_up_and_timed_calls() {
-        let spec = |name: &str| infer_core::TensorSpec::new(name, infer_core::DType::F32, vec![infer_core::Dim::Fixed(1)]);
+        let spec =
+            |name: &str| infer_core::TensorSpec::new(name, infer_core::DType::F32, vec![infer_core::Dim::Fixed(1)]);
         let mut session = Increment(SessionInfo::new(vec![spec("state")], vec![spec("state_out")], Device::Cpu));
         let pairs = vec![crate::workload::args::parse_feedback("state_out=state").unwrap()];
         let feedback = Feedback::resolve(&pairs, session.info()).unwrap();
         let mut inputs = vec![Tensor::from_vec(vec![1], vec![0.0f32]).unwrap()];
         let config = BenchConfig { warmup: Warmup::Count(3), stop: Stop::Iterations(4) };
         let timing =
-            time_session_fed(&mut session, &mut inputs, &feedback, &config, &ProgressBar::hidden(), &mut NoWatch).unwrap();
+            time_session_fed(&mut session, &mut inputs, &feedback, &config, &ProgressBar::hidden(), &mut NoWatch)
+                .unwrap();
         assert_eq!((timing.warmup_iterations, timing.samples_ms.len()), (3, 4));
         assert_eq!(inputs[0].as_slice::<f32>().unwrap(), [7.0]);
         // Not fed back: every call on the same inputs.

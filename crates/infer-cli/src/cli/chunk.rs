@@ -137,9 +137,8 @@ pub fn run_chunked(
         }
         None => true,
     };
-    let cut: Vec<usize> = (0..inputs.len())
-        .filter(|&k| !fed.contains(&k) && inputs[k].shape().len() > axis && cuttable(k))
-        .collect();
+    let cut: Vec<usize> =
+        (0..inputs.len()).filter(|&k| !fed.contains(&k) && inputs[k].shape().len() > axis && cuttable(k)).collect();
     let Some(&first) = cut.first() else {
         let listing: Vec<String> = specs.iter().map(ToString::to_string).collect();
         bail!(
@@ -234,10 +233,8 @@ mod tests {
     #[test]
     fn concatenation_along_an_axis_undoes_the_cut() {
         let t = Tensor::from_vec(vec![2, 5, 3], (0..30).map(|v| v as f32).collect()).unwrap();
-        let pieces: Vec<Tensor> = [0..2, 2..4, 4..5]
-            .into_iter()
-            .map(|r| gather_axis(&t, 1, &r.collect::<Vec<_>>()).unwrap())
-            .collect();
+        let pieces: Vec<Tensor> =
+            [0..2, 2..4, 4..5].into_iter().map(|r| gather_axis(&t, 1, &r.collect::<Vec<_>>()).unwrap()).collect();
         assert_eq!(concat_axis(&pieces, 1).unwrap(), t);
         let ints = Tensor::from_vec(vec![3], vec![1i64, 2, 3]).unwrap();
         let stacked = join(&[ints.clone(), ints], 1).unwrap();

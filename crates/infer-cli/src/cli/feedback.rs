@@ -8,7 +8,8 @@ use infer_measure::{scenario::ScenarioKind, workload::Workload};
 use super::bench::scenario::ScenarioArgs;
 
 /// What the refusals suggest instead.
-const INSTEAD: &str = "it is honoured by `infer bench` (single-stream, or --scenario server with --streams N) and `infer run --chunk N`";
+const INSTEAD: &str =
+    "it is honoured by `infer bench` (single-stream, or --scenario server with --streams N) and `infer run --chunk N`";
 
 /// Refuses `--feedback` for `what`, which runs independent calls.
 ///

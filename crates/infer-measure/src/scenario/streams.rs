@@ -147,7 +147,14 @@ mod tests {
 
     fn counter() -> Counter {
         let spec = |name: &str, n: usize| TensorSpec::new(name, DType::F32, vec![Dim::Dynamic(None), Dim::Fixed(n)]);
-        Counter { info: SessionInfo::new(vec![spec("x", 2), spec("state", 1)], vec![spec("y", 2), spec("state_out", 1)], Device::Cpu), seen: Vec::new() }
+        Counter {
+            info: SessionInfo::new(
+                vec![spec("x", 2), spec("state", 1)],
+                vec![spec("y", 2), spec("state_out", 1)],
+                Device::Cpu,
+            ),
+            seen: Vec::new(),
+        }
     }
 
     /// Each request is fed its stream's previous answer: request `k`'s state is request
@@ -159,7 +166,8 @@ mod tests {
             let mut samples = Samples::synthetic(session.inputs(), 4, &[]).unwrap();
             let info = session.info().clone();
             let pairs = vec![parse_feedback("state_out=state").unwrap()];
-            let plan = crate::workload::Workload::default().plan_specs(std::path::Path::new("m"), &info.inputs, None).unwrap();
+            let plan =
+                crate::workload::Workload::default().plan_specs(std::path::Path::new("m"), &info.inputs, None).unwrap();
             samples.start_state(&plan, &Feedback::resolve(&pairs, &info).unwrap()).unwrap();
             let config = ServerConfig {
                 rate: Some(2000.0),
