@@ -174,8 +174,9 @@ struct WorkloadArgs {
     /// Feed a model output into the named input of the next call, OUTPUT=INPUT (repeatable): the
     /// state of a streaming or recurrent model carried from call to call, warm-up included,
     /// starting as zeros (or as the --input data of that input); its shape and dtype must be the
-    /// input's. `bench` (single-stream, and --scenario server with --streams) only; see
-    /// docs/scenarios.md, "State fed back".
+    /// input's. Honoured by `bench` (single-stream, and --scenario server with --streams) and
+    /// passed by `compare` to its bench children; refused by the rest; see docs/scenarios.md,
+    /// "State fed back".
     #[arg(long = "feedback", value_name = "OUTPUT=INPUT", value_parser = parse_feedback)]
     feedback: Vec<FeedbackPair>,
 }

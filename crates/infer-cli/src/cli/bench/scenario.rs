@@ -85,7 +85,7 @@ pub struct ScenarioArgs {
     /// Server with --feedback: N client streams, each carrying its own state (request k is stream
     /// k mod N's, fed its stream's last state; the first of each stream zeros or the --input
     /// data); default 1.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub streams: Option<u16>,
     /// Offline: samples issued at once.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
