@@ -123,13 +123,16 @@ impl ChildTarget {
         cmd
     }
 
-    /// The `infer profile … --json JSON` child of `job`.
+    /// The `infer profile … --json JSON` child of `job`. A state fed back (`--feedback`) is left
+    /// out: the profile's runs are independent calls on the initial inputs, which is what an
+    /// operator profile needs (`infer profile` itself refuses the option).
     #[must_use]
     pub fn profile(&self, job: &ProfileJob, json: &Path) -> Command {
         let mut cmd = self.command("profile");
+        let workload = Workload { feedback: Vec::new(), ..job.workload.clone() };
         cmd.args(["--batch-size", &job.batch_size.to_string()])
             .args(["--iterations", &job.runs.to_string(), "--warmup", &job.warmup.to_string()])
-            .args(job.workload.child_args())
+            .args(workload.child_args())
             .arg("--json")
             .arg(json);
         cmd

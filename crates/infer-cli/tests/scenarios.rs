@@ -78,6 +78,8 @@ fn server(rate: f64, requests: usize) -> ServerConfig {
         stop: ServerStop::Requests(requests),
         warmup: Warmup::Count(3),
         min_time: std::time::Duration::ZERO,
+        feedback: Vec::new(),
+        streams: 1,
     }
 }
 

@@ -112,6 +112,8 @@ fn run(rate: Option<f64>, requests: usize) -> (Duration, Figures) {
         stop: ServerStop::Requests(requests),
         warmup: Warmup::Count(0),
         min_time: Duration::ZERO,
+        feedback: Vec::new(),
+        streams: 1,
     };
     let r = run_server(&mut session, &samples, &config).unwrap();
     let first = r.records.iter().map(|x| x.scheduled_ms).fold(f64::INFINITY, f64::min);

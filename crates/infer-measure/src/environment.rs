@@ -18,7 +18,7 @@ use infer_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::workload::Workload;
+use crate::workload::{Workload, args::FeedbackPair};
 
 /// Where and with what a measurement was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +68,10 @@ pub struct Environment {
     /// not tensors, its scalar inputs), as given; empty when none were.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub arguments: BTreeMap<String, String>,
+    /// The state carried from call to call (`--feedback OUTPUT=INPUT`): each output fed as its
+    /// input in the next call, warm-up included; empty when every call was independent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state_carried: Vec<FeedbackPair>,
 }
 
 /// One GPU as `nvidia-smi` reports it.
@@ -114,6 +118,7 @@ impl Environment {
             inputs_digest: None,
             settings: BTreeMap::new(),
             arguments: BTreeMap::new(),
+            state_carried: Vec::new(),
         }
     }
 
@@ -125,6 +130,7 @@ impl Environment {
     pub fn set_workload(&mut self, model: &Path, reference_input: Option<&Path>, workload: &Workload) {
         self.model_digest = digest_path(model).ok();
         self.arguments = workload.args.clone();
+        self.state_carried = workload.feedback.clone();
         let mut h = Sha256::new();
         // A workload of positional sizes only hashes as it always did, so digests of earlier
         // results still match.
@@ -191,6 +197,16 @@ impl Environment {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
     }
 
+    /// The pairs of [`Environment::state_carried`] as `state_out → state, …`; `None` when no
+    /// state was carried.
+    #[must_use]
+    pub fn state_carried_text(&self) -> Option<String> {
+        if self.state_carried.is_empty() {
+            return None;
+        }
+        Some(self.state_carried.iter().map(FeedbackPair::arrow).collect::<Vec<_>>().join(", "))
+    }
+
     /// Versions as `name version, ...`.
     #[must_use]
     pub fn versions_text(&self) -> String {
@@ -218,6 +234,9 @@ impl Environment {
         if !self.settings.is_empty() {
             let pairs: Vec<String> = self.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push(("Settings", pairs.join(" ")));
+        }
+        if let Some(line) = self.state_carried_text() {
+            out.push(("State carried", line));
         }
         if let Some(d) = &self.model_digest {
             out.push(("Model digest", d.clone()));

@@ -38,6 +38,7 @@ pub mod concurrent;
 pub mod confidence;
 pub mod device_time;
 pub mod environment;
+pub mod feedback;
 pub mod host;
 pub mod lengths;
 pub mod measure;

@@ -4,16 +4,18 @@
 use std::{path::PathBuf, time::Instant};
 
 use crate::stats::DEFAULT_RESAMPLES;
-use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result};
+use indicatif::ProgressBar;
+use infer_core::{Backend, Device, DeviceMemory, Error, LoadOptions, Result, Session, Tensor};
 
 use crate::{
     confidence::Convergence,
     device_time::DeviceTime,
     environment::Environment,
+    feedback::Feedback,
     host::{Host, HostOptions},
     memory, reference,
     results::{BenchReport, BenchRow, CudaMemoryReport, FailedRow, RowSource, SCHEMA_VERSION},
-    timing::{BenchConfig, Timing, progress_bar, summarize_stages, time_session_watched},
+    timing::{BenchConfig, PhaseWatch, Timing, progress_bar, summarize_stages, time_session_fed, time_session_watched},
     workload::{DimPoint, Plan, Workload},
 };
 
@@ -130,6 +132,10 @@ pub fn measure_each(
     };
     // Every row's shapes are checked before the first is timed: a missing size fails at once.
     let plan = spec.workload.plan(&spec.model, session.as_ref())?;
+    let feedback = match spec.workload.feedback.as_slice() {
+        [] => None,
+        pairs => Some(Feedback::resolve(pairs, session.info())?),
+    };
     let points = spec.workload.points();
     let batch_sizes = if spec.batch_sizes.is_empty() { vec![plan.default_batch()] } else { spec.batch_sizes.clone() };
     plan.check(&batch_sizes, &points)?;
@@ -146,16 +152,12 @@ pub fn measure_each(
                 continue;
             }
             let t = Instant::now();
-            let built = plan.build(batch, point)?;
-            let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;
-            let inputs = &built.tensors;
-            let failed = |e: Error| plan.context(e);
-            if first_inference_ms.is_none() {
-                let t = Instant::now();
-                session.run(inputs).map_err(failed)?;
-                session.synchronize()?;
-                first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            let mut built = plan.build(batch, point)?;
+            if let Some(f) = &feedback {
+                f.initial(&mut built)?;
             }
+            let input_prep_ms = t.elapsed().as_secs_f64() * 1e3;
+            let failed = |e: Error| plan.context(e);
             let dims = if built.dims.is_empty() {
                 String::new()
             } else {
@@ -164,7 +166,8 @@ pub fn measure_each(
             };
             let pb = progress_bar(&format!("{} {device} batch {batch}{dims}", backend.name()), &spec.config);
             let mut watch = host.watch(device);
-            let timing = time_session_watched(session.as_mut(), inputs, &spec.config, &pb, &mut watch);
+            let mut call = Call { session: session.as_mut(), feedback: feedback.as_ref(), config: &spec.config };
+            let timing = call.time(&mut built.tensors, &mut first_inference_ms, &pb, &mut watch);
             pb.finish_and_clear();
             let timing = timing.map_err(failed)?;
             let src = RowSource {
@@ -188,6 +191,40 @@ pub fn measure_each(
     }
     cuda.after_inference();
     Ok(report(rows, failed_rows, first_inference_ms, cuda.report(), session.device_memory()))
+}
+
+/// One row's calls: the session, the state carried if any, the timing.
+struct Call<'a> {
+    session: &'a mut dyn Session,
+    feedback: Option<&'a Feedback>,
+    config: &'a BenchConfig,
+}
+
+impl Call<'_> {
+    /// The first inference of the measurement when there was none yet (timed into
+    /// `first_inference_ms`), then the row's timed phase; with feedback, every call's state is
+    /// fed into the next, the first inference's included.
+    fn time(
+        &mut self,
+        inputs: &mut Vec<Tensor>,
+        first_inference_ms: &mut Option<f64>,
+        pb: &ProgressBar,
+        watch: &mut dyn PhaseWatch,
+    ) -> Result<Timing> {
+        if first_inference_ms.is_none() {
+            let t = Instant::now();
+            let outputs = self.session.run(inputs)?;
+            self.session.synchronize()?;
+            *first_inference_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            if let Some(f) = self.feedback {
+                f.feed(outputs, inputs)?;
+            }
+        }
+        match self.feedback {
+            Some(f) => time_session_fed(self.session, inputs, f, self.config, pb, watch),
+            None => time_session_watched(self.session, inputs, self.config, pb, watch),
+        }
+    }
 }
 
 /// A measured row from its timing: the statistics of its samples, the trust warnings, warm-up,

@@ -2,11 +2,15 @@
 //! synchronized before every clock read, and the device's own time beside the wall clock where
 //! the session measures it ([`crate::device_time`]).
 
-use std::time::{Duration, Instant};
+use std::{
+    borrow::Cow,
+    time::{Duration, Instant},
+};
 
 use crate::{
     confidence::{CheckSchedule, CiTarget, Convergence},
     device_time::{WindowMedians, unix_now, window_settled},
+    feedback::Feedback,
     stats::{Sample, Summary},
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -197,7 +201,40 @@ pub fn time_session_watched(
     progress: &ProgressBar,
     watch: &mut dyn PhaseWatch,
 ) -> Result<Timing> {
-    let (warmup_iterations, warmup_settled) = warm_up(session, inputs, config.warmup)?;
+    time_carried(session, &mut Cow::Borrowed(inputs), None, config, progress, watch)
+}
+
+/// As [`time_session_watched`], with the state carried (`--feedback`): after every call, warm-up
+/// included, `feedback`'s outputs are moved into `inputs` for the next call, outside the timed
+/// sample (after its clock read). `inputs` ends holding the last call's state.
+///
+/// # Errors
+/// As [`time_session`], and an output whose shape or dtype differs from the input it feeds
+/// ([`Feedback::feed`]).
+pub fn time_session_fed(
+    session: &mut dyn Session,
+    inputs: &mut Vec<Tensor>,
+    feedback: &Feedback,
+    config: &BenchConfig,
+    progress: &ProgressBar,
+    watch: &mut dyn PhaseWatch,
+) -> Result<Timing> {
+    let mut carried = Cow::Owned(std::mem::take(inputs));
+    let timing = time_carried(session, &mut carried, Some(feedback), config, progress, watch);
+    *inputs = carried.into_owned();
+    timing
+}
+
+/// The timed phase of [`time_session_watched`] and [`time_session_fed`].
+fn time_carried(
+    session: &mut dyn Session,
+    inputs: &mut Cow<'_, [Tensor]>,
+    feedback: Option<&Feedback>,
+    config: &BenchConfig,
+    progress: &ProgressBar,
+    watch: &mut dyn PhaseWatch,
+) -> Result<Timing> {
+    let (warmup_iterations, warmup_settled) = warm_up(session, inputs, feedback, config.warmup)?;
     let mut samples_ms = Vec::new();
     let mut stages = Vec::new();
     let mut stopper = Stopper::new(config.stop);
@@ -209,9 +246,15 @@ pub fn time_session_watched(
     let start = Instant::now();
     while !stopper.done(&samples_ms, start.elapsed())? {
         let t = Instant::now();
-        let (_, staged) = session.run_staged(inputs)?;
+        let (outputs, staged) = session.run_staged(inputs)?;
+        // Without feedback the outputs go at once, as they always did; fed back, they are
+        // moved into the next call's inputs after the clock read.
+        let fed = feedback.map(|f| (f, outputs));
         session.synchronize()?;
         samples_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if let Some((f, outputs)) = fed {
+            f.feed(outputs, inputs.to_mut())?;
+        }
         // Outside the sample: the device is done, its timer can be read without waiting.
         if let Some(device_s) = session.device_time()? {
             device_ms.push(device_s * 1e3);
@@ -298,12 +341,21 @@ impl Stopper {
 /// Runs the warm-up; returns the iterations run and, for [`Warmup::UntilStable`], whether it
 /// settled: the window medians of the wall clock and, where the session times the device, of the
 /// device's time ([`window_settled`]).
-fn warm_up(session: &mut dyn Session, inputs: &[Tensor], warmup: Warmup) -> Result<(usize, Option<bool>)> {
+fn warm_up(
+    session: &mut dyn Session,
+    inputs: &mut Cow<'_, [Tensor]>,
+    feedback: Option<&Feedback>,
+    warmup: Warmup,
+) -> Result<(usize, Option<bool>)> {
     let mut once = || -> Result<(f64, Option<f64>)> {
         let t = Instant::now();
-        session.run(inputs)?;
+        let outputs = session.run(inputs)?;
+        let fed = feedback.map(|f| (f, outputs));
         session.synchronize()?;
         let wall = t.elapsed().as_secs_f64();
+        if let Some((f, outputs)) = fed {
+            f.feed(outputs, inputs.to_mut())?;
+        }
         Ok((wall, session.device_time()?))
     };
     match warmup {
@@ -634,5 +686,40 @@ mod tests {
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+
+    /// `state_out = state + 1`.
+    struct Increment(SessionInfo);
+
+    impl Session for Increment {
+        fn info(&self) -> &SessionInfo {
+            &self.0
+        }
+        fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+            let v = inputs[0].as_slice::<f32>()?[0];
+            Ok(vec![Tensor::from_vec(vec![1], vec![v + 1.0])?])
+        }
+    }
+
+    /// Fed back, every call takes the state the last one returned: the warm-up's calls and the
+    /// timed ones; the inputs end holding the last state.
+    #[test]
+    fn the_state_is_carried_through_warm_up_and_timed_calls() {
+        let spec =
+            |name: &str| infer_core::TensorSpec::new(name, infer_core::DType::F32, vec![infer_core::Dim::Fixed(1)]);
+        let mut session = Increment(SessionInfo::new(vec![spec("state")], vec![spec("state_out")], Device::Cpu));
+        let pairs = vec![crate::workload::args::parse_feedback("state_out=state").unwrap()];
+        let feedback = Feedback::resolve(&pairs, session.info()).unwrap();
+        let mut inputs = vec![Tensor::from_vec(vec![1], vec![0.0f32]).unwrap()];
+        let config = BenchConfig { warmup: Warmup::Count(3), stop: Stop::Iterations(4) };
+        let timing =
+            time_session_fed(&mut session, &mut inputs, &feedback, &config, &ProgressBar::hidden(), &mut NoWatch)
+                .unwrap();
+        assert_eq!((timing.warmup_iterations, timing.samples_ms.len()), (3, 4));
+        assert_eq!(inputs[0].as_slice::<f32>().unwrap(), [7.0]);
+        // Not fed back: every call on the same inputs.
+        let mut plain = vec![Tensor::from_vec(vec![1], vec![0.0f32]).unwrap()];
+        time_session(&mut session, &plain, &config, &ProgressBar::hidden()).unwrap();
+        assert_eq!(plain.remove(0).as_slice::<f32>().unwrap(), [0.0]);
     }
 }

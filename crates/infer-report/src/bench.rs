@@ -111,6 +111,9 @@ fn details(report: &BenchReport) -> Vec<String> {
         "load {:.1} ms, first inference {:.1} ms (includes lazy initialization)",
         report.load_ms, report.first_inference_ms
     )];
+    if let Some(pairs) = report.environment.state_carried_text() {
+        out.push(format!("state carried: {pairs} (each call's output fed as the next call's input, warm-up included)"));
+    }
     for row in &report.rows {
         let mut parts = Vec::new();
         if let Some(n) = row.warmup_iterations {

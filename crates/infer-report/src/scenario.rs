@@ -44,6 +44,13 @@ impl Report for ScenarioReport {
             section.push(TableBlock::new(t).text([0, 1]).main());
         }
         section.blocks.extend(blocks);
+        if let Some(pairs) = self.environment.state_carried_text() {
+            let streams = match &self.result {
+                ScenarioResult::Server(s) => s.streams.map(|n| format!(", each of {n} client stream(s) its own")),
+                _ => None,
+            };
+            section.push(paragraph(format!("state carried: {pairs}{}", streams.unwrap_or_default())));
+        }
         let host = host_and_energy(self);
         if !host.is_empty() {
             section.push(List::plain(host));
@@ -434,6 +441,8 @@ pub(crate) mod tests {
             stop: ServerStop::Requests(40),
             warmup: Warmup::Count(1),
             min_time: Duration::ZERO,
+            feedback: Vec::new(),
+            streams: 1,
         };
         let run = run_server(&mut s, &samples, &server).unwrap();
         let mut search = SearchConfig::new(server, Duration::from_millis(50), Rule::loadgen(0.9));

@@ -24,7 +24,13 @@ use tract_onnx::{
         DatumType, Framework, InferenceFact, InferenceModel, InferenceModelExt, IntoTValue, RunOptions, TDim, TValue,
         TVec, Tensor as TractTensor, TractError, TypedModel, TypedSimpleState,
     },
-    tract_hir::{infer::Factoid, tract_core::plan::SimplePlan},
+    tract_hir::{
+        infer::Factoid,
+        tract_core::{
+            ops::{gru_seq::GruSeq, scan::Scan},
+            plan::SimplePlan,
+        },
+    },
 };
 
 use crate::{BACKEND, Settings, TRACT_VERSION, message::summarize};
@@ -115,7 +121,8 @@ fn build(path: &Path, settings: Settings, executor: Option<Executor>) -> Result<
             model.outlet_label(outlet).map_or_else(|| model.node(outlet.node).name.clone(), str::to_string)
         })
         .collect();
-    let typed = model.into_typed().map_err(load_err)?;
+    let mut typed = model.into_typed().map_err(load_err)?;
+    reset_every_turn(&mut typed);
     let typed = if settings.optimize { typed.into_optimized() } else { typed.into_decluttered() }.map_err(load_err)?;
     let (outputs, returned, unread) =
         output_specs(&typed, &output_names).map_err(|reason| Error::load(path, reason))?;
@@ -123,6 +130,24 @@ fn build(path: &Path, settings: Settings, executor: Option<Executor>) -> Result<
     let plan = SimplePlan::new_with_options(typed, &options).map_err(load_err)?;
     let state = plan.spawn().map_err(load_err)?;
     Ok(Built { state, inputs, outputs, returned, unread })
+}
+
+/// Makes every run start from its inputs alone. tract's recurrent operators (`Scan`, which
+/// ONNX's GRU, LSTM, RNN and Scan become, and the fused `GruSeq` of a GRU over a known number of
+/// steps) carry their hidden state from one run of a plan to the next by default, the initial
+/// state input seeding only the first run (a pulsed model's contract): a session would then
+/// answer the same inputs differently on every call, and a state fed back (`--feedback`) would
+/// be ignored after the first. ONNX's contract, and every other backend's behaviour, is that each
+/// call starts from its inputs; nested bodies included.
+fn reset_every_turn(model: &mut TypedModel) {
+    for node in model.nodes_mut() {
+        if let Some(scan) = node.op_as_mut::<Scan>() {
+            scan.reset_every_turn = true;
+            reset_every_turn(&mut scan.body);
+        } else if let Some(gru) = node.op_as_mut::<GruSeq>() {
+            gru.reset_every_turn = true;
+        }
+    }
 }
 
 /// The ONNX operators tract parsed as unimplemented, each with a node using it, as one line.

@@ -247,6 +247,32 @@ fn run_staged_reports_the_three_stages() {
     assert!(st.compute_s > 0.0 && st.bind_s + st.compute_s + st.fetch_s <= wall, "{st:?} in {wall} s");
 }
 
+/// Every call starts from its inputs: the recurrent `gru_stream` (a GRU, a `Scan` in tract, which
+/// by default keeps its hidden state from one run to the next and reads `initial_h` on the first
+/// only) answers the reference inputs with the reference outputs after other calls too, optimised
+/// or not.
+#[test]
+fn a_recurrent_model_starts_every_call_from_its_inputs() {
+    let (x, state) = (npy(&tiny("gru_stream.input_x.npy")), npy(&tiny("gru_stream.input_state.npy")));
+    let expected = [npy(&tiny("gru_stream.output_y.npy")), npy(&tiny("gru_stream.output_state_out.npy"))];
+    for optimize in ["on", "off"] {
+        let options = LoadOptions::default().with_option("optimize", optimize);
+        let mut session = TractBackend.load(&tiny("gru_stream.onnx"), &options).unwrap();
+        let zeros = Tensor::zeros(DType::F32, state.shape().to_vec()).unwrap();
+        for (call, initial) in [&state, &zeros, &state, &state].into_iter().enumerate() {
+            let out = session.run(&[x.clone(), initial.clone()]).unwrap();
+            if call == 1 {
+                assert!(out[0].max_abs_diff(&expected[0]).unwrap() > 1e-3, "the state given changes the answer");
+                continue;
+            }
+            for (got, want) in out.iter().zip(&expected) {
+                let diff = got.max_abs_diff(want).unwrap();
+                assert!(diff < 1e-5, "optimize={optimize}, call {call}: {diff} from the reference");
+            }
+        }
+    }
+}
+
 /// A generated model's folder (`cargo xtask fixtures`), or `None` after saying it is absent.
 fn generated(model: &str) -> Option<PathBuf> {
     let dir = root().join("fixtures/generated").join(model);

@@ -1,9 +1,11 @@
 //! Command-line definitions and dispatch.
 
 mod bench;
+mod chunk;
 mod compare;
 mod compare_runs;
 mod confidence;
+mod feedback;
 mod info;
 mod merge;
 mod optimize;
@@ -18,7 +20,9 @@ use infer_core::{Device, LoadOptions, OptLevel};
 pub(crate) use infer_measure::workload::args::{Devices, Sizes, parse_devices, parse_sizes};
 use infer_measure::{
     workload::Workload,
-    workload::args::{DimArg, IntRangeArg, ShapeArg, parse_dim_arg, parse_int_range, parse_shape_arg},
+    workload::args::{
+        DimArg, FeedbackPair, IntRangeArg, ShapeArg, parse_dim_arg, parse_feedback, parse_int_range, parse_shape_arg,
+    },
 };
 
 /// Load, run, inspect and benchmark ML models on ONNX Runtime, PyTorch and TensorFlow.
@@ -167,6 +171,14 @@ struct WorkloadArgs {
     /// input with it, and an input without it is fed as given.
     #[arg(long, value_name = "SYMBOL")]
     batch_dim: Option<String>,
+    /// Feed a model output into the named input of the next call, OUTPUT=INPUT (repeatable): the
+    /// state of a streaming or recurrent model carried from call to call, warm-up included,
+    /// starting as zeros (or as the --input data of that input); its shape and dtype must be the
+    /// input's. Honoured by `bench` (single-stream, and --scenario server with --streams) and
+    /// passed by `compare` to its bench children; refused by the rest; see docs/scenarios.md,
+    /// "State fed back".
+    #[arg(long = "feedback", value_name = "OUTPUT=INPUT", value_parser = parse_feedback)]
+    feedback: Vec<FeedbackPair>,
 }
 
 impl WorkloadArgs {
@@ -181,6 +193,7 @@ impl WorkloadArgs {
             int_ranges: self.int_range.clone(),
             args,
             batch_dim: self.batch_dim.clone(),
+            feedback: self.feedback.clone(),
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct OptimizeArgs {
 
 pub fn optimize_batch(registry: &Registry, a: &OptimizeArgs) -> anyhow::Result<ExitCode> {
     let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
+    super::feedback::refuse(
+        &a.workload.workload(a.model.arg_map()),
+        "infer optimize-batch (probes of independent calls)",
+    )?;
     let asked = match a.memory_limit.as_deref() {
         Some("none") => None,
         Some(text) => Some(parse_bytes(text).map_err(anyhow::Error::msg)?),

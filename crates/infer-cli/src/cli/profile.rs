@@ -43,12 +43,14 @@ pub struct ProfileArgs {
 }
 
 pub fn profile_cmd(registry: &Registry, a: &ProfileArgs) -> anyhow::Result<ExitCode> {
+    let workload = a.workload.workload(a.model.arg_map());
+    super::feedback::refuse(&workload, "infer profile (independent runs under the profiler)")?;
     let backend = crate::backends::choose(registry, &a.model.model, a.model.backend.as_deref())?;
     let spec = ProfileSpec {
         model: a.model.model.clone(),
         options: a.model.options(a.device),
         batch_size: a.batch_size.map(usize::try_from).transpose()?,
-        workload: a.workload.workload(a.model.arg_map()),
+        workload,
         warmup: a.warmup,
         iterations: usize::try_from(a.iterations)?,
     };

@@ -25,7 +25,11 @@ use infer_measure::{
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::ModelArgs;
+use super::{ModelArgs, chunk};
+use infer_measure::{
+    feedback::Feedback,
+    workload::args::{FeedbackPair, parse_feedback},
+};
 
 /// Exit code when some images could not be read but the others were processed.
 const EXIT_PARTIAL: u8 = 3;
@@ -108,12 +112,32 @@ pub struct RunArgs {
     /// With --shard: redo the shard even when the folder holds its complete output.
     #[arg(long, requires = "shard")]
     overwrite: bool,
+    /// With --input: cut the inputs into pieces of N along AXIS (default 1, the time axis of a
+    /// batch-first [batch, time, ...] input; :0 for a time-major one) and run them in sequence,
+    /// printing each step's latency. Every input not fed back whose AXIS is dynamic and not its
+    /// batch is cut; the
+    /// outputs fed back come out as their last value (the final state), the others concatenated
+    /// along AXIS (written by --output, checked by --reference-output). See docs/scenarios.md,
+    /// "State fed back".
+    #[arg(long, value_name = "N[:AXIS]", value_parser = chunk::parse_chunk)]
+    chunk: Option<chunk::ChunkArg>,
+    /// With --chunk: feed a model output into the named input of the next step, OUTPUT=INPUT
+    /// (repeatable): the state of a streaming model, starting as zeros or as that input's --input
+    /// data.
+    #[arg(long = "feedback", value_name = "OUTPUT=INPUT", value_parser = parse_feedback)]
+    feedback: Vec<FeedbackPair>,
 }
 
 pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     const EITHER: &str = "give either --input x.npy (one or more) or image files / a folder of images";
     if !a.input.is_empty() && !a.images.is_empty() {
         bail!("{EITHER}, not both");
+    }
+    if let Some(pair) = a.feedback.first().filter(|_| a.chunk.is_none()) {
+        bail!("--feedback {pair}: infer run carries a state between the steps of --chunk N: give --chunk");
+    }
+    if let Some(c) = a.chunk.filter(|_| a.input.is_empty()) {
+        bail!("--chunk {c} cuts the --input data: give --input (a .npy, .npz or NAME=PATH)");
     }
     if let Some(text) = &a.shard {
         return run_shard(registry, a, text);
@@ -135,10 +159,18 @@ pub fn run(registry: &Registry, a: &RunArgs) -> anyhow::Result<ExitCode> {
     if a.input.is_empty() && given.iter().take(info.required_inputs()).any(|(t, _)| t.is_none()) {
         bail!("{EITHER}");
     }
-    let inputs = inputs_from(session.inputs(), session.info().required_inputs(), &a.input, given)?;
+    let feedback = Feedback::resolve(&a.feedback, session.info())?;
+    let inputs = if a.chunk.is_some() {
+        chunk::chunk_inputs(session.inputs(), &a.input, given, &feedback)?
+    } else {
+        inputs_from(session.inputs(), session.info().required_inputs(), &a.input, given)?
+    };
     warn_non_finite(&inputs, session.inputs());
     let expected = a.reference_output.as_deref().map(reference::read_expected).transpose()?;
-    let outputs = session.run(&inputs)?;
+    let outputs = match a.chunk {
+        Some(c) => chunk::run_chunked(session.as_mut(), inputs, &feedback, c)?,
+        None => session.run(&inputs)?,
+    };
     // A model may return more outputs than it describes (a TorchScript list): `output_N` names them.
     let names: Vec<String> = (0..outputs.len())
         .map(|i| session.outputs().get(i).map_or_else(|| format!("output_{i}"), |s| s.name.clone()))

@@ -32,6 +32,7 @@ pub mod samples;
 pub mod search;
 pub mod server;
 pub mod stall;
+mod streams;
 mod worker;
 
 use std::{
@@ -42,11 +43,12 @@ use std::{
 
 use crate::{stats::Sample, stats::Summary};
 use indicatif::ProgressBar;
-use infer_core::{Backend, Device, LoadOptions, Result, Session};
+use infer_core::{Backend, Device, Error, LoadOptions, Result, Session};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     environment::Environment,
+    feedback::Feedback,
     host::{
         Host, HostEvidence, HostOptions, RowEnergy,
         background::{BackgroundWatch, Counted},
@@ -225,7 +227,22 @@ pub fn run(
     let at = lengths.as_ref().map_or_else(|| point.clone(), |l| l.point(&point));
     let mut samples = Samples::from_plan(&plan, &at, spec.pool, spec.scenario.max_batch())?;
     if let Some(l) = lengths {
+        if let Some(pair) = spec.workload.feedback.first() {
+            return Err(Error::InvalidInput(format!(
+                "--feedback {pair} does not combine with --lengths: a stream's state has one length"
+            )));
+        }
         samples = samples.with_lengths(l);
+    }
+    if let Some(pair) = spec.workload.feedback.first() {
+        let Scenario::Server(config) = &spec.scenario else {
+            return Err(Error::InvalidInput(format!(
+                "--feedback {pair}: only the server scenario carries a state from request to request (per stream)"
+            )));
+        };
+        samples.start_state(&plan, &Feedback::resolve(&spec.workload.feedback, session.info())?)?;
+        let config = ServerConfig { feedback: spec.workload.feedback.clone(), ..config.clone() };
+        return Ok(ScenarioResult::Server(Box::new(run_server(session, &samples, &config)?)));
     }
     Ok(match &spec.scenario {
         Scenario::SingleStream(config) => ScenarioResult::SingleStream(single_stream(session, &samples, config)?),
@@ -251,6 +268,7 @@ pub fn measure(
     log: &mut dyn FnMut(&str),
 ) -> Result<ScenarioReport> {
     let mut environment = Environment::capture(options.intra_threads);
+    environment.state_carried = spec.workload.feedback.clone();
     if let Ok(info) = backend.probe() {
         environment.versions.insert(backend.name().into(), info.runtime_version);
     }

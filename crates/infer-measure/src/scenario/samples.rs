@@ -7,10 +7,13 @@ use std::path::Path;
 
 use infer_core::{Error, Result, Tensor, TensorSpec};
 
-use crate::workload::{
-    BatchAxes, DimPoint, Plan, Workload,
-    batch::gather_axis,
-    lengths::{Padding, RequestLengths},
+use crate::{
+    feedback::Feedback,
+    workload::{
+        BatchAxes, DimPoint, Plan, Workload,
+        batch::gather_axis,
+        lengths::{Padding, RequestLengths},
+    },
 };
 
 /// Distinct samples a run's requests cycle through (request `k` carries sample `k % len`).
@@ -102,6 +105,28 @@ impl Samples {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The axes of input `input` that carry the batch (none: it is fed whole).
+    #[must_use]
+    pub fn carriers(&self, input: usize) -> &[usize] {
+        self.carriers.get(input).map_or(&[], Vec::as_slice)
+    }
+
+    /// The state fed back (`--feedback`) starts as zeros: every fed input of `plan` that is not
+    /// read from a file is zeroed in the pool.
+    ///
+    /// # Errors
+    /// None in practice (zero tensors of shapes already allocated).
+    pub(crate) fn start_state(&mut self, plan: &Plan, feedback: &Feedback) -> Result<()> {
+        for k in feedback.inputs() {
+            if plan.inputs.get(k).is_some_and(|i| i.real.is_none())
+                && let Some(t) = self.pool.get_mut(k)
+            {
+                *t = Tensor::zeros(t.dtype(), t.shape().to_vec())?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether some input carries the batch, so requests can be batched.

@@ -29,11 +29,13 @@ use super::{
     early_stopping::{Rule, Verdict},
     generator::generate,
     samples::Samples,
+    streams::Streams,
     worker::Run,
 };
 use crate::{
     confidence::{CiTarget, Convergence},
     timing::{BenchConfig, Stop, Warmup, time_session},
+    workload::args::FeedbackPair,
     workload::lengths::{Padding, PaddingFigures},
 };
 
@@ -122,6 +124,12 @@ pub struct ServerConfig {
     /// until a request scheduled this late or later was sent. A run stopped after a count or a
     /// duration shorter than this is flagged as a burst.
     pub min_time: Duration,
+    /// The state fed back from request to request (`--feedback`; empty: independent requests).
+    /// [`super::run`] sets it from the workload.
+    pub feedback: Vec<FeedbackPair>,
+    /// With `feedback`: the client streams, each carrying its own state (request `k` is stream
+    /// `k mod streams`'s; see `streams`).
+    pub streams: usize,
 }
 
 /// The early-stopping outcome of a run.
@@ -192,6 +200,10 @@ pub struct ServerReport {
     pub sustainable: bool,
     /// Why the run is invalid or not sustainable, in words.
     pub warnings: Vec<String>,
+    /// With the state fed back (`--feedback`): the client streams, each carrying its own state
+    /// from request to request; absent when every request was independent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<usize>,
     /// Every request (ms since the start of the run).
     pub records: Vec<RequestRecord>,
     /// Every model call.
@@ -251,7 +263,19 @@ pub fn run_server(session: &mut dyn Session, samples: &Samples, config: &ServerC
     let halt = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel();
     let origin = Instant::now();
-    let mut run = Run::new(config, origin, rx);
+    let streams = Streams::new(&config.feedback, config.streams, session.info())?;
+    if let Some(s) = &streams
+        && policy.max_batch > s.count()
+    {
+        return Err(Error::InvalidInput(format!(
+            "dynamic batching of up to {} with {} stream(s) carrying their state: a call could hold two \
+             requests of one stream: batch at most {}",
+            policy.max_batch,
+            s.count(),
+            s.count()
+        )));
+    }
+    let mut run = Run::new(config, origin, rx, streams);
     let outcome = std::thread::scope(|scope| {
         let halt = &halt;
         let stop = (config.stop, config.min_time);
@@ -338,6 +362,8 @@ mod tests {
             stop,
             warmup: Warmup::Count(1),
             min_time: Duration::ZERO,
+            feedback: Vec::new(),
+            streams: 1,
         }
     }
 

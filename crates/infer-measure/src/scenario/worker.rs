@@ -28,6 +28,7 @@ use super::{
     generator::{POLL, Pending},
     samples::Samples,
     server::{EarlyStoppingReport, ServerConfig, ServerReport, ServerStop},
+    streams::Streams,
 };
 use crate::confidence::{CheckSchedule, CiTarget, Convergence};
 
@@ -84,10 +85,17 @@ pub(super) struct Run<'c> {
     records: Vec<RequestRecord>,
     batches: Vec<BatchRecord>,
     judge: Judge,
+    /// The client streams' states, when the state is fed back.
+    streams: Option<Streams>,
 }
 
 impl<'c> Run<'c> {
-    pub(super) fn new(config: &'c ServerConfig, origin: Instant, rx: Receiver<Pending>) -> Self {
+    pub(super) fn new(
+        config: &'c ServerConfig,
+        origin: Instant,
+        rx: Receiver<Pending>,
+        streams: Option<Streams>,
+    ) -> Self {
         let judge = match config.stop {
             ServerStop::EarlyStopping { bound, rule, .. } => {
                 let mut es = EarlyStopping::new(rule);
@@ -121,6 +129,7 @@ impl<'c> Run<'c> {
             records: Vec::with_capacity(reserve),
             batches: Vec::with_capacity(reserve / config.batching.max_batch.max(1)),
             judge,
+            streams,
         }
     }
 
@@ -207,12 +216,18 @@ impl<'c> Run<'c> {
 
     fn run_batch(&mut self, session: &mut dyn Session, samples: &Samples, batch: &[Pending]) -> Result<()> {
         let start = self.now();
-        let inputs = samples.batch(batch[0].id, batch.len())?;
+        let mut inputs = samples.batch(batch[0].id, batch.len())?;
+        if let Some(streams) = &self.streams {
+            streams.apply(&mut inputs, batch[0].id, batch.len(), samples)?;
+        }
         let assembled = self.now();
         let outputs = session.run(&inputs)?;
         session.synchronize()?;
         let answers = samples.split(&outputs, session.outputs(), batch.len())?;
-        drop(answers);
+        match &mut self.streams {
+            Some(streams) => streams.keep(&outputs, &inputs, answers, batch[0].id)?,
+            None => drop(answers),
+        }
         let end = self.now();
         let id = self.batches.len();
         self.batches.push(BatchRecord {
@@ -362,6 +377,7 @@ impl<'c> Run<'c> {
             early_stopping,
             convergence,
             warnings,
+            streams: self.streams.as_ref().map(Streams::count),
             records: self.records,
             batches: self.batches,
             padding: None,

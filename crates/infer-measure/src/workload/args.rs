@@ -178,6 +178,43 @@ pub fn parse_int_range(text: &str) -> Result<IntRangeArg, String> {
     Ok(IntRangeArg { input: input.to_string(), lo, hi })
 }
 
+/// `--feedback OUTPUT=INPUT`: a model output fed as the named input of the next call (the state
+/// of a streaming or recurrent model); see [`crate::feedback`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeedbackPair {
+    /// The output read after each call.
+    pub output: String,
+    /// The input it is fed as in the next call.
+    pub input: String,
+}
+
+impl FeedbackPair {
+    /// `OUTPUT → INPUT`, as reports print it.
+    #[must_use]
+    pub fn arrow(&self) -> String {
+        format!("{} \u{2192} {}", self.output, self.input)
+    }
+}
+
+impl std::fmt::Display for FeedbackPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.output, self.input)
+    }
+}
+
+/// Parses `--feedback OUTPUT=INPUT`.
+///
+/// # Errors
+/// A message naming the text and the accepted form.
+pub fn parse_feedback(text: &str) -> Result<FeedbackPair, String> {
+    match text.split_once('=') {
+        Some((output, input)) if !output.trim().is_empty() && !input.trim().is_empty() && !input.contains('=') => {
+            Ok(FeedbackPair { output: output.trim().to_string(), input: input.trim().to_string() })
+        }
+        _ => Err(format!("invalid --feedback `{text}`: expected OUTPUT=INPUT, e.g. state_out=state")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +271,12 @@ mod tests {
         assert!(parse_int_range("ids=5:5").unwrap_err().contains("LO must be below HI"));
         assert!(parse_int_range("ids=a:5").unwrap_err().contains("expected NAME=LO:HI"));
         assert!(parse_int_range("ids=5").unwrap_err().contains("expected NAME=LO:HI"));
+
+        let f = parse_feedback("state_out=state").unwrap();
+        assert_eq!((f.output.as_str(), f.input.as_str()), ("state_out", "state"));
+        assert_eq!((f.to_string(), f.arrow()), ("state_out=state".to_string(), "state_out \u{2192} state".to_string()));
+        for bad in ["state", "=state", "state_out=", "a=b=c"] {
+            assert!(parse_feedback(bad).unwrap_err().contains("expected OUTPUT=INPUT"), "{bad}");
+        }
     }
 }

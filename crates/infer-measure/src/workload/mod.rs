@@ -36,7 +36,7 @@ use std::{
 use infer_core::{ArgMap, Argument, Dim, Error, Result, Session, TensorSpec};
 
 use crate::{
-    workload::args::{DimArg, IntRangeArg, ShapeArg},
+    workload::args::{DimArg, FeedbackPair, IntRangeArg, ShapeArg},
     workload::values::int_ranges,
 };
 
@@ -62,6 +62,9 @@ pub struct Workload {
     pub args: ArgMap,
     /// `--batch-dim SYMBOL`: the dimension that is the batch (default: see [`BatchAxes::of`]).
     pub batch_dim: Option<String>,
+    /// `--feedback OUTPUT=INPUT`: outputs fed as inputs of the next call, the state carried from
+    /// call to call ([`crate::feedback`]); the state starts as zeros, or as the `--input` data.
+    pub feedback: Vec<FeedbackPair>,
 }
 
 /// One combination of `--dim` sizes, symbol and size, in the order the options were given.
@@ -96,6 +99,14 @@ impl Workload {
         for (i, s) in self.shapes.iter().enumerate() {
             if self.shapes[..i].iter().any(|e| e.input == s.input) {
                 return Err(Error::InvalidInput(format!("--shape is given twice for input `{}`", s.input)));
+            }
+        }
+        for (i, f) in self.feedback.iter().enumerate() {
+            if let Some(e) = self.feedback[..i].iter().find(|e| e.input == f.input) {
+                return Err(Error::InvalidInput(format!(
+                    "--feedback {e} and --feedback {f} both feed input `{}`: give one output per input",
+                    f.input
+                )));
             }
         }
         Ok(())
@@ -174,6 +185,9 @@ impl Workload {
         }
         if let Some(symbol) = &self.batch_dim {
             args.extend(["--batch-dim".to_string(), symbol.clone()]);
+        }
+        for f in &self.feedback {
+            args.extend(["--feedback".to_string(), f.to_string()]);
         }
         args
     }
@@ -442,6 +456,7 @@ mod tests {
             int_ranges: vec![crate::workload::args::parse_int_range("ids=-2:5").unwrap()],
             args: [("text".to_string(), "\"a b\"".to_string())].into(),
             batch_dim: Some("N".into()),
+            feedback: vec![crate::workload::args::parse_feedback("state_out=state").unwrap()],
         };
         let args = w.child_args();
         assert_eq!(
@@ -458,7 +473,9 @@ mod tests {
                 "--arg",
                 "text=\"a b\"",
                 "--batch-dim",
-                "N"
+                "N",
+                "--feedback",
+                "state_out=state"
             ]
         );
         assert_eq!(crate::workload::args::parse_dim_arg(&args[3]).unwrap(), w.dims[0]);

@@ -82,6 +82,11 @@ pub struct ScenarioArgs {
     /// too. A run stopped sooner by --iterations or --duration is flagged as a burst.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub min_probe_time: Duration,
+    /// Server with --feedback: N client streams, each carrying its own state (request k is stream
+    /// k mod N's, fed its stream's last state; the first of each stream zeros or the --input
+    /// data); default 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub streams: Option<u16>,
     /// Offline: samples issued at once.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub samples: Option<u32>,
@@ -183,6 +188,9 @@ impl ScenarioArgs {
         if let Some(n) = self.samples {
             push("--samples", n.to_string());
         }
+        if let Some(n) = self.streams {
+            push("--streams", n.to_string());
+        }
         if let Some(d) = duration.filter(|_| self.p99_bound.is_none()) {
             push("--duration", format!("{}ms", d.as_secs_f64() * 1e3));
         }
@@ -242,6 +250,8 @@ impl ScenarioArgs {
                     stop: self.stop(plan)?,
                     warmup: plan.warmup,
                     min_time: self.min_probe_time,
+                    feedback: Vec::new(),
+                    streams: usize::from(self.streams.unwrap_or(1)),
                 };
                 if self.find_max_rate {
                     let bound = self.p99_bound.ok_or_else(|| anyhow::anyhow!("--find-max-rate needs --p99-bound"))?;
