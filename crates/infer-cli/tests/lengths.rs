@@ -98,6 +98,8 @@ fn bench_lengths_on_onnx_pads_short_lengths_to_a_multiple() {
 
 #[test]
 fn bench_lengths_on_tract_with_buckets_and_a_file_of_lengths() {
+    let e = fails(&["--lengths", "sequence=uniform:1..8", "--feedback", "pooled=token_type_ids"]);
+    assert!(e.contains("--feedback pooled=token_type_ids does not combine with --lengths"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lengths.txt");
     std::fs::write(&file, "# tokens per request\n3\n17\n\n40 # long\n9\n").unwrap();
@@ -239,6 +241,8 @@ fn bad_lengths_are_one_line_errors() {
     assert!(e.contains("--dim sequence sets the same dimension"), "{e}");
     let e = fails(&["--lengths", "sequence=uniform:1..8", "--batch-sizes", "1,2"]);
     assert!(e.contains("--lengths times one batch size"), "{e}");
+    let e = fails(&["--lengths", "sequence=uniform:1..8", "--feedback", "pooled=token_type_ids"]);
+    assert!(e.contains("--feedback pooled=token_type_ids does not combine with --lengths"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lengths.txt");
     std::fs::write(&file, "12\nmany\n").unwrap();

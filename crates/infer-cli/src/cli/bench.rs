@@ -159,6 +159,9 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
         if a.concurrency.is_some() || a.sweep {
             anyhow::bail!("--lengths does not combine with --concurrency or --sweep");
         }
+        if let Some(pair) = workload.feedback.first() {
+            anyhow::bail!("--feedback {pair} does not combine with --lengths: a carried state has one length");
+        }
         if target.is_some() {
             anyhow::bail!("--target-ci does not apply to --lengths: give --iterations or --duration");
         }
