@@ -11,8 +11,12 @@ mod support;
 
 use std::path::Path;
 
-use infer_core::{Tensor, npy::write_npy};
-use infer_measure::{feedback::concat_axis, workload::batch::gather_axis, workload::read_npz};
+use infer_core::Tensor;
+#[cfg(all(installed_tract, installed_onnx))]
+use infer_core::npy::write_npy;
+use infer_measure::workload::read_npz;
+#[cfg(all(installed_tract, installed_onnx))]
+use infer_measure::{feedback::concat_axis, workload::batch::gather_axis};
 use support::{infer, ok, p, text, tiny};
 
 /// The outputs of `infer run MODEL -i x=… -i state=… ARGS -o OUT.npz`, by name, with stderr.
@@ -83,6 +87,7 @@ fn run_chunked_with_the_state_fed_back_is_one_call_on_tract() {
 }
 
 /// The first 6 steps of the reference input twice over, `[2, 12, 4]`.
+#[cfg(all(installed_tract, installed_onnx))]
 fn repeated_halves(dir: &Path) -> std::path::PathBuf {
     let x = infer_core::npy::read_npy(&tiny("gru_stream.input_x.npy")).unwrap();
     let half = gather_axis(&x, 1, &[0, 1, 2, 3, 4, 5]).unwrap();
@@ -161,6 +166,7 @@ fn bench_carries_the_state_and_every_report_says_so() {
 }
 
 /// The error of a command that must fail on one line (no panic), its stderr.
+#[cfg(installed_onnx)]
 fn fails(args: &[&str]) -> String {
     let out = infer(args);
     let (stdout, stderr) = text(&out);

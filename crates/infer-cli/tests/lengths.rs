@@ -3,6 +3,7 @@
 //! `--pad-to`, the offline and server scenarios with lengths, and the options' errors. Nothing
 //! here asserts a wall-clock latency: only counts, padding and the draws, which are seeded.
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+#![cfg(any(installed_onnx, installed_tract))]
 
 mod support;
 
@@ -96,6 +97,7 @@ fn bench_lengths_on_onnx_pads_short_lengths_to_a_multiple() {
     assert!(r["padding_waste"].as_f64().unwrap() > 0.5, "at most 20 of 64 positions are real");
 }
 
+#[cfg(installed_tract)]
 #[test]
 fn bench_lengths_on_tract_with_buckets_and_a_file_of_lengths() {
     let e = fails(&["--lengths", "sequence=uniform:1..8", "--feedback", "pooled=token_type_ids"]);
@@ -142,6 +144,7 @@ fn bench_lengths_on_tract_with_buckets_and_a_file_of_lengths() {
     assert!(std::fs::read_to_string(&md).unwrap().contains("tract cpu: latency per length bucket"));
 }
 
+#[cfg(installed_tract)]
 #[test]
 fn offline_and_server_scenarios_with_lengths_report_padding() {
     let dir = tempfile::tempdir().unwrap();
@@ -209,6 +212,7 @@ fn offline_and_server_scenarios_with_lengths_report_padding() {
 }
 
 /// The first line of a failed command's stderr.
+#[cfg(installed_tract)]
 fn fails(args: &[&str]) -> String {
     let model = encoder();
     let mut all = vec!["bench", model.as_str(), "--backend", "tract", "--iterations", "2", "--warmup", "0"];
@@ -219,6 +223,7 @@ fn fails(args: &[&str]) -> String {
     stderr.lines().next().unwrap_or_default().to_string()
 }
 
+#[cfg(installed_tract)]
 #[test]
 fn bad_lengths_are_one_line_errors() {
     let e = fails(&["--lengths", "sequence=uniform:9..3"]);
