@@ -89,16 +89,18 @@ fn compare_holds_every_row_to_the_target_across_rounds_or_keeps_fixed_rounds() {
         assert!(run.status.success(), "{args:?}\n{stdout}\n{stderr}");
         (json(&out.join("compare.json")), stdout)
     };
-    // A loose target: reached once the minimum of 3 rounds of 20 calls is pooled.
+    // A loose target: reached, never before the minimum of 3 rounds of 20 calls (usually at it;
+    // a burst of other load on a shared host can take a round or two more).
     let (v, stdout) = compare("loose", &["--target-ci", "50%", "--max-time", "20s"]);
     assert!(stdout.contains("95% CI of median"), "{stdout}");
     let measured = rows(&v);
     assert!(!measured.is_empty(), "{v}");
     for row in &measured {
         let c = &row["convergence"];
-        assert_eq!((c["reached"].as_bool(), c["rounds"].as_u64()), (Some(true), Some(3)), "{row}");
+        let rounds = c["rounds"].as_u64().unwrap();
+        assert!(c["reached"].as_bool() == Some(true) && (3..=10).contains(&rounds), "{row}");
         let sizes: Vec<u64> = row["round_iterations"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
-        assert_eq!(sizes, [20, 20, 20]);
+        assert!(u64::try_from(sizes.len()).ok() == Some(rounds) && sizes.iter().all(|&n| n == 20), "{sizes:?}");
         assert_eq!(sizes.iter().sum::<u64>(), row["iterations"].as_u64().unwrap());
         assert!(c["time_to_interval_s"].as_f64().unwrap() > 0.0, "{c}");
     }
