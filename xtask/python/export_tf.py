@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from fixture_io import FixtureError, FormatResult, npy_bytes, write_atomic
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 TF_TOLERANCE = 1e-4  # max abs diff, Keras / SavedModel vs torch eager
@@ -242,8 +244,6 @@ class _Built:
             model = keras_port(ctx.model, ctx.input.shape[2:4])
             got = np.asarray(model(x_nhwc, training=False))
             d = _diff(got, ctx.reference)
-            from make_fixtures import FixtureError, npy_bytes, write_atomic
-
             if not d <= TF_TOLERANCE:
                 raise FixtureError(f"{name}: Keras port vs torch max abs diff {d:.3g} exceeds {TF_TOLERANCE:g}")
             _log(name, f"Keras port matches torch: max abs diff {d:.3g}")
@@ -260,9 +260,7 @@ def _versions() -> dict[str, str]:
     return {"tensorflow_version": tf.__version__, "keras_version": keras.__version__}
 
 
-def export_savedmodel(ctx: Any) -> Any:
-    from make_fixtures import FixtureError, FormatResult
-
+def export_savedmodel(ctx: Any) -> FormatResult:
     name = ctx.spec.name
     model, x_nhwc = _Built.get(ctx)
     final = ctx.model_dir / "saved_model"
@@ -292,10 +290,8 @@ def export_savedmodel(ctx: Any) -> Any:
     )
 
 
-def export_keras(ctx: Any) -> Any:
+def export_keras(ctx: Any) -> FormatResult:
     import keras
-
-    from make_fixtures import FixtureError, FormatResult
 
     name = ctx.spec.name
     model, x_nhwc = _Built.get(ctx)
@@ -370,7 +366,6 @@ def generate_tiny(out: Path, force: bool) -> None:
     import keras
     import tensorflow as tf
 
-    from make_fixtures import FixtureError, npy_bytes, write_atomic
     start = time.perf_counter()
     d.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)

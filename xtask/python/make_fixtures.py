@@ -89,11 +89,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-if __name__ == "__main__":
-    # export_tf imports this module as `make_fixtures`: let it find this very instance.
-    sys.modules.setdefault("make_fixtures", sys.modules[__name__])
-
-import export_tf  # noqa: E402  (TensorFlow formats; imports TensorFlow only when used)
+import export_tf  # TensorFlow formats; imports TensorFlow only when used
+from fixture_io import FixtureError, FormatResult, npy_bytes, write_atomic
 
 # Bump whenever the content of generated fixtures changes (weights, input, export options,
 # meta.json schema): existing fixture directories are then regenerated. Each model has its own
@@ -112,10 +109,6 @@ CALIBRATION_BATCH = 8
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "fixtures" / "generated"
-
-
-class FixtureError(Exception):
-    """A fixture could not be generated or failed verification."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,32 +175,6 @@ MODELS: dict[str, ModelSpec] = {
 
 def log(model: str, message: str) -> None:
     print(f"{model}: {message}", file=sys.stderr, flush=True)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` via `path.tmp` + os.replace, fsynced."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
 
 
 def versions() -> dict[str, str]:
@@ -377,12 +344,6 @@ class Context:
     input: np.ndarray
     reference: np.ndarray  # torch eager output on `input`
     reference_file: str
-
-
-@dataclasses.dataclass
-class FormatResult:
-    entry: dict[str, Any]  # meta["formats"][<name>]
-    extra: dict[str, Any]  # merged into meta
 
 
 def export_onnx(ctx: Context) -> FormatResult:

@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{arrivals::Schedule, server::ServerStop};
+use super::{arrivals::Schedule, server_config::ServerStop};
 
 /// How long before a scheduled time the generator stops sleeping and spins.
 pub const SPIN: Duration = Duration::from_micros(100);

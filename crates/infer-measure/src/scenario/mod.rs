@@ -31,6 +31,8 @@ pub mod offline;
 pub mod samples;
 pub mod search;
 pub mod server;
+mod server_config;
+mod server_report;
 pub mod stall;
 mod streams;
 mod worker;

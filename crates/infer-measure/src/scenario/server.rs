@@ -15,210 +15,21 @@
 
 use std::{
     sync::{atomic::AtomicBool, mpsc},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use indicatif::ProgressBar;
 use infer_core::{Error, Result, Session};
-use serde::{Deserialize, Serialize};
 
-use super::{
-    analysis::{Analysis, BatchRecord, RequestRecord},
-    arrivals::{Arrivals, Schedule},
-    batcher::BatchPolicy,
-    early_stopping::{Rule, Verdict},
-    generator::generate,
-    samples::Samples,
-    streams::Streams,
-    worker::Run,
+use super::{arrivals::Schedule, generator::generate, samples::Samples, streams::Streams, worker::Run};
+pub use super::{
+    server_config::{DEFAULT_SEED, MIN_PROBE_TIME, ServerConfig, ServerStop, fmt_num, fmt_pct},
+    server_report::{EarlyStoppingReport, ServerReport},
 };
 use crate::{
-    confidence::{CiTarget, Convergence},
     timing::{BenchConfig, Stop, Warmup, time_session},
-    workload::args::FeedbackPair,
     workload::lengths::{Padding, PaddingFigures},
 };
-
-/// When a server run stops sending.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ServerStop {
-    /// After this many requests.
-    Requests(usize),
-    /// Requests scheduled within this time from the start (at least one).
-    Duration(Duration),
-    /// As soon as the early-stopping rule decides whether `rule.percentile` of the latency is
-    /// within `bound`; at the latest after `max_requests` or `max_time` of schedule (then the
-    /// verdict is [`Verdict::Undecided`]).
-    EarlyStopping {
-        /// The latency bound.
-        bound: Duration,
-        /// Percentile and confidence.
-        rule: Rule,
-        /// Cap on requests.
-        max_requests: usize,
-        /// Cap on the scheduled span.
-        max_time: Duration,
-    },
-    /// Once the 95% interval of the latency's median (and p99 where asked) is within the target,
-    /// after the minimum time of schedule; at the latest after the target's `max_time` of
-    /// schedule. The requests already sent are answered.
-    Confidence(CiTarget),
-}
-
-impl ServerStop {
-    /// How reports describe it.
-    #[must_use]
-    pub fn label(&self) -> String {
-        match self {
-            ServerStop::Requests(n) => format!("{n} requests"),
-            ServerStop::Duration(d) => format!("requests scheduled within {} s", fmt_num(d.as_secs_f64())),
-            ServerStop::EarlyStopping { bound, rule, max_requests, max_time } => {
-                let requests =
-                    if *max_requests == usize::MAX { String::new() } else { format!("{max_requests} requests or ") };
-                format!(
-                    "early stopping on p{} ≤ {} ms at {}% confidence (at most {requests}{} s of schedule)",
-                    fmt_pct(rule.percentile),
-                    fmt_num(bound.as_secs_f64() * 1e3),
-                    fmt_pct(rule.confidence),
-                    fmt_num(max_time.as_secs_f64())
-                )
-            }
-            ServerStop::Confidence(t) => format!(
-                "until the 95% interval of the latency is within {} (at most {} s of schedule)",
-                t.label(),
-                fmt_num(t.max_time.as_secs_f64())
-            ),
-        }
-    }
-}
-
-/// A fraction as a percentage without trailing zeros (0.99 → 99, 0.995 → 99.5).
-#[must_use]
-pub fn fmt_pct(fraction: f64) -> String {
-    fmt_num(fraction * 100.0)
-}
-
-/// A number with at most three decimals and no trailing zeros (500.0 → 500, 2.5 → 2.5).
-#[must_use]
-pub fn fmt_num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
-}
-
-/// How to run the server scenario.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
-    /// Requests per second asked (`None`: a trace replayed as recorded).
-    pub rate: Option<f64>,
-    /// The arrival process.
-    pub arrivals: Arrivals,
-    /// Seed of the Poisson process.
-    pub seed: u64,
-    /// Dynamic batching.
-    pub batching: BatchPolicy,
-    /// When to stop.
-    pub stop: ServerStop,
-    /// Warm-up before the run, at batch 1 (then one call at each batch size up to the maximum).
-    pub warmup: Warmup,
-    /// The least schedule before a verdict (early stopping, a confidence target): the run goes on
-    /// until a request scheduled this late or later was sent. A run stopped after a count or a
-    /// duration shorter than this is flagged as a burst.
-    pub min_time: Duration,
-    /// The state fed back from request to request (`--feedback`; empty: independent requests).
-    /// [`super::run`] sets it from the workload.
-    pub feedback: Vec<FeedbackPair>,
-    /// With `feedback`: the client streams, each carrying its own state (request `k` is stream
-    /// `k mod streams`'s; see `streams`).
-    pub streams: usize,
-}
-
-/// The early-stopping outcome of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStoppingReport {
-    /// The latency bound, ms.
-    pub bound_ms: f64,
-    /// The percentile, as a fraction.
-    pub percentile: f64,
-    /// Confidence of the verdict.
-    pub confidence: f64,
-    /// Pass, fail or undecided.
-    pub verdict: Verdict,
-    /// Requests judged: those answered, and those still queued but already past the bound.
-    pub judged: usize,
-    /// Of them, over the bound.
-    pub over: usize,
-    /// LoadGen's early-stopping estimate of the percentile from the answered requests, ms.
-    pub estimate_ms: Option<f64>,
-    /// The fewest requests judged before any verdict: those a pass needs with none over the bound.
-    #[serde(default)]
-    pub min_requests: u64,
-}
-
-/// The outcome of a server run, raw records included.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerReport {
-    /// The arrival process (`poisson`, `constant`, `replay FILE`).
-    pub arrivals: String,
-    /// Seed of the Poisson process.
-    pub seed: u64,
-    /// Requests per second asked (`None`: a trace as recorded).
-    pub asked_rate: Option<f64>,
-    /// The most requests per call (1: no batching).
-    pub max_batch: usize,
-    /// The dynamic batcher's timeout, ms.
-    pub batch_timeout_ms: f64,
-    /// What ended the run.
-    pub stop: String,
-    /// Warm-up calls at batch 1 before the run.
-    pub warmup_iterations: usize,
-    /// For a replayed trace: passes over it.
-    pub trace_passes: Option<usize>,
-    /// Requests sent but not answered because the early-stopping verdict came first.
-    pub unserved: usize,
-    /// Requests the generator sent: the requests answered plus the unserved ones.
-    #[serde(default)]
-    pub sent: usize,
-    /// The run's span of schedule: the scheduled arrival of the last request sent, seconds from
-    /// the start of the run.
-    #[serde(default)]
-    pub duration_s: f64,
-    /// The least schedule before a verdict ([`ServerConfig::min_time`]), seconds.
-    #[serde(default)]
-    pub min_time_s: f64,
-    /// Latency, queue, compute, batches, generator and queueing figures.
-    #[serde(flatten)]
-    pub analysis: Analysis,
-    /// The early-stopping outcome, when the run stopped by it.
-    pub early_stopping: Option<EarlyStoppingReport>,
-    /// With a confidence target: whether the latency's interval reached it, and the schedule time
-    /// it took.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub convergence: Option<Convergence>,
-    /// The generator kept to the schedule within the margin: the run measured the load asked.
-    pub valid: bool,
-    /// Queueing did not grow: the model keeps up with this load.
-    pub sustainable: bool,
-    /// Why the run is invalid or not sustainable, in words.
-    pub warnings: Vec<String>,
-    /// With the state fed back (`--feedback`): the client streams, each carrying its own state
-    /// from request to request; absent when every request was independent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub streams: Option<usize>,
-    /// Every request (ms since the start of the run).
-    pub records: Vec<RequestRecord>,
-    /// Every model call.
-    pub batches: Vec<BatchRecord>,
-    /// With `--lengths`: the padding waste, useful tokens/s and items/s of the answered requests
-    /// (per second from the first scheduled arrival to the last answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub padding: Option<PaddingFigures>,
-}
-
-/// The seed of the Poisson arrivals unless told otherwise.
-pub const DEFAULT_SEED: u64 = 0x5eed_2026;
-
-/// The least schedule of a run before a verdict unless told otherwise (`--min-probe-time`).
-pub const MIN_PROBE_TIME: Duration = Duration::from_secs(2);
 
 /// Warms `session` up as `warmup` says at batch 1, then runs every batch size up to
 /// `max_batch` once; returns the batch-1 warm-up calls.
@@ -317,9 +128,19 @@ fn padding(samples: &Samples, report: &ServerReport) -> Result<Option<PaddingFig
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+    use std::time::Duration;
+
     use infer_core::{DType, Device, Dim, SessionInfo, Tensor, TensorSpec};
 
     use super::*;
+    use crate::{
+        confidence::CiTarget,
+        scenario::{
+            arrivals::Arrivals,
+            batcher::BatchPolicy,
+            early_stopping::{Rule, Verdict},
+        },
+    };
 
     /// A model that takes `per_call` plus `per_item` per batch item, sleeping (no CPU), echoing its input.
     struct Sleepy {

@@ -27,7 +27,8 @@ use super::{
     early_stopping::{EarlyStopping, Verdict},
     generator::{POLL, Pending},
     samples::Samples,
-    server::{EarlyStoppingReport, ServerConfig, ServerReport, ServerStop},
+    server_config::{ServerConfig, ServerStop},
+    server_report::{EarlyStoppingReport, ServerReport},
     streams::Streams,
 };
 use crate::confidence::{CheckSchedule, CiTarget, Convergence};
