@@ -3,10 +3,13 @@
 //! pointing one way), no source file above [`MAX_FILE_LINES`] lines and no function above
 //! [`MAX_FN_LINES`] lines, except a parser's dispatch loop named in [`LONG_FUNCTIONS`].
 //!
-//! The module graph is read from every `crate::…` path (in `use` lines, `use crate::{…}` groups
-//! and inline calls) of every file under a crate's `src/`, test modules included; a file belongs
-//! to its top-level module (`src/compare/plan.rs` is `compare`). Binaries (`main.rs`, `bin/`) are
-//! crates of their own and left out.
+//! The module graph is read at two levels. Between a crate's top-level modules: from every
+//! `crate::…` path (in `use` lines, `use crate::{…}` groups and inline calls) of every file under
+//! its `src/`, test modules included; a file belongs to its top-level module (`src/compare/plan.rs`
+//! is `compare`). Between the files and folders of each module folder (`scenario/server.rs`,
+//! `scenario/worker.rs`): from `super::…` paths of the files directly in it and `crate::FOLDER::…`
+//! paths of any file inside it, unit tests left out. Binaries (`main.rs`, `bin/`) are crates of
+//! their own and left out.
 #![allow(clippy::unwrap_used)]
 
 use std::{
@@ -48,51 +51,71 @@ fn is_ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// The top-level modules named by the `crate::` paths of one line (comments removed), with
-/// `use crate::{a::x, b}` groups that may span lines handled by the caller joining them.
-fn crate_paths(code: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
-        if before.is_some_and(|c| is_ident(c) || c == '$') {
-            continue;
+/// Every path that follows `root` (`crate::`, `super::`) in one line (comments removed), as its
+/// segments, each `{…}` group expanded (`crate::{a::{X, Y}, d}` gives `a::X`, `a::Y` and `d`);
+/// a `root` inside a longer path or a macro's `$crate::` is not one.
+fn use_paths(code: &str, root: &str) -> Vec<Vec<String>> {
+    /// Parses one use tree from `chars[*at..]` into `out`, each path after `prefix`.
+    fn tree(chars: &[char], at: &mut usize, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        let depth = prefix.len();
+        loop {
+            while chars.get(*at).is_some_and(|c| c.is_whitespace()) {
+                *at += 1;
+            }
+            if chars.get(*at) == Some(&'{') {
+                *at += 1;
+                loop {
+                    tree(chars, at, prefix, out);
+                    // Past an `as` rename or anything else to the item's end.
+                    while chars.get(*at).is_some_and(|&c| c != ',' && c != '}') {
+                        *at += 1;
+                    }
+                    match chars.get(*at) {
+                        Some(',') => *at += 1,
+                        Some('}') => {
+                            *at += 1;
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+                break;
+            }
+            let name: String = chars[*at..].iter().take_while(|&&c| is_ident(c) || c == '*').collect();
+            if name.is_empty() {
+                break;
+            }
+            *at += name.chars().count();
+            prefix.push(name);
+            if chars[*at..].starts_with(&[':', ':']) {
+                *at += 2;
+            } else {
+                out.push(prefix.clone());
+                break;
+            }
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            // Top-level items of the group: the first segment of each, at brace depth 0.
-            let (mut depth, mut item, mut start) = (0usize, String::new(), true);
-            let mut flush = |item: &mut String| {
-                if !item.is_empty() {
-                    out.push(std::mem::take(item));
-                }
-            };
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        flush(&mut item);
-                        start = true;
-                    }
-                    c if start && depth == 0 && is_ident(c) => item.push(c),
-                    _ if start && !item.is_empty() => {
-                        flush(&mut item);
-                        start = false;
-                    }
-                    _ => {}
-                }
-            }
-            flush(&mut item);
+        prefix.truncate(depth);
+    }
+    let chars: Vec<char> = code.chars().collect();
+    let root: Vec<char> = root.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + root.len() <= chars.len() {
+        let before = i.checked_sub(1).map(|b| chars[b]);
+        if chars[i..].starts_with(&root) && !before.is_some_and(|c| is_ident(c) || c == '$' || c == ':') {
+            let mut at = i + root.len();
+            tree(&chars, &mut at, &mut Vec::new(), &mut out);
+            i = at.max(i + 1);
         } else {
-            let name: String = rest.chars().take_while(|&c| is_ident(c)).collect();
-            if !name.is_empty() {
-                out.push(name);
-            }
+            i += 1;
         }
     }
     out
+}
+
+/// The top-level modules named by the `crate::` paths of one line (see [`use_paths`]).
+fn crate_paths(code: &str) -> Vec<String> {
+    use_paths(code, "crate::").into_iter().filter_map(|p| p.into_iter().next()).collect()
 }
 
 /// The source without comments, each `use crate::{…}` group joined onto its first line.
@@ -132,6 +155,67 @@ fn graph_of(files: &[(PathBuf, String)]) -> Graph {
                 // whose types it builds: a test helper, not a layer, so edges into it are left out.
                 if to != from && to != TEST_FIXTURES {
                     edges.entry(to).or_insert_with(|| format!("{}:{line}", relative.display()));
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The folders under `src/` that hold modules of their own (`scenario`, `workload/lengths`).
+fn module_folders(files: &[(PathBuf, String)]) -> BTreeSet<PathBuf> {
+    files
+        .iter()
+        .flat_map(|(r, _)| r.ancestors().skip(1))
+        .filter(|a| !a.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// The text before its unit tests (a `#[cfg(test)]` line followed by a `mod` line): a module's
+/// tests may drive it through the modules that use it (a stream's tests through the server).
+fn without_unit_tests(text: &str) -> &str {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .windows(2)
+        .position(|w| w[0].trim() == "#[cfg(test)]" && w[1].trim_start().starts_with("mod "))
+        .map_or(text.len(), |i| lines[..i].iter().map(|l| l.len() + 1).sum());
+    &text[..at.min(text.len())]
+}
+
+/// The imports among the children of `folder` (the files and folders directly in it, its
+/// `mod.rs` aside: the parent that declares them): a child imports a sibling through
+/// `super::NAME` (from a file directly in the folder) or `crate::FOLDER::NAME` (from anywhere
+/// inside it), unit tests left out ([`without_unit_tests`]).
+fn graph_in(folder: &Path, files: &[(PathBuf, String)]) -> Graph {
+    let segments: Vec<String> = folder.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let mut graph = Graph::new();
+    for (relative, _) in files {
+        let Ok(inside) = relative.strip_prefix(folder) else { continue };
+        if inside != Path::new("mod.rs") {
+            graph.entry(module_of(inside)).or_default();
+        }
+    }
+    for (relative, text) in files {
+        let Ok(inside) = relative.strip_prefix(folder) else { continue };
+        let direct = inside.components().count() == 1;
+        if direct && inside == Path::new("mod.rs") {
+            continue;
+        }
+        let from = module_of(inside);
+        for (line, code) in code_lines(without_unit_tests(text)) {
+            let mut named: Vec<String> = use_paths(&code, "crate::")
+                .into_iter()
+                .filter(|p| p.len() > segments.len() && p[..segments.len()] == segments[..])
+                .map(|p| p[segments.len()].clone())
+                .collect();
+            if direct {
+                named.extend(use_paths(&code, "super::").into_iter().filter_map(|p| p.into_iter().next()));
+            }
+            for to in named {
+                if to != from && graph.contains_key(&to) {
+                    let at = format!("{}:{line}", relative.display());
+                    graph.get_mut(&from).unwrap().entry(to).or_insert(at);
                 }
             }
         }
@@ -283,10 +367,22 @@ fn no_two_modules_of_any_crate_import_each_other() {
         edges += graph.values().map(BTreeMap::len).sum::<usize>();
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         found.extend(cycles(&graph).into_iter().map(|c| format!("{name}: {c}")));
+        let sources = library_sources(&dir);
+        for folder in module_folders(&sources) {
+            let graph = graph_in(&folder, &sources);
+            edges += graph.values().map(BTreeMap::len).sum::<usize>();
+            found.extend(cycles(&graph).into_iter().map(|c| format!("{name}/{}: {c}", folder.display())));
+        }
     }
     // The reader sees the pipeline's edges (so an empty graph cannot pass by accident).
     let cli = graph_of(&library_sources(&root().join("crates/infer-cli")));
     assert!(cli.get("compare").is_some_and(|e| e.contains_key("runner")), "compare → runner not found: {cli:#?}");
+    let measure = library_sources(&root().join("crates/infer-measure"));
+    let scenario = graph_in(Path::new("scenario"), &measure);
+    assert!(
+        scenario.get("server").is_some_and(|e| e.contains_key("worker")),
+        "server → worker not found: {scenario:#?}"
+    );
     assert!(edges > 20, "only {edges} imports found between modules");
     assert!(found.is_empty(), "import cycles between modules:\n{}", found.join("\n"));
 }
@@ -343,4 +439,28 @@ fn the_reader_finds_groups_inline_paths_and_cycles() {
     assert_eq!(edges("a"), ["b", "d", "e"]);
     assert_eq!(edges("b"), ["a"]);
     assert_eq!(cycles(&graph), ["a → b (a.rs:2), b → a (b/inner.rs:1)"]);
+}
+
+#[test]
+fn the_reader_finds_cycles_between_the_files_of_a_folder() {
+    let files = vec![
+        (PathBuf::from("scenario/mod.rs"), "pub mod run;\nuse run::go;\n".to_string()),
+        (PathBuf::from("scenario/run.rs"), "use super::{plan::Plan, helpers};\n".to_string()),
+        (PathBuf::from("scenario/plan.rs"), "use crate::{scenario::{run::Stop}, other};\n".to_string()),
+        (PathBuf::from("scenario/report/mod.rs"), "use crate::scenario::plan as p;\n".to_string()),
+        (PathBuf::from("scenario/report.rs"), "#[cfg(test)]\nmod tests {\n    use super::run;\n}\n".to_string()),
+        (PathBuf::from("other.rs"), "use crate::scenario::run;\n".to_string()),
+    ];
+    assert_eq!(module_folders(&files), BTreeSet::from([PathBuf::from("scenario"), PathBuf::from("scenario/report")]));
+    let graph = graph_in(Path::new("scenario"), &files);
+    let edges = |m: &str| graph[m].keys().cloned().collect::<Vec<_>>();
+    assert_eq!(edges("run"), ["plan"], "`helpers` is no file of the folder");
+    assert_eq!(edges("plan"), ["run"]);
+    assert_eq!(edges("report"), ["plan"], "unit tests are left out, crate:: paths from deeper files count");
+    assert!(!graph.contains_key("mod"), "the folder's mod.rs declares the children: {graph:?}");
+    assert_eq!(cycles(&graph), ["plan → run (scenario/plan.rs:1), run → plan (scenario/run.rs:1)"]);
+    assert_eq!(
+        use_paths("x::crate::a; use super::super::b; f(crate::c::d(), $crate::e)", "crate::"),
+        [vec!["c".to_string(), "d".to_string()]]
+    );
 }

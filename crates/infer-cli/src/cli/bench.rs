@@ -123,7 +123,7 @@ pub fn bench(registry: &Registry, a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let workload = a.workload.workload(a.model.arg_map());
     workload.check()?;
-    super::feedback::check_bench(&workload, a.concurrency.is_some(), &a.serving)?;
+    a.serving.check_feedback(&workload, a.concurrency.is_some())?;
     if a.serving.scenario != ScenarioKind::SingleStream {
         let plan = scenario::Plan {
             model: &a.model,

@@ -3,9 +3,7 @@
 //! --chunk`), and the one-line refusal of every other, which would otherwise time independent
 //! calls and say nothing.
 
-use infer_measure::{scenario::ScenarioKind, workload::Workload};
-
-use super::bench::scenario::ScenarioArgs;
+use infer_measure::workload::Workload;
 
 /// What the refusals suggest instead.
 const INSTEAD: &str =
@@ -19,42 +17,6 @@ pub(super) fn refuse(workload: &Workload, what: &str) -> anyhow::Result<()> {
     match workload.feedback.first() {
         Some(pair) => anyhow::bail!("--feedback {pair}: {what} cannot carry a state from call to call; {INSTEAD}"),
         None => Ok(()),
-    }
-}
-
-/// `infer bench`'s checks: `--feedback` with a load test, the offline scenario or the search for
-/// the highest rate is refused; `--streams` needs `--feedback` and the server scenario, and a
-/// dynamic batch of at most that many streams (a call never holds two requests of one stream,
-/// each of which needs the other's state).
-///
-/// # Errors
-/// One line naming the options.
-pub(super) fn check_bench(workload: &Workload, concurrency: bool, serving: &ScenarioArgs) -> anyhow::Result<()> {
-    if let Some(streams) = serving.streams {
-        if serving.scenario != ScenarioKind::Server {
-            anyhow::bail!("--streams applies to --scenario server, not {}", serving.scenario);
-        }
-        if workload.feedback.is_empty() {
-            anyhow::bail!(
-                "--streams {streams}: client streams differ only by the state each carries: give --feedback OUTPUT=INPUT"
-            );
-        }
-        if let Some(batch) = serving.dynamic_batch.filter(|&b| b > streams) {
-            anyhow::bail!(
-                "--dynamic-batch {batch} with --streams {streams}: a call could hold two requests of one stream, \
-                 the second needing the first's state: give at most {streams}"
-            );
-        }
-    }
-    if concurrency {
-        refuse(workload, "--concurrency (workers of independent requests)")?;
-    }
-    match serving.scenario {
-        ScenarioKind::Offline => refuse(workload, "--scenario offline (every sample issued at once)"),
-        ScenarioKind::Server if serving.find_max_rate => {
-            refuse(workload, "--find-max-rate (probes of independent requests)")
-        }
-        ScenarioKind::SingleStream | ScenarioKind::Server => Ok(()),
     }
 }
 

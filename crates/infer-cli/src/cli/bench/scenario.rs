@@ -25,7 +25,7 @@ use infer_measure::{
 };
 use infer_report::report::{Format, Report, save};
 
-use crate::cli::ModelArgs;
+use crate::cli::{ModelArgs, feedback::refuse};
 
 /// The batch sizes the offline scenario tries unless --batch-sizes says otherwise.
 pub const OFFLINE_SIZES: [usize; 6] = [1, 2, 4, 8, 16, 32];
@@ -119,6 +119,42 @@ pub struct Plan<'a> {
 }
 
 impl ScenarioArgs {
+    /// `infer bench`'s checks: `--feedback` with a load test, the offline scenario or the search for
+    /// the highest rate is refused; `--streams` needs `--feedback` and the server scenario, and a
+    /// dynamic batch of at most that many streams (a call never holds two requests of one stream,
+    /// each of which needs the other's state).
+    ///
+    /// # Errors
+    /// One line naming the options.
+    pub(crate) fn check_feedback(&self, workload: &Workload, concurrency: bool) -> anyhow::Result<()> {
+        if let Some(streams) = self.streams {
+            if self.scenario != ScenarioKind::Server {
+                anyhow::bail!("--streams applies to --scenario server, not {}", self.scenario);
+            }
+            if workload.feedback.is_empty() {
+                anyhow::bail!(
+                    "--streams {streams}: client streams differ only by the state each carries: give --feedback OUTPUT=INPUT"
+                );
+            }
+            if let Some(batch) = self.dynamic_batch.filter(|&b| b > streams) {
+                anyhow::bail!(
+                    "--dynamic-batch {batch} with --streams {streams}: a call could hold two requests of one stream, \
+                     the second needing the first's state: give at most {streams}"
+                );
+            }
+        }
+        if concurrency {
+            refuse(workload, "--concurrency (workers of independent requests)")?;
+        }
+        match self.scenario {
+            ScenarioKind::Offline => refuse(workload, "--scenario offline (every sample issued at once)"),
+            ScenarioKind::Server if self.find_max_rate => {
+                refuse(workload, "--find-max-rate (probes of independent requests)")
+            }
+            ScenarioKind::SingleStream | ScenarioKind::Server => Ok(()),
+        }
+    }
+
     /// Refuses options that do not apply to the scenario chosen, before any work.
     ///
     /// # Errors
