@@ -149,6 +149,17 @@ pub fn pct(fraction: f64) -> String {
     if (v - v.round()).abs() < 1e-9 { format!("{v:.0}%") } else { format!("{v:.1}%") }
 }
 
+/// A half-width `width` that is over its `target`, as a percentage with as many decimals (one to
+/// three) as it takes not to read as the target: 0.0202 against 0.02 is `2.02%`, never `2.0%`.
+#[must_use]
+pub fn pct_over(width: f64, target: f64) -> String {
+    let (v, t) = (width * 100.0, target * 100.0);
+    (1..=3usize)
+        .map(|d| format!("{v:.d$}%"))
+        .find(|s| s.trim_end_matches('%').parse::<f64>().is_ok_and(|r| r > t))
+        .unwrap_or_else(|| format!("{v:.3}%"))
+}
+
 /// What a row records about its stop on confidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Convergence {
@@ -202,12 +213,25 @@ impl Convergence {
         if self.reached {
             format!("±{}{p99} in {:.1} s", pct(self.median_half_width), self.time_to_interval_s)
         } else {
+            let p99 = match (self.p99_half_width, self.target_p99) {
+                (Some(w), Some(t)) if w > t => format!(", p99 ±{}", pct_over(w, t)),
+                _ => p99,
+            };
             format!(
                 "not reached: ±{}{p99} after {:.1} s (target ±{})",
-                pct(self.median_half_width),
+                self.median_width(),
                 self.time_to_interval_s,
                 pct(self.target)
             )
+        }
+    }
+
+    /// The median's half-width as a percentage, never reading as the target when it is over it.
+    fn median_width(&self) -> String {
+        if self.median_half_width > self.target {
+            pct_over(self.median_half_width, self.target)
+        } else {
+            pct(self.median_half_width)
         }
     }
 
@@ -216,13 +240,14 @@ impl Convergence {
     pub fn warning(&self) -> Option<String> {
         (!self.reached).then(|| {
             let p99 = match (self.p99_half_width, self.target_p99) {
+                (Some(w), Some(t)) if w > t => format!(" and p99's ±{} (target ±{})", pct_over(w, t), pct(t)),
                 (Some(w), Some(t)) => format!(" and p99's ±{} (target ±{})", pct(w), pct(t)),
                 _ => String::new(),
             };
             format!(
                 "target not reached: the 95% interval of the median is ±{} (target ±{}){p99} after {:.1} s of \
                  measuring ({} samples): the figure is not certified to the target",
-                pct(self.median_half_width),
+                self.median_width(),
                 pct(self.target),
                 self.time_to_interval_s,
                 self.samples
@@ -450,6 +475,12 @@ mod tests {
         assert_eq!(no.label(), "not reached: ±4.1% after 30.0 s (target ±2%)");
         let w = no.warning().unwrap();
         assert!(w.starts_with("target not reached: the 95% interval of the median is ±4.1% (target ±2%)"), "{w}");
+        // Just over the target never reads as the target.
+        let close = Convergence::new(&t, &p(0.0202), 200, 29.2);
+        assert_eq!(close.label(), "not reached: ±2.02% after 29.2 s (target ±2%)");
+        assert!(close.warning().unwrap().contains("is ±2.02% (target ±2%)"));
+        assert_eq!(pct_over(0.02001, 0.02), "2.001%");
+        assert_eq!(pct_over(0.0250, 0.02), "2.5%");
         assert!(!CiTarget::median(0.0, Duration::from_secs(1)).is_valid());
         assert!(!CiTarget::median(0.02, Duration::ZERO).is_valid());
     }
