@@ -196,10 +196,13 @@ fn an_interrupted_run_leaves_the_old_predictions_whole() {
 }
 
 /// Starts `infer ARGS` in a process group of its own (as a shell starts a job), output discarded.
+/// Under a coverage run, the job's profile goes to `scratch`: a process killed while it writes its
+/// profile at exit leaves a partial one, which the coverage tools cannot read.
 #[cfg(installed_onnx)]
-fn spawn_job(args: &[&str]) -> std::process::Child {
+fn spawn_job(args: &[&str], scratch: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_infer"))
         .args(args)
+        .env("LLVM_PROFILE_FILE", scratch.join("killed-%p.profraw"))
         .process_group(0)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -279,7 +282,7 @@ fn sigkill_at_any_moment_of_compare_leaves_whole_reports() {
         p(&out),
     ];
     for delay_ms in [40, 120, 250, 400, 700, 1100, 1600, 2400] {
-        let mut child = spawn_job(&long);
+        let mut child = spawn_job(&long, dir.path());
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         signal_group("KILL", child.id());
         child.wait().unwrap();
@@ -298,7 +301,7 @@ fn sigkill_at_any_moment_of_run_leaves_the_old_predictions_whole() {
     let model = support::tiny("tiny_cnn.onnx");
     let args = ["run", p(&model), p(&folder), "--batch-size", "1", "--format", "csv", "--predictions", p(&preds)];
     for delay_ms in [20, 60, 120, 200, 350] {
-        let mut child = spawn_job(&args);
+        let mut child = spawn_job(&args, dir.path());
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         signal_group("KILL", child.id());
         let status = child.wait().unwrap();
@@ -324,7 +327,7 @@ fn a_second_ctrl_c_in_compare_stops_everything_at_once() {
     let out = dir.path().join("out");
     // Two CPU rows of 30 s each: the interrupts land while the second child measures.
     let args = ["compare", p(&resnet), "-d", "cpu,cpu", "--batch-sizes", "1", "--warmup", "1", "--duration", "30s"];
-    let mut child = spawn_job(&[&args[..], &["--profile-runs", "0", "--out", p(&out)]].concat());
+    let mut child = spawn_job(&[&args[..], &["--profile-runs", "0", "--out", p(&out)]].concat(), dir.path());
     let pgid = child.id();
     let start = std::time::Instant::now();
     loop {
