@@ -189,19 +189,13 @@ fn without_unit_tests(text: &str) -> &str {
 /// inside it), unit tests left out ([`without_unit_tests`]).
 fn graph_in(folder: &Path, files: &[(PathBuf, String)]) -> Graph {
     let segments: Vec<String> = folder.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    let mut graph = Graph::new();
-    for (relative, _) in files {
-        let Ok(inside) = relative.strip_prefix(folder) else { continue };
-        if inside != Path::new("mod.rs") {
-            graph.entry(module_of(inside)).or_default();
-        }
-    }
-    for (relative, text) in files {
-        let Ok(inside) = relative.strip_prefix(folder) else { continue };
-        let direct = inside.components().count() == 1;
-        if direct && inside == Path::new("mod.rs") {
-            continue;
-        }
+    let children: Vec<(&PathBuf, &Path, &String)> = files
+        .iter()
+        .filter_map(|(relative, text)| Some((relative, relative.strip_prefix(folder).ok()?, text)))
+        .filter(|(_, inside, _)| *inside != Path::new("mod.rs"))
+        .collect();
+    let mut graph: Graph = children.iter().map(|(_, inside, _)| (module_of(inside), BTreeMap::new())).collect();
+    for (relative, inside, text) in children {
         let from = module_of(inside);
         for (line, code) in code_lines(without_unit_tests(text)) {
             let mut named: Vec<String> = use_paths(&code, "crate::")
@@ -209,7 +203,7 @@ fn graph_in(folder: &Path, files: &[(PathBuf, String)]) -> Graph {
                 .filter(|p| p.len() > segments.len() && p[..segments.len()] == segments[..])
                 .map(|p| p[segments.len()].clone())
                 .collect();
-            if direct {
+            if inside.components().count() == 1 {
                 named.extend(use_paths(&code, "super::").into_iter().filter_map(|p| p.into_iter().next()));
             }
             for to in named {

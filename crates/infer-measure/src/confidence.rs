@@ -149,15 +149,18 @@ pub fn pct(fraction: f64) -> String {
     if (v - v.round()).abs() < 1e-9 { format!("{v:.0}%") } else { format!("{v:.1}%") }
 }
 
-/// A half-width `width` that is over its `target`, as a percentage with as many decimals (one to
-/// three) as it takes not to read as the target: 0.0202 against 0.02 is `2.02%`, never `2.0%`.
+/// A half-width `width` beside its `target`, as [`pct`] writes it unless that would read as the
+/// target (or under it) for a width over it: then with as many decimals (two or three) as it takes
+/// — 0.0202 against 0.02 is `2.02%`, never `2.0%`.
 #[must_use]
-pub fn pct_over(width: f64, target: f64) -> String {
+pub fn pct_against(width: f64, target: f64) -> String {
     let (v, t) = (width * 100.0, target * 100.0);
-    (1..=3usize)
-        .map(|d| format!("{v:.d$}%"))
-        .find(|s| s.trim_end_matches('%').parse::<f64>().is_ok_and(|r| r > t))
-        .unwrap_or_else(|| format!("{v:.3}%"))
+    let reads_over = |s: &String| s.trim_end_matches('%').parse::<f64>().is_ok_and(|r| r > t);
+    let plain = pct(width);
+    if width <= target || reads_over(&plain) {
+        return plain;
+    }
+    (2..=3usize).map(|d| format!("{v:.d$}%")).find(reads_over).unwrap_or_else(|| format!("{v:.3}%"))
 }
 
 /// What a row records about its stop on confidence.
@@ -209,14 +212,10 @@ impl Convergence {
     /// `±1.3% in 4.2 s` when reached; `not reached: ±4.1% after 30.0 s (target ±2%)` otherwise.
     #[must_use]
     pub fn label(&self) -> String {
-        let p99 = self.p99_half_width.map(|w| format!(", p99 ±{}", pct(w))).unwrap_or_default();
+        let p99 = self.p99_width().map(|w| format!(", p99 ±{w}")).unwrap_or_default();
         if self.reached {
-            format!("±{}{p99} in {:.1} s", pct(self.median_half_width), self.time_to_interval_s)
+            format!("±{}{p99} in {:.1} s", self.median_width(), self.time_to_interval_s)
         } else {
-            let p99 = match (self.p99_half_width, self.target_p99) {
-                (Some(w), Some(t)) if w > t => format!(", p99 ±{}", pct_over(w, t)),
-                _ => p99,
-            };
             format!(
                 "not reached: ±{}{p99} after {:.1} s (target ±{})",
                 self.median_width(),
@@ -226,22 +225,22 @@ impl Convergence {
         }
     }
 
-    /// The median's half-width as a percentage, never reading as the target when it is over it.
+    /// The median's half-width as a percentage beside its target ([`pct_against`]).
     fn median_width(&self) -> String {
-        if self.median_half_width > self.target {
-            pct_over(self.median_half_width, self.target)
-        } else {
-            pct(self.median_half_width)
-        }
+        pct_against(self.median_half_width, self.target)
+    }
+
+    /// p99's half-width, when measured, beside its target where one was asked.
+    fn p99_width(&self) -> Option<String> {
+        self.p99_half_width.map(|w| self.target_p99.map_or_else(|| pct(w), |t| pct_against(w, t)))
     }
 
     /// The warning of a row that did not reach its target; `None` when it did.
     #[must_use]
     pub fn warning(&self) -> Option<String> {
         (!self.reached).then(|| {
-            let p99 = match (self.p99_half_width, self.target_p99) {
-                (Some(w), Some(t)) if w > t => format!(" and p99's ±{} (target ±{})", pct_over(w, t), pct(t)),
-                (Some(w), Some(t)) => format!(" and p99's ±{} (target ±{})", pct(w), pct(t)),
+            let p99 = match (self.p99_width(), self.target_p99) {
+                (Some(w), Some(t)) => format!(" and p99's ±{w} (target ±{})", pct(t)),
                 _ => String::new(),
             };
             format!(
@@ -479,8 +478,10 @@ mod tests {
         let close = Convergence::new(&t, &p(0.0202), 200, 29.2);
         assert_eq!(close.label(), "not reached: ±2.02% after 29.2 s (target ±2%)");
         assert!(close.warning().unwrap().contains("is ±2.02% (target ±2%)"));
-        assert_eq!(pct_over(0.02001, 0.02), "2.001%");
-        assert_eq!(pct_over(0.0250, 0.02), "2.5%");
+        assert_eq!(pct_against(0.02001, 0.02), "2.001%");
+        assert_eq!(pct_against(0.0250, 0.02), "2.5%");
+        assert_eq!(pct_against(0.03, 0.02), "3%", "as pct writes it where that reads over the target");
+        assert_eq!(pct_against(0.0199, 0.02), "2.0%", "a width within the target as pct writes it");
         assert!(!CiTarget::median(0.0, Duration::from_secs(1)).is_valid());
         assert!(!CiTarget::median(0.02, Duration::ZERO).is_valid());
     }
